@@ -1,0 +1,88 @@
+"""The gateway: a thin Flask app that takes requests at three doors and starts workflows.
+
+It parses and authenticates, calls `shared`, and renders; it never does stage work and never
+imports `workers`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_smorest import Api
+from flask_wtf import CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from shared import broker as broker_setup
+from shared import db
+from shared.config import Settings
+
+log = logging.getLogger(__name__)
+
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
+    settings = (settings or Settings.from_env()).with_secret()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        KAMFLOW=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=256 * 1024,  # an account request is a few kB; refuse floods early
+        API_TITLE="kamflow CRM API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+
+    db.bind(settings.database_url)
+    if broker is None:
+        broker_setup.setup(settings)
+
+    @app.before_request
+    def open_db():
+        db.database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def close_db(exc):
+        if not db.database.is_closed():
+            db.database.close()
+
+    csrf.init_app(app)
+    api = Api(app)
+
+    from gateway.api import customer_accounts, markets
+    from gateway.health import health
+    from gateway.web.set_password import set_password
+
+    api.register_blueprint(customer_accounts.blp)
+    api.register_blueprint(markets.blp)
+    csrf.exempt(customer_accounts.blp)  # bearer-token API: no cookies, so no CSRF to forge
+    csrf.exempt(markets.blp)
+    app.register_blueprint(health)
+    app.register_blueprint(set_password)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        """JSON under /api (never an HTML page for an integrator); a page everywhere else."""
+        if request.path.startswith("/api"):
+            return api.handle_http_exception(error)
+        return render_template("error.html", error=error), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith("/api"):
+            return jsonify(code=500, status="Internal Server Error", message="An unexpected error occurred."), 500
+        return render_template("error.html", error=None), 500
+
+    return app

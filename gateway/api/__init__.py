@@ -1,0 +1,1 @@
+"""The CRM door: JSON API v1, bearer tokens scoped to one organisation."""

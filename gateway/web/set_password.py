@@ -1,0 +1,43 @@
+"""The page behind the credentials email's link: choose a password, once."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_wtf import FlaskForm
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from shared import access, security
+
+set_password = Blueprint("set_password", __name__)
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired(message="Choose a password."),
+            Length(min=security.MIN_PASSWORD_LENGTH, max=256,
+                   message=f"Use at least {security.MIN_PASSWORD_LENGTH} characters."),
+        ],
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[DataRequired(message="Repeat the password."), EqualTo("password", message="The two passwords differ.")],
+    )
+
+
+@set_password.route("/set-password/<token>", methods=["GET", "POST"])
+def choose_password(token: str):
+    try:
+        record = access.usable_token(token)
+    except access.InvalidLink as error:
+        return render_template("set_password_invalid.html", reason=str(error)), 410
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = access.set_password(token, form.password.data)
+        except access.InvalidLink as error:
+            return render_template("set_password_invalid.html", reason=str(error)), 410
+        return render_template("set_password_done.html", login=user.email)
+    return render_template("set_password.html", form=form, login=record.user.email)

@@ -1,0 +1,1 @@
+"""The `kamflow` command: administration, operations, and the local stack of `make run`."""

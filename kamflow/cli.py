@@ -1,0 +1,145 @@
+"""`kamflow`: administer organisations and tokens, watch and retry the workflow, run locally."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from shared import db
+from shared.config import Settings
+
+
+def _bind() -> Settings:
+    settings = Settings.from_env()
+    db.bind(settings.database_url)
+    return settings
+
+
+def _fail(message: str):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+def main():
+    """kamflow: customer-account creation for KAMs of energy suppliers."""
+
+
+@main.command()
+def migrate():
+    """Create the database tables that do not exist yet."""
+    _bind()
+    db.migrate()
+    click.echo("database is up to date")
+
+
+@main.command("create-org")
+@click.option("--slug", required=True, help="Short stable id, e.g. acme-energy")
+@click.option("--name", required=True)
+@click.option("--markets", required=True, help="Comma-separated market ids the organisation offers")
+def create_org(slug, name, markets):
+    """Create an organisation (a supplier) and the markets it offers."""
+    from shared import organisations
+
+    _bind()
+    try:
+        organisation = organisations.create_organisation(slug, name, [m.strip() for m in markets.split(",") if m.strip()])
+    except organisations.SetupError as error:
+        _fail(str(error))
+    click.echo(f"organisation {organisation.slug} created")
+
+
+@main.command("create-user")
+@click.option("--org", "slug", required=True)
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["manager", "kam", "operator"]), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--first-name", default="")
+@click.option("--last-name", default="")
+def create_user(slug, email, role, password, first_name, last_name):
+    """Create a manager, KAM or operator of an organisation."""
+    from shared import organisations
+
+    _bind()
+    try:
+        organisation = organisations.get_organisation(slug)
+        user = organisations.create_staff_user(organisation, email, role, password, first_name, last_name)
+    except organisations.SetupError as error:
+        _fail(str(error))
+    click.echo(f"{role} {user.email} created")
+
+
+@main.command("create-api-token")
+@click.option("--org", "slug", required=True)
+@click.option("--name", required=True, help="Who uses it, e.g. the CRM's name")
+def create_api_token(slug, name):
+    """Create an API token for an organisation and print it, once: only its hash is kept."""
+    from shared import organisations
+
+    _bind()
+    try:
+        organisation = organisations.get_organisation(slug)
+    except organisations.SetupError as error:
+        _fail(str(error))
+    click.echo(organisations.create_api_token(organisation, name))
+
+
+@main.command()
+def status():
+    """Accounts by status, and the depth of every stage queue."""
+    import redis
+
+    from shared import operations
+
+    settings = _bind()
+    with db.database.connection_context():
+        counts = operations.accounts_by_status()
+    click.echo("accounts by status")
+    for name, count in counts.items():
+        click.echo(f"  {name:<22}{count:>8}")
+    if not settings.redis_url:
+        click.echo("queues: REDIS_URL is not set, so the broker cannot be read")
+        return
+    try:
+        depths = operations.queue_depths(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3))
+    except redis.RedisError as error:
+        click.echo(f"queues: broker unreachable ({error})")
+        return
+    click.echo(f"{'queue':<24}{'ready':>8}{'delayed':>9}{'dead':>7}")
+    for queue, depth in depths.items():
+        click.echo(f"  {queue:<22}{depth['ready']:>8}{depth['delayed']:>9}{depth['dead']:>7}")
+
+
+@main.command()
+@click.argument("account_id", type=int)
+def retry(account_id):
+    """Retry a failed account from the stage that failed."""
+    from shared import broker as broker_setup
+    from shared import operations
+
+    settings = _bind()
+    if not settings.redis_url:
+        _fail("set REDIS_URL to the broker the workers use")
+    broker_setup.setup(settings)
+    try:
+        with db.database.connection_context():
+            stage = operations.retry(account_id)
+    except operations.CannotRetry as error:
+        _fail(str(error))
+    click.echo(f"account {account_id}: {stage} sent again")
+
+
+@main.command()
+@click.option("--port", envvar="PORT", default=8000, show_default=True)
+@click.option("--processes", default=1, show_default=True, help="Worker processes")
+@click.option("--threads", default=4, show_default=True, help="Threads per worker process")
+def run(port, processes, threads):
+    """Start everything locally: broker, mail catcher, workers, reconciler and the gateway."""
+    from kamflow.devstack import run_stack
+
+    run_stack(port=port, processes=processes, threads=threads)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""`kamflow run`: the whole system on one machine, with nothing installed but the venv.
+
+Starts what is not configured (an embedded redis-server unless REDIS_URL, a mail catcher
+unless SMTP_URL), migrates and seeds the demo organisation, then runs the workers (with the
+reconciler) and the gateway as child processes, sharing one environment. Ctrl-C stops it all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+from kamflow import demo
+from kamflow.embedded_redis import EmbeddedRedis
+from kamflow.mailcatcher import MailCatcher
+from shared import db
+from shared.config import VAR_DIR, Settings
+
+log = logging.getLogger("kamflow.run")
+
+
+def _secret_key() -> str:
+    """A dev secret kept under var/, so sessions survive a restart of `make run`."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def run_stack(port: int, processes: int, threads: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    env = dict(os.environ)
+    started = []
+    if not env.get("REDIS_URL"):
+        redis_server = EmbeddedRedis(directory=VAR_DIR / "redis").start()
+        started.append(redis_server)
+        env["REDIS_URL"] = redis_server.url
+        log.info("embedded redis-server on %s", redis_server.url)
+    if not env.get("SMTP_URL"):
+        catcher = MailCatcher(directory=VAR_DIR / "mail", echo=True).start()
+        started.append(catcher)
+        env["SMTP_URL"] = catcher.url
+        log.info("mail catcher on %s; messages in %s", catcher.url, VAR_DIR / "mail")
+    env.setdefault("SECRET_KEY", _secret_key())
+    env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
+
+    settings = Settings.from_env(env)
+    db.bind(settings.database_url)
+    db.migrate()
+    with db.database.connection_context():
+        seeded = demo.seed()
+
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dramatiq", "workers.main", "--processes", str(processes), "--threads", str(threads)],
+            env=env,
+        ),
+        subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+             "--access-logfile", "-", "gateway.wsgi:app"],
+            env=env,
+        ),
+    ]
+    print(f"\nkamflow is starting on {settings.base_url}", flush=True)
+    print(f"KAM login: {seeded['kam'][0]} {seeded['kam'][1]}")
+    print(f"Manager login: {seeded['manager'][0]} {seeded['manager'][1]}")
+    print(f"API token: {seeded['token']}", flush=True)
+    print("Press Ctrl-C to stop.\n", flush=True)
+
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while not stopping:
+            if any(child.poll() is not None for child in children):
+                log.error("a kamflow process exited; stopping the rest")
+                break
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for service in reversed(started):
+            service.stop()
+        print("kamflow stopped.")

@@ -1,0 +1,92 @@
+"""A local SMTP server (aiosmtpd) that keeps what it receives instead of delivering it.
+
+`kamflow run` uses it when SMTP_URL is not set: each message is written to var/mail/*.eml and
+summarised, with its text part, on the console. The tests use it to see the mail a customer gets.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import threading
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+from kamflow.embedded_redis import free_port
+
+log = logging.getLogger("kamflow.mail")
+
+
+class _Handler:
+    def __init__(self, catcher: "MailCatcher"):
+        self.catcher = catcher
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.catcher._take_refusal():
+            return "451 4.3.0 Temporarily unable to accept mail, try again later"
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.catcher._keep(envelope.rcpt_tos, message, envelope.content)
+        return "250 OK"
+
+
+class MailCatcher:
+    def __init__(self, directory: Path | str | None = None, port: int | None = None, echo: bool = False):
+        self.directory = Path(directory) if directory else None
+        self.port = port or free_port()
+        self.echo = echo
+        self.messages: list[email.message.EmailMessage] = []
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._refusals = 0
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> "MailCatcher":
+        if self.directory:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def _keep(self, recipients, message, raw: bytes) -> None:
+        with self._arrived:
+            self.messages.append(message)
+            number = len(self.messages)
+            self._arrived.notify_all()
+        if self.directory:
+            path = self.directory / f"{number:05d}-{recipients[0]}.eml"
+            path.write_bytes(raw)
+        if self.echo:
+            body = message.get_body(preferencelist=("plain",))
+            text = body.get_content() if body else ""
+            log.info("mail to %s: %s\n%s", ", ".join(recipients), message["Subject"], text)
+
+    def refuse_next(self, count: int) -> None:
+        """Answer the next `count` messages with a temporary failure (451), as a busy relay would."""
+        with self._lock:
+            self._refusals = count
+
+    def _take_refusal(self) -> bool:
+        with self._lock:
+            if self._refusals > 0:
+                self._refusals -= 1
+                return True
+            return False
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list:
+        """Block until at least `count` messages arrived (or time out); return them all."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            return list(self.messages)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+            self._refusals = 0

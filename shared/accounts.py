@@ -1,0 +1,138 @@
+"""Customer accounts: create one from a loaded request, start its workflow, describe it.
+
+`create_account` is the one write path for a new account, used by the API and the wizard:
+everything (account, markets, stage rows, audit, idempotency record) is written in one
+transaction, and the first stage is sent only after that transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from shared import broker, workflow
+from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class UnknownKam(Exception):
+    """The request names a KAM who is not a KAM or manager of the organisation."""
+
+
+def find_kam(organisation: Organisation, email: str) -> User:
+    kam = User.get_or_none(
+        (User.organisation == organisation) & (User.email == email) & (User.role.in_(("kam", "manager")))
+        & (User.active == True)  # noqa: E712 (peewee expression)
+    )
+    if kam is None:
+        raise UnknownKam(email)
+    return kam
+
+
+def insert_account(organisation: Organisation, kam: User, request: dict, actor: str) -> CustomerAccount:
+    """Write a new pending account from a loaded `AccountRequestSchema`. Call inside a transaction."""
+    customer, setup = request["customer"], request["setup"]
+    account = CustomerAccount.create(
+        organisation=organisation,
+        kam=kam,
+        company=customer["company"],
+        customer_reference=customer.get("customer_reference"),
+        last_name=customer["last_name"],
+        first_name=customer["first_name"],
+        phone=customer["phone"],
+        email=customer["email"],
+        is_demo=customer["is_demo"],
+        app_access=setup["app_access"],
+        editor=setup.get("editor") if setup["app_access"] else None,
+        status=workflow.PENDING,
+    )
+    for market in setup.get("markets") or []:
+        MarketAccess.create(
+            account=account,
+            market=market["market"],
+            start_date=market["start_date"],
+            end_date=market["end_date"],
+            forecasts=sorted(market["forecasts"]),
+            max_optimisations=market["max_optimisations"],
+        )
+    StageRun.insert_many([{"account": account, "stage": name} for name in workflow.STAGE_NAMES]).execute()
+    AuditEvent.create(organisation=organisation, account=account, actor=actor, action="account.created")
+    return account
+
+
+def start_workflow(account_id: int) -> bool:
+    """Send the first stage. If the broker is unreachable the account stays pending and the
+    reconciler sends it later: an accepted request is never lost. Returns whether it was sent."""
+    try:
+        broker.send_stage(workflow.STAGES[0].name, account_id)
+        return True
+    except Exception as error:  # redis.ConnectionError, TimeoutError...
+        log.warning("account %s accepted but not enqueued (%s); the reconciler will send it", account_id, error)
+        return False
+
+
+def get_account(organisation: Organisation, account_id: int) -> CustomerAccount | None:
+    return CustomerAccount.get_or_none(
+        (CustomerAccount.id == account_id) & (CustomerAccount.organisation == organisation)
+    )
+
+
+def list_accounts(organisation: Organisation, *, status: str | None, page: int, per_page: int):
+    query = CustomerAccount.select().where(CustomerAccount.organisation == organisation)
+    if status:
+        query = query.where(CustomerAccount.status == status)
+    total = query.count()
+    items = list(query.order_by(CustomerAccount.id.desc()).paginate(page, per_page))
+    return items, total
+
+
+def describe(account: CustomerAccount, base_url: str = "") -> dict:
+    """The account as the API and the pages show it (plain values)."""
+    runs = list(account.stage_runs)
+    markets = list(account.markets.order_by(MarketAccess.market))
+    kam_email = account.kam.email
+    return {
+        "id": account.id,
+        "status": account.status,
+        "kam_email": kam_email,
+        "customer": {
+            "company": account.company,
+            "customer_reference": account.customer_reference,
+            "last_name": account.last_name,
+            "first_name": account.first_name,
+            "phone": account.phone,
+            "email": account.email,
+            "is_demo": account.is_demo,
+        },
+        "setup": {"app_access": account.app_access, "editor": account.editor},
+        "markets": [
+            {
+                "market": m.market,
+                "start_date": m.start_date,
+                "end_date": m.end_date,
+                "forecasts": m.forecasts,
+                "max_optimisations": m.max_optimisations,
+                "active": m.activated_at is not None,
+            }
+            for m in markets
+        ],
+        "stages": [
+            {
+                "name": run.stage,
+                "state": run.state,
+                "attempts": run.attempts,
+                "error": run.error,
+                "started_at": run.started_at,
+                "finished_at": run.finished_at,
+            }
+            for run in sorted(runs, key=lambda run: workflow.STAGE_NAMES.index(run.stage))
+        ],
+        "rejection_reasons": account.rejection_reasons,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+        "links": {"self": f"{base_url}/api/v1/customer-accounts/{account.id}"},
+    }
+
+
+def touch(account_id: int) -> None:
+    CustomerAccount.update(updated_at=utcnow()).where(CustomerAccount.id == account_id).execute()

@@ -1,0 +1,66 @@
+"""The Dramatiq broker, set up once per process, and the one way to send a stage.
+
+The gateway only ever *sends* (by actor name, without importing worker code); the workers
+declare the actors on the same broker and consume. Retries, time limits and age limits are
+Dramatiq's own middleware, configured here from the settings.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
+
+from shared.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: Messages older than this are dropped by AgeLimit; the reconciler re-sends what is still due.
+MAX_MESSAGE_AGE_MS = 24 * 3600 * 1000
+
+
+def make_broker(settings: Settings) -> RedisBroker:
+    middleware = [
+        AgeLimit(max_age=MAX_MESSAGE_AGE_MS),
+        TimeLimit(time_limit=settings.stage_time_limit_ms),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(
+            max_retries=settings.max_retries,
+            min_backoff=settings.min_backoff_ms,
+            max_backoff=settings.max_backoff_ms,
+        ),
+    ]
+    # Bounded socket timeouts: with Redis unreachable, the gateway must answer (the account
+    # stays pending for the reconciler) rather than hang on a send.
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=10)
+    return RedisBroker(
+        client=client,
+        middleware=middleware,
+        maintenance_chance=settings.maintenance_chance,
+        heartbeat_timeout=settings.heartbeat_timeout_ms,
+    )
+
+
+def setup(settings: Settings) -> RedisBroker:
+    """Make the process-wide broker (the one actors declare themselves on)."""
+    broker = make_broker(settings)
+    dramatiq.set_broker(broker)
+    return broker
+
+
+def send_stage(stage_name: str, account_id: int) -> None:
+    """Enqueue `stage_name` for an account, by actor name: the sender needs no worker code."""
+    broker = dramatiq.get_broker()
+    message = dramatiq.Message(
+        queue_name=stage_name,
+        actor_name=stage_name,
+        args=(account_id,),
+        kwargs={},
+        options={},
+    )
+    broker.enqueue(message)

@@ -1,0 +1,70 @@
+"""Settings, read once from the environment (12-factor).
+
+Every knob kamflow has is here, with a default that works on a laptop with nothing
+installed. Production sets the environment; tests build a `Settings` directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from pathlib import Path
+
+#: Where local state lives when nothing else is configured (SQLite file, embedded Redis, caught mail).
+VAR_DIR = Path(os.environ.get("KAMFLOW_VAR_DIR", Path.cwd() / "var"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: str = f"sqlite:///{VAR_DIR / 'kamflow.db'}"
+    redis_url: str = ""  # empty: `kamflow run` starts an embedded redis-server and fills this in
+    smtp_url: str = ""  # empty: `kamflow run` starts a local mail catcher and fills this in
+    mail_from: str = "noreply@optimization.energy"
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+
+    # Workflow timing. A stage that raises is retried with exponential backoff between
+    # min_backoff_ms and max_backoff_ms, at most max_retries times, then the account is `failed`.
+    max_retries: int = 5
+    min_backoff_ms: int = 1_000
+    max_backoff_ms: int = 60_000
+    stage_time_limit_ms: int = 60_000
+    # The reconciler re-enqueues an account whose status has not moved for stall_after_s.
+    # It must exceed one stage's time limit plus the longest backoff, or it would start a
+    # second retry chain beside a live one (harmless, as stages are idempotent, but noisy).
+    reconcile_interval_s: float = 15.0
+    stall_after_s: float = 150.0
+    # Redis broker housekeeping (see DESIGN.md and Bogdanp/dramatiq#527): how often a broker
+    # command also runs maintenance (per million commands), and how long a silent worker is
+    # presumed alive before its unacked messages are handed back.
+    maintenance_chance: int = 10_000
+    heartbeat_timeout_ms: int = 30_000
+
+    set_password_ttl_hours: int = 72
+
+    def __post_init__(self):
+        floor = (self.stage_time_limit_ms + self.max_backoff_ms) / 1000
+        if self.stall_after_s <= floor:
+            raise ValueError(
+                f"STALL_AFTER_S ({self.stall_after_s}) must exceed STAGE_TIME_LIMIT_MS + "
+                f"MAX_BACKOFF_MS ({floor} s), or the reconciler would race live retries"
+            )
+
+    @classmethod
+    def from_env(cls, env: os._Environ | dict | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        values = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(field.name.upper())
+            if raw is None or raw == "":
+                continue
+            convert = {"int": int, "float": float}.get(field.type, str)
+            values[field.name] = convert(raw)
+        return cls(**values)
+
+    def with_secret(self) -> "Settings":
+        """A copy with a secret key: a random one per process if none is configured (dev only)."""
+        if self.secret_key:
+            return self
+        return dataclasses.replace(self, secret_key=secrets.token_hex(32))

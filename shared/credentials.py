@@ -1,0 +1,89 @@
+"""Sending a customer's credentials at most once per request.
+
+The unique (account, purpose) outbox row is the guard: a stage run first *claims* the row with
+a conditional UPDATE, and only the claimant sends. A claim whose sender died is taken over after
+a lease, so a crash mid-send delays the email instead of losing it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee
+
+from shared import access, mail
+from shared.config import Settings
+from shared.db import database
+from shared.models import CustomerAccount, OutboxEmail, utcnow
+
+CREDENTIALS = "credentials"
+
+
+def _lease_seconds(settings: Settings) -> float:
+    return settings.stage_time_limit_ms / 1000 + mail.SMTP_TIMEOUT_S
+
+
+class EmailInFlight(Exception):
+    """Another run holds the email's claim; try again later (it may yet fail and release it)."""
+
+
+def _claim(account: CustomerAccount, purpose: str, settings: Settings) -> OutboxEmail | None:
+    """Take the outbox row for sending; None if it is sent already. Raises EmailInFlight if
+    another live run holds it."""
+    try:
+        with database.atomic():
+            OutboxEmail.create(account=account.id, purpose=purpose, recipient=account.email)
+    except peewee.IntegrityError:
+        pass  # exists already: from an earlier attempt, or a racing run
+    now = utcnow()
+    stale = now - dt.timedelta(seconds=_lease_seconds(settings))
+    claimed = (
+        OutboxEmail.update(state="sending", claimed_at=now, attempts=OutboxEmail.attempts + 1)
+        .where(
+            (OutboxEmail.account == account.id)
+            & (OutboxEmail.purpose == purpose)
+            & ((OutboxEmail.state == "pending") | ((OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < stale)))
+        )
+        .execute()
+    )
+    outbox = OutboxEmail.get((OutboxEmail.account == account.id) & (OutboxEmail.purpose == purpose))
+    if claimed:
+        return outbox
+    if outbox.state == "sent":
+        return None
+    raise EmailInFlight(f"the {purpose} email of account {account.id} is being sent by another run")
+
+
+def send_credentials(account: CustomerAccount, settings: Settings, purpose: str = CREDENTIALS) -> bool:
+    """Email the login and a fresh set-password link. Returns False if it was sent already.
+    On an SMTP error the claim is released and the error raised, for Dramatiq to retry."""
+    outbox = _claim(account, purpose, settings)
+    if outbox is None:
+        return False
+    try:
+        token = access.issue_set_password_token(account.user_id, settings.set_password_ttl_hours)
+        message = mail.credentials_message(
+            mail_from=settings.mail_from,
+            to=account.email,
+            first_name=account.first_name,
+            company=account.company,
+            login=account.email,
+            link=f"{settings.base_url}/set-password/{token}",
+            ttl_hours=settings.set_password_ttl_hours,
+        )
+        mail.send(settings.smtp_url, message)
+    except Exception as error:
+        OutboxEmail.update(state="pending", last_error=f"{type(error).__name__}: {error}"[:2000]).where(
+            OutboxEmail.id == outbox.id
+        ).execute()
+        raise
+    OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None).where(OutboxEmail.id == outbox.id).execute()
+    return True
+
+
+def was_sent(account_id: int, purpose: str = CREDENTIALS) -> bool:
+    return (
+        OutboxEmail.select()
+        .where((OutboxEmail.account == account_id) & (OutboxEmail.purpose == purpose) & (OutboxEmail.state == "sent"))
+        .exists()
+    )

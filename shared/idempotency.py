@@ -1,0 +1,45 @@
+"""Idempotency keys, as integrators know them from payment APIs.
+
+The first request with a key stores its answer (status and body) in the same transaction as
+the account it created; the same key with the same body gets that answer again, for as long
+as the key is kept (at least KEY_TTL), and creates nothing. The same key with another body is
+refused. The unique (organisation, key) index settles two concurrent first requests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+from shared.models import IdempotencyKey, utcnow
+
+KEY_TTL = dt.timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+def fingerprint(body) -> str:
+    """The same JSON document gives the same fingerprint, whatever its key order or spacing."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def lookup(organisation_id: int, key: str) -> IdempotencyKey | None:
+    return IdempotencyKey.get_or_none((IdempotencyKey.organisation == organisation_id) & (IdempotencyKey.key == key))
+
+
+def remember(organisation_id: int, key: str, request_hash: str, status: int, body: dict, account_id: int | None):
+    """Store the first answer. Call inside the transaction that wrote the account."""
+    return IdempotencyKey.create(
+        organisation=organisation_id,
+        key=key,
+        request_hash=request_hash,
+        response_status=status,
+        response_body=body,
+        account=account_id,
+    )
+
+
+def purge_expired() -> int:
+    """Forget keys older than KEY_TTL (a maintenance job may call it; keeping them longer is harmless)."""
+    return IdempotencyKey.delete().where(IdempotencyKey.created_at < utcnow() - KEY_TTL).execute()

@@ -1,0 +1,43 @@
+"""The market catalogue: every market kamflow knows, by stable id.
+
+An organisation offers a subset of these; a customer account is given access to a subset of
+what its organisation offers. `short_term` says whether the application covers the short term
+on that market (the article's note on end dates refers to the markets where it does not).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Market:
+    id: str
+    name: str
+    commodity: str  # "power" | "gas"
+    country: str  # ISO 3166-1 alpha-2
+    short_term: bool
+
+
+CATALOGUE: dict[str, Market] = {
+    m.id: m
+    for m in (
+        Market("fr-power", "France power", "power", "FR", True),
+        Market("fr-gas", "France gas", "gas", "FR", True),
+        Market("de-power", "Germany power", "power", "DE", True),
+        Market("de-gas", "Germany gas", "gas", "DE", True),
+        Market("be-power", "Belgium power", "power", "BE", False),
+        Market("be-gas", "Belgium gas", "gas", "BE", False),
+        Market("nl-gas", "Netherlands gas (TTF)", "gas", "NL", True),
+        Market("es-power", "Spain power", "power", "ES", False),
+        Market("it-power", "Italy power", "power", "IT", False),
+        Market("gb-power", "Great Britain power", "power", "GB", True),
+        Market("gb-gas", "Great Britain gas (NBP)", "gas", "GB", True),
+    )
+}
+
+FORECASTS = ("application", "manager", "client")
+
+
+def as_dict(market: Market) -> dict:
+    return dataclasses.asdict(market)

@@ -1,0 +1,203 @@
+"""The data, as peewee models bound to the shared `DatabaseProxy`.
+
+Constraints are declared here so the database enforces them as well as the code: one login per
+email, one customer reference per organisation, one market once per account, one credentials
+email per request, one idempotency key per organisation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import peewee as pw
+
+from shared import workflow
+from shared.db import database
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class JSONField(pw.TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Organisation(BaseModel):
+    slug = pw.CharField(max_length=64, unique=True)
+    name = pw.CharField(max_length=200)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class OrganisationMarket(BaseModel):
+    """A market of the catalogue that the organisation offers to its customers."""
+
+    organisation = pw.ForeignKeyField(Organisation, backref="offered_markets", on_delete="CASCADE")
+    market = pw.CharField(max_length=32)
+
+    class Meta:
+        indexes = ((("organisation", "market"), True),)
+
+
+ROLES = ("manager", "kam", "customer", "operator")
+
+
+class User(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, backref="users", on_delete="CASCADE")
+    email = pw.CharField(max_length=254, unique=True)  # the login
+    role = pw.CharField(max_length=16, constraints=[pw.Check("role IN ('manager', 'kam', 'customer', 'operator')")])
+    first_name = pw.CharField(max_length=100, default="")
+    last_name = pw.CharField(max_length=100, default="")
+    password_hash = pw.CharField(max_length=255, null=True)  # null until set through the emailed link
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class CustomerAccount(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, backref="accounts", on_delete="CASCADE")
+    kam = pw.ForeignKeyField(User, backref="customer_accounts")
+    company = pw.CharField(max_length=200)
+    customer_reference = pw.CharField(max_length=64, null=True)
+    last_name = pw.CharField(max_length=100)
+    first_name = pw.CharField(max_length=100)
+    phone = pw.CharField(max_length=32)  # E.164
+    email = pw.CharField(max_length=254)  # never changes after creation
+    is_demo = pw.BooleanField()
+    app_access = pw.BooleanField()
+    editor = pw.CharField(max_length=16, null=True)  # "kam" | "customer" when app_access
+    user = pw.ForeignKeyField(User, null=True, backref="customer_account", unique=True)  # the customer's login
+    status = pw.CharField(max_length=32, default=workflow.PENDING, index=True)
+    rejection_reasons = JSONField(null=True)  # {"field": ["reason", ...]} when rejected
+    # Claims: set by the validate stage, cleared on rejection, so a rejected request frees its
+    # email and reference while the database keeps live ones unique.
+    email_claim = pw.CharField(max_length=254, null=True, unique=True)
+    reference_claim = pw.CharField(max_length=64, null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("organisation", "reference_claim"), True),)
+
+
+class MarketAccess(BaseModel):
+    account = pw.ForeignKeyField(CustomerAccount, backref="markets", on_delete="CASCADE")
+    market = pw.CharField(max_length=32)
+    start_date = pw.DateField()
+    end_date = pw.DateField()
+    forecasts = JSONField()  # sorted list among shared.markets.FORECASTS
+    max_optimisations = pw.IntegerField(constraints=[pw.Check("max_optimisations >= 1")])
+    activated_at = pw.DateTimeField(null=True)  # set by activate_markets: now an entitlement
+
+    class Meta:
+        indexes = ((("account", "market"), True),)
+
+
+class ManagerForecast(BaseModel):
+    """A forecast the organisation's manager inserted: it makes the 'manager' option available."""
+
+    organisation = pw.ForeignKeyField(Organisation, backref="manager_forecasts", on_delete="CASCADE")
+    market = pw.CharField(max_length=32)
+    period = pw.DateField()
+    price = pw.DecimalField(max_digits=12, decimal_places=4)
+
+    class Meta:
+        indexes = ((("organisation", "market", "period"), True),)
+
+
+class StageRun(BaseModel):
+    """Where an account stands in one stage: one row per account and stage, updated per attempt."""
+
+    account = pw.ForeignKeyField(CustomerAccount, backref="stage_runs", on_delete="CASCADE")
+    stage = pw.CharField(max_length=32)
+    state = pw.CharField(max_length=16, default=workflow.WAITING)
+    attempts = pw.IntegerField(default=0)
+    started_at = pw.DateTimeField(null=True)
+    finished_at = pw.DateTimeField(null=True)
+    error = pw.TextField(null=True)
+    worker = pw.CharField(max_length=128, null=True)
+
+    class Meta:
+        indexes = ((("account", "stage"), True),)
+
+
+class OutboxEmail(BaseModel):
+    """One email to send, at most once: the unique (account, purpose) row is the guard."""
+
+    account = pw.ForeignKeyField(CustomerAccount, backref="emails", on_delete="CASCADE")
+    purpose = pw.CharField(max_length=64)
+    recipient = pw.CharField(max_length=254)
+    state = pw.CharField(max_length=16, default="pending")  # pending | sending | sent
+    claimed_at = pw.DateTimeField(null=True)
+    sent_at = pw.DateTimeField(null=True)
+    attempts = pw.IntegerField(default=0)
+    last_error = pw.TextField(null=True)
+
+    class Meta:
+        indexes = ((("account", "purpose"), True),)
+
+
+class SetPasswordToken(BaseModel):
+    user = pw.ForeignKeyField(User, backref="set_password_tokens", on_delete="CASCADE")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class ApiToken(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, backref="api_tokens", on_delete="CASCADE")
+    name = pw.CharField(max_length=100)
+    token_hash = pw.CharField(max_length=64, unique=True)
+    prefix = pw.CharField(max_length=16)  # shown in listings so people can tell tokens apart
+    created_at = pw.DateTimeField(default=utcnow)
+    last_used_at = pw.DateTimeField(null=True)
+    revoked_at = pw.DateTimeField(null=True)
+
+
+class IdempotencyKey(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, on_delete="CASCADE")
+    key = pw.CharField(max_length=255)
+    request_hash = pw.CharField(max_length=64)
+    response_status = pw.IntegerField()
+    response_body = JSONField()
+    account = pw.ForeignKeyField(CustomerAccount, null=True, on_delete="CASCADE")
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("organisation", "key"), True),)
+
+
+class AuditEvent(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, on_delete="CASCADE")
+    account = pw.ForeignKeyField(CustomerAccount, null=True, backref="audit_events", on_delete="CASCADE")
+    actor = pw.CharField(max_length=254)  # a user's email, "api-token:<name>" or "system"
+    action = pw.CharField(max_length=64)
+    detail = JSONField(null=True)
+    at = pw.DateTimeField(default=utcnow, index=True)
+
+
+ALL_MODELS = [
+    Organisation,
+    OrganisationMarket,
+    User,
+    CustomerAccount,
+    MarketAccess,
+    ManagerForecast,
+    StageRun,
+    OutboxEmail,
+    SetPasswordToken,
+    ApiToken,
+    IdempotencyKey,
+    AuditEvent,
+]

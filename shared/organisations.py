@@ -1,0 +1,76 @@
+"""Setting up organisations, their people and their API tokens (the CLI and the demo seed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from shared import security
+from shared.db import database
+from shared.markets import CATALOGUE
+from shared.models import ApiToken, ManagerForecast, Organisation, OrganisationMarket, User, utcnow
+
+STAFF_ROLES = ("manager", "kam", "operator")
+
+
+class SetupError(Exception):
+    """A CLI/admin action that cannot be done as asked; the message says why."""
+
+
+def create_organisation(slug: str, name: str, markets: list[str]) -> Organisation:
+    unknown = sorted(set(markets) - set(CATALOGUE))
+    if unknown:
+        raise SetupError(f"unknown market(s): {', '.join(unknown)}; known: {', '.join(CATALOGUE)}")
+    with database.atomic():
+        if Organisation.select().where(Organisation.slug == slug).exists():
+            raise SetupError(f"an organisation with slug {slug!r} exists already")
+        organisation = Organisation.create(slug=slug, name=name)
+        for market in sorted(set(markets)):
+            OrganisationMarket.create(organisation=organisation, market=market)
+    return organisation
+
+
+def get_organisation(slug: str) -> Organisation:
+    organisation = Organisation.get_or_none(Organisation.slug == slug)
+    if organisation is None:
+        raise SetupError(f"no organisation with slug {slug!r}")
+    return organisation
+
+
+def create_staff_user(organisation: Organisation, email: str, role: str, password: str,
+                      first_name: str = "", last_name: str = "") -> User:
+    if role not in STAFF_ROLES:
+        raise SetupError(f"role must be one of {', '.join(STAFF_ROLES)}")
+    if len(password) < security.MIN_PASSWORD_LENGTH:
+        raise SetupError(f"the password must have at least {security.MIN_PASSWORD_LENGTH} characters")
+    email = email.strip().lower()
+    if User.select().where(User.email == email).exists():
+        raise SetupError(f"a user with email {email!r} exists already")
+    return User.create(organisation=organisation, email=email, role=role, first_name=first_name,
+                       last_name=last_name, password_hash=security.hash_password(password))
+
+
+def set_staff_password(user: User, password: str) -> None:
+    User.update(password_hash=security.hash_password(password)).where(User.id == user.id).execute()
+
+
+def create_api_token(organisation: Organisation, name: str) -> str:
+    """Make a token and return it: this is the only time it exists in clear."""
+    token = security.new_token("kf_")
+    ApiToken.create(organisation=organisation, name=name, token_hash=security.token_digest(token), prefix=token[:8])
+    return token
+
+
+def revoke_api_tokens(organisation: Organisation, name: str) -> int:
+    return (
+        ApiToken.update(revoked_at=utcnow())
+        .where((ApiToken.organisation == organisation) & (ApiToken.name == name) & ApiToken.revoked_at.is_null())
+        .execute()
+    )
+
+
+def insert_manager_forecasts(organisation: Organisation, market: str, prices: dict[dt.date, Decimal]) -> int:
+    """Record forecasts the manager inserted for `market` (one price per month)."""
+    rows = [{"organisation": organisation, "market": market, "period": p, "price": v} for p, v in prices.items()]
+    with database.atomic():
+        return ManagerForecast.insert_many(rows).on_conflict_ignore().execute() or len(rows)

@@ -1,0 +1,258 @@
+"""The shapes of kamflow, as marshmallow schemas: one definition of every rule of the article
+that can be checked without the database.
+
+The CRM API loads request bodies with `AccountRequestSchema`; the KAM wizard turns its form
+into the same shape and loads it with the same schema, so a rule exists once. Rules that need
+the database (offered markets, manager forecasts, a login already taken) are in `shared.rules`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import email_validator
+import phonenumbers
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from shared import workflow
+from shared.markets import CATALOGUE, FORECASTS
+
+EDITORS = ("kam", "customer")
+MAX_OPTIMISATIONS_CEILING = 1000
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+class Text(fields.String):
+    """A string with surrounding spaces removed; blank counts as missing when required."""
+
+    def __init__(self, *, max_length: int, required: bool = False, **kwargs):
+        validators = [validate.Length(max=max_length, error=f"Must be at most {max_length} characters.")]
+        if required:
+            validators.append(validate.Length(min=1, error="Required: must not be blank."))
+        super().__init__(required=required, validate=validators, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        return value.strip()
+
+
+class OptionalText(Text):
+    """An optional string where blank means 'not given' (stored as null)."""
+
+    def __init__(self, *, max_length: int, **kwargs):
+        super().__init__(max_length=max_length, allow_none=True, load_default=None, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        return value or None
+
+
+class PhoneNumber(fields.String):
+    """An international phone number, stored in E.164 form (+33123456789)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs).strip()
+        if len(value) > 32:
+            raise ValidationError("Must be at most 32 characters.")
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            raise ValidationError(
+                "Enter an international number: + then the country code, e.g. +33 1 23 45 67 89."
+            ) from None
+        if not phonenumbers.is_valid_number(number):
+            raise ValidationError("Not a valid phone number for its country.")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class EmailAddress(fields.String):
+    """A valid email address, normalised to lower case since it is a login."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs).strip()
+        if len(value) > 254:
+            raise ValidationError("Must be at most 254 characters.")
+        try:
+            checked = email_validator.validate_email(value, check_deliverability=False)
+        except email_validator.EmailNotValidError as error:
+            raise ValidationError(f"Not a valid email address: {error}") from None
+        return checked.normalized.lower()
+
+
+def yes_no(**kwargs) -> fields.Boolean:
+    """A yes/no answer: JSON true or false, nothing else."""
+    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+
+
+class CustomerSchema(Schema):
+    """Step 1 of the article, 'Defining the customer'."""
+
+    class Meta:
+        unknown = RAISE
+
+    company = Text(max_length=200, required=True)
+    customer_reference = OptionalText(max_length=64)
+    last_name = Text(max_length=100, required=True)
+    first_name = Text(max_length=100, required=True)
+    phone = PhoneNumber(required=True)
+    email = EmailAddress(required=True)
+    is_demo = yes_no(required=True)
+
+
+class MarketSetupSchema(Schema):
+    """One market of step 2: dates, shared forecasts and the number of optimisations."""
+
+    class Meta:
+        unknown = RAISE
+
+    market = fields.String(
+        required=True,
+        validate=validate.OneOf(sorted(CATALOGUE), error="Unknown market {input!r}: choose one of {choices}."),
+    )
+    start_date = fields.Date(load_default=today)
+    end_date = fields.Date(required=True)
+    forecasts = fields.List(
+        fields.String(validate=validate.OneOf(FORECASTS, error="Unknown forecast {input!r}: choose among {choices}.")),
+        required=True,
+        validate=validate.Length(min=1, error="Choose at least one forecast to share."),
+    )
+    max_optimisations = fields.Integer(
+        strict=True,
+        required=True,
+        validate=validate.Range(
+            min=1,
+            max=MAX_OPTIMISATIONS_CEILING,
+            error=f"Must be a whole number from 1 to {MAX_OPTIMISATIONS_CEILING}.",
+        ),
+    )
+
+    @validates_schema(skip_on_field_errors=False)
+    def check_dates_and_forecasts(self, data, **kwargs):
+        errors: dict[str, list[str]] = {}
+        start, end = data.get("start_date"), data.get("end_date")
+        if end is not None:
+            if end < today():
+                errors.setdefault("end_date", []).append("Must not be in the past.")
+            if start is not None and end < start:
+                errors.setdefault("end_date", []).append("Must be on or after the start date.")
+        forecasts = data.get("forecasts") or []
+        if len(set(forecasts)) != len(forecasts):
+            errors.setdefault("forecasts", []).append("Each forecast may be chosen once.")
+        if "client" in forecasts and not {"application", "manager"} & set(forecasts):
+            errors.setdefault("forecasts", []).append(
+                "The client forecast is an option: share the application or the manager forecast with it."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+class SetupSchema(Schema):
+    """Step 2 of the article, 'Setting up of the account'."""
+
+    class Meta:
+        unknown = RAISE
+
+    app_access = yes_no(required=True)
+    editor = fields.String(
+        validate=validate.OneOf(EDITORS, error="Choose who edits the optimisation: 'kam' or 'customer'.")
+    )
+    markets = fields.List(fields.Nested(MarketSetupSchema))
+
+    @validates_schema(skip_on_field_errors=False)
+    def check_access_answers(self, data, **kwargs):
+        errors: dict = {}
+        if data.get("app_access") is False:
+            for field in ("editor", "markets"):
+                if field in data:
+                    errors[field] = ["Only asked when the customer gets access to the application."]
+        elif data.get("app_access") is True:
+            if "editor" not in data:
+                errors["editor"] = ["Required when the customer gets access: 'kam' or 'customer'."]
+            markets = data.get("markets")
+            if not markets:
+                errors["markets"] = ["Select at least one market when the customer gets access."]
+            else:
+                seen: set[str] = set()
+                for index, market in enumerate(markets):
+                    market_id = market.get("market")
+                    if market_id in seen:
+                        errors.setdefault("markets", {})[index] = {"market": [f"{market_id} is selected twice."]}
+                    seen.add(market_id)
+        if errors:
+            raise ValidationError(errors)
+
+
+class AccountRequestSchema(Schema):
+    """A request to create a customer account, from the CRM or the wizard."""
+
+    class Meta:
+        unknown = RAISE
+
+    kam_email = EmailAddress(required=True, metadata={"description": "The KAM who owns the account."})
+    customer = fields.Nested(CustomerSchema, required=True)
+    setup = fields.Nested(SetupSchema, required=True)
+
+
+# --- What the API answers -------------------------------------------------------------------
+
+
+class StageViewSchema(Schema):
+    name = fields.String()
+    state = fields.String()
+    attempts = fields.Integer()
+    error = fields.String(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class MarketViewSchema(Schema):
+    market = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    forecasts = fields.List(fields.String())
+    max_optimisations = fields.Integer()
+    active = fields.Boolean(metadata={"description": "Whether the entitlement is activated."})
+
+
+class AccountViewSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.Integer()
+    status = fields.String()
+    kam_email = fields.String()
+    customer = fields.Nested(CustomerSchema)
+    setup = fields.Dict()
+    markets = fields.List(fields.Nested(MarketViewSchema))
+    stages = fields.List(fields.Nested(StageViewSchema))
+    rejection_reasons = fields.Dict(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class AccountListSchema(Schema):
+    items = fields.List(fields.Nested(AccountViewSchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class AccountListQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(validate=validate.OneOf(workflow.STATUSES, error="Unknown status: choose one of {choices}."))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class MarketCatalogueSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    commodity = fields.String()
+    country = fields.String()
+    short_term = fields.Boolean()

@@ -1,0 +1,35 @@
+"""Secrets at rest: passwords through a KDF, random tokens through SHA-256.
+
+API tokens and set-password tokens are 256-bit random values, so a fast hash is enough to
+make a stolen table useless; passwords are chosen by people and get werkzeug's scrypt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def new_token(prefix: str = "") -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same_digest(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method="scrypt")
+
+
+def password_matches(password_hash: str | None, password: str) -> bool:
+    return bool(password_hash) and check_password_hash(password_hash, password)

@@ -1,0 +1,102 @@
+"""Recording stage runs and moving the account's status, so a person can see where an account
+is and why.
+
+Every function here is safe to call twice for the same message: a stage that is not due any
+more is not begun again, and only the run that moves the status on gets to send the next stage
+(a conditional UPDATE decides, so two racing workers cannot both hand on).
+"""
+
+from __future__ import annotations
+
+from shared import workflow
+from shared.db import database
+from shared.models import CustomerAccount, StageRun, utcnow
+
+MAX_ERROR_LENGTH = 2000
+
+
+def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | None:
+    """Mark `stage_name` running for the account and return it, or None if the stage is not due
+    (a duplicate delivery, or the account moved on, was rejected or failed meanwhile)."""
+    stage = workflow.stage(stage_name)
+    with database.atomic():
+        account = CustomerAccount.get_or_none(CustomerAccount.id == account_id)
+        if account is None:
+            return None
+        due = workflow.stage_due(account.status)
+        if due is None or due.name != stage_name:
+            return None
+        now = utcnow()
+        if account.status != stage.status:
+            workflow.check_transition(account.status, stage.status)
+            account.status = stage.status
+        account.updated_at = now
+        account.save()
+        StageRun.update(
+            state=workflow.RUNNING,
+            attempts=StageRun.attempts + 1,
+            started_at=now,
+            finished_at=None,
+            error=None,
+            worker=worker,
+        ).where((StageRun.account == account_id) & (StageRun.stage == stage_name)).execute()
+    return account
+
+
+def _settle(account_id: int, stage_name: str, run_state: str, new_status: str, *, error=None, **account_fields) -> bool:
+    """Close the stage run and move the account from the stage's status to `new_status`.
+    Returns False if another run of the same stage got there first."""
+    stage = workflow.stage(stage_name)
+    workflow.check_transition(stage.status, new_status)
+    now = utcnow()
+    with database.atomic():
+        moved = (
+            CustomerAccount.update(status=new_status, updated_at=now, **account_fields)
+            .where((CustomerAccount.id == account_id) & (CustomerAccount.status == stage.status))
+            .execute()
+        )
+        if moved:
+            StageRun.update(state=run_state, finished_at=now, error=error).where(
+                (StageRun.account == account_id) & (StageRun.stage == stage_name)
+            ).execute()
+    return bool(moved)
+
+
+def finish(account_id: int, stage_name: str) -> bool:
+    return _settle(account_id, stage_name, workflow.DONE, workflow.status_after(stage_name))
+
+
+def skip(account_id: int, stage_name: str) -> bool:
+    return _settle(account_id, stage_name, workflow.SKIPPED, workflow.status_after(stage_name))
+
+
+def reject(account_id: int, stage_name: str, reasons: dict[str, list[str]]) -> bool:
+    summary = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in reasons.items())
+    return _settle(
+        account_id,
+        stage_name,
+        workflow.STAGE_REJECTED,
+        workflow.REJECTED,
+        error=summary[:MAX_ERROR_LENGTH],
+        rejection_reasons=reasons,
+        email_claim=None,
+        reference_claim=None,
+    )
+
+
+def fail(account_id: int, stage_name: str, error: BaseException) -> bool:
+    """The stage gave up after its retries: the account is `failed` at this stage."""
+    return _settle(account_id, stage_name, workflow.STAGE_FAILED, workflow.FAILED, error=describe_error(error))
+
+
+def record_error(account_id: int, stage_name: str, error: BaseException) -> None:
+    """An attempt raised; Dramatiq will retry it. Say so where people look."""
+    with database.atomic():
+        StageRun.update(state=workflow.RETRYING, error=describe_error(error)).where(
+            (StageRun.account == account_id) & (StageRun.stage == stage_name)
+        ).execute()
+        CustomerAccount.update(updated_at=utcnow()).where(CustomerAccount.id == account_id).execute()
+
+
+def describe_error(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]

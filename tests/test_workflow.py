@@ -1,0 +1,194 @@
+"""The account-creation workflow end to end: API -> Redis -> Dramatiq workers -> database -> SMTP."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import DELETE, PASSWORD, account_request
+from shared import db, organisations
+from shared.models import CustomerAccount, OutboxEmail, User
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def set_password_link(message) -> str:
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    return re.search(r"http://localhost(/set-password/\S+)", text).group(1)
+
+
+def csrf_token(page: str) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def test_account_with_access_walks_every_stage_and_the_contact_gets_working_credentials(api, client, mailbox):
+    answer = api.create(account_request())
+    assert answer.status_code == 202
+    account = answer.get_json()
+    assert account["status"] == "pending"
+    assert answer.headers["Location"].endswith(f"/api/v1/customer-accounts/{account['id']}")
+
+    account = api.wait_for_status(account["id"])
+    assert account["status"] == "active"
+    assert [(s["name"], s["state"]) for s in account["stages"]] == [
+        ("validate_customer", "done"),
+        ("provision_access", "done"),
+        ("activate_markets", "done"),
+        ("send_credentials", "done"),
+    ]
+    assert {m["market"]: m["active"] for m in account["markets"]} == {"fr-power": True, "de-gas": True}
+    assert account["customer"]["phone"] == "+33123456789"  # stored normalised
+
+    (message,) = mailbox.wait_for(1)
+    assert message["To"] == "claire.martin@foundry.example"
+    assert message["From"] == "noreply@optimization.energy"
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert "Login: claire.martin@foundry.example" in text
+    assert "claire.martin@foundry.example" in html
+    assert "password:" not in text.lower()  # a link to choose one, never a password in clear
+
+    link = set_password_link(message)
+    page = client.get(link)
+    assert page.status_code == 200
+    assert "claire.martin@foundry.example" in page.text
+    done = client.post(link, data={"csrf_token": csrf_token(page.text), "password": "a-long-secret-1", "confirm": "a-long-secret-1"})
+    assert done.status_code == 200
+    assert "Your password is set" in done.text
+    with db.database.connection_context():
+        user = User.get(User.email == "claire.martin@foundry.example")
+    assert user.role == "customer" and user.password_hash and "a-long-secret-1" not in user.password_hash
+
+    again = client.get(link)
+    assert again.status_code == 410
+    assert "already been used" in again.text
+
+
+def test_set_password_form_shows_errors_and_does_not_burn_the_link(api, client, mailbox):
+    account = api.create(account_request()).get_json()
+    assert api.wait_for_status(account["id"])["status"] == "active"
+    link = set_password_link(mailbox.wait_for(1)[0])
+    page = client.get(link)
+    short = client.post(link, data={"csrf_token": csrf_token(page.text), "password": "short", "confirm": "short"})
+    assert short.status_code == 200 and "at least 10 characters" in short.text
+    forged = client.post(link, data={"password": "a-long-secret-1", "confirm": "a-long-secret-1"})
+    assert forged.status_code == 400 and "CSRF token is missing" in forged.text  # forged: nothing set
+    assert client.get(link).status_code == 200  # the link still works
+
+
+def test_account_without_access_becomes_active_and_no_email_is_sent(api, mailbox):
+    body = account_request(**{"setup": {"app_access": False}})
+    account = api.create(body).get_json()
+    account = api.wait_for_status(account["id"])
+    assert account["status"] == "active"
+    assert [(s["name"], s["state"]) for s in account["stages"]] == [
+        ("validate_customer", "done"),
+        ("provision_access", "skipped"),
+        ("activate_markets", "skipped"),
+        ("send_credentials", "skipped"),
+    ]
+    assert account["markets"] == []
+    assert mailbox.wait_for(1, timeout=1.0) == []
+    with db.database.connection_context():
+        assert not User.select().where(User.email == "claire.martin@foundry.example").exists()
+
+
+def test_email_already_used_as_a_login_is_rejected_with_the_reason(api, org, mailbox):
+    with db.database.connection_context():
+        organisations.create_staff_user(org["organisation"], "claire.martin@foundry.example", "kam", PASSWORD)
+    account = api.create(account_request()).get_json()
+    account = api.wait_for_status(account["id"])
+    assert account["status"] == "rejected"
+    assert "already used as a login" in account["rejection_reasons"]["customer.email"][0]
+    stages = {s["name"]: s["state"] for s in account["stages"]}
+    assert stages == {"validate_customer": "rejected", "provision_access": "waiting",
+                      "activate_markets": "waiting", "send_credentials": "waiting"}
+    assert mailbox.wait_for(1, timeout=1.0) == []
+
+
+def test_manager_forecast_where_the_manager_inserted_none_is_rejected(api):
+    body = account_request(**{"setup.markets.1.forecasts": ["manager"]})  # de-gas: no manager forecasts
+    account = api.wait_for_status(api.create(body).get_json()["id"])
+    assert account["status"] == "rejected"
+    assert list(account["rejection_reasons"]) == ["setup.markets.de-gas.forecasts"]
+    assert "manager has inserted forecasts" in account["rejection_reasons"]["setup.markets.de-gas.forecasts"][0]
+
+
+def test_market_not_offered_by_the_organisation_is_rejected(api):
+    body = account_request(**{"setup.markets.1.market": "gb-gas"})
+    account = api.wait_for_status(api.create(body).get_json()["id"])
+    assert account["status"] == "rejected"
+    assert account["rejection_reasons"] == {"setup.markets.gb-gas.market": ["Your organisation does not offer this market."]}
+
+
+def test_second_live_account_with_the_same_email_or_reference_is_rejected_and_a_rejected_one_frees_them(api):
+    first = api.wait_for_status(api.create(account_request()).get_json()["id"])
+    assert first["status"] == "active"
+    same_email = account_request(**{"customer.customer_reference": "FR-999"})
+    second = api.wait_for_status(api.create(same_email).get_json()["id"])
+    assert second["status"] == "rejected"
+    assert "customer.email" in second["rejection_reasons"]
+
+    same_reference = account_request(**{"customer.email": "other@foundry.example", "setup": {"app_access": False}})
+    third = api.wait_for_status(api.create(same_reference).get_json()["id"])
+    assert third["status"] == "rejected"
+    assert third["rejection_reasons"] == {
+        "customer.customer_reference": ["This customer reference is already used in your organisation."]
+    }
+
+    # The rejected request held nothing: the reference is free for a corrected one.
+    corrected = account_request(**{"customer.email": "other@foundry.example", "customer.customer_reference": "FR-2",
+                                   "setup": {"app_access": False}})
+    assert api.wait_for_status(api.create(corrected).get_json()["id"])["status"] == "active"
+
+
+def test_customer_reference_is_optional(api):
+    body = account_request(**{"customer.customer_reference": DELETE, "setup": {"app_access": False}})
+    account = api.wait_for_status(api.create(body).get_json()["id"])
+    assert account["status"] == "active"
+    assert account["customer"]["customer_reference"] is None
+
+
+def test_smtp_refusing_once_is_retried_and_the_email_arrives_exactly_once(api, mailbox):
+    mailbox.refuse_next(1)
+    account = api.wait_for_status(api.create(account_request()).get_json()["id"])
+    assert account["status"] == "active"
+    send = next(s for s in account["stages"] if s["name"] == "send_credentials")
+    assert send["attempts"] == 2 and send["state"] == "done" and send["error"] is None
+    assert len(mailbox.wait_for(2, timeout=2.0)) == 1
+
+
+def test_stage_that_exhausts_its_retries_fails_at_that_stage_and_an_operator_retry_completes_it(api, mailbox):
+    from shared import operations
+
+    mailbox.refuse_next(3)  # max_retries=2 in tests: the first try and two retries are all refused
+    account = api.wait_for_status(api.create(account_request()).get_json()["id"])
+    assert account["status"] == "failed"
+    send = next(s for s in account["stages"] if s["name"] == "send_credentials")
+    assert send["state"] == "failed" and send["attempts"] == 3
+    assert "451" in send["error"]
+    with db.database.connection_context():
+        assert OutboxEmail.get().state == "pending"  # not sent, so it may be sent on retry
+
+    with db.database.connection_context():
+        assert operations.retry(account["id"]) == "send_credentials"
+    account = api.wait_for_status(account["id"])
+    assert account["status"] == "active"
+    assert len(mailbox.wait_for(1)) == 1
+
+
+def test_running_a_stage_twice_sends_one_email(api, broker, mailbox):
+    """At-least-once delivery: a duplicate message for a finished stage changes nothing."""
+    from shared import broker as broker_setup
+
+    account = api.wait_for_status(api.create(account_request()).get_json()["id"])
+    assert account["status"] == "active"
+    for stage in ("validate_customer", "provision_access", "activate_markets", "send_credentials"):
+        broker_setup.send_stage(stage, account["id"])
+    broker.join("send_credentials")
+    broker.join("validate_customer")
+    assert len(mailbox.wait_for(2, timeout=1.5)) == 1
+    with db.database.connection_context():
+        assert CustomerAccount.get_by_id(account["id"]).status == "active"
+        assert OutboxEmail.select().count() == 1

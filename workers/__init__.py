@@ -1,0 +1,32 @@
+"""Dramatiq workers: one module per stage, plus the middleware that records give-ups and runs
+the reconciler.
+
+Start them with `dramatiq workers.main` (that module boots from the environment); tests call
+`boot(settings)` with their own settings and run a `dramatiq.Worker` on the returned broker.
+"""
+
+from __future__ import annotations
+
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Retries
+
+from shared import broker as broker_setup
+from shared import db
+from shared.config import Settings
+
+
+def boot(settings: Settings) -> RedisBroker:
+    """Bind the database, make the broker and declare every stage actor on it."""
+    from workers import activate_markets, provision_access, send_credentials, validate_customer
+    from workers.failures import RecordGiveUps
+    from workers.reconciler import Reconciler
+    from workers.stage_actor import declare_stage
+
+    db.bind(settings.database_url)
+    broker = broker_setup.setup(settings)
+    # "after" hooks run in reverse list order: placed before Retries, it sees Retries' verdict.
+    broker.add_middleware(RecordGiveUps(), before=Retries)
+    broker.add_middleware(Reconciler(settings))
+    for module in (validate_customer, provision_access, activate_markets, send_credentials):
+        declare_stage(broker, settings, module.STAGE, module.run)
+    return broker

@@ -1,0 +1,9 @@
+"""Entry point for the `dramatiq` CLI: `dramatiq workers.main --processes 2 --threads 4`."""
+
+import logging
+
+from shared.config import Settings
+from workers import boot
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+broker = boot(Settings.from_env().with_secret())
