@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
 
+ERROR_SUMMARIES = {
+    400: "The request body is not valid JSON.",
+    422: "The request is not valid: see `errors`, by field.",
+}
+
 
 def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     settings = (settings or Settings.from_env()).with_secret()
@@ -75,7 +80,10 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     def http_error(error: HTTPException):
         """JSON under /api (never an HTML page for an integrator); a page everywhere else."""
         if request.path.startswith("/api"):
-            return api.handle_http_exception(error)
+            payload, code, headers = api.handle_http_exception(error)
+            # webargs' validation errors carry no summary: give every error one
+            payload.setdefault("message", ERROR_SUMMARIES.get(code, error.description))
+            return jsonify(payload), code, headers
         return render_template("error.html", error=error), error.code
 
     @app.errorhandler(Exception)

@@ -30,7 +30,7 @@ def open_database(url: str) -> peewee.Database:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
     if url.startswith(("postgres://", "postgresql://")):
-        return connect_url(url, autorollback=True)
+        return connect_url(url)
     raise ValueError(f"unsupported DATABASE_URL scheme: {url.split(':', 1)[0]!r}")
 
 

@@ -57,12 +57,14 @@ class PhoneNumber(fields.String):
         value = super()._deserialize(value, attr, data, **kwargs).strip()
         if len(value) > 32:
             raise ValidationError("Must be at most 32 characters.")
+        if not value.startswith("+"):
+            raise ValidationError(
+                "Enter an international number: + then the country code, e.g. +33 1 23 45 67 89."
+            )
         try:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException:
-            raise ValidationError(
-                "Enter an international number: + then the country code, e.g. +33 1 23 45 67 89."
-            ) from None
+            raise ValidationError("Not a valid phone number.") from None
         if not phonenumbers.is_valid_number(number):
             raise ValidationError("Not a valid phone number for its country.")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,48 @@
+"""Which customer accounts a person may see: the one scoping rule for pages, API and ops.
+
+A KAM sees the accounts they own; a manager sees every account of their organisation; anyone
+else (a customer, an operator) sees none through these doors. An id outside that set is
+answered as if it did not exist, so ids leak nothing.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from shared.models import CustomerAccount, User
+
+STAFF_ROLES = ("kam", "manager")
+
+
+def visible_accounts(user: User) -> peewee.ModelSelect:
+    query = CustomerAccount.select().where(CustomerAccount.organisation == user.organisation_id)
+    if user.role == "manager":
+        return query
+    if user.role == "kam":
+        return query.where(CustomerAccount.kam == user.id)
+    return query.where(peewee.SQL("1 = 0"))
+
+
+def visible_account(user: User, account_id: int) -> CustomerAccount | None:
+    return visible_accounts(user).where(CustomerAccount.id == account_id).first()
+
+
+def search(query: peewee.ModelSelect, text: str) -> peewee.ModelSelect:
+    """Narrow `query` to accounts whose company, reference, contact name or email contains
+    `text` (case-insensitive); blank text narrows nothing."""
+    text = (text or "").strip()
+    if not text:
+        return query
+    matches = None
+    for field in (CustomerAccount.company, CustomerAccount.customer_reference, CustomerAccount.last_name,
+                  CustomerAccount.first_name, CustomerAccount.email):
+        condition = peewee.fn.LOWER(field).contains(text.lower())
+        matches = condition if matches is None else (matches | condition)
+    return query.where(matches)
+
+
+def page_of(query: peewee.ModelSelect, page: int, per_page: int) -> tuple[list[CustomerAccount], int]:
+    """One page of `query`, newest first, and the total count."""
+    total = query.count()
+    items = list(query.order_by(CustomerAccount.created_at.desc(), CustomerAccount.id.desc()).paginate(page, per_page))
+    return items, total

@@ -1,0 +1,133 @@
+"""Bad input gets a clear 4xx naming the field and the reason, and nothing is stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from conftest import DELETE, account_request
+from shared import db
+from shared.models import AuditEvent, CustomerAccount, IdempotencyKey, MarketAccess, StageRun
+
+TODAY = dt.date.today()
+YESTERDAY = (TODAY - dt.timedelta(days=1)).isoformat()
+
+# (what is wrong, changes to a valid request, the path of the error in errors.json, words of the reason)
+BAD_INPUTS = [
+    ("company missing", {"customer.company": DELETE}, ("customer", "company"), "Missing data"),
+    ("company blank", {"customer.company": "   "}, ("customer", "company"), "must not be blank"),
+    ("company too long", {"customer.company": "x" * 201}, ("customer", "company"), "at most 200"),
+    ("company not a string", {"customer.company": 42}, ("customer", "company"), "Not a valid string"),
+    ("reference too long", {"customer.customer_reference": "R" * 65}, ("customer", "customer_reference"), "at most 64"),
+    ("last name missing", {"customer.last_name": DELETE}, ("customer", "last_name"), "Missing data"),
+    ("first name blank", {"customer.first_name": ""}, ("customer", "first_name"), "must not be blank"),
+    ("phone without country code", {"customer.phone": "01 23 45 67 89"}, ("customer", "phone"), "international number"),
+    ("phone not a number", {"customer.phone": "+33 call me"}, ("customer", "phone"), "Not a valid phone number"),
+    ("phone too short for its country", {"customer.phone": "+33 1 23"}, ("customer", "phone"), "Not a valid phone"),
+    ("email missing", {"customer.email": DELETE}, ("customer", "email"), "Missing data"),
+    ("email invalid", {"customer.email": "claire.martin@"}, ("customer", "email"), "Not a valid email"),
+    ("email too long", {"customer.email": "a" * 250 + "@x.example"}, ("customer", "email"), "at most 254"),
+    ("demo answer missing", {"customer.is_demo": DELETE}, ("customer", "is_demo"), "Missing data"),
+    ("demo answer not yes/no", {"customer.is_demo": "maybe"}, ("customer", "is_demo"), "Not a valid boolean"),
+    ("unknown customer field", {"customer.vat": "FR123"}, ("customer", "vat"), "Unknown field"),
+    ("access answer missing", {"setup.app_access": DELETE}, ("setup", "app_access"), "Missing data"),
+    ("editor missing with access", {"setup.editor": DELETE}, ("setup", "editor"), "Required when the customer gets access"),
+    ("editor unknown", {"setup.editor": "manager"}, ("setup", "editor"), "Choose who edits"),
+    ("no market with access", {"setup.markets": []}, ("setup", "markets"), "at least one market"),
+    ("markets asked without access", {"setup.app_access": False, "setup.editor": DELETE}, ("setup", "markets"),
+     "Only asked when the customer gets access"),
+    ("unknown market", {"setup.markets.0.market": "xx-power"}, ("setup", "markets", "0", "market"), "Unknown market"),
+    ("market twice", {"setup.markets.1.market": "fr-power"}, ("setup", "markets", "1", "market"), "selected twice"),
+    ("impossible date", {"setup.markets.0.end_date": "2027-02-30"}, ("setup", "markets", "0", "end_date"), "Not a valid date"),
+    ("date not a date", {"setup.markets.0.start_date": "next monday"}, ("setup", "markets", "0", "start_date"), "Not a valid date"),
+    ("end date in the past", {"setup.markets.0.start_date": "2020-01-01", "setup.markets.0.end_date": YESTERDAY},
+     ("setup", "markets", "0", "end_date"), "Must not be in the past"),
+    ("end before start", {"setup.markets.0.start_date": (TODAY + dt.timedelta(days=30)).isoformat(),
+                          "setup.markets.0.end_date": (TODAY + dt.timedelta(days=10)).isoformat()},
+     ("setup", "markets", "0", "end_date"), "on or after the start date"),
+    ("no forecast", {"setup.markets.0.forecasts": []}, ("setup", "markets", "0", "forecasts"), "at least one forecast"),
+    ("unknown forecast", {"setup.markets.0.forecasts": ["oracle"]}, ("setup", "markets", "0", "forecasts", "0"), "Unknown forecast"),
+    ("client forecast alone", {"setup.markets.0.forecasts": ["client"]}, ("setup", "markets", "0", "forecasts"),
+     "share the application or the manager forecast"),
+    ("forecast twice", {"setup.markets.0.forecasts": ["application", "application"]},
+     ("setup", "markets", "0", "forecasts"), "chosen once"),
+    ("zero optimisations", {"setup.markets.0.max_optimisations": 0}, ("setup", "markets", "0", "max_optimisations"), "whole number from 1"),
+    ("fractional optimisations", {"setup.markets.0.max_optimisations": 1.5}, ("setup", "markets", "0", "max_optimisations"), "Not a valid integer"),
+    ("optimisations as text", {"setup.markets.0.max_optimisations": "2"}, ("setup", "markets", "0", "max_optimisations"), "Not a valid integer"),
+    ("kam missing", {"kam_email": DELETE}, ("kam_email",), "Missing data"),
+    ("kam not of the organisation", {"kam_email": "someone@elsewhere.example"}, ("kam_email",), "No active KAM"),
+    ("customer not an object", {"customer": "Acme"}, ("customer", "_schema"), "Invalid input type"),
+]
+
+
+def nothing_stored() -> bool:
+    with db.database.connection_context():
+        return not any(m.select().exists() for m in (CustomerAccount, MarketAccess, StageRun, AuditEvent, IdempotencyKey))
+
+
+def dig(errors: dict, path: tuple):
+    for key in path:
+        errors = errors[key]
+    return " ".join(errors) if isinstance(errors, list) else str(errors)
+
+
+@pytest.mark.parametrize("changes, path, reason", [case[1:] for case in BAD_INPUTS], ids=[case[0] for case in BAD_INPUTS])
+def test_bad_input_is_refused_with_the_field_and_reason_and_nothing_is_stored(api, changes, path, reason):
+    answer = api.create(account_request(**changes), headers={"Idempotency-Key": "bad-1"})
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.is_json
+    assert reason in dig(answer.get_json()["errors"]["json"], path)
+    assert nothing_stored()
+
+
+def test_malformed_json_is_a_400_in_json(api):
+    answer = api.client.post("/api/v1/customer-accounts", data="{not json", headers={**api.headers, "Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.is_json and answer.get_json()["errors"] == {"json": ["Invalid JSON body."]}
+    assert answer.get_json()["message"] == "The request body is not valid JSON."
+    assert nothing_stored()
+
+
+def test_a_body_that_is_not_an_object_is_refused(api):
+    answer = api.create(["not", "an", "object"])
+    assert answer.status_code == 422 and answer.is_json
+    assert nothing_stored()
+
+
+def test_a_huge_body_is_refused_before_it_is_read(api):
+    answer = api.client.post("/api/v1/customer-accounts", data="x" * (300 * 1024),
+                             headers={**api.headers, "Content-Type": "application/json"})
+    assert answer.status_code == 413 and answer.is_json
+    assert nothing_stored()
+
+
+def test_over_long_idempotency_key_is_refused(api):
+    answer = api.create(account_request(), headers={"Idempotency-Key": "k" * 256})
+    assert answer.status_code == 400 and "Idempotency-Key" in answer.get_json()["message"]
+    assert nothing_stored()
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer not-a-token"])
+def test_missing_or_wrong_token_is_401_in_json(client, org, header):
+    headers = {"Authorization": header} if header else {}
+    answer = client.post("/api/v1/customer-accounts", json=account_request(), headers=headers)
+    assert answer.status_code == 401 and answer.is_json
+    assert "token" in answer.get_json()["message"].lower()
+    assert nothing_stored()
+
+
+def test_revoked_token_is_refused_at_once(api, org):
+    from shared import organisations
+
+    assert api.get("/api/v1/customer-accounts").status_code == 200
+    with db.database.connection_context():
+        organisations.revoke_api_tokens(org["organisation"], "crm")
+    assert api.get("/api/v1/customer-accounts").status_code == 401
+
+
+def test_unknown_route_and_method_answer_json(api):
+    assert api.get("/api/v1/nothing-here").status_code == 404
+    assert api.get("/api/v1/nothing-here").is_json
+    answer = api.client.delete("/api/v1/customer-accounts", headers=api.headers)
+    assert answer.status_code == 405 and answer.is_json
