@@ -1,0 +1,131 @@
+"""The CRM API contract: create, read, list, markets, OpenAPI, idempotency and scoping."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from conftest import Api, account_request
+from shared import db, organisations
+from shared.models import CustomerAccount
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def count_accounts() -> int:
+    with db.database.connection_context():
+        return CustomerAccount.select().count()
+
+
+def test_same_idempotency_key_and_body_returns_the_first_answer_and_creates_nothing_more(api):
+    first = api.create(account_request(), headers={"Idempotency-Key": "crm-42"})
+    assert first.status_code == 202
+    api.wait_for_status(first.get_json()["id"])
+    # Key order and spacing do not matter: it is the same JSON document.
+    again = api.client.post(
+        "/api/v1/customer-accounts",
+        data=__import__("json").dumps(account_request(), sort_keys=True, indent=2),
+        headers={**api.headers, "Idempotency-Key": "crm-42", "Content-Type": "application/json"},
+    )
+    assert again.status_code == 202
+    assert again.get_json() == first.get_json()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert count_accounts() == 1
+
+
+def test_same_idempotency_key_with_another_body_is_refused_clearly(api):
+    assert api.create(account_request(), headers={"Idempotency-Key": "crm-43"}).status_code == 202
+    other = api.create(account_request(**{"customer.company": "Another SA"}), headers={"Idempotency-Key": "crm-43"})
+    assert other.status_code == 422
+    body = other.get_json()
+    assert "different body" in body["message"]
+    assert body["errors"] == {"headers": {"Idempotency-Key": ["Already used with a different body."]}}
+    assert count_accounts() == 1
+
+
+def test_without_a_key_each_post_is_a_new_request(api):
+    body = account_request(**{"setup": {"app_access": False}})
+    ids = {api.create(body).get_json()["id"] for _ in range(2)}
+    assert len(ids) == 2
+
+
+def test_two_concurrent_requests_with_one_key_create_one_account(app, org):
+    answers = []
+
+    def post():
+        client = app.test_client()
+        answers.append(Api(client, org["token"]).create(account_request(), headers={"Idempotency-Key": "race"}))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [a.status_code for a in answers] == [202] * 4
+    assert len({a.get_json()["id"] for a in answers}) == 1
+    assert count_accounts() == 1
+
+
+def test_get_one_shows_status_markets_and_stages(api):
+    created = api.create(account_request()).get_json()
+    account = api.wait_for_status(created["id"])
+    assert account["id"] == created["id"]
+    assert account["kam_email"] == "kam@acme-energy.example"
+    assert account["setup"] == {"app_access": True, "editor": "customer"}
+    fr = next(m for m in account["markets"] if m["market"] == "fr-power")
+    assert fr["forecasts"] == ["application", "client", "manager"] and fr["max_optimisations"] == 2
+    assert [s["name"] for s in account["stages"]] == [
+        "validate_customer", "provision_access", "activate_markets", "send_credentials"]
+    assert all(s["attempts"] == 1 for s in account["stages"])
+
+
+def test_another_organisations_account_is_not_found(api, org, client):
+    account_id = api.create(account_request()).get_json()["id"]
+    with db.database.connection_context():
+        other = organisations.create_organisation("rival", "Rival Power", ["fr-power"])
+        token = organisations.create_api_token(other, "rival-crm")
+    rival = Api(client, token)
+    answer = rival.get(f"/api/v1/customer-accounts/{account_id}")
+    assert answer.status_code == 404 and answer.is_json
+    assert rival.get("/api/v1/customer-accounts").get_json()["total"] == 0
+
+
+def test_list_filters_by_status_and_paginates_newest_first(api):
+    ids = []
+    for n in range(3):
+        body = account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}",
+                                  "setup": {"app_access": False}})
+        ids.append(api.create(body).get_json()["id"])
+    for account_id in ids:
+        api.wait_for_status(account_id)
+    page1 = api.get("/api/v1/customer-accounts?per_page=2").get_json()
+    page2 = api.get("/api/v1/customer-accounts?per_page=2&page=2").get_json()
+    assert page1["total"] == 3
+    assert [a["id"] for a in page1["items"] + page2["items"]] == sorted(ids, reverse=True)
+    assert api.get("/api/v1/customer-accounts?status=active").get_json()["total"] == 3
+    assert api.get("/api/v1/customer-accounts?status=rejected").get_json()["total"] == 0
+    bad = api.get("/api/v1/customer-accounts?status=sleeping")
+    assert bad.status_code == 422 and "status" in bad.get_json()["errors"]["query"]
+
+
+def test_markets_lists_the_catalogue_with_what_the_organisation_offers(api):
+    items = {m["id"]: m for m in api.get("/api/v1/markets").get_json()["items"]}
+    assert len(items) == 11
+    assert items["fr-power"]["offered"] and items["fr-power"]["manager_forecast"]
+    assert items["de-gas"]["offered"] and not items["de-gas"]["manager_forecast"]
+    assert not items["gb-power"]["offered"]
+
+
+def test_openapi_document_describes_the_endpoints_from_the_schemas(client):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert {"/api/v1/customer-accounts", "/api/v1/customer-accounts/{account_id}", "/api/v1/markets"} <= set(spec["paths"])
+    request_schema = spec["components"]["schemas"]["AccountRequest"]
+    assert set(request_schema["required"]) == {"kam_email", "customer", "setup"}
+    assert "202" in spec["paths"]["/api/v1/customer-accounts"]["post"]["responses"]
+
+
+def test_healthz_needs_no_token(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}

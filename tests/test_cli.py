@@ -1,0 +1,79 @@
+"""The `kamflow` command as an operator uses it."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import Api, account_request
+from kamflow.cli import main
+
+
+@pytest.fixture
+def kamflow(settings, broker, monkeypatch):
+    """Run `kamflow ...` against the test database and Redis, as the environment would set them."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("STALL_AFTER_S", "4")
+    monkeypatch.setenv("STAGE_TIME_LIMIT_MS", "3000")
+    monkeypatch.setenv("MAX_BACKOFF_MS", "400")
+    runner = CliRunner()
+
+    def run(*args, input=None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+def test_setting_up_an_organisation_from_the_command_line_gives_a_working_api_token(kamflow, client):
+    assert kamflow("migrate").exit_code == 0
+    made = kamflow("create-org", "--slug", "volt", "--name", "Volt Supply", "--markets", "fr-power,de-gas")
+    assert made.exit_code == 0 and "volt created" in made.output
+    user = kamflow("create-user", "--org", "volt", "--email", "kam@volt.example", "--role", "kam",
+                   "--password", "long-enough-pw")
+    assert user.exit_code == 0, user.output
+    token = kamflow("create-api-token", "--org", "volt", "--name", "crm").output.strip()
+    assert token.startswith("kf_") and len(token) > 40
+
+    api = Api(client, token)
+    body = account_request(**{"kam_email": "kam@volt.example", "setup": {"app_access": False}})
+    assert api.create(body).status_code == 202
+    assert api.get("/api/v1/customer-accounts").get_json()["total"] == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (("create-org", "--slug", "x", "--name", "X", "--markets", "fr-power,mars-power"), "unknown market(s): mars-power"),
+    (("create-user", "--org", "nowhere", "--email", "a@b.example", "--role", "kam", "--password", "long-enough-pw"),
+     "no organisation with slug 'nowhere'"),
+    (("create-api-token", "--org", "nowhere", "--name", "crm"), "no organisation with slug 'nowhere'"),
+    (("retry", "999"), "no customer account 999"),
+])
+def test_mistakes_are_explained_and_exit_non_zero(kamflow, args, message):
+    result = kamflow(*args)
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_short_password_is_refused(kamflow):
+    kamflow("create-org", "--slug", "volt", "--name", "Volt", "--markets", "fr-power")
+    result = kamflow("create-user", "--org", "volt", "--email", "k@volt.example", "--role", "kam", "--password", "short")
+    assert result.exit_code == 1 and "at least 10 characters" in result.output
+
+
+def test_status_shows_accounts_by_status_and_queue_depths(kamflow, api, worker):
+    account_id = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    output = kamflow("status").output
+    assert "active" in output and "validate_customer" in output
+    active_line = next(line for line in output.splitlines() if line.strip().startswith("active"))
+    assert active_line.split()[-1] == "1"
+
+
+def test_retry_puts_a_failed_account_through_from_its_failed_stage(kamflow, api, worker, mailbox):
+    mailbox.refuse_next(3)
+    account_id = api.create(account_request()).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "failed"
+    result = kamflow("retry", str(account_id))
+    assert result.exit_code == 0 and "send_credentials sent again" in result.output
+    assert api.wait_for_status(account_id)["status"] == "active"
+    assert kamflow("retry", str(account_id)).exit_code == 1  # active now: nothing to retry
