@@ -36,6 +36,7 @@ def _secret_key() -> str:
 
 def run_stack(port: int, processes: int, threads: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
     env = dict(os.environ)
     started = []
     if not env.get("REDIS_URL"):

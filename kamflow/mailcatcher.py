@@ -65,7 +65,7 @@ class MailCatcher:
             path.write_bytes(raw)
         if self.echo:
             body = message.get_body(preferencelist=("plain",))
-            text = body.get_content() if body else ""
+            text = body.get_content().replace("\r\n", "\n") if body else ""
             log.info("mail to %s: %s\n%s", ", ".join(recipients), message["Subject"], text)
 
     def refuse_next(self, count: int) -> None:
