@@ -19,12 +19,22 @@ from shared.models import CustomerAccount, OutboxEmail, utcnow
 CREDENTIALS = "credentials"
 
 
+#: Margin between a sender's time limit and the moment its claim may be taken over.
+LEASE_MARGIN_S = 5
+
+
+def _smtp_timeout(settings: Settings) -> float:
+    """A live sender never outlasts its stage's time limit, so its claim never outlasts the lease."""
+    return min(mail.SMTP_TIMEOUT_S, settings.stage_time_limit_ms / 1000)
+
+
 def _lease_seconds(settings: Settings) -> float:
-    return settings.stage_time_limit_ms / 1000 + mail.SMTP_TIMEOUT_S
+    return settings.stage_time_limit_ms / 1000 + LEASE_MARGIN_S
 
 
 class EmailInFlight(Exception):
-    """Another run holds the email's claim; try again later (it may yet fail and release it)."""
+    """Another run holds the email's claim: it may yet send it, or fail and release it, or have
+    died with it, in which case the claim can be taken over once its lease has run out."""
 
 
 def _claim(account: CustomerAccount, purpose: str, settings: Settings) -> OutboxEmail | None:
@@ -71,8 +81,8 @@ def send_credentials(account: CustomerAccount, settings: Settings, purpose: str 
             link=f"{settings.base_url}/set-password/{token}",
             ttl_hours=settings.set_password_ttl_hours,
         )
-        mail.send(settings.smtp_url, message)
-    except Exception as error:
+        mail.send(settings.smtp_url, message, timeout=_smtp_timeout(settings))
+    except BaseException as error:  # TimeLimitExceeded is a BaseException: release the claim then too
         OutboxEmail.update(state="pending", last_error=f"{type(error).__name__}: {error}"[:2000]).where(
             OutboxEmail.id == outbox.id
         ).execute()

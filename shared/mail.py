@@ -10,6 +10,7 @@ import smtplib
 from email.message import EmailMessage
 from urllib.parse import unquote, urlsplit
 
+#: Upper bound of one SMTP conversation step; the stage's time limit caps it further.
 SMTP_TIMEOUT_S = 20
 
 
@@ -44,15 +45,15 @@ so you keep receiving ours.</p>
     return message
 
 
-def send(smtp_url: str, message: EmailMessage) -> None:
+def send(smtp_url: str, message: EmailMessage, timeout: float = SMTP_TIMEOUT_S) -> None:
     url = urlsplit(smtp_url)
     if url.scheme not in ("smtp", "smtps", "smtp+starttls"):
         raise ValueError(f"unsupported SMTP_URL scheme {url.scheme!r}")
     host, port = url.hostname or "localhost", url.port
     if url.scheme == "smtps":
-        client = smtplib.SMTP_SSL(host, port or 465, timeout=SMTP_TIMEOUT_S)
+        client = smtplib.SMTP_SSL(host, port or 465, timeout=timeout)
     else:
-        client = smtplib.SMTP(host, port or 25, timeout=SMTP_TIMEOUT_S)
+        client = smtplib.SMTP(host, port or 25, timeout=timeout)
     with client:
         if url.scheme == "smtp+starttls":
             client.starttls()

@@ -89,6 +89,13 @@ def fail(account_id: int, stage_name: str, error: BaseException) -> bool:
     return _settle(account_id, stage_name, workflow.STAGE_FAILED, workflow.FAILED, error=describe_error(error))
 
 
+def wait(account_id: int, stage_name: str, reason: str) -> None:
+    """The stage cannot proceed yet; it stays due, and the reconciler will send it again."""
+    StageRun.update(state=workflow.WAITING, error=reason[:MAX_ERROR_LENGTH]).where(
+        (StageRun.account == account_id) & (StageRun.stage == stage_name)
+    ).execute()
+
+
 def record_error(account_id: int, stage_name: str, error: BaseException) -> None:
     """An attempt raised; Dramatiq will retry it. Say so where people look."""
     with database.atomic():

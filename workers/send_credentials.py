@@ -9,5 +9,8 @@ STAGE = "send_credentials"
 
 
 def run(account: CustomerAccount, settings: Settings) -> Outcome:
-    credentials.send_credentials(account, settings)
+    try:
+        credentials.send_credentials(account, settings)
+    except credentials.EmailInFlight as busy:
+        return Outcome.wait(str(busy))
     return Outcome.done()

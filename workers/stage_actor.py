@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     rejected: dict[str, list[str]] | None = None
+    waiting_for: str | None = None
 
     @classmethod
     def done(cls) -> "Outcome":
@@ -35,6 +36,11 @@ class Outcome:
     @classmethod
     def reject(cls, problems: dict[str, list[str]]) -> "Outcome":
         return cls(rejected=problems)
+
+    @classmethod
+    def wait(cls, reason: str) -> "Outcome":
+        """Not now, and not a failure: the stage stays due and the reconciler sends it again."""
+        return cls(waiting_for=reason)
 
 
 StageFunction = Callable[[CustomerAccount, Settings], Outcome]
@@ -59,6 +65,10 @@ def run_stage(stage_name: str, account_id: int, fn: StageFunction, settings: Set
             except Exception as error:
                 stage_runs.record_error(account_id, stage_name, error)
                 raise
+            if outcome.waiting_for:
+                stage_runs.wait(account_id, stage_name, outcome.waiting_for)
+                log.info("stage waiting: %s", outcome.waiting_for, extra={"account_id": account_id, "stage": stage_name})
+                return
             if outcome.rejected:
                 stage_runs.reject(account_id, stage_name, outcome.rejected)
                 log.info("account rejected", extra={"account_id": account_id, "stage": stage_name})

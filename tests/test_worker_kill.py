@@ -1,0 +1,113 @@
+"""A worker process killed in the middle of a stage: the account still completes, once.
+
+Real `dramatiq` worker processes on the real Redis: the first is SIGKILLed while it is inside
+the SMTP conversation of send_credentials; a second one, started afterwards, finishes the work
+(through the reconciler or Redis handing the message back), and the contact gets one email.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import account_request
+from shared import db
+from shared.models import StageRun
+
+pytestmark = pytest.mark.slow
+
+
+class SilentSmtp:
+    """Accepts connections and never says a word, like a relay that hangs."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"smtp://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections.append(conn)
+
+    def close(self):
+        for conn in self.connections:
+            conn.close()
+        self.sock.close()
+
+
+def start_worker(settings, smtp_url: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SMTP_URL": smtp_url,
+        "BASE_URL": settings.base_url,
+        "MAX_RETRIES": "2",
+        "MIN_BACKOFF_MS": "100",
+        "MAX_BACKOFF_MS": "400",
+        "STAGE_TIME_LIMIT_MS": "6000",
+        "STALL_AFTER_S": "7",
+        "RECONCILE_INTERVAL_S": "0.5",
+        "HEARTBEAT_TIMEOUT_MS": "5000",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "dramatiq", "workers.main", "--processes", "1", "--threads", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen, sig=signal.SIGTERM):
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        process.wait(timeout=20)
+
+
+def send_run(account_id: int) -> StageRun:
+    with db.database.connection_context():
+        return StageRun.get((StageRun.account == account_id) & (StageRun.stage == "send_credentials"))
+
+
+def test_worker_killed_mid_stage_the_account_still_completes_with_one_email(api, settings, mailbox):
+    silent = SilentSmtp()
+    first = start_worker(settings, silent.url)
+    second = None
+    try:
+        account_id = api.create(account_request()).get_json()["id"]
+        deadline = time.monotonic() + 20
+        while not silent.connections:  # the first worker is now inside send_credentials
+            assert time.monotonic() < deadline, "the first worker never reached the SMTP server"
+            time.sleep(0.05)
+        stop(first, signal.SIGKILL)
+        stuck = api.get(f"/api/v1/customer-accounts/{account_id}").get_json()
+        assert stuck["status"] == "sending_credentials"
+        killed_worker = send_run(account_id).worker
+
+        second = start_worker(settings, mailbox.url)
+        account = api.wait_for_status(account_id, timeout=40)
+        assert account["status"] == "active"
+        assert len(mailbox.wait_for(2, timeout=2)) == 1
+        run = send_run(account_id)
+        assert run.attempts >= 2
+        assert run.worker != killed_worker  # the operator sees who finished it
+    finally:
+        stop(first, signal.SIGKILL)
+        if second:
+            stop(second)
+        silent.close()
