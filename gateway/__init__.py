@@ -67,7 +67,13 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
 
     from gateway.api import customer_accounts, markets
     from gateway.health import health
+    from gateway.web.auth import auth
+    from gateway.web.customers import customers
+    from gateway.web.dashboard import dashboard
+    from gateway.web.display import display
+    from gateway.web.edit_parameters import edit_parameters
     from gateway.web.set_password import set_password
+    from gateway.web.wizard import wizard
 
     api.register_blueprint(customer_accounts.blp)
     api.register_blueprint(markets.blp)
@@ -75,6 +81,12 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     csrf.exempt(markets.blp)
     app.register_blueprint(health)
     app.register_blueprint(set_password)
+    app.register_blueprint(auth)
+    app.register_blueprint(display)
+    app.register_blueprint(dashboard)
+    app.register_blueprint(customers)
+    app.register_blueprint(wizard)
+    app.register_blueprint(edit_parameters)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

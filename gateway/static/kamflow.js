@@ -1,0 +1,82 @@
+/* kamflow's own script: small progressive enhancements; every page works without it. */
+(function () {
+  "use strict";
+  var lang = navigator.language || document.documentElement.lang || "en";
+
+  /* Dates in the reader's locale: <time datetime="ISO" data-format="date|datetime">. */
+  function formatDates(root) {
+    var dateFmt = new Intl.DateTimeFormat(lang, { dateStyle: "medium" });
+    var timeFmt = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+    root.querySelectorAll("time[datetime][data-format]").forEach(function (el) {
+      var iso = el.getAttribute("datetime");
+      var isDate = el.dataset.format === "date";
+      /* A bare date is a calendar day: read it at noon local time so no timezone shifts it. */
+      var value = new Date(isDate ? iso + "T12:00:00" : iso);
+      if (!isNaN(value)) {
+        el.textContent = (isDate ? dateFmt : timeFmt).format(value);
+        el.title = iso;
+      }
+    });
+  }
+
+  /* Show the parts of a form that depend on a radio answer (data-when/data-value). */
+  function bindConditionals(form) {
+    var parts = form.querySelectorAll("[data-when]");
+    if (!parts.length) return;
+    function update() {
+      parts.forEach(function (part) {
+        var checked = form.querySelector('input[name="' + part.dataset.when + '"]:checked');
+        part.hidden = !checked || checked.value !== part.dataset.value;
+      });
+    }
+    form.addEventListener("change", update);
+    update();
+  }
+
+  /* A market card looks selected when its checkbox is ticked. */
+  function bindMarketCards(form) {
+    form.querySelectorAll(".market-card").forEach(function (card) {
+      var box = card.querySelector('input[name="markets"]');
+      function update() { card.classList.toggle("selected", box.checked); }
+      box.addEventListener("change", update);
+      update();
+    });
+  }
+
+  /* A form marked data-once cannot be submitted twice by a double click. */
+  function bindOnce(form) {
+    form.addEventListener("submit", function (event) {
+      if (form.dataset.sent) { event.preventDefault(); return; }
+      form.dataset.sent = "1";
+      /* Keep the clicked button's name/value: disable only after the browser read it. */
+      setTimeout(function () {
+        form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+      }, 0);
+    });
+  }
+
+  /* Live parts: poll data-poll (JSON {html, final}) and swap the content until final. */
+  function bindPolling(el) {
+    var url = el.dataset.poll;
+    function tick() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+        .then(function (data) {
+          el.innerHTML = data.html;
+          formatDates(el);
+          el.querySelectorAll("form[data-once]").forEach(bindOnce);
+          if (!data.final) setTimeout(tick, 1000);
+        })
+        .catch(function () { setTimeout(tick, 3000); });
+    }
+    setTimeout(tick, 1000);
+  }
+
+  formatDates(document);
+  document.querySelectorAll("form").forEach(function (form) {
+    bindConditionals(form);
+    bindMarketCards(form);
+    if (form.hasAttribute("data-once")) bindOnce(form);
+  });
+  document.querySelectorAll("[data-poll]").forEach(bindPolling);
+})();

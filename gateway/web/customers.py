@@ -1,0 +1,86 @@
+"""The page 'CUSTOMER ACCOUNTS' (searchable, paginated) and each account's page, whose progress
+refreshes by itself through a small JSON endpoint."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from gateway.web.auth import current_staff, staff_required
+from shared import resend, visibility, workflow
+from shared.models import AuditEvent, CustomerAccount, MarketAccess
+
+customers = Blueprint("customers", __name__, url_prefix="/customers")
+
+PER_PAGE = 20
+
+
+def _page_number() -> int:
+    text = request.args.get("page", "1")
+    return max(int(text), 1) if text.isdigit() else 1
+
+
+def visible_or_404(account_id: int) -> CustomerAccount:
+    account = visibility.visible_account(current_staff(), account_id)
+    if account is None:
+        abort(404, description="There is no such customer account among yours.")
+    return account
+
+
+@customers.route("")
+@staff_required
+def list_accounts():
+    query_text = request.args.get("q", "").strip()
+    page = _page_number()
+    query = visibility.search(visibility.visible_accounts(current_staff()), query_text)
+    items, total = visibility.page_of(query, page, PER_PAGE)
+    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    markets = {}
+    for row in MarketAccess.select().where(MarketAccess.account.in_([a.id for a in items])).order_by(MarketAccess.market):
+        markets.setdefault(row.account_id, []).append(row.market)
+    return render_template("customers.html", items=items, total=total, page=page, pages=pages, q=query_text,
+                           markets=markets, final=workflow.FINAL_STATUSES)
+
+
+def _progress(account: CustomerAccount) -> dict:
+    """Everything the live part of the account page shows."""
+    return {
+        "account": account,
+        "runs": sorted(account.stage_runs, key=lambda run: workflow.STAGE_NAMES.index(run.stage)),
+        "sent": resend.sent_emails(account.id),
+        "resends": resend.resend_count(account.id),
+        "final": account.status in workflow.FINAL_STATUSES,
+        "mail_from": current_app.config["KAMFLOW"].mail_from,
+    }
+
+
+@customers.route("/<int:account_id>")
+@staff_required
+def account_page(account_id: int):
+    account = visible_or_404(account_id)
+    history = account.audit_events.order_by(AuditEvent.at.desc()).limit(20)
+    return render_template("account.html", markets=account.markets.order_by(MarketAccess.market),
+                           history=history, **_progress(account))
+
+
+@customers.route("/<int:account_id>/progress")
+@staff_required
+def progress(account_id: int):
+    """The live part of the account page, rendered on the server (one template for both)."""
+    account = visible_or_404(account_id)
+    context = _progress(account)
+    return jsonify(status=account.status, final=context["final"],
+                   html=render_template("_account_progress.html", **context))
+
+
+@customers.route("/<int:account_id>/resend-credentials", methods=["POST"])
+@staff_required
+def resend_credentials(account_id: int):
+    account = visible_or_404(account_id)
+    try:
+        resend.request_resend(account, actor=current_staff().email)
+    except resend.CannotResend as error:
+        flash(str(error), "error")
+        return redirect(url_for("customers.account_page", account_id=account.id), 303)
+    resend.start(account.id)
+    flash(f"The credentials are being sent again to {account.email}.", "success")
+    return redirect(url_for("customers.account_page", account_id=account.id), 303)

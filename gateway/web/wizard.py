@@ -1,0 +1,127 @@
+"""The two-step "add a customer account" wizard of the help article.
+
+Step 1 "Defining the customer" and step 2 "Setting up of the account". What was typed stays in
+the signed session cookie between steps (Back keeps it); nothing is written to the database
+until "Create account", which goes through the same shared schema and write path as the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from marshmallow import ValidationError
+
+from gateway.web import account_form
+from gateway.web.auth import current_staff, staff_required
+from shared import accounts, parameters, rules
+from shared.db import database
+from shared.markets import CATALOGUE
+from shared.schemas import AccountRequestSchema, CustomerSchema
+
+wizard = Blueprint("wizard", __name__, url_prefix="/customers/new")
+
+SESSION_KEY = "new_account"
+
+
+def offered(organisation_id: int) -> list[str]:
+    """The organisation's markets, in catalogue order."""
+    markets = rules.offered_markets(organisation_id)
+    return [m for m in CATALOGUE if m in markets]
+
+
+def _draft() -> dict:
+    return session.get(SESSION_KEY) or {}
+
+
+def _save(**parts) -> None:
+    session[SESSION_KEY] = {**_draft(), **parts}
+
+
+def _merge(*error_dicts: dict) -> dict:
+    merged: dict = {}
+    for errors in error_dicts:
+        for section, value in errors.items():
+            if isinstance(value, dict) and isinstance(merged.get(section), dict):
+                merged[section] = {**value, **merged[section]}
+            else:
+                merged.setdefault(section, value)
+    return merged
+
+
+@wizard.route("", methods=["GET", "POST"])
+@staff_required
+def define_customer():
+    """Step 1. `?fresh=1` (the 'Add' buttons) starts over; Back from step 2 keeps the draft."""
+    staff = current_staff()
+    if request.method == "GET":
+        if request.args.get("fresh"):
+            session.pop(SESSION_KEY, None)
+        return render_template("wizard_customer.html", state=_draft().get("customer") or {}, errors={})
+    state = account_form.customer_state(request.form)
+    _save(customer=state)
+    try:
+        customer = CustomerSchema().load(account_form.customer_request(state))
+        errors = parameters.identity_problems(staff.organisation_id, customer)
+    except ValidationError as error:
+        errors = {"customer": error.messages}
+    if errors:
+        return render_template("wizard_customer.html", state=state,
+                               errors=account_form.field_errors(errors, [])), 422
+    return redirect(url_for("wizard.set_up"))
+
+
+@wizard.route("/setup", methods=["GET", "POST"])
+@staff_required
+def set_up():
+    """Step 2: 'Create account' submits everything; 'Back' keeps step 2's answers too."""
+    staff = current_staff()
+    draft = _draft()
+    if not draft.get("customer"):
+        flash("Start by defining the customer.", "info")
+        return redirect(url_for("wizard.define_customer"))
+    market_ids = offered(staff.organisation_id)
+    today = dt.date.today()
+    if request.method == "GET":
+        state = draft.get("setup") or account_form.blank_setup_state(market_ids, today)
+        return _render(staff, draft["customer"], state, {}, market_ids)
+    state = account_form.setup_state(request.form, market_ids)
+    _save(setup=state)
+    if request.form.get("action") == "back":
+        return redirect(url_for("wizard.define_customer"))
+    setup, order = account_form.setup_request(state)
+    body = {"kam_email": staff.email, "customer": account_form.customer_request(draft["customer"]), "setup": setup}
+    try:
+        loaded = AccountRequestSchema().load(body)
+    except ValidationError as error:
+        return _render(staff, draft["customer"], state, account_form.field_errors(error.messages, order), market_ids, 422)
+    problems = _merge(
+        {"setup": parameters.setup_problems(staff.organisation_id, loaded["setup"])},
+        parameters.identity_problems(staff.organisation_id, loaded["customer"]),
+    )
+    if any(problems.values()):
+        return _render(staff, draft["customer"], state, account_form.field_errors(problems, order), market_ids, 422)
+    with database.atomic():
+        kam = accounts.find_kam(staff.organisation, staff.email)
+        account = accounts.insert_account(staff.organisation, kam, loaded, actor=staff.email)
+    accounts.start_workflow(account.id)
+    session.pop(SESSION_KEY, None)
+    flash(f"The customer account of {account.company} is created; its set-up is running.", "success")
+    return redirect(url_for("customers.account_page", account_id=account.id))
+
+
+def _render(staff, customer_state, state, errors, market_ids, status=200):
+    step1_fields = set(account_form.CUSTOMER_FIELDS) | {"is_demo"}
+    step1_errors = {k: v for k, v in errors.items() if k in step1_fields}
+    return render_template(
+        "wizard_setup.html",
+        customer=customer_state,
+        state=state,
+        errors=errors,
+        step1_errors=step1_errors,
+        market_ids=market_ids,
+        catalogue=CATALOGUE,
+        with_manager=rules.markets_with_manager_forecasts(staff.organisation_id),
+        today=dt.date.today(),
+        mail_from=current_app.config["KAMFLOW"].mail_from,
+    ), status

@@ -1,0 +1,211 @@
+"""Changing an account's parameters after creation, and re-running only what the change concerns.
+
+The article: "You can modify the parameters after the creation of the customer account at
+anytime." What a change sets in motion is decided here, once:
+- access No -> Yes: provision_access, activate_markets, send_credentials;
+- markets added or changed while the customer has access: activate_markets (the workflow then
+  hands on to send_credentials, which sends nothing: the credentials email goes once per purpose,
+  see shared.resend.credentials_purpose);
+- contact, company, reference, demo flag, editor, removed markets, access Yes -> No: no stage.
+
+`setup_problems` holds the checks against the organisation's data that a person should see
+before submitting (the wizard and the edit page call it); the validate_customer stage re-checks
+authoritatively with `shared.rules`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import peewee
+
+from shared import broker, rules, workflow
+from shared.db import database
+from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User, utcnow
+
+CUSTOMER_FIELDS = ("company", "customer_reference", "last_name", "first_name", "phone", "is_demo")
+log = logging.getLogger(__name__)
+
+MARKET_FIELDS = ("start_date", "end_date", "forecasts", "max_optimisations")
+
+
+class ChangeRefused(Exception):
+    """The change cannot be made; `errors` is shaped like marshmallow's, for the same display."""
+
+    def __init__(self, errors: dict):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def setup_problems(organisation_id: int, setup: dict) -> dict:
+    """The organisation-dependent problems of a loaded setup, as {"markets": {index: {field: [...]}}}."""
+    offered = rules.offered_markets(organisation_id)
+    with_manager = rules.markets_with_manager_forecasts(organisation_id)
+    problems: dict = {}
+    for index, market in enumerate(setup.get("markets") or []):
+        found: dict[str, list[str]] = {}
+        if market["market"] not in offered:
+            found["market"] = ["Your organisation does not offer this market."]
+        if "manager" in market["forecasts"] and market["market"] not in with_manager:
+            found["forecasts"] = [
+                "The manager forecast is available only where your manager has inserted forecasts for this market."
+            ]
+        if found:
+            problems.setdefault("markets", {})[index] = found
+    return problems
+
+
+def identity_problems(organisation_id: int, customer: dict) -> dict:
+    """A new customer's email or reference already in use, as {"customer": {field: [...]}}.
+    A cheap early warning for the wizard; the validate stage's claims decide races."""
+    problems: dict = {}
+    email, reference = customer.get("email"), customer.get("customer_reference")
+    if email and User.select().where(User.email == email).exists():
+        problems["email"] = ["This email is already used as a login; it must be unique."]
+    elif email and CustomerAccount.select().where(CustomerAccount.email_claim == email).exists():
+        problems["email"] = ["This email is already used by another customer account."]
+    if reference and CustomerAccount.select().where(
+        (CustomerAccount.organisation == organisation_id) & (CustomerAccount.reference_claim == reference)
+    ).exists():
+        problems["customer_reference"] = ["This customer reference is already used in your organisation."]
+    return {"customer": problems} if problems else {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Applied:
+    changes: dict  # field -> [old, new], as recorded in the audit event
+    reruns: tuple[str, ...]  # stage names to run again, in order
+
+
+def _market_values(row: MarketAccess) -> dict:
+    return {"start_date": row.start_date, "end_date": row.end_date, "forecasts": sorted(row.forecasts),
+            "max_optimisations": row.max_optimisations}
+
+
+def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> None:
+    for field in CUSTOMER_FIELDS:
+        if field in customer and customer[field] != getattr(account, field):
+            changes[f"customer.{field}"] = [getattr(account, field), customer[field]]
+            setattr(account, field, customer[field])
+    if "customer.customer_reference" in changes and account.reference_claim is not None:
+        # A live account holds its reference: move the claim, and let the unique index decide.
+        try:
+            with database.atomic():
+                CustomerAccount.update(reference_claim=account.customer_reference).where(
+                    CustomerAccount.id == account.id).execute()
+        except peewee.IntegrityError:
+            raise ChangeRefused({"customer": {"customer_reference": [
+                "This customer reference is already used in your organisation."]}}) from None
+        account.reference_claim = account.customer_reference
+
+
+def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[str]:
+    """Write the setup; return the stages it concerns."""
+    had_access, access = account.app_access, setup["app_access"]
+    if access != had_access:
+        changes["setup.app_access"] = [had_access, access]
+        account.app_access = access
+    editor = setup.get("editor") if access else None
+    if editor != account.editor:
+        changes["setup.editor"] = [account.editor, editor]
+        account.editor = editor
+    existing = {row.market: row for row in account.markets}
+    wanted = {m["market"]: m for m in (setup.get("markets") or [])} if access else {}
+    touched = False
+    for market, row in existing.items():
+        if market not in wanted:
+            changes[f"setup.markets.{market}"] = [_market_values(row), None]
+            row.delete_instance()
+    for market, values in wanted.items():
+        values = {field: values[field] for field in MARKET_FIELDS}
+        values["forecasts"] = sorted(values["forecasts"])
+        row = existing.get(market)
+        if row is None:
+            MarketAccess.create(account=account, market=market, **values)
+            changes[f"setup.markets.{market}"] = [None, values]
+            touched = True
+        elif _market_values(row) != values:
+            changes[f"setup.markets.{market}"] = [_market_values(row), values]
+            # Not an entitlement on the new terms until activate_markets has run again.
+            MarketAccess.update(activated_at=None, **values).where(MarketAccess.id == row.id).execute()
+            touched = True
+    if access and not had_access:
+        if rules.login_taken(account.email, account):
+            raise ChangeRefused({"setup": {"app_access": [
+                "This email is already used as a login elsewhere; the customer cannot get access with it."]}})
+        if account.user_id:  # access given back: the login that was switched off works again
+            User.update(active=True).where(User.id == account.user_id).execute()
+        return ["provision_access", "activate_markets", "send_credentials"]
+    if had_access and not access and account.user_id:
+        User.update(active=False).where(User.id == account.user_id).execute()
+    return ["activate_markets"] if access and touched else []
+
+
+def _schedule(account: CustomerAccount, stages: list[str]) -> tuple[str, ...]:
+    """Put the account back at the first stage to re-run, or leave it to the running workflow."""
+    if not stages:
+        return ()
+    first = workflow.stage(stages[0])
+    if account.status != workflow.ACTIVE:
+        due = workflow.stage_due(account.status)
+        if due is not None and workflow.STAGE_NAMES.index(due.name) < workflow.STAGE_NAMES.index(first.name):
+            return ()  # the workflow has not reached those stages yet: they will run on the new data
+        raise ChangeRefused({"_schema": [
+            f"This change needs the account's set-up to run again, which is possible once the account is "
+            f"active (it is {account.status.replace('_', ' ')} now)."]})
+    moved = (
+        CustomerAccount.update(status=first.status, updated_at=utcnow())
+        .where((CustomerAccount.id == account.id) & (CustomerAccount.status == workflow.ACTIVE))
+        .execute()
+    )
+    if not moved:
+        raise ChangeRefused({"_schema": ["The account changed meanwhile; reload the page and try again."]})
+    workflow.check_transition(workflow.ACTIVE, first.status)
+    account.status = first.status
+    StageRun.update(state=workflow.WAITING, error=None, started_at=None, finished_at=None).where(
+        (StageRun.account == account.id) & (StageRun.stage.in_(stages))
+    ).execute()
+    return tuple(stages)
+
+
+def apply_change(account: CustomerAccount, change: dict, actor: str) -> Applied:
+    """Write a loaded `AccountChangeSchema` change in one transaction and record it. Call
+    `start_reruns` after this returns (after commit). Raises ChangeRefused."""
+    with database.atomic():
+        account = CustomerAccount.select().where(CustomerAccount.id == account.id).get()
+        changes: dict = {}
+        if "customer" in change:
+            _apply_customer(account, change["customer"], changes)
+        stages = _apply_setup(account, change["setup"], changes) if "setup" in change else []
+        if not changes:
+            return Applied({}, ())
+        reruns = _schedule(account, stages)
+        CustomerAccount.update(
+            **{field: getattr(account, field) for field in CUSTOMER_FIELDS + ("app_access", "editor")},
+            updated_at=utcnow(),
+        ).where(CustomerAccount.id == account.id).execute()
+        AuditEvent.create(
+            organisation=account.organisation_id, account=account.id, actor=actor, action="parameters.changed",
+            detail={"changes": _jsonable(changes), "reruns": list(reruns)},
+        )
+    return Applied(changes, reruns)
+
+
+def start_reruns(account_id: int, applied: Applied) -> None:
+    """Send the first stage to re-run; if the broker is down the reconciler sends it later."""
+    if applied.reruns:
+        try:
+            broker.send_stage(applied.reruns[0], account_id)
+        except Exception as error:  # redis errors: the account's status says which stage is due
+            log.warning("re-run of account %s not enqueued (%s); the reconciler will send it", account_id, error)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

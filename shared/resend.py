@@ -1,0 +1,81 @@
+"""Resending a customer's credentials: a KAM asks, a worker sends.
+
+The credentials email goes at most once per (account, purpose) (see shared.credentials). A
+resend is recorded as an AuditEvent with action "credentials.resend"; the purpose of the email
+that the send_credentials stage should send is derived from how many there are, so each resend
+is a new purpose (sent once) and a stage that merely runs again (after new markets were
+activated) finds its purpose sent already and sends nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from shared import broker, workflow
+from shared.credentials import CREDENTIALS
+from shared.db import database
+from shared.models import AuditEvent, CustomerAccount, OutboxEmail, StageRun, utcnow
+
+log = logging.getLogger(__name__)
+
+RESEND_ACTION = "credentials.resend"
+STAGE = "send_credentials"
+
+
+class CannotResend(Exception):
+    pass
+
+
+def resend_count(account_id: int) -> int:
+    return AuditEvent.select().where((AuditEvent.account == account_id) & (AuditEvent.action == RESEND_ACTION)).count()
+
+
+def credentials_purpose(account_id: int) -> str:
+    """The purpose the send_credentials stage sends under now: "credentials" for the first email,
+    "credentials-resend-N" after the N-th resend was asked for."""
+    count = resend_count(account_id)
+    return CREDENTIALS if count == 0 else f"{CREDENTIALS}-resend-{count}"
+
+
+def request_resend(account: CustomerAccount, actor: str) -> int:
+    """Record the request and put the account back at send_credentials; call `start` after
+    commit. Returns the resend's number. Raises CannotResend when there is nothing to resend."""
+    with database.atomic():
+        account = CustomerAccount.get_by_id(account.id)
+        if not account.app_access or not account.user_id:
+            raise CannotResend("This customer has no access to the application: there are no credentials to send.")
+        if account.status != workflow.ACTIVE:
+            raise CannotResend("Credentials can be resent once the account is active.")
+        stage = workflow.stage(STAGE)
+        workflow.check_transition(account.status, stage.status)
+        moved = (
+            CustomerAccount.update(status=stage.status, updated_at=utcnow())
+            .where((CustomerAccount.id == account.id) & (CustomerAccount.status == workflow.ACTIVE))
+            .execute()
+        )
+        if not moved:
+            raise CannotResend("The account changed meanwhile; reload the page and try again.")
+        StageRun.update(state=workflow.WAITING, error=None, started_at=None, finished_at=None).where(
+            (StageRun.account == account.id) & (StageRun.stage == STAGE)
+        ).execute()
+        number = resend_count(account.id) + 1
+        AuditEvent.create(organisation=account.organisation_id, account=account.id, actor=actor,
+                          action=RESEND_ACTION, detail={"round": number})
+    return number
+
+
+def start(account_id: int) -> None:
+    try:
+        broker.send_stage(STAGE, account_id)
+    except Exception as error:  # the account's status says the stage is due: the reconciler sends it
+        log.warning("resend for account %s not enqueued (%s); the reconciler will send it", account_id, error)
+
+
+def sent_emails(account_id: int) -> list[OutboxEmail]:
+    """The credentials emails that went out, oldest first."""
+    return list(
+        OutboxEmail.select()
+        .where((OutboxEmail.account == account_id) & (OutboxEmail.state == "sent")
+               & OutboxEmail.purpose.startswith(CREDENTIALS))
+        .order_by(OutboxEmail.sent_at)
+    )

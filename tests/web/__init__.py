@@ -1,0 +1,1 @@
+"""The KAM pages' tests (a package, so its conftest does not shadow tests/conftest.py)."""

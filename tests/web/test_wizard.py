@@ -1,0 +1,257 @@
+"""The two-step 'add a customer account' wizard, against the help article and the real workflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from shared import db, organisations
+from shared.models import CustomerAccount, MarketAccess, User
+from web.kam_browser import (PASSWORD, STEP1, STEP2_NO_ACCESS, accounts_stored, error_of, in_days,
+                             step2_with_access, text_of)
+
+ARTICLE_STEP1 = [
+    "Defining the customer",
+    "Company",
+    "Enter the name of the 'Company' that buys the supply.",
+    "Customer reference",
+    "Tip : To help you to identify a customer quickly, you can enter a 'Customer reference' (company's number in "
+    "your database, its fiscal number, etc.).",
+    "Enter the 'Last name', 'First name', 'Phone number', and 'Email' of the person in charge of managing the "
+    "optimisation of the supply contracts for the customer company.",
+    "Last name", "First name", "Phone number", "Email",
+    "You will not be able to modify the email address later.",
+    "Additionally, the email address serves as the login credential if you provide the company direct access to "
+    "the application.",
+    "Is this a demo account?",
+    "If you want to create a real account for the company, click No",
+    "If you want to create a demo account for a potential customer (or company), click Yes",
+    "Demo and free trial for potential customer",
+    "Next",
+]
+
+ARTICLE_STEP2 = [
+    "Setting up of the account",
+    "You can modify the parameters after the creation of the customer account at anytime.",
+    "Would you like to give your customer access to the application?",
+    "Now, the customer will only get the information you'll share with him but you will need to do it outside of "
+    "the application.",
+    "Now, both the KAM and the customer will be able to access the fixing advice calendar.",
+    "You can now create as many optimisations as you want for the customer.",
+    "Define who will be able to edit the optimisation on the application :",
+    "Insert or modify the parameters of the optimisation.",
+    "Enable or disable the notifications and choose who will receive them.",
+    "Update the status of the fixings.",
+    "The KAM", "If you click on 'The KAM', the functions will be disabled for the customer and they will have to "
+    "call you to change a parameter.",
+    "The customer", "If you click on 'The customer', the functions will be disabled for the KAM and the customer "
+    "will be autonomous and solely responsible for the parameters of the optimisation. Both the KAM and the "
+    "customer will be able to access the fixing advice calendar.",
+    "Activate the services for the customer",
+    "Markets available",
+    "Select the markets the customer will use for the optimisations and for which you want the customer to have "
+    "access to the market analysis.",
+    "Start date / End date",
+    "Define the dates corresponding to the start and the end of the period for which the customer can access the "
+    "forecast and fixing advice.",
+    "The sooner the better.",
+    "We recommend you to choose the start date as today for at least one market.",
+    "However, if the start date is set in the future, then the customer will only have access to the application "
+    "without the information.",
+    "We recommend you to choose the last day of the delivery of the supply, so that the customer has longer access "
+    "to the market data.",
+    "If you want to give a trial to the customer, set the end date to the end of the trial.",
+    "or two months earlier for the markets where the application doesn't cover the short-term",
+    "Shared forecasts",
+    "Select the available forecast(s) you want to share with the customer :",
+    "Application forecast option : Forecasts provided by default by the application",
+    "Manager forecast option : Forecasts provided by your company",
+    "This option is available only if your manager inserted the forecasts of your company into the application.",
+    "Client forecast option : If your customer is an expert and wants to use his own forecasts for the "
+    "optimisations, then this option allows the customer to insert his own forecasts in the application.",
+    "This function is an option, you will still need to provide your customer with the application forecast or "
+    "manager forecast options.",
+    "Number of optimisations",
+    "Indicate the maximum number of optimisations that can be created for the customer for a particular market. In "
+    "the application, an optimisation corresponds to one fixing advice calendar.",
+    "Which number should you indicate if your customer has several points of delivery in his supply contract?",
+    "There's only one person in charge of the optimisation and this person takes the same decisions for all.",
+    "If one of above stated elements differ between two or more points of delivery, then you will have to create "
+    "two or more optimisations.",
+    "The customer should receive an email with the login credentials from noreply@optimization.energy",
+    "Create account",
+    "Back",
+]
+
+
+def test_step_1_shows_every_field_tip_and_note_of_the_article(kam_page):
+    page = kam_page.get("/customers/new?fresh=1")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    for expected in ARTICLE_STEP1:
+        assert expected in text, expected
+    for field in ("company", "customer_reference", "last_name", "first_name", "phone", "email"):
+        assert f'<label for="{field}">' in page.text  # every input has its label
+
+
+def test_both_add_buttons_open_the_wizard(kam_page):
+    for page, button in (("/dashboard", "Add an account"), ("/customers", "Add a customer account")):
+        html = kam_page.get(page).text
+        assert f'href="/customers/new?fresh=1">{button}</a>' in html
+
+
+def test_step_1_errors_show_next_to_their_fields_and_nothing_is_stored(kam_page):
+    answer = kam_page.step1(company="  ", phone="01 23", email="not-an-email", is_demo="")
+    assert answer.status_code == 422
+    assert "must not be blank" in error_of(answer.text, "company")
+    assert "Enter an international number" in error_of(answer.text, "phone")
+    assert "Not a valid email address" in error_of(answer.text, "email")
+    assert "Missing data" in error_of(answer.text, "is_demo")
+    assert error_of(answer.text, "last_name") == ""
+    assert 'value="Martin"' in answer.text  # what was typed stays
+    assert accounts_stored() == []
+    # Step 2 is not reachable with step 1 in error? It is reachable only after a valid Next.
+    assert kam_page.step1().status_code == 302
+
+
+def test_step_1_warns_when_the_email_is_already_a_login(kam_page, org):
+    answer = kam_page.step1(email=org["manager"].email)
+    assert answer.status_code == 422
+    assert "already used as a login" in error_of(answer.text, "email")
+
+
+def test_step_2_needs_step_1_first(kam_page):
+    kam_page.get("/customers/new?fresh=1")
+    answer = kam_page.get("/customers/new/setup")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/customers/new")
+
+
+def test_step_2_shows_the_article_and_only_what_the_organisation_offers(kam_page):
+    kam_page.step1()
+    page = kam_page.get("/customers/new/setup")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    for expected in ARTICLE_STEP2:
+        assert expected in text, expected
+    assert "Martin Foundry SAS" in text
+    # Markets: the organisation's only (it does not offer Britain's).
+    assert 'value="fr-power"' in page.text and 'value="nl-gas"' in page.text
+    assert 'value="gb-power"' not in page.text and "Great Britain" not in text
+    # Today is proposed as the start date.
+    assert f'id="fr-power-start_date" name="fr-power-start_date" type="date" value="{dt.date.today().isoformat()}"' in page.text
+    # The manager forecast is offered only where the manager inserted forecasts (French power).
+    assert 'name="fr-power-forecasts" value="manager">' in page.text
+    assert 'name="de-gas-forecasts" value="manager" disabled>' in page.text
+
+
+def test_back_keeps_what_was_typed_in_both_steps(kam_page):
+    kam_page.step1(company="Back And Forth SA", is_demo="yes")
+    back = kam_page.post_form("/customers/new/setup", {
+        **step2_with_access(**{"de-gas-end_date": in_days(99), "editor": "kam"}), "action": "back"})
+    assert back.status_code == 302 and back.headers["Location"].endswith("/customers/new")
+    step1 = kam_page.get("/customers/new").text
+    assert 'value="Back And Forth SA"' in step1
+    assert 'name="is_demo" value="yes" checked' in step1
+    assert kam_page.post_form("/customers/new", {**STEP1, "company": "Back And Forth SA", "is_demo": "yes"}).status_code == 302
+    step2 = kam_page.get("/customers/new/setup").text
+    assert 'name="app_access" value="yes" checked' in step2
+    assert 'name="editor" value="kam" checked' in step2
+    assert f'id="de-gas-end_date" name="de-gas-end_date" type="date" value="{in_days(99)}"' in step2
+    assert 'name="markets" value="de-gas" checked' in step2
+    assert 'name="markets" value="fr-gas" checked' not in step2
+    assert accounts_stored() == []  # nothing written by going back and forth
+
+
+@pytest.mark.parametrize("changes, field, message", [
+    ({"markets": []}, "markets", "Select at least one market"),
+    ({"editor": ""}, "editor", "Required when the customer gets access"),
+    ({"de-gas-end_date": (dt.date.today() - dt.timedelta(days=1)).isoformat()}, "de-gas-end_date", "Must not be in the past."),
+    ({"de-gas-end_date": ""}, "de-gas-end_date", "Missing data"),
+    ({"de-gas-forecasts": ["client"]}, "de-gas-forecasts", "The client forecast is an option"),
+    ({"de-gas-forecasts": []}, "de-gas-forecasts", "Choose at least one forecast"),
+    ({"de-gas-max_optimisations": "0"}, "de-gas-max_optimisations", "Must be a whole number from 1 to 1000."),
+    ({"de-gas-max_optimisations": "two"}, "de-gas-max_optimisations", "Not a valid integer."),
+    # Forged past the disabled checkbox: the shared rule answers next to the field.
+    ({"de-gas-forecasts": ["application", "manager"]}, "de-gas-forecasts", "manager has inserted forecasts"),
+    ({"app_access": ""}, "app_access", "Missing data"),
+])
+def test_step_2_errors_show_next_to_their_fields_and_nothing_is_stored(kam_page, changes, field, message):
+    kam_page.step1()
+    answer = kam_page.post_form("/customers/new/setup", {**step2_with_access(**changes), "action": "create"})
+    assert answer.status_code == 422
+    assert message in error_of(answer.text, field)
+    assert error_of(answer.text, "fr-power-end_date") == ""  # only the wrong field is flagged
+    assert accounts_stored() == []
+
+
+def test_a_market_the_organisation_does_not_offer_cannot_be_chosen(kam_page):
+    """Not on the page, and a forged one is not taken: the KAM is asked to select a market."""
+    kam_page.step1()
+    answer = kam_page.post_form("/customers/new/setup", {
+        **step2_with_access(markets=["gb-gas"]), "gb-gas-end_date": in_days(30), "gb-gas-forecasts": ["application"],
+        "gb-gas-max_optimisations": "1", "action": "create"})
+    assert answer.status_code == 422
+    assert "Select at least one market" in error_of(answer.text, "markets")
+    assert accounts_stored() == []
+
+
+@pytest.mark.usefixtures("worker")
+def test_account_with_access_on_two_markets_is_created_and_reaches_active_with_credentials_sent(kam_page, org, mailbox):
+    account_id = kam_page.create(step2_with_access())
+    (account,) = accounts_stored()
+    assert account.id == account_id and account.kam_id == org["kam"].id  # kam_email: the logged-in KAM
+    assert account.phone == "+33123456789" and account.is_demo is False and account.editor == "customer"
+    assert kam_page.wait_for_status(account_id)["status"] == "active"
+    page = kam_page.get(f"/customers/{account_id}")
+    text = text_of(page.text)
+    assert "Active" in text
+    for stage in ("Validate the customer", "Provide access to the application", "Activate the markets",
+                  "Send the login credentials"):
+        assert stage in text
+    assert text.count("Done") == 4
+    (message,) = mailbox.wait_for(1)
+    assert message["To"] == "claire.martin@foundry.example"
+    assert "The email with the login credentials was sent to claire.martin@foundry.example" in text
+    assert "Resend credentials" in text
+    with db.database.connection_context():
+        markets = {m.market: m for m in MarketAccess.select()}
+    assert sorted(markets) == ["de-gas", "fr-power"]
+    assert markets["fr-power"].forecasts == ["application", "client", "manager"]
+    assert markets["de-gas"].max_optimisations == 1 and markets["de-gas"].activated_at is not None
+    # The wizard's draft is gone: a new wizard starts blank.
+    assert 'value="Martin Foundry SAS"' not in kam_page.get("/customers/new").text
+
+
+@pytest.mark.usefixtures("worker")
+def test_account_without_access_is_created_and_reaches_active_without_email(kam_page, mailbox):
+    account_id = kam_page.create(STEP2_NO_ACCESS, is_demo="yes")
+    assert kam_page.wait_for_status(account_id)["status"] == "active"
+    text = text_of(kam_page.get(f"/customers/{account_id}").text)
+    assert text.count("Not needed") == 3
+    assert "Resend credentials" not in text
+    (account,) = accounts_stored()
+    assert account.app_access is False and account.is_demo is True
+    assert mailbox.wait_for(1, timeout=1.0) == []
+
+
+def test_no_access_ignores_market_fields_left_in_the_form(kam_page):
+    """Answering No after ticking markets: the hidden market fields are not sent to the schema."""
+    kam_page.step1()
+    answer = kam_page.post_form("/customers/new/setup", {**step2_with_access(), "app_access": "no", "action": "create"})
+    assert answer.status_code == 302
+    with db.database.connection_context():
+        assert MarketAccess.select().count() == 0
+
+
+def test_a_manager_creating_an_account_owns_it(manager_page, org):
+    manager_page.create(STEP2_NO_ACCESS)
+    (account,) = accounts_stored()
+    assert account.kam_id == org["manager"].id
+
+
+def test_the_final_submit_without_csrf_token_is_refused(kam_page):
+    kam_page.step1()
+    answer = kam_page.client.post("/customers/new/setup", data={**STEP2_NO_ACCESS, "action": "create"})
+    assert answer.status_code == 400
+    assert accounts_stored() == []
