@@ -131,6 +131,22 @@ class StageRun(BaseModel):
         indexes = ((("account", "stage"), True),)
 
 
+class StageAttempt(BaseModel):
+    """One attempt of one stage: the account's timeline (when, how long, which worker, what error)."""
+
+    account = pw.ForeignKeyField(CustomerAccount, backref="stage_attempts", on_delete="CASCADE")
+    stage = pw.CharField(max_length=32)
+    attempt = pw.IntegerField()
+    worker = pw.CharField(max_length=128, null=True)
+    started_at = pw.DateTimeField(default=utcnow, index=True)
+    finished_at = pw.DateTimeField(null=True, index=True)
+    outcome = pw.CharField(max_length=16, default=workflow.RUNNING)  # a stage-run state
+    error = pw.TextField(null=True)
+
+    class Meta:
+        indexes = ((("account", "stage", "attempt"), True),)
+
+
 class OutboxEmail(BaseModel):
     """One email to send, at most once: the unique (account, purpose) row is the guard."""
 
@@ -195,6 +211,7 @@ ALL_MODELS = [
     MarketAccess,
     ManagerForecast,
     StageRun,
+    StageAttempt,
     OutboxEmail,
     SetPasswordToken,
     ApiToken,

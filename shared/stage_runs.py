@@ -8,9 +8,11 @@ more is not begun again, and only the run that moves the status on gets to send 
 
 from __future__ import annotations
 
+import peewee
+
 from shared import workflow
 from shared.db import database
-from shared.models import CustomerAccount, StageRun, utcnow
+from shared.models import CustomerAccount, StageAttempt, StageRun, utcnow
 
 MAX_ERROR_LENGTH = 2000
 
@@ -32,6 +34,7 @@ def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | No
             account.status = stage.status
         account.updated_at = now
         account.save()
+        run_filter = (StageRun.account == account_id) & (StageRun.stage == stage_name)
         StageRun.update(
             state=workflow.RUNNING,
             attempts=StageRun.attempts + 1,
@@ -39,8 +42,20 @@ def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | No
             finished_at=None,
             error=None,
             worker=worker,
-        ).where((StageRun.account == account_id) & (StageRun.stage == stage_name)).execute()
+        ).where(run_filter).execute()
+        attempt = StageRun.select(StageRun.attempts).where(run_filter).scalar()
+        StageAttempt.create(account=account_id, stage=stage_name, attempt=attempt, worker=worker, started_at=now)
     return account
+
+
+def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | None, now) -> None:
+    """Record how the stage's latest attempt ended, for the account's timeline. (A give-up
+    re-labels the attempt that raised: its outcome is `failed`, not `retrying`.)"""
+    this_stage = (StageAttempt.account == account_id) & (StageAttempt.stage == stage_name)
+    latest = StageAttempt.select(peewee.fn.MAX(StageAttempt.attempt)).where(this_stage).scalar()
+    StageAttempt.update(outcome=outcome, error=error, finished_at=peewee.fn.COALESCE(StageAttempt.finished_at, now)).where(
+        this_stage & (StageAttempt.attempt == latest)
+    ).execute()
 
 
 def _settle(account_id: int, stage_name: str, run_state: str, new_status: str, *, error=None, **account_fields) -> bool:
@@ -59,6 +74,7 @@ def _settle(account_id: int, stage_name: str, run_state: str, new_status: str, *
             StageRun.update(state=run_state, finished_at=now, error=error).where(
                 (StageRun.account == account_id) & (StageRun.stage == stage_name)
             ).execute()
+            _close_attempt(account_id, stage_name, run_state, error, now)
     return bool(moved)
 
 
@@ -91,9 +107,11 @@ def fail(account_id: int, stage_name: str, error: BaseException) -> bool:
 
 def wait(account_id: int, stage_name: str, reason: str) -> None:
     """The stage cannot proceed yet; it stays due, and the reconciler will send it again."""
-    StageRun.update(state=workflow.WAITING, error=reason[:MAX_ERROR_LENGTH]).where(
-        (StageRun.account == account_id) & (StageRun.stage == stage_name)
-    ).execute()
+    with database.atomic():
+        StageRun.update(state=workflow.WAITING, error=reason[:MAX_ERROR_LENGTH]).where(
+            (StageRun.account == account_id) & (StageRun.stage == stage_name)
+        ).execute()
+        _close_attempt(account_id, stage_name, workflow.WAITING, reason[:MAX_ERROR_LENGTH], utcnow())
 
 
 def record_error(account_id: int, stage_name: str, error: BaseException) -> None:
@@ -102,7 +120,9 @@ def record_error(account_id: int, stage_name: str, error: BaseException) -> None
         StageRun.update(state=workflow.RETRYING, error=describe_error(error)).where(
             (StageRun.account == account_id) & (StageRun.stage == stage_name)
         ).execute()
-        CustomerAccount.update(updated_at=utcnow()).where(CustomerAccount.id == account_id).execute()
+        now = utcnow()
+        _close_attempt(account_id, stage_name, workflow.RETRYING, describe_error(error), now)
+        CustomerAccount.update(updated_at=now).where(CustomerAccount.id == account_id).execute()
 
 
 def describe_error(error: BaseException) -> str:

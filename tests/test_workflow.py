@@ -192,3 +192,23 @@ def test_running_a_stage_twice_sends_one_email(api, broker, mailbox):
     with db.database.connection_context():
         assert CustomerAccount.get_by_id(account["id"]).status == "active"
         assert OutboxEmail.select().count() == 1
+
+
+def test_the_timeline_records_every_attempt_with_its_worker_and_error(api, mailbox):
+    from shared.models import StageAttempt
+
+    mailbox.refuse_next(1)
+    account = api.wait_for_status(api.create(account_request()).get_json()["id"])
+    assert account["status"] == "active"
+    with db.database.connection_context():
+        attempts = list(StageAttempt.select().where(StageAttempt.account == account["id"])
+                        .order_by(StageAttempt.started_at, StageAttempt.id))
+    assert [(a.stage, a.attempt, a.outcome) for a in attempts] == [
+        ("validate_customer", 1, "done"),
+        ("provision_access", 1, "done"),
+        ("activate_markets", 1, "done"),
+        ("send_credentials", 1, "retrying"),
+        ("send_credentials", 2, "done"),
+    ]
+    assert "451" in attempts[3].error and attempts[4].error is None
+    assert all(a.worker and a.finished_at >= a.started_at for a in attempts)
