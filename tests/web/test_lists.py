@@ -1,0 +1,105 @@
+"""The page 'CUSTOMER ACCOUNTS' (search, pagination, columns) and the Dashboard's 'Monitoring of
+activities'."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from shared import accounts, workflow
+from shared.db import database
+from shared.models import CustomerAccount
+from shared.schemas import AccountRequestSchema
+from web.kam_browser import text_of
+
+
+def insert(org, company, *, email=None, reference=None, demo=False, markets=(), status=workflow.PENDING, kam=None):
+    kam = kam or org["kam"]
+    today = dt.date.today()
+    setup = {"app_access": False}
+    if markets:
+        setup = {"app_access": True, "editor": "kam", "markets": [
+            {"market": market, "end_date": (today + dt.timedelta(days=days)).isoformat(),
+             "forecasts": ["application"], "max_optimisations": 1} for market, days in markets]}
+    body = AccountRequestSchema().load({
+        "kam_email": kam.email,
+        "customer": {"company": company, "customer_reference": reference, "last_name": "Doe", "first_name": "Jo",
+                     "phone": "+33 1 23 45 67 89", "email": email or f"{re.sub(r'[^a-z]', '', company.lower())}@x.example",
+                     "is_demo": demo},
+        "setup": setup})
+    with database.connection_context(), database.atomic():
+        account = accounts.insert_account(org["organisation"], kam, body, actor="test")
+        CustomerAccount.update(status=status).where(CustomerAccount.id == account.id).execute()
+    return account
+
+
+def rows(page_html: str) -> list[str]:
+    body = page_html.split("<tbody>")[1].split("</tbody>")[0] if "<tbody>" in page_html else ""
+    return [text_of(row) for row in re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)]
+
+
+def test_customer_accounts_page_lists_every_column(kam_page, org):
+    insert(org, "Acier Demo", reference="REF-9", demo=True, markets=[("fr-power", 300), ("de-gas", 100)],
+           status=workflow.ACTIVE)
+    insert(org, "Sans Acces", status=workflow.REJECTED)
+    page = kam_page.get("/customers")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    assert "CUSTOMER ACCOUNTS" in text and "Add a customer account" in text
+    for header in ("Company", "Reference", "Contact", "Access", "Markets", "Status"):
+        assert f'<th scope="col">{header}</th>' in page.text
+    no_access, demo = rows(page.text)  # newest first
+    assert demo.startswith("Acier Demo Demo REF-9 Jo Doe acierdemo@x.example Yes")
+    assert "Germany gas, France power" in demo and demo.endswith("Active")
+    assert no_access == "Sans Acces — Jo Doe sansacces@x.example No — Rejected"
+
+
+def test_customer_accounts_are_searchable(kam_page, org):
+    insert(org, "Alpha Metals", reference="AL-1")
+    insert(org, "Beta Foods", email="buyer@beta.example")
+    insert(org, "Gamma Paper")
+    for query, expected in (("alpha", ["Alpha Metals"]), ("AL-1", ["Alpha Metals"]), ("beta.example", ["Beta Foods"]),
+                            ("doe", ["Gamma Paper", "Beta Foods", "Alpha Metals"]), ("zzz", [])):
+        page = kam_page.get("/customers", query_string={"q": query}).text
+        assert [row.split(" ")[0] + " " + row.split(" ")[1] for row in rows(page)] == expected, query
+    assert "No customer account matches your search." in text_of(kam_page.get("/customers?q=zzz").text)
+
+
+def test_customer_accounts_are_paginated(kam_page, org):
+    for n in range(23):
+        insert(org, f"Company {n:02d}")
+    first = kam_page.get("/customers").text
+    assert len(rows(first)) == 20 and rows(first)[0].startswith("Company 22")
+    assert "Page 1 of 2" in text_of(first) and 'rel="next" href="/customers?page=2"' in first
+    second = kam_page.get("/customers?page=2").text
+    assert [r.split(" ")[1] for r in rows(second)] == ["02", "01", "00"]
+    assert "23 accounts" in text_of(second)
+    assert len(rows(kam_page.get("/customers?page=abc").text)) == 20  # a bad page number is page 1
+
+
+def test_dashboard_monitors_activities(kam_page, org, other_kam):
+    insert(org, "Created One")
+    insert(org, "Running One", status=workflow.PROVISIONING)
+    insert(org, "Trial Ending", demo=True, markets=[("fr-gas", 10)], status=workflow.ACTIVE)
+    insert(org, "Access Ending", markets=[("de-power", 20), ("fr-power", 200)], status=workflow.ACTIVE)
+    insert(org, "Refused", status=workflow.REJECTED)
+    insert(org, "Broken", status=workflow.FAILED)
+    insert(org, "Someone Else's", kam=other_kam, status=workflow.FAILED)
+    page = kam_page.get("/dashboard")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    assert "Monitoring of activities" in text and "Add an account" in text
+    counts = dict(re.findall(r'data-testid="count-(\w+)"><span class="n">(\d+)</span>', page.text))
+    assert counts == {"created": "1", "in_progress": "1", "active": "2", "rejected": "1", "failed": "1"}
+    demos = text.split("Demo trials ending soon")[1].split("Market access ending soon")[0]
+    ending = text.split("Market access ending soon")[1]
+    assert "Trial Ending — France gas" in demos and "Access Ending" not in demos
+    assert "Access Ending — Germany power" in ending and "France power" not in ending  # 200 days: not soon
+    assert "Someone Else" not in text
+    for company in ("Created One", "Running One", "Refused", "Broken"):
+        assert company in text.split("Recent activity")[1]
+
+
+def test_dashboard_of_a_new_kam_is_empty_but_invites_to_add(kam_page):
+    text = text_of(kam_page.get("/dashboard").text)
+    assert "No customer account yet: add one." in text and "Add an account" in text
