@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     csrf.init_app(app)
     api = Api(app)
 
-    from gateway.api import customer_accounts, markets
+    from gateway.api import customer_accounts, markets, webhooks
     from gateway.health import health
     from gateway.web.auth import auth
     from gateway.web.customers import customers
@@ -75,10 +75,9 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway.web.set_password import set_password
     from gateway.web.wizard import wizard
 
-    api.register_blueprint(customer_accounts.blp)
-    api.register_blueprint(markets.blp)
-    csrf.exempt(customer_accounts.blp)  # bearer-token API: no cookies, so no CSRF to forge
-    csrf.exempt(markets.blp)
+    for api_blueprint in (customer_accounts.blp, markets.blp, webhooks.blp):
+        api.register_blueprint(api_blueprint)
+        csrf.exempt(api_blueprint)  # bearer-token API: no cookies, so no CSRF to forge
     app.register_blueprint(health)
     app.register_blueprint(set_password)
     app.register_blueprint(auth)

@@ -53,14 +53,12 @@ def setup(settings: Settings) -> RedisBroker:
     return broker
 
 
+def send(actor_name: str, *args) -> None:
+    """Enqueue a message for `actor_name` (whose queue has the same name), by name only: the
+    sender needs no worker code."""
+    message = dramatiq.Message(queue_name=actor_name, actor_name=actor_name, args=args, kwargs={}, options={})
+    dramatiq.get_broker().enqueue(message)
+
+
 def send_stage(stage_name: str, account_id: int) -> None:
-    """Enqueue `stage_name` for an account, by actor name: the sender needs no worker code."""
-    broker = dramatiq.get_broker()
-    message = dramatiq.Message(
-        queue_name=stage_name,
-        actor_name=stage_name,
-        args=(account_id,),
-        kwargs={},
-        options={},
-    )
-    broker.enqueue(message)
+    send(stage_name, account_id)

@@ -43,6 +43,12 @@ class Settings:
 
     set_password_ttl_hours: int = 72
 
+    # Webhooks: retries of a receiver that is down, and when the reconciler tries again after.
+    webhook_max_retries: int = 8
+    webhook_min_backoff_ms: int = 1_000
+    webhook_max_backoff_ms: int = 300_000
+    webhook_stall_after_s: float = 900.0
+
     def __post_init__(self):
         floor = (self.stage_time_limit_ms + self.max_backoff_ms) / 1000
         if self.stall_after_s <= floor:

@@ -194,6 +194,35 @@ class IdempotencyKey(BaseModel):
         indexes = ((("organisation", "key"), True),)
 
 
+class WebhookEndpoint(BaseModel):
+    """Where an organisation wants to hear about its accounts. The secret signs each delivery;
+    it must be kept in clear to sign with (it is shown to the organisation once)."""
+
+    organisation = pw.ForeignKeyField(Organisation, backref="webhook_endpoints", on_delete="CASCADE")
+    url = pw.CharField(max_length=2000)
+    secret = pw.CharField(max_length=100)
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class WebhookDelivery(BaseModel):
+    """One event for one endpoint: written in the transaction that changed the account (an
+    outbox), delivered in order per endpoint, never again once the receiver said 2xx."""
+
+    delivery_id = pw.UUIDField(unique=True)
+    endpoint = pw.ForeignKeyField(WebhookEndpoint, backref="deliveries", on_delete="CASCADE")
+    account = pw.ForeignKeyField(CustomerAccount, backref="webhook_deliveries", on_delete="CASCADE")
+    event = pw.CharField(max_length=64)  # "account.active" | "account.rejected" | "account.failed"
+    payload = JSONField()
+    state = pw.CharField(max_length=16, default="pending", index=True)  # pending | sending | delivered
+    attempts = pw.IntegerField(default=0)
+    claimed_at = pw.DateTimeField(null=True)
+    last_status_code = pw.IntegerField(null=True)
+    last_error = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    delivered_at = pw.DateTimeField(null=True)
+
+
 class AuditEvent(BaseModel):
     organisation = pw.ForeignKeyField(Organisation, on_delete="CASCADE")
     account = pw.ForeignKeyField(CustomerAccount, null=True, backref="audit_events", on_delete="CASCADE")
@@ -216,5 +245,7 @@ ALL_MODELS = [
     SetPasswordToken,
     ApiToken,
     IdempotencyKey,
+    WebhookEndpoint,
+    WebhookDelivery,
     AuditEvent,
 ]

@@ -258,3 +258,63 @@ class MarketCatalogueSchema(Schema):
     commodity = fields.String()
     country = fields.String()
     short_term = fields.Boolean()
+
+
+# --- Webhooks ----------------------------------------------------------------------------------
+
+
+class WebhookUrl(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        from shared.webhooks import InvalidUrl, check_url
+
+        value = super()._deserialize(value, attr, data, **kwargs).strip()
+        try:
+            return check_url(value)
+        except InvalidUrl as error:
+            raise ValidationError(str(error)) from None
+
+
+class WebhookRegistrationSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    url = WebhookUrl(required=True, metadata={"description": "Where kamflow POSTs account events."})
+
+
+class WebhookEndpointViewSchema(Schema):
+    url = fields.String()
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+    secret = fields.String(metadata={"description": "Shown once, when the endpoint is registered."})
+    signature_header = fields.String(
+        metadata={"description": "Kamflow-Signature: t=<unix>,v1=hex(HMAC-SHA256(secret, '<t>.' + body))"}
+    )
+    events = fields.List(fields.String())
+
+
+class WebhookDeliveryViewSchema(Schema):
+    delivery_id = fields.String()
+    event = fields.String()
+    account_id = fields.Integer()
+    url = fields.String()
+    state = fields.String(metadata={"description": "pending | sending | delivered"})
+    attempts = fields.Integer()
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    delivered_at = fields.DateTime(allow_none=True)
+
+
+class WebhookDeliveryListSchema(Schema):
+    items = fields.List(fields.Nested(WebhookDeliveryViewSchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class PageQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="Must be 1 or more."))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Must be from 1 to 100."))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import peewee
 
-from shared import workflow
+from shared import webhooks, workflow
 from shared.db import database
 from shared.models import CustomerAccount, StageAttempt, StageRun, utcnow
 
@@ -64,6 +64,7 @@ def _settle(account_id: int, stage_name: str, run_state: str, new_status: str, *
     stage = workflow.stage(stage_name)
     workflow.check_transition(stage.status, new_status)
     now = utcnow()
+    endpoints: list[int] = []
     with database.atomic():
         moved = (
             CustomerAccount.update(status=new_status, updated_at=now, **account_fields)
@@ -75,6 +76,8 @@ def _settle(account_id: int, stage_name: str, run_state: str, new_status: str, *
                 (StageRun.account == account_id) & (StageRun.stage == stage_name)
             ).execute()
             _close_attempt(account_id, stage_name, run_state, error, now)
+            endpoints = webhooks.record_event(account_id, new_status)
+    webhooks.wake(endpoints)
     return bool(moved)
 
 

@@ -80,6 +80,10 @@ def make_settings(database_url: str, redis_url: str, smtp_url: str, **overrides)
         reconcile_interval_s=0.5,
         stall_after_s=4,
         heartbeat_timeout_ms=5000,
+        webhook_max_retries=2,
+        webhook_min_backoff_ms=100,
+        webhook_max_backoff_ms=400,
+        webhook_stall_after_s=2,
     )
     values.update(overrides)
     return Settings(**values)

@@ -17,7 +17,7 @@ from shared.config import Settings
 
 def boot(settings: Settings) -> RedisBroker:
     """Bind the database, make the broker and declare every stage actor on it."""
-    from workers import activate_markets, provision_access, send_credentials, validate_customer
+    from workers import activate_markets, deliver_webhook, provision_access, send_credentials, validate_customer
     from workers.failures import RecordGiveUps
     from workers.reconciler import Reconciler
     from workers.stage_actor import declare_stage
@@ -29,4 +29,5 @@ def boot(settings: Settings) -> RedisBroker:
     broker.add_middleware(Reconciler(settings))
     for module in (validate_customer, provision_access, activate_markets, send_credentials):
         declare_stage(broker, settings, module.STAGE, module.run)
+    deliver_webhook.declare(broker, settings)
     return broker

@@ -12,7 +12,8 @@ import threading
 from dramatiq import Middleware
 
 from shared import broker as broker_setup
-from shared import reconcile
+from shared import reconcile, webhooks
+from shared.db import database
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
@@ -51,4 +52,7 @@ class Reconciler(Middleware):
         resent = reconcile.reconcile(self.settings.stall_after_s, broker_setup.send_stage)
         if resent:
             log.info("reconciler re-sent %d stalled account(s)", resent)
+        with database.connection_context():
+            endpoints = webhooks.stalled_endpoints(self.settings.webhook_stall_after_s)
+        webhooks.wake(endpoints)
         return resent

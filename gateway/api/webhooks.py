@@ -1,0 +1,76 @@
+"""/api/v1/webhook: register the organisation's callback URL; read the delivery log."""
+
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint, abort
+
+from gateway.api.auth import authenticate
+from shared import webhooks
+from shared.db import database
+from shared.models import AuditEvent
+from shared.schemas import (
+    PageQuerySchema,
+    WebhookDeliveryListSchema,
+    WebhookEndpointViewSchema,
+    WebhookRegistrationSchema,
+)
+
+blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhook",
+                description="Be told when an account reaches active, rejected or failed")
+blp.before_request(authenticate)
+
+SIGNATURE_DOC = f"{webhooks.SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>"
+
+
+def _view(endpoint, secret=None) -> dict:
+    view = {
+        "url": endpoint.url,
+        "active": endpoint.active,
+        "created_at": endpoint.created_at,
+        "signature_header": SIGNATURE_DOC,
+        "events": sorted(webhooks.EVENTS.values()),
+    }
+    if secret:
+        view["secret"] = secret
+    return view
+
+
+@blp.put("")
+@blp.arguments(WebhookRegistrationSchema)
+@blp.response(201, WebhookEndpointViewSchema, description="Registered. The secret is shown this once.")
+def register(data):
+    """Register (or replace) the callback URL. Each event is POSTed as JSON, signed with the secret."""
+    with database.atomic():
+        endpoint, secret = webhooks.register(g.organisation.id, data["url"])
+        AuditEvent.create(organisation=g.organisation, actor=f"api-token:{g.api_token.name}",
+                          action="webhook.registered", detail={"url": data["url"]})
+    return _view(endpoint, secret)
+
+
+@blp.get("")
+@blp.response(200, WebhookEndpointViewSchema)
+@blp.alt_response(404, description="No callback URL registered")
+def show():
+    """The registered callback URL (never the secret)."""
+    endpoint = webhooks.active_endpoint(g.organisation.id)
+    if endpoint is None:
+        abort(404, message="No webhook is registered for your organisation.")
+    return _view(endpoint)
+
+
+@blp.delete("")
+@blp.response(204)
+def remove():
+    """Stop sending events."""
+    webhooks.unregister(g.organisation.id)
+
+
+@blp.get("/deliveries")
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, WebhookDeliveryListSchema)
+def delivery_log(query):
+    """Every delivery, newest first: its state, attempts, and the receiver's last answer."""
+    items, total = webhooks.deliveries(g.organisation.id, query["page"], query["per_page"])
+    return {"items": [webhooks.describe_delivery(d) for d in items], "page": query["page"],
+            "per_page": query["per_page"], "total": total}

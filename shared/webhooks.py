@@ -1,0 +1,244 @@
+"""Webhooks: telling an organisation's CRM when an account reaches active, rejected or failed.
+
+Events are written as `WebhookDelivery` rows in the same transaction that moves the account
+(an outbox), then delivered by the `deliver_webhook` actor, which drains an endpoint's pending
+deliveries oldest first: a receiver that is down holds the queue back, so events arrive in the
+order they happened. A delivery is claimed before it is posted and marked delivered on a 2xx,
+so a delivery id is never posted again once it was received. Failures retry with Dramatiq's
+exponential backoff; after the last retry the reconciler picks the endpoint up again later.
+
+Signature (documented for integrators): header `Kamflow-Signature: t=<unix seconds>,v1=<hex>`
+where hex = HMAC-SHA256(secret, "<t>." + raw body). Reject a delivery whose t is too old.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from urllib.parse import urlsplit
+
+import logging
+
+import peewee
+
+from shared import broker, security, workflow
+from shared.db import database
+from shared.models import CustomerAccount, WebhookDelivery, WebhookEndpoint, utcnow
+
+log = logging.getLogger(__name__)
+
+QUEUE = "deliver_webhook"
+EVENTS = {workflow.ACTIVE: "account.active", workflow.REJECTED: "account.rejected", workflow.FAILED: "account.failed"}
+SIGNATURE_HEADER = "Kamflow-Signature"
+DELIVERY_HEADER = "Kamflow-Delivery"
+EVENT_HEADER = "Kamflow-Event"
+POST_TIMEOUT_S = 10
+#: A claim older than this is presumed dead (its worker was killed mid-post).
+CLAIM_LEASE_S = POST_TIMEOUT_S * 3
+
+
+class InvalidUrl(ValueError):
+    pass
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not take the delivery; Dramatiq retries the endpoint with backoff."""
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidUrl("Must be an absolute http:// or https:// URL.")
+    if len(url) > 2000:
+        raise InvalidUrl("Must be at most 2000 characters.")
+    return url
+
+
+def register(organisation_id: int, url: str) -> tuple[WebhookEndpoint, str]:
+    """Make `url` the organisation's endpoint (replacing any other) and return its new secret —
+    the only time it is shown."""
+    check_url(url)
+    secret = security.new_token("whsec_")
+    with database.atomic():
+        WebhookEndpoint.update(active=False).where(WebhookEndpoint.organisation == organisation_id).execute()
+        endpoint = WebhookEndpoint.create(organisation=organisation_id, url=url, secret=secret)
+    return endpoint, secret
+
+
+def active_endpoint(organisation_id: int) -> WebhookEndpoint | None:
+    return WebhookEndpoint.get_or_none(
+        (WebhookEndpoint.organisation == organisation_id) & (WebhookEndpoint.active == True)  # noqa: E712
+    )
+
+
+def unregister(organisation_id: int) -> int:
+    return WebhookEndpoint.update(active=False).where(WebhookEndpoint.organisation == organisation_id).execute()
+
+
+def record_event(account_id: int, status: str) -> list[int]:
+    """Write the deliveries for an account reaching `status`; call inside the transaction that
+    moved it. Returns the endpoint ids to wake up after commit."""
+    event = EVENTS.get(status)
+    if event is None:
+        return []
+    account = CustomerAccount.get_by_id(account_id)
+    endpoint = active_endpoint(account.organisation_id)
+    if endpoint is None:
+        return []
+    delivery_id = uuid.uuid4()
+    payload = {
+        "id": str(delivery_id),
+        "event": event,
+        "created_at": utcnow().isoformat() + "Z",
+        "account": {
+            "id": account.id,
+            "status": status,
+            "company": account.company,
+            "customer_reference": account.customer_reference,
+            "rejection_reasons": account.rejection_reasons,
+            "links": {"self": f"/api/v1/customer-accounts/{account.id}"},
+        },
+    }
+    WebhookDelivery.create(delivery_id=delivery_id, endpoint=endpoint, account=account_id, event=event, payload=payload)
+    return [endpoint.id]
+
+
+def wake(endpoint_ids: list[int]) -> None:
+    """Send the deliver actor for each endpoint (after commit). If the broker is unreachable the
+    deliveries wait in the database and the reconciler wakes the endpoint later."""
+    for endpoint_id in endpoint_ids:
+        try:
+            broker.send(QUEUE, endpoint_id)
+        except Exception as error:
+            log.warning("webhook for endpoint %s not enqueued (%s); the reconciler will", endpoint_id, error)
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def verify(secret: str, header: str, body: bytes, tolerance_s: int = 300, now: float | None = None) -> bool:
+    """What a receiver does: check the HMAC and that the timestamp is recent."""
+    try:
+        fields = dict(part.split("=", 1) for part in header.split(","))
+        timestamp = int(fields["t"])
+    except (ValueError, KeyError):
+        return False
+    if abs((now or time.time()) - timestamp) > tolerance_s:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), header)
+
+
+def _post(url: str, body: bytes, headers: dict) -> int:
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=POST_TIMEOUT_S) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _claim_next(endpoint_id: int) -> WebhookDelivery | None:
+    """The oldest undelivered delivery of the endpoint, claimed; None when there is none or when
+    another live run holds it (that run is draining the endpoint)."""
+    oldest = (
+        WebhookDelivery.select()
+        .where((WebhookDelivery.endpoint == endpoint_id) & (WebhookDelivery.state != "delivered"))
+        .order_by(WebhookDelivery.id)
+        .first()
+    )
+    if oldest is None:
+        return None
+    now = utcnow()
+    stale = now - dt.timedelta(seconds=CLAIM_LEASE_S)
+    claimed = (
+        WebhookDelivery.update(state="sending", claimed_at=now, attempts=WebhookDelivery.attempts + 1)
+        .where(
+            (WebhookDelivery.id == oldest.id)
+            & ((WebhookDelivery.state == "pending") | (WebhookDelivery.claimed_at < stale))
+        )
+        .execute()
+    )
+    return WebhookDelivery.get_by_id(oldest.id) if claimed else None
+
+
+def deliver_pending(endpoint_id: int, post=_post) -> int:
+    """Post the endpoint's pending deliveries in order; returns how many were delivered.
+    Raises DeliveryFailed at the first one the receiver does not take."""
+    endpoint = WebhookEndpoint.get_or_none(WebhookEndpoint.id == endpoint_id)
+    if endpoint is None or not endpoint.active:
+        return 0
+    delivered = 0
+    while (delivery := _claim_next(endpoint_id)) is not None:
+        body = json.dumps(delivery.payload, sort_keys=True).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "kamflow-webhooks/1",
+            SIGNATURE_HEADER: sign(endpoint.secret, int(time.time()), body),
+            DELIVERY_HEADER: str(delivery.delivery_id),
+            EVENT_HEADER: delivery.event,
+        }
+        status, error = None, None
+        try:
+            status = post(endpoint.url, body, headers)
+        except (OSError, ValueError) as failure:  # refused, timed out, DNS...
+            error = f"{type(failure).__name__}: {failure}"
+        if status is not None and 200 <= status < 300:
+            WebhookDelivery.update(state="delivered", delivered_at=utcnow(), last_status_code=status,
+                                   last_error=None).where(WebhookDelivery.id == delivery.id).execute()
+            delivered += 1
+            continue
+        error = error or f"the receiver answered HTTP {status}"
+        WebhookDelivery.update(state="pending", last_status_code=status, last_error=error[:2000]).where(
+            WebhookDelivery.id == delivery.id
+        ).execute()
+        raise DeliveryFailed(f"delivery {delivery.delivery_id} to {endpoint.url}: {error}")
+    return delivered
+
+
+def stalled_endpoints(stall_after_s: float) -> list[int]:
+    """Endpoints with a delivery left pending (retries exhausted, a lost message) for a while."""
+    cutoff = utcnow() - dt.timedelta(seconds=stall_after_s)
+    rows = (
+        WebhookDelivery.select(WebhookDelivery.endpoint)
+        .join(WebhookEndpoint)
+        .where(
+            (WebhookEndpoint.active == True)  # noqa: E712
+            & (WebhookDelivery.state != "delivered")
+            & (peewee.fn.COALESCE(WebhookDelivery.claimed_at, WebhookDelivery.created_at) < cutoff)
+        )
+        .distinct()
+    )
+    return [row.endpoint_id for row in rows]
+
+
+def deliveries(organisation_id: int, page: int, per_page: int):
+    query = (
+        WebhookDelivery.select(WebhookDelivery, WebhookEndpoint)
+        .join(WebhookEndpoint)
+        .where(WebhookEndpoint.organisation == organisation_id)
+    )
+    total = query.count()
+    return list(query.order_by(WebhookDelivery.id.desc()).paginate(page, per_page)), total
+
+
+def describe_delivery(delivery: WebhookDelivery) -> dict:
+    return {
+        "delivery_id": str(delivery.delivery_id),
+        "event": delivery.event,
+        "account_id": delivery.account_id,
+        "url": delivery.endpoint.url,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "last_status_code": delivery.last_status_code,
+        "last_error": delivery.last_error,
+        "created_at": delivery.created_at,
+        "delivered_at": delivery.delivered_at,
+    }

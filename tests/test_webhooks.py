@@ -1,0 +1,137 @@
+"""Webhooks to a real HTTP receiver: signed, retried while it is down, in order, never twice."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import account_request
+from shared import webhooks
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+class Receiver:
+    """A CRM's webhook endpoint: records every request; can be told to fail the next N."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.failures_left = 0
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    failing = receiver.failures_left > 0
+                    receiver.failures_left -= failing
+                    receiver.requests.append({"headers": dict(self.headers), "body": body, "answered": 503 if failing else 204})
+                self.send_response(503 if failing else 204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server.server_port}/kamflow-events"
+
+    def accepted(self) -> list[dict]:
+        with self.lock:
+            return [r for r in self.requests if r["answered"] == 204]
+
+    def wait_accepted(self, count, timeout=20.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.accepted()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.accepted()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver()
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture
+def secret(api, receiver):
+    answer = api.client.put("/api/v1/webhook", json={"url": receiver.url}, headers=api.headers)
+    assert answer.status_code == 201
+    return answer.get_json()["secret"]
+
+
+def test_registering_shows_the_secret_once(api, receiver, secret):
+    assert secret.startswith("whsec_")
+    shown = api.get("/api/v1/webhook").get_json()
+    assert shown["url"] == receiver.url and "secret" not in shown
+    assert "Kamflow-Signature" in shown["signature_header"]
+
+
+@pytest.mark.parametrize("url", ["ftp://crm.example/hook", "not a url", "/relative/path", ""])
+def test_a_bad_callback_url_is_refused(api, url):
+    answer = api.client.put("/api/v1/webhook", json={"url": url}, headers=api.headers)
+    assert answer.status_code == 422 and "url" in answer.get_json()["errors"]["json"]
+
+
+def test_an_account_reaching_active_is_posted_signed(api, receiver, secret):
+    account = api.wait_for_status(api.create(account_request()).get_json()["id"])
+    assert account["status"] == "active"
+    (request,) = receiver.wait_accepted(1)
+    body = json.loads(request["body"])
+    assert body["event"] == "account.active" and body["account"]["id"] == account["id"]
+    assert request["headers"]["Kamflow-Event"] == "account.active"
+    assert request["headers"]["Kamflow-Delivery"] == body["id"]
+    assert webhooks.verify(secret, request["headers"]["Kamflow-Signature"], request["body"])
+    assert not webhooks.verify("whsec_wrong", request["headers"]["Kamflow-Signature"], request["body"])
+    assert not webhooks.verify(secret, request["headers"]["Kamflow-Signature"], request["body"] + b" ")
+
+    log = api.get("/api/v1/webhook/deliveries").get_json()
+    assert log["total"] == 1
+    assert log["items"][0]["state"] == "delivered" and log["items"][0]["last_status_code"] == 204
+
+
+def test_a_receiver_that_is_down_gets_the_event_later_and_once(api, receiver, secret):
+    receiver.failures_left = 5  # more than the actor's retries (2): the reconciler must pick it up
+    body = account_request(**{"setup.markets.1.forecasts": ["manager"]})  # rejected
+    account = api.wait_for_status(api.create(body).get_json()["id"])
+    assert account["status"] == "rejected"
+    (accepted,) = receiver.wait_accepted(1, timeout=30)
+    event = json.loads(accepted["body"])
+    assert event["event"] == "account.rejected"
+    assert event["account"]["rejection_reasons"] == account["rejection_reasons"]
+    delivery_ids = [r["headers"]["Kamflow-Delivery"] for r in receiver.requests]
+    assert len(delivery_ids) == 6 and set(delivery_ids) == {event["id"]}  # retried, same id
+    time.sleep(1.0)
+    assert len(receiver.accepted()) == 1  # never again once received
+    log = api.get("/api/v1/webhook/deliveries").get_json()["items"][0]
+    assert log["attempts"] == 6 and log["state"] == "delivered"
+
+
+def test_events_arrive_in_the_order_they_happened_even_after_an_outage(api, receiver, secret):
+    receiver.failures_left = 3
+    ids = []
+    for n in range(3):
+        body = account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}",
+                                  "setup": {"app_access": False}})
+        ids.append(api.create(body).get_json()["id"])
+        api.wait_for_status(ids[-1])
+    accepted = receiver.wait_accepted(3, timeout=30)
+    assert [json.loads(r["body"])["account"]["id"] for r in accepted] == ids
+    assert len({r["headers"]["Kamflow-Delivery"] for r in accepted}) == 3
+
+
+def test_no_webhook_registered_means_no_delivery(api, receiver):
+    account = api.wait_for_status(api.create(account_request()).get_json()["id"])
+    assert account["status"] == "active"
+    time.sleep(0.5)
+    assert receiver.requests == []
+    assert api.get("/api/v1/webhook").status_code == 404

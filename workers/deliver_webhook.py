@@ -1,0 +1,31 @@
+"""Posting webhook deliveries to an organisation's endpoint, in order, with backoff retries.
+
+Its own queue, so a slow receiver never holds up account stages. A give-up leaves the
+deliveries pending in the database, where the reconciler finds them again later.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+
+from shared import webhooks
+from shared.config import Settings
+from shared.db import database
+
+QUEUE = webhooks.QUEUE
+
+
+def declare(broker, settings: Settings) -> dramatiq.Actor:
+    def deliver_webhook(endpoint_id: int) -> None:
+        with database.connection_context():
+            webhooks.deliver_pending(endpoint_id)
+
+    return dramatiq.actor(
+        deliver_webhook,
+        broker=broker,
+        actor_name=QUEUE,
+        queue_name=QUEUE,
+        max_retries=settings.webhook_max_retries,
+        min_backoff=settings.webhook_min_backoff_ms,
+        max_backoff=settings.webhook_max_backoff_ms,
+    )
