@@ -7,6 +7,7 @@ transaction, and the first stage is sent only after that transaction commits.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from shared import broker, workflow
@@ -77,10 +78,19 @@ def get_account(organisation: Organisation, account_id: int) -> CustomerAccount 
     )
 
 
-def list_accounts(organisation: Organisation, *, status: str | None, page: int, per_page: int):
+def list_accounts(organisation: Organisation, *, page: int, per_page: int, status: str | None = None,
+                  is_demo: bool | None = None, kam_email: str | None = None, updated_since=None):
+    """One page of the organisation's accounts, newest first (by id: a stable order), and the total."""
     query = CustomerAccount.select().where(CustomerAccount.organisation == organisation)
     if status:
         query = query.where(CustomerAccount.status == status)
+    if is_demo is not None:
+        query = query.where(CustomerAccount.is_demo == is_demo)
+    if kam_email:
+        query = query.join(User, on=(CustomerAccount.kam == User.id)).where(User.email == kam_email)
+    if updated_since is not None:
+        naive_utc = updated_since.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        query = query.where(CustomerAccount.updated_at >= naive_utc)
     total = query.count()
     items = list(query.order_by(CustomerAccount.id.desc()).paginate(page, per_page))
     return items, total

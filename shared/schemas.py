@@ -248,8 +248,14 @@ class AccountListQuerySchema(Schema):
         unknown = RAISE
 
     status = fields.String(validate=validate.OneOf(workflow.STATUSES, error="Unknown status: choose one of {choices}."))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    is_demo = fields.Boolean(metadata={"description": "true: demo accounts only; false: real ones only"})
+    kam_email = EmailAddress(metadata={"description": "Only the accounts of this KAM"})
+    updated_since = fields.AwareDateTime(
+        default_timezone=dt.timezone.utc,
+        metadata={"description": "ISO 8601 date-time; accounts changed at or after it (UTC if no offset)"},
+    )
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="Must be 1 or more."))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Must be from 1 to 100."))
 
 
 class MarketCatalogueSchema(Schema):

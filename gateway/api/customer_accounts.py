@@ -7,7 +7,8 @@ from flask import current_app, g, jsonify, request, url_for
 from flask_smorest import Blueprint, abort
 
 from gateway.api.auth import authenticate
-from shared import accounts, idempotency
+from shared import accounts, idempotency, operations, parameters, resend
+from shared.change_schemas import AccountChangeSchema
 from shared.db import database
 from shared.schemas import AccountListQuerySchema, AccountListSchema, AccountRequestSchema, AccountViewSchema
 
@@ -66,7 +67,7 @@ def create(request_data):
             "No active KAM or manager of your organisation has this email."]}})
     try:
         with database.atomic():
-            account = accounts.insert_account(organisation, kam, request_data, actor=f"api-token:{g.api_token.name}")
+            account = accounts.insert_account(organisation, kam, request_data, actor=_actor())
             body = VIEW.dump(accounts.describe(account, _base_url()))
             if key:
                 idempotency.remember(organisation.id, key, request_hash, 202, body, account.id)
@@ -88,23 +89,86 @@ def create(request_data):
 @blp.alt_response(404, description="No such account in your organisation")
 def get_one(account_id: int):
     """One account: its status, markets and stages."""
-    account = accounts.get_account(g.organisation, account_id)
-    if account is None:
-        abort(404, message=f"No customer account {account_id} in your organisation.")
-    return accounts.describe(account, _base_url())
+    return accounts.describe(_account_or_404(account_id), _base_url())
 
 
 @blp.get("")
 @blp.arguments(AccountListQuerySchema, location="query")
 @blp.response(200, AccountListSchema)
 def list_all(query):
-    """The organisation's accounts, newest first, optionally filtered by status."""
-    items, total = accounts.list_accounts(
-        g.organisation, status=query.get("status"), page=query["page"], per_page=query["per_page"]
-    )
+    """The organisation's accounts, newest first (a stable order), filtered by status, demo, KAM or
+    last change."""
+    filters = {key: query[key] for key in ("status", "is_demo", "kam_email", "updated_since") if key in query}
+    items, total = accounts.list_accounts(g.organisation, page=query["page"], per_page=query["per_page"], **filters)
     return {
         "items": [accounts.describe(a, _base_url()) for a in items],
         "page": query["page"],
         "per_page": query["per_page"],
         "total": total,
     }
+
+
+def _account_or_404(account_id: int):
+    account = accounts.get_account(g.organisation, account_id)
+    if account is None:
+        abort(404, message=f"No customer account {account_id} in your organisation.")
+    return account
+
+
+def _actor() -> str:
+    return f"api-token:{g.api_token.name}"
+
+
+@blp.patch("/<int:account_id>")
+@blp.arguments(AccountChangeSchema(partial=tuple(f"customer.{f}" for f in parameters.CUSTOMER_FIELDS)))
+@blp.response(200, AccountViewSchema)
+@blp.alt_response(404, description="No such account in your organisation")
+@blp.alt_response(409, description="The account is not in a state that allows this change now")
+@blp.alt_response(422, description="Invalid change (the email can never change)")
+def change(change_data, account_id: int):
+    """Change the account's parameters. Send `customer` with only the fields that change, and/or
+    the whole `setup`. Only the stages the change concerns run again (access No -> Yes:
+    provision_access, activate_markets, send_credentials; new or changed markets:
+    activate_markets). The email cannot change (422)."""
+    account = _account_or_404(account_id)
+    if "setup" in change_data:
+        problems = parameters.setup_problems(g.organisation.id, change_data["setup"])
+        if problems:
+            abort(422, message="The set-up does not fit your organisation.", errors={"json": {"setup": problems}})
+    try:
+        applied = parameters.apply_change(account, change_data, actor=_actor())
+    except parameters.ChangeRefused as refused:
+        code = 409 if "_schema" in refused.errors else 422
+        abort(code, message=" ".join(refused.errors.get("_schema", ["The change is not valid."])),
+              errors={"json": refused.errors})
+    parameters.start_reruns(account.id, applied)
+    return accounts.describe(accounts.get_account(g.organisation, account_id), _base_url())
+
+
+@blp.post("/<int:account_id>/retry")
+@blp.response(202, AccountViewSchema, description="The failed stage is sent again.")
+@blp.alt_response(404, description="No such account in your organisation")
+@blp.alt_response(409, description="The account is not failed")
+def retry(account_id: int):
+    """Resume a `failed` account from the stage that failed."""
+    account = _account_or_404(account_id)
+    try:
+        operations.retry(account.id)
+    except operations.CannotRetry as refused:
+        abort(409, message=str(refused))
+    return accounts.describe(accounts.get_account(g.organisation, account_id), _base_url())
+
+
+@blp.post("/<int:account_id>/resend-credentials")
+@blp.response(202, AccountViewSchema, description="A new credentials email (with a new link) is on its way.")
+@blp.alt_response(404, description="No such account in your organisation")
+@blp.alt_response(409, description="No access, or not active yet")
+def resend_credentials(account_id: int):
+    """Send the contact a new credentials email; earlier set-password links stop working."""
+    account = _account_or_404(account_id)
+    try:
+        resend.request_resend(account, actor=_actor())
+    except resend.CannotResend as refused:
+        abort(409, message=str(refused))
+    resend.start(account.id)
+    return accounts.describe(accounts.get_account(g.organisation, account_id), _base_url())

@@ -1,0 +1,150 @@
+"""The rest of the v1 contract: PATCH parameters, retry, resend credentials, list filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+import pytest
+
+from conftest import PASSWORD, account_request
+from shared import db, organisations
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def patch(api, account_id, body):
+    return api.client.patch(f"/api/v1/customer-accounts/{account_id}", json=body, headers=api.headers)
+
+
+def no_access_account(api, n=0) -> int:
+    body = account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}",
+                              "setup": {"app_access": False}})
+    account_id = api.create(body).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    return account_id
+
+
+def test_patching_the_email_is_refused(api):
+    account_id = no_access_account(api)
+    answer = patch(api, account_id, {"customer": {"email": "new@foundry.example"}})
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"]["json"]["customer"]["email"] == [
+        "The email cannot be modified: it is the customer's login."]
+    assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["customer"]["email"] == "c0@foundry.example"
+
+
+def test_patching_contact_details_changes_them_and_runs_no_stage(api, mailbox):
+    account_id = no_access_account(api)
+    answer = patch(api, account_id, {"customer": {"phone": "+49 30 901820", "company": "Martin Foundry GmbH"}})
+    assert answer.status_code == 200
+    account = answer.get_json()
+    assert account["customer"]["phone"] == "+4930901820" and account["customer"]["company"] == "Martin Foundry GmbH"
+    assert account["status"] == "active"
+    assert all(s["attempts"] <= 1 for s in account["stages"])
+
+
+def test_giving_access_later_provisions_activates_and_sends_credentials(api, mailbox):
+    account_id = no_access_account(api)
+    today = dt.date.today()
+    setup = {"app_access": True, "editor": "kam", "markets": [
+        {"market": "fr-gas", "end_date": (today + dt.timedelta(days=90)).isoformat(), "forecasts": ["application"],
+         "max_optimisations": 3}]}
+    answer = patch(api, account_id, {"setup": setup})
+    assert answer.status_code == 200
+    account = api.wait_for_status(account_id)
+    assert account["status"] == "active"
+    assert {s["name"]: s["state"] for s in account["stages"]} == {
+        "validate_customer": "done", "provision_access": "done", "activate_markets": "done", "send_credentials": "done"}
+    assert account["markets"][0]["market"] == "fr-gas" and account["markets"][0]["active"]
+    (message,) = mailbox.wait_for(1)
+    assert message["To"] == "c0@foundry.example"
+
+
+def test_a_patch_that_does_not_fit_the_organisation_is_refused_and_changes_nothing(api):
+    account_id = no_access_account(api)
+    today = dt.date.today()
+    setup = {"app_access": True, "editor": "kam", "markets": [
+        {"market": "gb-power", "end_date": (today + dt.timedelta(days=90)).isoformat(), "forecasts": ["application"],
+         "max_optimisations": 1}]}
+    answer = patch(api, account_id, {"setup": setup})
+    assert answer.status_code == 422
+    assert "does not offer" in answer.get_json()["errors"]["json"]["setup"]["markets"]["0"]["market"][0]
+    assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["setup"]["app_access"] is False
+
+
+def test_a_malformed_patch_names_the_field(api):
+    account_id = no_access_account(api)
+    answer = patch(api, account_id, {"setup": {"app_access": True, "editor": "kam", "markets": [
+        {"market": "fr-power", "end_date": "2020-01-01", "forecasts": ["client"], "max_optimisations": 0}]}})
+    assert answer.status_code == 422
+    market_errors = answer.get_json()["errors"]["json"]["setup"]["markets"]["0"]
+    assert set(market_errors) == {"end_date", "forecasts", "max_optimisations"}
+
+
+def test_retry_endpoint_resumes_a_failed_account_and_refuses_an_active_one(api, mailbox):
+    mailbox.refuse_next(3)
+    account_id = api.create(account_request()).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "failed"
+    answer = api.post(f"/api/v1/customer-accounts/{account_id}/retry")
+    assert answer.status_code == 202
+    assert api.wait_for_status(account_id)["status"] == "active"
+    again = api.post(f"/api/v1/customer-accounts/{account_id}/retry")
+    assert again.status_code == 409 and "not failed" in again.get_json()["message"]
+
+
+def test_resend_credentials_sends_a_new_link_and_voids_the_old(api, client, mailbox):
+    account_id = api.create(account_request()).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    first = mailbox.wait_for(1)[0]
+    answer = api.post(f"/api/v1/customer-accounts/{account_id}/resend-credentials")
+    assert answer.status_code == 202
+    assert api.wait_for_status(account_id)["status"] == "active"
+    messages = mailbox.wait_for(2)
+    assert len(messages) == 2
+
+    def link(message):
+        return re.search(r"http://localhost(/set-password/\S+)", message.get_body(("plain",)).get_content()).group(1)
+
+    assert link(messages[0]) != link(messages[1])
+    assert client.get(link(first)).status_code == 410
+    assert client.get(link(messages[1])).status_code == 200
+
+
+def test_resend_for_an_account_without_access_is_refused(api):
+    account_id = no_access_account(api)
+    answer = api.post(f"/api/v1/customer-accounts/{account_id}/resend-credentials")
+    assert answer.status_code == 409 and "no access" in answer.get_json()["message"]
+
+
+def test_unknown_account_answers_404_on_every_verb(api):
+    assert api.get("/api/v1/customer-accounts/999").status_code == 404
+    assert patch(api, 999, {"customer": {"company": "X"}}).status_code == 404
+    assert api.post("/api/v1/customer-accounts/999/retry").status_code == 404
+    assert api.post("/api/v1/customer-accounts/999/resend-credentials").status_code == 404
+
+
+def test_list_filters_by_demo_kam_and_updated_since(api, org):
+    with db.database.connection_context():
+        organisations.create_staff_user(org["organisation"], "kam2@acme-energy.example", "kam", PASSWORD)
+    first = no_access_account(api, 0)
+    time.sleep(0.05)
+    since = dt.datetime.now(dt.timezone.utc).isoformat()
+    demo = account_request(**{"customer.email": "d@foundry.example", "customer.customer_reference": "D",
+                              "customer.is_demo": True, "kam_email": "kam2@acme-energy.example",
+                              "setup": {"app_access": False}})
+    second = api.create(demo).get_json()["id"]
+    api.wait_for_status(second)
+
+    def ids(query):
+        answer = api.get(f"/api/v1/customer-accounts?{query}")
+        assert answer.status_code == 200, answer.get_json()
+        return [a["id"] for a in answer.get_json()["items"]]
+
+    assert ids("is_demo=true") == [second]
+    assert ids("is_demo=false") == [first]
+    assert ids("kam_email=kam2@acme-energy.example") == [second]
+    assert ids(f"updated_since={since.replace('+', '%2B')}") == [second]
+    bad = api.get("/api/v1/customer-accounts?updated_since=yesterday")
+    assert bad.status_code == 422 and "updated_since" in bad.get_json()["errors"]["query"]
