@@ -45,6 +45,7 @@ def _progress(account: CustomerAccount) -> dict:
     """Everything the live part of the account page shows."""
     return {
         "account": account,
+        "markets": list(account.markets.order_by(MarketAccess.market)),
         "runs": sorted(account.stage_runs, key=lambda run: workflow.STAGE_NAMES.index(run.stage)),
         "sent": resend.sent_emails(account.id),
         "resends": resend.resend_count(account.id),
@@ -58,8 +59,7 @@ def _progress(account: CustomerAccount) -> dict:
 def account_page(account_id: int):
     account = visible_or_404(account_id)
     history = account.audit_events.order_by(AuditEvent.at.desc()).limit(20)
-    return render_template("account.html", markets=account.markets.order_by(MarketAccess.market),
-                           history=history, **_progress(account))
+    return render_template("account.html", history=history, **_progress(account))
 
 
 @customers.route("/<int:account_id>/progress")
