@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     api = Api(app)
 
     from gateway.api import customer_accounts, markets, webhooks
+    from gateway.api.rate_limits import limiter
     from gateway.health import health
     from gateway.web.auth import auth
     from gateway.web.customers import customers
@@ -75,7 +76,11 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway.web.set_password import set_password
     from gateway.web.wizard import wizard
 
+    app.config["RATELIMIT_STORAGE_URI"] = settings.redis_url or "memory://"
+    app.config["RATELIMIT_KEY_PREFIX"] = "kamflow-ratelimit"
+    limiter.init_app(app)
     for api_blueprint in (customer_accounts.blp, markets.blp, webhooks.blp):
+        limiter.limit(settings.api_rate_limit)(api_blueprint)
         api.register_blueprint(api_blueprint)
         csrf.exempt(api_blueprint)  # bearer-token API: no cookies, so no CSRF to forge
     app.register_blueprint(health)

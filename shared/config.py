@@ -43,6 +43,9 @@ class Settings:
 
     set_password_ttl_hours: int = 72
 
+    #: Requests per API token (Flask-Limiter notation), shared by all gateway processes.
+    api_rate_limit: str = "600 per minute"
+
     # Webhooks: retries of a receiver that is down, and when the reconciler tries again after.
     webhook_max_retries: int = 8
     webhook_min_backoff_ms: int = 1_000

@@ -28,7 +28,10 @@ def open_database(url: str) -> peewee.Database:
         path = url.removeprefix("sqlite:///")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10)
+        # BEGIN IMMEDIATE: a transaction takes the write lock up front, waiting (busy_timeout) for
+        # it. A deferred one that reads and then writes fails at once with "database is locked"
+        # if another process wrote in between, and SQLite does not wait in that case.
+        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")
     if url.startswith(("postgres://", "postgresql://")):
         return connect_url(url)
     raise ValueError(f"unsupported DATABASE_URL scheme: {url.split(':', 1)[0]!r}")

@@ -84,6 +84,7 @@ def make_settings(database_url: str, redis_url: str, smtp_url: str, **overrides)
         webhook_min_backoff_ms=100,
         webhook_max_backoff_ms=400,
         webhook_stall_after_s=2,
+        api_rate_limit="100000 per minute",  # the tests poll far faster than a CRM should
     )
     values.update(overrides)
     return Settings(**values)

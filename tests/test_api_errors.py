@@ -131,3 +131,23 @@ def test_unknown_route_and_method_answer_json(api):
     assert api.get("/api/v1/nothing-here").is_json
     answer = api.client.delete("/api/v1/customer-accounts", headers=api.headers)
     assert answer.status_code == 405 and answer.is_json
+
+
+def test_a_token_over_its_rate_limit_gets_429_with_retry_after(settings, broker, org, redis_client):
+    import dataclasses
+
+    from conftest import Api
+    from gateway import create_app
+
+    redis_client.delete(*redis_client.keys("kamflow-ratelimit*") or ["none"])
+    app = create_app(dataclasses.replace(settings, api_rate_limit="3 per minute"), broker=broker)
+    api = Api(app.test_client(), org["token"])
+    answers = [api.get("/api/v1/markets") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    refused = answers[-1]
+    assert refused.is_json and int(refused.headers["Retry-After"]) > 0
+    assert "3 per 1 minute" in refused.get_json()["message"]
+    with db.database.connection_context():
+        from shared import organisations
+        other = organisations.create_api_token(org["organisation"], "second-crm")
+    assert Api(app.test_client(), other).get("/api/v1/markets").status_code == 200  # per token

@@ -1,0 +1,19 @@
+"""Per-token rate limits on the API (Flask-Limiter, counted in Redis so every gateway process
+shares the count). Over the limit: 429 with Retry-After. If Redis is unreachable the limit is
+not enforced rather than the API refused: accepting a request matters more than counting it."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_limiter import Limiter
+
+from shared import security
+
+
+def token_key() -> str:
+    """The caller's token (hashed: the raw token is never a storage key)."""
+    header = request.headers.get("Authorization", "")
+    return "token:" + security.token_digest(header.partition(" ")[2].strip())
+
+
+limiter = Limiter(key_func=token_key, headers_enabled=True, swallow_errors=True, strategy="fixed-window")
