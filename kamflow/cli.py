@@ -85,6 +85,63 @@ def create_api_token(slug, name):
     click.echo(organisations.create_api_token(organisation, name))
 
 
+@main.command("list-api-tokens")
+@click.option("--org", "slug", required=True)
+def list_api_tokens(slug):
+    """The organisation's API tokens: name, prefix, created, last used, revoked (never the token)."""
+    from shared import organisations
+
+    _bind()
+    try:
+        organisation = organisations.get_organisation(slug)
+    except organisations.SetupError as error:
+        _fail(str(error))
+    click.echo(f"{'name':<24}{'prefix':<12}{'created':<22}{'last used':<22}revoked")
+    for token in organisations.api_tokens(organisation):
+        click.echo(
+            f"{token.name:<24}{token.prefix:<12}{_when(token.created_at):<22}{_when(token.last_used_at):<22}"
+            f"{_when(token.revoked_at)}"
+        )
+
+
+@main.command("revoke-api-token")
+@click.option("--org", "slug", required=True)
+@click.option("--name", required=True, help="The token's name (every live token of that name is revoked)")
+def revoke_api_token(slug, name):
+    """Revoke an API token: it is refused from the next request on."""
+    from shared import organisations
+
+    _bind()
+    try:
+        organisation = organisations.get_organisation(slug)
+    except organisations.SetupError as error:
+        _fail(str(error))
+    revoked = organisations.revoke_api_tokens(organisation, name)
+    if not revoked:
+        _fail(f"no live token named {name!r} in {slug}")
+    click.echo(f"{revoked} token(s) named {name!r} revoked")
+
+
+@main.command("set-webhook")
+@click.option("--org", "slug", required=True)
+@click.option("--url", required=True, help="Where account events are POSTed")
+def set_webhook(slug, url):
+    """Register the organisation's webhook URL and print its signing secret, once."""
+    from shared import organisations, webhooks
+
+    _bind()
+    try:
+        organisation = organisations.get_organisation(slug)
+        _, secret = webhooks.register(organisation.id, url)
+    except (organisations.SetupError, webhooks.InvalidUrl) as error:
+        _fail(str(error))
+    click.echo(secret)
+
+
+def _when(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
 @main.command()
 def status():
     """Accounts by status, and the depth of every stage queue."""

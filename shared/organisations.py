@@ -69,6 +69,10 @@ def revoke_api_tokens(organisation: Organisation, name: str) -> int:
     )
 
 
+def api_tokens(organisation: Organisation) -> list[ApiToken]:
+    return list(ApiToken.select().where(ApiToken.organisation == organisation).order_by(ApiToken.created_at))
+
+
 def insert_manager_forecasts(organisation: Organisation, market: str, prices: dict[dt.date, Decimal]) -> int:
     """Record forecasts the manager inserted for `market` (one price per month)."""
     rows = [{"organisation": organisation, "market": market, "period": p, "price": v} for p, v in prices.items()]

@@ -77,3 +77,25 @@ def test_retry_puts_a_failed_account_through_from_its_failed_stage(kamflow, api,
     assert result.exit_code == 0 and "send_credentials sent again" in result.output
     assert api.wait_for_status(account_id)["status"] == "active"
     assert kamflow("retry", str(account_id)).exit_code == 1  # active now: nothing to retry
+
+
+def test_tokens_can_be_listed_and_revoked_and_a_revoked_token_is_refused_at_once(kamflow, client):
+    kamflow("create-org", "--slug", "volt", "--name", "Volt", "--markets", "fr-power")
+    token = kamflow("create-api-token", "--org", "volt", "--name", "crm").output.strip()
+    api = Api(client, token)
+    assert api.get("/api/v1/markets").status_code == 200
+    listing = kamflow("list-api-tokens", "--org", "volt").output
+    assert "crm" in listing and token[:8] in listing and token not in listing
+    assert kamflow("revoke-api-token", "--org", "volt", "--name", "crm").exit_code == 0
+    assert api.get("/api/v1/markets").status_code == 401
+    assert kamflow("revoke-api-token", "--org", "volt", "--name", "crm").exit_code == 1  # nothing left to revoke
+    revoked_line = next(line for line in kamflow("list-api-tokens", "--org", "volt").output.splitlines() if "crm" in line)
+    assert not revoked_line.rstrip().endswith("-")  # shows when it was revoked
+
+
+def test_set_webhook_prints_the_secret_once(kamflow):
+    kamflow("create-org", "--slug", "volt", "--name", "Volt", "--markets", "fr-power")
+    result = kamflow("set-webhook", "--org", "volt", "--url", "https://crm.volt.example/hooks")
+    assert result.exit_code == 0 and result.output.startswith("whsec_")
+    bad = kamflow("set-webhook", "--org", "volt", "--url", "crm.volt.example")
+    assert bad.exit_code == 1 and "http" in bad.output
