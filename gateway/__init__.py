@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
 
     from gateway.api import customer_accounts, markets, webhooks
     from gateway.api.rate_limits import limiter
+    from gateway.api.docs import docs, require_caller
     from gateway.health import health
     from gateway.web.auth import auth
     from gateway.web.customers import customers
@@ -84,6 +85,8 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
         api.register_blueprint(api_blueprint)
         csrf.exempt(api_blueprint)  # bearer-token API: no cookies, so no CSRF to forge
     app.register_blueprint(health)
+    app.register_blueprint(docs)
+    app.before_request(require_caller)  # the OpenAPI document and its page need a caller too
     app.register_blueprint(set_password)
     app.register_blueprint(auth)
     app.register_blueprint(display)

@@ -118,8 +118,8 @@ def test_markets_lists_the_catalogue_with_what_the_organisation_offers(api):
     assert not items["gb-power"]["offered"]
 
 
-def test_openapi_document_describes_the_endpoints_from_the_schemas(client):
-    spec = client.get("/api/openapi.json").get_json()
+def test_openapi_document_describes_the_endpoints_from_the_schemas(api):
+    spec = api.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
     assert {"/api/v1/customer-accounts", "/api/v1/customer-accounts/{account_id}", "/api/v1/markets"} <= set(spec["paths"])
     request_schema = spec["components"]["schemas"]["AccountRequest"]
@@ -129,3 +129,22 @@ def test_openapi_document_describes_the_endpoints_from_the_schemas(client):
 
 def test_healthz_needs_no_token(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_the_api_documents_need_a_caller(client, org):
+    for path in ("/api/openapi.json", "/api/docs"):
+        answer = client.get(path)
+        assert answer.status_code == 401 and answer.is_json
+
+
+def test_the_docs_page_renders_every_endpoint_and_schema_from_the_document(api):
+    spec = api.get("/api/openapi.json").get_json()
+    page = api.get("/api/docs")
+    assert page.status_code == 200
+    for path, operations in spec["paths"].items():
+        for method in operations:
+            if method in ("get", "post", "put", "patch", "delete"):
+                assert f"{method.upper()} {path}" in page.text
+    for name in spec["components"]["schemas"]:
+        assert f'id="schema-{name}"' in page.text
+    assert "Idempotency-Key" in page.text and "Kamflow-Signature" in page.text

@@ -1,0 +1,43 @@
+"""The API's documentation: the OpenAPI document generated from the marshmallow schemas
+(served by flask-smorest at /api/openapi.json) and a page rendering it at /api/docs.
+
+Like everything but login and health, both need a caller: a valid API token, or a logged-in
+member of staff. The page is rendered on the server from the same document, so it cannot
+drift from it, and needs no JavaScript or CDN.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from flask_login import current_user
+
+from shared import security, webhooks
+from shared.models import ApiToken
+
+docs = Blueprint("api_docs", __name__)
+PROTECTED = ("/api/openapi.json", "/api/docs")
+
+
+def _has_valid_token() -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    digest = security.token_digest(token.strip())
+    return ApiToken.select().where((ApiToken.token_hash == digest) & ApiToken.revoked_at.is_null()).exists()
+
+
+def require_caller():
+    """`before_request` for the documents: 401 for anonymous callers."""
+    if request.path not in PROTECTED:
+        return None
+    if _has_valid_token() or getattr(current_user, "is_authenticated", False):
+        return None
+    answer = jsonify(code=401, status="Unauthorized",
+                     message="Send your API token as 'Authorization: Bearer <token>', or log in.")
+    return answer, 401
+
+
+@docs.get("/api/docs")
+def page():
+    spec = current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
+    return render_template("api_docs.html", spec=spec, signature_header=webhooks.SIGNATURE_HEADER)
