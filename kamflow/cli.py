@@ -143,51 +143,6 @@ def _when(moment) -> str:
 
 
 @main.command()
-def status():
-    """Accounts by status, and the depth of every stage queue."""
-    import redis
-
-    from shared import operations
-
-    settings = _bind()
-    with db.database.connection_context():
-        counts = operations.accounts_by_status()
-    click.echo("accounts by status")
-    for name, count in counts.items():
-        click.echo(f"  {name:<22}{count:>8}")
-    if not settings.redis_url:
-        click.echo("queues: REDIS_URL is not set, so the broker cannot be read")
-        return
-    try:
-        depths = operations.queue_depths(redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3))
-    except redis.RedisError as error:
-        click.echo(f"queues: broker unreachable ({error})")
-        return
-    click.echo(f"{'queue':<24}{'ready':>8}{'delayed':>9}{'dead':>7}")
-    for queue, depth in depths.items():
-        click.echo(f"  {queue:<22}{depth['ready']:>8}{depth['delayed']:>9}{depth['dead']:>7}")
-
-
-@main.command()
-@click.argument("account_id", type=int)
-def retry(account_id):
-    """Retry a failed account from the stage that failed."""
-    from shared import broker as broker_setup
-    from shared import operations
-
-    settings = _bind()
-    if not settings.redis_url:
-        _fail("set REDIS_URL to the broker the workers use")
-    broker_setup.setup(settings)
-    try:
-        with db.database.connection_context():
-            stage = operations.retry(account_id)
-    except operations.CannotRetry as error:
-        _fail(str(error))
-    click.echo(f"account {account_id}: {stage} sent again")
-
-
-@main.command()
 @click.option("--port", envvar="PORT", default=8000, show_default=True)
 @click.option("--processes", default=1, show_default=True, help="Worker processes")
 @click.option("--threads", default=4, show_default=True, help="Threads per worker process")
@@ -197,6 +152,10 @@ def run(port, processes, threads):
 
     run_stack(port=port, processes=processes, threads=threads)
 
+
+from kamflow.ops_commands import register  # noqa: E402  status, retry, requeue-dead (issue 5)
+
+register(main)
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,7 @@ import time
 from kamflow import demo
 from kamflow.embedded_redis import EmbeddedRedis
 from kamflow.mailcatcher import MailCatcher
-from shared import db
+from shared import db, logging_setup
 from shared.config import VAR_DIR, Settings
 
 log = logging.getLogger("kamflow.run")
@@ -36,6 +36,7 @@ def _secret_key() -> str:
 
 def run_stack(port: int, processes: int, threads: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging_setup.configure()  # LOG_FORMAT=json|text; secrets redacted (not the dev mail catcher)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter
     env = dict(os.environ)
     started = []

@@ -27,6 +27,13 @@ def boot(settings: Settings) -> RedisBroker:
     # "after" hooks run in reverse list order: placed before Retries, it sees Retries' verdict.
     broker.add_middleware(RecordGiveUps(), before=Retries)
     broker.add_middleware(Reconciler(settings))
+    from shared.logging_setup import StageLogContext
+    from workers.health import WorkerRegistry
+    from workers.metrics import add_metrics
+
+    broker.add_middleware(StageLogContext(), before=type(broker.middleware[0]))  # every log line: account, stage
+    add_metrics(broker)  # Prometheus exporter + accounts reaching a final status
+    broker.add_middleware(WorkerRegistry())  # who is alive, for /ops and `python -m workers.health`
     for module in (validate_customer, provision_access, activate_markets, send_credentials):
         declare_stage(broker, settings, module.STAGE, module.run)
     deliver_webhook.declare(broker, settings)

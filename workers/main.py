@@ -2,8 +2,10 @@
 
 import logging
 
+from shared import logging_setup
 from shared.config import Settings
 from workers import boot
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+logging_setup.configure()  # LOG_FORMAT=json|text; account/stage on every line; secrets redacted
 broker = boot(Settings.from_env().with_secret())

@@ -1,0 +1,121 @@
+"""Prometheus metrics of the gateway, served at /metrics.
+
+Requests by endpoint (the URL rule, so ids do not explode the label set), method and status; a
+latency histogram by endpoint; and, read from the database at scrape time, the accounts accepted
+(every account stored, by either door) and the accounts by status — numbers that stay right
+however many gateway processes run and however often they restart.
+
+Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR to an empty directory before
+the gateway starts: prometheus_client then keeps each process's samples in files there and
+/metrics adds them up (see docs/operations.md).
+
+Access: `Authorization: Bearer <METRICS_TOKEN>` for Prometheus, or a logged-in operator or
+manager for a person. Without METRICS_TOKEN set, only the session works: metrics are never open.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+
+import peewee
+from flask import Flask, Response, current_app, g, request
+from flask_login import current_user
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from shared import observability
+from shared.models import CustomerAccount
+
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+#: One registry per process, created once: create_app may run many times (tests), metrics may not.
+REGISTRY = CollectorRegistry()
+
+REQUESTS = Counter(
+    "kamflow_http_requests", "HTTP requests answered by the gateway.", ["endpoint", "method", "status"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "kamflow_http_request_duration_seconds", "Time to answer a request.", ["endpoint", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+OPS_ROLES = ("operator", "manager")
+
+
+class AccountsCollector:
+    """Accounts accepted and accounts by status, counted in the database when scraped."""
+
+    def collect(self):
+        with_db = not self._closed()
+        total = CustomerAccount.select().count() if with_db else 0
+        accepted = CounterMetricFamily("kamflow_accounts_accepted", "Customer accounts accepted (stored), by either door.")
+        accepted.add_metric([], total)
+        yield accepted
+        by_status = GaugeMetricFamily("kamflow_accounts", "Customer accounts by status.", labels=["status"])
+        for status, n in (observability.accounts_by_status() if with_db else {}).items():
+            by_status.add_metric([status], n)
+        yield by_status
+
+    @staticmethod
+    def _closed() -> bool:
+        from shared.db import database
+
+        try:
+            database.connect(reuse_if_open=True)
+            return False
+        except peewee.DatabaseError:
+            return True
+
+
+def _endpoint() -> str:
+    return request.url_rule.rule if request.url_rule else "unmatched"
+
+
+def _allowed() -> bool:
+    token = current_app.config.get("METRICS_TOKEN") or ""
+    given = request.headers.get("Authorization", "")
+    if token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
+        return True
+    return bool(current_user and current_user.is_authenticated and current_user.role in OPS_ROLES)
+
+
+def scrape() -> bytes:
+    if MULTIPROCESS:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(AccountsCollector())
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("METRICS_TOKEN", os.environ.get("METRICS_TOKEN", ""))
+    if not MULTIPROCESS and not getattr(REGISTRY, "_kamflow_accounts", False):
+        REGISTRY.register(AccountsCollector())
+        REGISTRY._kamflow_accounts = True
+
+    @app.before_request
+    def start_timer():
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def count(response):
+        endpoint = _endpoint()
+        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        started = g.pop("metrics_started", None)
+        if started is not None:
+            LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics")
+    def metrics():
+        if not _allowed():
+            return Response(
+                "metrics need `Authorization: Bearer <METRICS_TOKEN>` or an operator's or manager's session\n",
+                401, {"WWW-Authenticate": 'Bearer realm="metrics"', "Content-Type": "text/plain"},
+            )
+        return Response(scrape(), 200, {"Content-Type": CONTENT_TYPE_LATEST})

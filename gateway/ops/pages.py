@@ -1,0 +1,160 @@
+"""/ops: the page, the fragment it refreshes itself with, its JSON twin, and the buttons."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+import redis
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from gateway.ops.access import account_scope, is_operator, operator_required, ops_required
+from shared import dead_letters, observability, operations
+from shared.models import CustomerAccount, utcnow
+
+log = logging.getLogger(__name__)
+
+ops = Blueprint("ops", __name__, url_prefix="/ops")
+
+REFRESH_SECONDS = 5
+
+
+def seconds(value: float | None) -> str:
+    """A duration as an operator reads it: 85 ms, 1.4 s, 3 min 20 s."""
+    if value is None:
+        return "—"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 60:
+        return f"{value:.1f} s"
+    return f"{int(value // 60)} min {int(value % 60)} s"
+
+
+@ops.context_processor
+def helpers():
+    return {"seconds": seconds, "now_utc": lambda: utcnow().strftime("%H:%M:%S")}
+
+
+def _client():
+    return dramatiq.get_broker().client
+
+
+def snapshot() -> dict:
+    """Everything /ops shows. The database part always; the broker part, or why it is missing."""
+    scope = account_scope()
+    data = {
+        "accounts_by_status": observability.accounts_by_status(scope),
+        "stages": observability.stage_stats(),
+        "problems": observability.problem_accounts(scope),
+        "broker_error": None,
+        "queues": [],
+        "workers": [],
+        "dead_letters": [],
+    }
+    try:
+        client = _client()
+        data["queues"] = observability.queue_depths(client)
+        data["workers"] = observability.workers(client)
+        if is_operator():
+            data["dead_letters"] = dead_letters.list_dead(client)
+    except redis.RedisError as error:
+        data["broker_error"] = f"the broker is unreachable: {error}"
+    data["workers_summary"] = observability.workers_summary(data["workers"])
+    return data
+
+
+@ops.get("")
+@ops_required
+def page():
+    return render_template("ops/page.html", data=snapshot(), refresh=REFRESH_SECONDS, operator=is_operator())
+
+
+@ops.get("/panel")
+@ops_required
+def panel():
+    """The live part of the page, re-fetched every few seconds by ops.js."""
+    return render_template("ops/_panel.html", data=snapshot(), operator=is_operator())
+
+
+@ops.get("/snapshot.json")
+@ops_required
+def snapshot_json():
+    data = snapshot()
+    data["dead_letters"] = [
+        {"queue": d.queue, "id": d.redis_id, "actor": d.actor, "account_id": d.account_id, "dead_at": d.dead_at.isoformat(),
+         "attempts": d.attempts, "error": d.error}
+        for d in data["dead_letters"]
+    ]
+    for problem in data["problems"]:
+        problem["updated_at"] = problem["updated_at"].isoformat()
+    return jsonify(data)
+
+
+@ops.get("/accounts/<int:account_id>")
+@ops_required
+def timeline(account_id: int):
+    account = observability.timeline(account_id, account_scope())
+    if account is None:
+        abort(404, description=f"No customer account {account_id}.")
+    return render_template("ops/timeline.html", account=account)
+
+
+@ops.post("/accounts/<int:account_id>/retry")
+@ops_required
+def retry(account_id: int):
+    scope = account_scope()
+    if scope is not None and not scope.where(CustomerAccount.id == account_id).exists():
+        abort(404, description=f"No customer account {account_id}.")
+    try:
+        stage = dead_letters.retry_account(_client(), account_id)
+    except operations.CannotRetry as error:
+        if str(error).startswith("no customer account"):
+            abort(404, description=f"No customer account {account_id}.")
+        flash(f"Not retried: {error}.", "error")
+        return redirect(_back(), 303)
+    except redis.RedisError as error:
+        flash(f"Not retried: the broker is unreachable ({error}).", "error")
+        return redirect(_back(), 303)
+    log.info("operator %s retried the account from %s", current_user.email, stage,
+             extra={"account_id": account_id, "stage": stage})
+    flash(f"Account {account_id}: {stage} sent again.", "success")
+    return redirect(_back(), 303)
+
+
+@ops.post("/dead-letters/<queue>/<redis_id>/requeue")
+@operator_required
+def requeue(queue: str, redis_id: str):
+    return _act_on_dead_letter(queue, redis_id, "requeue")
+
+
+@ops.post("/dead-letters/<queue>/<redis_id>/discard")
+@operator_required
+def discard(queue: str, redis_id: str):
+    return _act_on_dead_letter(queue, redis_id, "discard")
+
+
+def _act_on_dead_letter(queue: str, redis_id: str, action: str):
+    try:
+        if action == "requeue":
+            done = dead_letters.requeue(_client(), queue, redis_id)
+        else:
+            letter = dead_letters.discard(_client(), queue, redis_id)
+            done = f"{letter.actor} message {letter.message_id} discarded"
+    except dead_letters.NotFound as error:
+        abort(404, description=f"{error}.")
+    except operations.CannotRetry as error:
+        flash(f"Not requeued: {error}.", "error")
+        return redirect(_back(), 303)
+    except redis.RedisError as error:
+        flash(f"Nothing done: the broker is unreachable ({error}).", "error")
+        return redirect(_back(), 303)
+    log.info("operator %s: %s", current_user.email, done, extra={"queue": queue})
+    flash(done[0].upper() + done[1:] + ".", "success")
+    return redirect(_back(), 303)
+
+
+def _back() -> str:
+    """Back to /ops, or to the timeline the button was on."""
+    target = request.form.get("back", "")
+    return target if target.startswith("/ops") and not target.startswith("//") else url_for("ops.page")

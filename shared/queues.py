@@ -1,0 +1,42 @@
+"""Every queue kamflow's workers consume, named once, so /ops, the CLI and the health checks
+watch the same list: one queue per stage, plus the maintenance queues. Add a queue here and
+it shows up everywhere an operator looks.
+"""
+
+from __future__ import annotations
+
+from shared import workflow
+
+#: Dramatiq's Redis namespace (RedisBroker's default): keys are `dramatiq:<queue>`.
+NAMESPACE = "dramatiq"
+
+#: Outgoing webhooks to CRMs (the CRM API's delivery actor).
+DELIVER_WEBHOOK = "deliver_webhook"
+
+MAINTENANCE_QUEUES = (DELIVER_WEBHOOK,)
+
+
+def queue_names() -> tuple[str, ...]:
+    """The stage queues in workflow order, then the maintenance queues."""
+    return workflow.STAGE_NAMES + MAINTENANCE_QUEUES
+
+
+def ready_key(queue: str) -> str:
+    return f"{NAMESPACE}:{queue}"
+
+
+def delayed_key(queue: str) -> str:
+    return f"{NAMESPACE}:{queue}.DQ"
+
+
+def dead_key(queue: str) -> str:
+    """A sorted set of dead-lettered Redis message ids, scored by when they died (ms)."""
+    return f"{NAMESPACE}:{queue}.XQ"
+
+
+def dead_messages_key(queue: str) -> str:
+    """A hash: Redis message id -> the encoded dramatiq message."""
+    return f"{NAMESPACE}:{queue}.XQ.msgs"
+
+
+HEARTBEATS_KEY = f"{NAMESPACE}:__heartbeats__"

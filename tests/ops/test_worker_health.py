@@ -1,0 +1,50 @@
+"""The worker health check an orchestrator runs (`python -m workers.health`), and /ops's view of
+the workers: a live worker passes, a stopped one fails, a killed one turns silent."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import dramatiq
+
+from ops.conftest import start_worker, stop_worker, wait_until, worker_env
+
+
+def health(redis_url, *args):
+    env = {**os.environ, "REDIS_URL": redis_url}
+    return subprocess.run([sys.executable, "-m", "workers.health", *args], env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_health_check_passes_while_a_worker_runs_and_fails_once_it_stopped(broker, redis_url):
+    assert health(redis_url).returncode == 1  # nothing runs yet
+    worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=3)
+    worker.start()
+    try:
+        alive = health(redis_url)
+        assert alive.returncode == 0, alive.stderr
+        assert f"1 worker process(es) alive on {socket.gethostname()}, 3 threads" in alive.stdout
+    finally:
+        worker.stop()
+    stopped = health(redis_url)
+    assert stopped.returncode == 1 and "no worker process registered" in stopped.stderr
+
+
+def test_a_killed_worker_turns_silent_on_ops_and_fails_the_check(settings, broker, mailbox, ops, fast_liveness):
+    process = start_worker(worker_env(settings, mailbox.url))
+    try:
+        workers = wait_until(lambda: [w for w in ops.snapshot()["workers"] if w["pid"] != os.getpid() and w["alive"]],
+                             timeout=30, message="the worker process never showed up alive")
+        assert workers[0]["threads"] == 2  # the dramatiq CLI's worker process (a child of process.pid)
+        assert health(settings.redis_url, "--any-host").returncode == 0
+        os.killpg(process.pid, signal.SIGKILL)  # no goodbye: only its heartbeat stops
+        process.wait(timeout=10)
+        wait_until(lambda: ops.snapshot()["workers_summary"]["silent"] == 1, timeout=10)
+        assert "1 silent" in ops.get("/ops/panel").text
+        dead = health(settings.redis_url, "--any-host", "--max-silence", "2")
+        assert dead.returncode == 1 and "0 of 1 worker process(es) alive" in dead.stderr
+    finally:
+        stop_worker(process, signal.SIGKILL)
