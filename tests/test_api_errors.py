@@ -151,3 +151,26 @@ def test_a_token_over_its_rate_limit_gets_429_with_retry_after(settings, broker,
         from shared import organisations
         other = organisations.create_api_token(org["organisation"], "second-crm")
     assert Api(app.test_client(), other).get("/api/v1/markets").status_code == 200  # per token
+
+
+def test_a_blank_customer_reference_means_none(api):
+    body = account_request(**{"customer.customer_reference": "  ", "setup": {"app_access": False}})
+    answer = api.create(body)
+    assert answer.status_code == 202
+    assert answer.get_json()["customer"]["customer_reference"] is None
+
+
+def test_markets_sent_without_access_with_their_own_errors_is_still_a_clear_422(api):
+    body = account_request(**{"setup.app_access": False, "setup.markets.0.forecasts": ["client"]})
+    answer = api.create(body)
+    assert answer.status_code == 422
+    markets = answer.get_json()["errors"]["json"]["setup"]["markets"]
+    assert markets["_schema"] == ["Only asked when the customer gets access to the application."]
+    assert "forecasts" in markets["0"]
+    assert nothing_stored()
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(api):
+    answer = api.get("/api/v1/customer-accounts?stauts=active")
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"]["query"]["stauts"] == ["Unknown field."]

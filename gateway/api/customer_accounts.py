@@ -21,6 +21,8 @@ blp = Blueprint(
 blp.before_request(authenticate)
 
 VIEW = AccountViewSchema()
+#: An account id in a path; larger than a 64-bit id cannot exist, so it is a 404, not a database error.
+ACCOUNT = "/<int(max=9223372036854775807):account_id>"
 
 
 def _base_url() -> str:
@@ -84,7 +86,7 @@ def create(request_data):
     return response
 
 
-@blp.get("/<int:account_id>")
+@blp.get(ACCOUNT)
 @blp.response(200, AccountViewSchema)
 @blp.alt_response(404, description="No such account in your organisation")
 def get_one(account_id: int):
@@ -93,7 +95,7 @@ def get_one(account_id: int):
 
 
 @blp.get("")
-@blp.arguments(AccountListQuerySchema, location="query")
+@blp.arguments(AccountListQuerySchema, location="query", unknown=None)  # None: the schema says RAISE
 @blp.response(200, AccountListSchema)
 def list_all(query):
     """The organisation's accounts, newest first (a stable order), filtered by status, demo, KAM or
@@ -119,7 +121,7 @@ def _actor() -> str:
     return f"api-token:{g.api_token.name}"
 
 
-@blp.patch("/<int:account_id>")
+@blp.patch(ACCOUNT)
 @blp.arguments(AccountChangeSchema(partial=tuple(f"customer.{f}" for f in parameters.CUSTOMER_FIELDS)))
 @blp.response(200, AccountViewSchema)
 @blp.alt_response(404, description="No such account in your organisation")
@@ -145,7 +147,7 @@ def change(change_data, account_id: int):
     return accounts.describe(accounts.get_account(g.organisation, account_id), _base_url())
 
 
-@blp.post("/<int:account_id>/retry")
+@blp.post(f"{ACCOUNT}/retry")
 @blp.response(202, AccountViewSchema, description="The failed stage is sent again.")
 @blp.alt_response(404, description="No such account in your organisation")
 @blp.alt_response(409, description="The account is not failed")
@@ -159,7 +161,7 @@ def retry(account_id: int):
     return accounts.describe(accounts.get_account(g.organisation, account_id), _base_url())
 
 
-@blp.post("/<int:account_id>/resend-credentials")
+@blp.post(f"{ACCOUNT}/resend-credentials")
 @blp.response(202, AccountViewSchema, description="A new credentials email (with a new link) is on its way.")
 @blp.alt_response(404, description="No such account in your organisation")
 @blp.alt_response(409, description="No access, or not active yet")

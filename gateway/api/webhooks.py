@@ -67,7 +67,7 @@ def remove():
 
 
 @blp.get("/deliveries")
-@blp.arguments(PageQuerySchema, location="query")
+@blp.arguments(PageQuerySchema, location="query", unknown=None)  # None: the schema says RAISE
 @blp.response(200, WebhookDeliveryListSchema)
 def delivery_log(query):
     """Every delivery, newest first: its state, attempts, and the receiver's last answer."""

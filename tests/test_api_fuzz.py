@@ -1,0 +1,52 @@
+"""Property-based fuzzing of the CRM API from its own served OpenAPI document (schemathesis).
+
+Every operation gets requests that fit the documented schemas and requests that do not; none
+may answer 5xx, and every answer must match what the document says (status code, content type,
+body schema, headers). The default size keeps `make test` quick; `FUZZ_EXAMPLES=500 make test` (per
+operation and mode) runs a larger campaign.
+"""
+
+from __future__ import annotations
+
+import os
+
+import hypothesis
+import pytest
+import schemathesis
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "30"))
+MINIMUM_REQUESTS = 500
+
+
+@pytest.mark.usefixtures("worker")
+def test_fuzzed_requests_never_get_a_5xx_or_an_undocumented_answer(app, org):
+    auth = {"Authorization": f"Bearer {org['token']}"}
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app, headers=auth)
+    sent = 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
+            @hypothesis.settings(
+                max_examples=EXAMPLES_PER_OPERATION,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(hypothesis.HealthCheck),
+                phases=[hypothesis.Phase.generate],
+            )
+            def probe(case):
+                nonlocal sent
+                sent += 1
+                # Excluded: "schema-valid data must be accepted" — some of the article's rules join
+                # fields (an end date after the start, the client forecast only with another one,
+                # a phone number valid for its country) and OpenAPI 3.0 cannot say so; those are
+                # 422s naming the field, which the other checks hold to the document. And "invalid
+                # data must be refused" — its invalid cases drop the Authorization header, which
+                # we always send back; unknown fields and missing tokens have tests of their own.
+                case.call_and_validate(headers=auth, excluded_checks=[positive_data_acceptance, negative_data_rejection])
+
+            probe()
+    assert sent >= MINIMUM_REQUESTS, f"only {sent} fuzzed requests were sent"
