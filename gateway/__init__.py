@@ -102,6 +102,14 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     app.register_blueprint(customers)
     app.register_blueprint(wizard)
     app.register_blueprint(edit_parameters)
+    # operators' door (issue 5): /ops pages, /readyz, /metrics
+    from gateway import metrics
+    from gateway.ops import ops
+    from gateway.readiness import readiness
+
+    app.register_blueprint(readiness)
+    app.register_blueprint(ops)
+    metrics.init_app(app)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
