@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     api = Api(app)
 
     from gateway.api import customer_accounts, markets, webhooks
-    from gateway.api.rate_limits import limiter
+    from gateway.api.rate_limits import make_limiter
     from gateway.api.docs import docs, require_caller
     from gateway.health import health
     from gateway.web.auth import auth
@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
 
     app.config["RATELIMIT_STORAGE_URI"] = settings.redis_url or "memory://"
     app.config["RATELIMIT_KEY_PREFIX"] = "kamflow-ratelimit"
+    limiter = make_limiter()
     limiter.init_app(app)
     for api_blueprint in (customer_accounts.blp, markets.blp, webhooks.blp):
         limiter.limit(settings.api_rate_limit)(api_blueprint)

@@ -16,4 +16,7 @@ def token_key() -> str:
     return "token:" + security.token_digest(header.partition(" ")[2].strip())
 
 
-limiter = Limiter(key_func=token_key, headers_enabled=True, swallow_errors=True, strategy="fixed-window")
+def make_limiter() -> Limiter:
+    """One per app: Flask-Limiter keeps blueprint limits in the limiter, so a shared one would
+    carry one app's limits over to the next."""
+    return Limiter(key_func=token_key, headers_enabled=True, swallow_errors=True, strategy="fixed-window")
