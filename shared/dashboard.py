@@ -14,7 +14,7 @@ from shared.visibility import visible_accounts
 
 #: The dashboard's groups of statuses, in the order they are shown.
 GROUPS = (
-    ("created", "Created", (workflow.PENDING,)),
+    ("created", "Created, not started yet", (workflow.PENDING,)),
     ("in_progress", "In progress",
      (workflow.VALIDATING, workflow.PROVISIONING, workflow.ACTIVATING, workflow.SENDING_CREDENTIALS)),
     ("active", "Active", (workflow.ACTIVE,)),
