@@ -123,3 +123,9 @@ def wait_until(predicate, timeout=20.0, interval=0.1, message="condition not met
             return value
         assert time.monotonic() < deadline, message
         time.sleep(interval)
+
+
+@pytest.fixture(autouse=True)
+def no_workers_from_earlier_tests(redis_client):
+    """Worker processes killed by earlier tests stay registered (silent) for an hour: start clean."""
+    redis_client.delete(observability.WORKERS_KEY)
