@@ -105,8 +105,11 @@ def broker(settings):
 
     broker = workers.boot(settings)
     db.migrate()
-    broker.flush_all()
-    broker.client.delete("kamflow:reconciler:lock")
+    # Each test starts from an empty broker: queues, heartbeats, worker registry, locks and
+    # rate-limit counters of earlier tests would otherwise leak into what this one sees.
+    for pattern in ("dramatiq:*", "kamflow*"):
+        for key in broker.client.scan_iter(match=pattern, count=1000):
+            broker.client.delete(key)
     yield broker
     broker.close()
 
