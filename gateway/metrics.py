@@ -93,7 +93,7 @@ def scrape() -> bytes:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("METRICS_TOKEN", os.environ.get("METRICS_TOKEN", ""))
+    app.config.setdefault("METRICS_TOKEN", app.config["KAMFLOW"].metrics_token)
     if not MULTIPROCESS and not getattr(REGISTRY, "_kamflow_accounts", False):
         REGISTRY.register(AccountsCollector())
         REGISTRY._kamflow_accounts = True

@@ -43,6 +43,9 @@ class Settings:
 
     set_password_ttl_hours: int = 72
 
+    #: Prometheus' bearer token for the gateway's /metrics (empty: only an operator's session gets in).
+    metrics_token: str = ""
+
     #: Requests per API token (Flask-Limiter notation), shared by all gateway processes.
     api_rate_limit: str = "600 per minute"
 

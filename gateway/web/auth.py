@@ -98,9 +98,16 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def home_url() -> str:
+    """Where a logged-in person starts: operators on /ops, KAMs and managers on their dashboard."""
+    if current_user.role == "operator":
+        return url_for("ops.page")
+    return url_for("dashboard.show")
+
+
 @auth.route("/")
 def index():
-    return redirect(url_for("dashboard.show") if current_user.is_authenticated else url_for("auth.login"))
+    return redirect(home_url() if current_user.is_authenticated else url_for("auth.login"))
 
 
 @auth.route("/login", methods=["GET", "POST"])
@@ -112,7 +119,7 @@ def login():
         user = User.get_or_none((User.email == email) & (User.active == True))  # noqa: E712
         if security.password_matches(user.password_hash if user else _UNKNOWN_USER_HASH, form.password.data) and user:
             login_user(Login(user))
-            return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.show"))
+            return redirect(_safe_next(request.args.get("next")) or home_url())
         failed = True
     return render_template("login.html", form=form, failed=failed), (401 if failed else 200)
 

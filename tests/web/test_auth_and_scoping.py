@@ -121,3 +121,14 @@ def test_a_kam_sees_only_their_accounts_and_a_manager_all_of_the_organisation(ka
     assert "Mine SARL" in manager_list and "Theirs GmbH" in manager_list
     assert manager_page.get(f"/customers/{theirs.id}").status_code == 200
     assert manager_page.get("/customers/999999").status_code == 404
+
+
+def test_an_operator_lands_on_ops_after_login(client, org):
+    from shared import organisations
+
+    with db.database.connection_context():
+        organisations.create_staff_user(org["organisation"], "ops@acme-energy.example", "operator", PASSWORD)
+    page = client.get("/login")
+    answer = client.post("/login", data={"csrf_token": csrf_of(page.text), "email": "ops@acme-energy.example",
+                                         "password": PASSWORD})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/ops")
