@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway.web.dashboard import dashboard
     from gateway.web.display import display
     from gateway.web.edit_parameters import edit_parameters
+    from gateway.web.my_account import my_account
     from gateway.web.set_password import set_password
     from gateway.web.wizard import wizard
 
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     app.register_blueprint(customers)
     app.register_blueprint(wizard)
     app.register_blueprint(edit_parameters)
+    app.register_blueprint(my_account)
     # operators' door (issue 5): /ops pages, /readyz, /metrics
     from gateway import metrics
     from gateway.ops import ops

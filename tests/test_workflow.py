@@ -212,3 +212,26 @@ def test_the_timeline_records_every_attempt_with_its_worker_and_error(api, mailb
     ]
     assert "451" in attempts[3].error and attempts[4].error is None
     assert all(a.worker and a.finished_at >= a.started_at for a in attempts)
+
+
+def test_the_customer_logs_in_with_the_emailed_link_and_sees_only_their_own_account(api, client, mailbox):
+    other = account_request(**{"customer.email": "someone@else.example", "customer.company": "Other Corp",
+                               "customer.customer_reference": "OTHER"})
+    assert api.wait_for_status(api.create(other).get_json()["id"])["status"] == "active"
+    assert api.wait_for_status(api.create(account_request()).get_json()["id"])["status"] == "active"
+    message = next(m for m in mailbox.wait_for(2) if m["To"] == "claire.martin@foundry.example")
+    link = set_password_link(message)
+    page = client.get(link)
+    client.post(link, data={"csrf_token": csrf_token(page.text), "password": "a-long-secret-1", "confirm": "a-long-secret-1"})
+
+    login = client.get("/login")
+    answer = client.post("/login", data={"csrf_token": csrf_token(login.text), "email": "claire.martin@foundry.example",
+                                         "password": "a-long-secret-1"})
+    assert answer.headers["Location"].endswith("/my-account")
+    mine = client.get("/my-account")
+    assert mine.status_code == 200
+    assert "Martin Foundry SAS" in mine.text and "Other Corp" not in mine.text
+    assert "France power" in mine.text and "Germany gas" in mine.text
+    assert "You do: you insert and modify the parameters" in mine.text  # editor: the customer
+    assert client.get("/customers").status_code == 403  # no KAM page for a customer
+    assert client.get("/dashboard").status_code == 403

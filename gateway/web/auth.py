@@ -99,9 +99,12 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def home_url() -> str:
-    """Where a logged-in person starts: operators on /ops, KAMs and managers on their dashboard."""
+    """Where a logged-in person starts: operators on /ops, customers on their own account, KAMs
+    and managers on their dashboard."""
     if current_user.role == "operator":
         return url_for("ops.page")
+    if current_user.role == "customer":
+        return url_for("my_account.show")
     return url_for("dashboard.show")
 
 
