@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_smorest import Api
 from flask_wtf import CSRFProtect
 from werkzeug.exceptions import HTTPException

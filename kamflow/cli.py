@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
+from kamflow.command_context import bind_database, fail, organisation_named
 from shared import db
-from shared.config import Settings
-
-
-def _bind() -> Settings:
-    settings = Settings.from_env()
-    db.bind(settings.database_url)
-    return settings
-
-
-def _fail(message: str):
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 @click.group()
@@ -29,7 +16,7 @@ def main():
 @main.command()
 def migrate():
     """Create the database tables that do not exist yet."""
-    _bind()
+    bind_database()
     db.migrate()
     click.echo("database is up to date")
 
@@ -42,11 +29,11 @@ def create_org(slug, name, markets):
     """Create an organisation (a supplier) and the markets it offers."""
     from shared import organisations
 
-    _bind()
+    bind_database()
     try:
         organisation = organisations.create_organisation(slug, name, [m.strip() for m in markets.split(",") if m.strip()])
     except organisations.SetupError as error:
-        _fail(str(error))
+        fail(str(error))
     click.echo(f"organisation {organisation.slug} created")
 
 
@@ -61,12 +48,12 @@ def create_user(slug, email, role, password, first_name, last_name):
     """Create a manager, KAM or operator of an organisation."""
     from shared import organisations
 
-    _bind()
+    bind_database()
+    organisation = organisation_named(slug)
     try:
-        organisation = organisations.get_organisation(slug)
         user = organisations.create_staff_user(organisation, email, role, password, first_name, last_name)
     except organisations.SetupError as error:
-        _fail(str(error))
+        fail(str(error))
     click.echo(f"{role} {user.email} created")
 
 
@@ -77,11 +64,8 @@ def create_api_token(slug, name):
     """Create an API token for an organisation and print it, once: only its hash is kept."""
     from shared import organisations
 
-    _bind()
-    try:
-        organisation = organisations.get_organisation(slug)
-    except organisations.SetupError as error:
-        _fail(str(error))
+    bind_database()
+    organisation = organisation_named(slug)
     click.echo(organisations.create_api_token(organisation, name))
 
 
@@ -91,11 +75,8 @@ def list_api_tokens(slug):
     """The organisation's API tokens: name, prefix, created, last used, revoked (never the token)."""
     from shared import organisations
 
-    _bind()
-    try:
-        organisation = organisations.get_organisation(slug)
-    except organisations.SetupError as error:
-        _fail(str(error))
+    bind_database()
+    organisation = organisation_named(slug)
     click.echo(f"{'name':<24}{'prefix':<12}{'created':<22}{'last used':<22}revoked")
     for token in organisations.api_tokens(organisation):
         click.echo(
@@ -111,14 +92,11 @@ def revoke_api_token(slug, name):
     """Revoke an API token: it is refused from the next request on."""
     from shared import organisations
 
-    _bind()
-    try:
-        organisation = organisations.get_organisation(slug)
-    except organisations.SetupError as error:
-        _fail(str(error))
+    bind_database()
+    organisation = organisation_named(slug)
     revoked = organisations.revoke_api_tokens(organisation, name)
     if not revoked:
-        _fail(f"no live token named {name!r} in {slug}")
+        fail(f"no live token named {name!r} in {slug}")
     click.echo(f"{revoked} token(s) named {name!r} revoked")
 
 
@@ -127,14 +105,14 @@ def revoke_api_token(slug, name):
 @click.option("--url", required=True, help="Where account events are POSTed")
 def set_webhook(slug, url):
     """Register the organisation's webhook URL and print its signing secret, once."""
-    from shared import organisations, webhooks
+    from shared import webhooks
 
-    _bind()
+    bind_database()
+    organisation = organisation_named(slug)
     try:
-        organisation = organisations.get_organisation(slug)
         _, secret = webhooks.register(organisation.id, url)
-    except (organisations.SetupError, webhooks.InvalidUrl) as error:
-        _fail(str(error))
+    except webhooks.InvalidUrl as error:
+        fail(str(error))
     click.echo(secret)
 
 

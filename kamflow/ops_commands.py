@@ -11,19 +11,11 @@ import sys
 import click
 import redis
 
+from kamflow.command_context import bind_database, fail
 from shared import db
 from shared.config import Settings
 
 
-def _settings() -> Settings:
-    settings = Settings.from_env()
-    db.bind(settings.database_url)
-    return settings
-
-
-def _fail(message: str):
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 def _broker(settings: Settings):
@@ -31,7 +23,7 @@ def _broker(settings: Settings):
     from shared import broker as broker_setup
 
     if not settings.redis_url:
-        _fail("set REDIS_URL to the broker the workers use")
+        fail("set REDIS_URL to the broker the workers use")
     return broker_setup.setup(settings)
 
 
@@ -46,7 +38,7 @@ def status():
     """Accounts by status, queue depths, workers alive and stage throughput (last hour)."""
     from shared import observability
 
-    settings = _settings()
+    settings = bind_database()
     with db.database.connection_context():
         counts = observability.accounts_by_status()
         stages = observability.stage_stats()
@@ -89,7 +81,7 @@ def retry(account_ids, all_failed):
     from shared import dead_letters, operations, workflow
     from shared.models import CustomerAccount
 
-    settings = _settings()
+    settings = bind_database()
     broker = _broker(settings)
     with db.database.connection_context():
         ids = list(account_ids)
@@ -97,7 +89,7 @@ def retry(account_ids, all_failed):
             ids += [a.id for a in CustomerAccount.select(CustomerAccount.id).where(CustomerAccount.status == workflow.FAILED)
                     .order_by(CustomerAccount.id) if a.id not in ids]
         if not ids:
-            _fail("name the accounts to retry, or pass --all-failed")
+            fail("name the accounts to retry, or pass --all-failed")
         problems, done = [], []
 
         def one(account_id):
@@ -133,14 +125,14 @@ def requeue_dead(message_ids, queue, everything, discard):
     failed is retried from the failed stage; anything else goes back on its queue."""
     from shared import dead_letters, operations, queues
 
-    settings = _settings()
+    settings = bind_database()
     broker = _broker(settings)
     if queue and queue not in queues.queue_names():
-        _fail(f"no queue named {queue!r}; queues: {', '.join(queues.queue_names())}")
+        fail(f"no queue named {queue!r}; queues: {', '.join(queues.queue_names())}")
     try:
         letters = dead_letters.list_dead(broker.client, limit=100_000, queue=queue)
     except redis.RedisError as error:
-        _fail(f"broker unreachable ({error})")
+        fail(f"broker unreachable ({error})")
     if not message_ids and not everything:
         if not letters:
             click.echo("no dead-lettered messages")
@@ -153,7 +145,7 @@ def requeue_dead(message_ids, queue, everything, discard):
     by_id = {d.redis_id: d for d in letters}
     unknown = [m for m in message_ids if m not in by_id]
     if unknown:
-        _fail(f"no dead letter {', '.join(unknown)} (requeued or discarded already?)")
+        fail(f"no dead letter {', '.join(unknown)} (requeued or discarded already?)")
     chosen = [by_id[m] for m in message_ids] if message_ids else letters
     problems, done = [], []
     verb = "discarding" if discard else "requeueing"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import time
 from decimal import Decimal
 
 import dramatiq
 import pytest
 import redis
+from werkzeug.serving import make_server
 
 from kamflow.embedded_redis import EmbeddedRedis
 from kamflow.mailcatcher import MailCatcher
@@ -135,6 +137,17 @@ def app(settings, broker):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def live_server(app):
+    """The app on a free port, served by werkzeug in a thread, for a real browser."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
 
 
 # --- the people and data of one organisation --------------------------------------------------

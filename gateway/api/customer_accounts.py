@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import peewee
-from flask import current_app, g, jsonify, request, url_for
+from flask import g, jsonify, request
 from flask_smorest import Blueprint, abort
 
 from gateway.api.auth import authenticate

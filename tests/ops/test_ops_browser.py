@@ -4,36 +4,16 @@ a person to look at."""
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
 import dramatiq
-import pytest
-from werkzeug.serving import make_server
 
+from browser import browser_tests, launch, screenshot
 from conftest import PASSWORD, account_request
-from ops.conftest import wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
-]
+pytestmark = browser_tests
 
 
 def request(n: int, **changes):
     return account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}", **changes})
-
-
-@pytest.fixture
-def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def test_ops_under_load_refreshes_by_itself_and_retries_from_the_browser(live_server, broker, api, operator, mailbox):
@@ -55,11 +35,8 @@ def test_ops_under_load_refreshes_by_itself_and_retries_from_the_browser(live_se
     for n in range(7, 15):  # the workers are gone: a backlog builds up
         api.create(request(n, **{"setup": {"app_access": False}}))
 
-    ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = launch(playwright)
         try:
             page = browser.new_page(base_url=live_server, viewport={"width": 1280, "height": 900})
             page.goto("/ops")
@@ -74,13 +51,13 @@ def test_ops_under_load_refreshes_by_itself_and_retries_from_the_browser(live_se
             expect(ready).to_have_text("11", timeout=12_000)  # no reload: the panel refreshed itself
             expect(page.locator('tr[data-queue="send_credentials"] [data-count="dead"]')).to_have_text("2")
             expect(page.locator("[data-testid=problems] tbody tr")).to_have_count(3)
-            page.screenshot(path=str(ARTIFACTS / "ops-under-load.png"), full_page=True)
+            screenshot(page, "ops-under-load")
 
             page.locator(f'tr[data-account="{ids[5]}"] button', has_text="Retry").click()
             expect(page.locator(".flash-success")).to_contain_text("send_credentials sent again")
             expect(page.locator("[data-testid=problems] tbody tr")).to_have_count(2)
             page.locator(f'a[href="/ops/accounts/{ids[6]}"]').first.click()
             expect(page.locator("[data-testid=timeline] tbody tr")).to_have_count(6)
-            page.screenshot(path=str(ARTIFACTS / "ops-timeline.png"), full_page=True)
+            screenshot(page, "ops-timeline")
         finally:
             browser.close()

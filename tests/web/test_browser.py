@@ -5,33 +5,13 @@ active without reloading, edits one; screenshots go to test-artifacts/ to be loo
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
+from browser import browser_tests, launch, screenshot
 from web.kam_browser import PASSWORD, in_days
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"),
-    pytest.mark.usefixtures("worker"),
-]
-
-
-@pytest.fixture
-def live_server(app):
-    """The app on a free port, served by werkzeug in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(5)
+pytestmark = [*browser_tests, pytest.mark.usefixtures("worker")]
 
 
 @pytest.fixture
@@ -39,9 +19,7 @@ def page(live_server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = launch(playwright)
         context = browser.new_context(base_url=live_server, locale="fr-FR", viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15_000)
         page = context.new_page()
@@ -51,8 +29,7 @@ def page(live_server):
 
 
 def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    screenshot(page, name)
 
 
 def fill_step1(page, company: str, email: str, demo: str) -> None:

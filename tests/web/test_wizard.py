@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from shared import db, organisations
-from shared.models import CustomerAccount, MarketAccess, User
-from web.kam_browser import (PASSWORD, STEP1, STEP2_NO_ACCESS, accounts_stored, error_of, in_days,
+from shared import db
+from shared.models import MarketAccess
+from web.kam_browser import (STEP1, STEP2_NO_ACCESS, accounts_stored, error_of, in_days,
                              step2_with_access, text_of)
 
 ARTICLE_STEP1 = [
