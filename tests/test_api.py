@@ -148,3 +148,25 @@ def test_the_docs_page_renders_every_endpoint_and_schema_from_the_document(api):
     for name in spec["components"]["schemas"]:
         assert f'id="schema-{name}"' in page.text
     assert "Idempotency-Key" in page.text and "Kamflow-Signature" in page.text
+
+
+def test_idempotency_keys_are_kept_a_day_then_forgotten_by_the_reconciler(api, broker, settings):
+    import datetime as dt
+
+    from shared.models import IdempotencyKey, utcnow
+    from workers.reconciler import Reconciler
+
+    body = account_request(**{"setup": {"app_access": False}})
+    first = api.create(body, headers={"Idempotency-Key": "old"}).get_json()["id"]
+    api.create(account_request(**{"customer.email": "x@foundry.example", "customer.customer_reference": "X",
+                                  "setup": {"app_access": False}}), headers={"Idempotency-Key": "fresh"})
+    with db.database.connection_context():
+        IdempotencyKey.update(created_at=utcnow() - dt.timedelta(hours=25)).where(IdempotencyKey.key == "old").execute()
+    broker.client.delete("kamflow:reconciler:lock")
+    Reconciler(settings).run_once(broker)
+    with db.database.connection_context():
+        assert [k.key for k in IdempotencyKey.select()] == ["fresh"]
+    replay = api.create(body, headers={"Idempotency-Key": "fresh"})
+    assert replay.status_code == 422  # still remembered: another body under a live key
+    again = api.create(body, headers={"Idempotency-Key": "old"})
+    assert again.status_code == 202 and again.get_json()["id"] != first  # forgotten: a new request

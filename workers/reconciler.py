@@ -1,4 +1,5 @@
-"""Middleware: a periodic reconciler thread in every worker process.
+"""Middleware: a periodic reconciler thread in every worker process (re-sends stalled accounts
+and webhook deliveries, forgets expired idempotency keys).
 
 One pass at a time across all processes and hosts: a pass first takes a short Redis lock, so
 scaling workers out does not multiply the re-sends.
@@ -12,7 +13,7 @@ import threading
 from dramatiq import Middleware
 
 from shared import broker as broker_setup
-from shared import reconcile, webhooks
+from shared import idempotency, reconcile, webhooks
 from shared.db import database
 from shared.config import Settings
 
@@ -54,5 +55,6 @@ class Reconciler(Middleware):
             log.info("reconciler re-sent %d stalled account(s)", resent)
         with database.connection_context():
             endpoints = webhooks.stalled_endpoints(self.settings.webhook_stall_after_s)
+            idempotency.purge_expired()  # keys are kept KEY_TTL (24 h), then forgotten
         webhooks.wake(endpoints)
         return resent
