@@ -214,7 +214,7 @@ class WebhookDelivery(BaseModel):
     account = pw.ForeignKeyField(CustomerAccount, backref="webhook_deliveries", on_delete="CASCADE")
     event = pw.CharField(max_length=64)  # "account.active" | "account.rejected" | "account.failed"
     payload = JSONField()
-    state = pw.CharField(max_length=16, default="pending", index=True)  # pending | sending | delivered
+    state = pw.CharField(max_length=16, default="pending", index=True)  # pending | sending | delivered | cancelled
     attempts = pw.IntegerField(default=0)
     claimed_at = pw.DateTimeField(null=True)
     last_status_code = pw.IntegerField(null=True)

@@ -307,7 +307,7 @@ class WebhookDeliveryViewSchema(Schema):
     event = fields.String()
     account_id = fields.Integer()
     url = fields.String()
-    state = fields.String(metadata={"description": "pending | sending | delivered"})
+    state = fields.String(metadata={"description": "pending | sending | delivered | cancelled (the URL was removed)"})
     attempts = fields.Integer()
     last_status_code = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)

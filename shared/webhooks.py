@@ -34,6 +34,7 @@ from shared.models import CustomerAccount, WebhookDelivery, WebhookEndpoint, utc
 log = logging.getLogger(__name__)
 
 QUEUE = "deliver_webhook"
+UNDELIVERED = ("pending", "sending")  # "delivered" and "cancelled" are final
 EVENTS = {workflow.ACTIVE: "account.active", workflow.REJECTED: "account.rejected", workflow.FAILED: "account.failed"}
 SIGNATURE_HEADER = "Kamflow-Signature"
 DELIVERY_HEADER = "Kamflow-Delivery"
@@ -62,12 +63,22 @@ def check_url(url: str) -> str:
 
 def register(organisation_id: int, url: str) -> tuple[WebhookEndpoint, str]:
     """Make `url` the organisation's endpoint (replacing any other) and return its new secret —
-    the only time it is shown."""
+    the only time it is shown. Events not delivered to the old URL move to the new one, still in
+    their order, so replacing a broken URL is how an integrator gets them."""
     check_url(url)
     secret = security.new_token("whsec_")
     with database.atomic():
+        previous = [e.id for e in WebhookEndpoint.select(WebhookEndpoint.id).where(
+            WebhookEndpoint.organisation == organisation_id)]
         WebhookEndpoint.update(active=False).where(WebhookEndpoint.organisation == organisation_id).execute()
         endpoint = WebhookEndpoint.create(organisation=organisation_id, url=url, secret=secret)
+        moved = (
+            WebhookDelivery.update(endpoint=endpoint, state="pending", claimed_at=None)
+            .where(WebhookDelivery.endpoint.in_(previous or [0]) & WebhookDelivery.state.in_(UNDELIVERED))
+            .execute()
+        )
+    if moved:
+        wake([endpoint.id])
     return endpoint, secret
 
 
@@ -78,7 +89,15 @@ def active_endpoint(organisation_id: int) -> WebhookEndpoint | None:
 
 
 def unregister(organisation_id: int) -> int:
-    return WebhookEndpoint.update(active=False).where(WebhookEndpoint.organisation == organisation_id).execute()
+    """Stop sending: the endpoint is switched off and its undelivered events are cancelled (they
+    stay in the delivery log, marked so)."""
+    with database.atomic():
+        endpoints = [e.id for e in WebhookEndpoint.select(WebhookEndpoint.id).where(
+            WebhookEndpoint.organisation == organisation_id)]
+        WebhookDelivery.update(state="cancelled").where(
+            WebhookDelivery.endpoint.in_(endpoints or [0]) & WebhookDelivery.state.in_(UNDELIVERED)
+        ).execute()
+        return WebhookEndpoint.update(active=False).where(WebhookEndpoint.organisation == organisation_id).execute()
 
 
 def record_event(account_id: int, status: str) -> list[int]:
@@ -87,6 +106,10 @@ def record_event(account_id: int, status: str) -> list[int]:
     event = EVENTS.get(status)
     if event is None:
         return []
+    if status == workflow.ACTIVE and WebhookDelivery.select().where(
+        (WebhookDelivery.account == account_id) & (WebhookDelivery.event == event)
+    ).exists():
+        return []  # active again after a resend or an edit: the account did not *become* active
     account = CustomerAccount.get_by_id(account_id)
     endpoint = active_endpoint(account.organisation_id)
     if endpoint is None:
@@ -150,7 +173,7 @@ def _claim_next(endpoint_id: int) -> WebhookDelivery | None:
     another live run holds it (that run is draining the endpoint)."""
     oldest = (
         WebhookDelivery.select()
-        .where((WebhookDelivery.endpoint == endpoint_id) & (WebhookDelivery.state != "delivered"))
+        .where((WebhookDelivery.endpoint == endpoint_id) & WebhookDelivery.state.in_(UNDELIVERED))
         .order_by(WebhookDelivery.id)
         .first()
     )
@@ -211,7 +234,7 @@ def stalled_endpoints(stall_after_s: float) -> list[int]:
         .join(WebhookEndpoint)
         .where(
             (WebhookEndpoint.active == True)  # noqa: E712
-            & (WebhookDelivery.state != "delivered")
+            & WebhookDelivery.state.in_(UNDELIVERED)
             & (peewee.fn.COALESCE(WebhookDelivery.claimed_at, WebhookDelivery.created_at) < cutoff)
         )
         .distinct()

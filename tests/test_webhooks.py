@@ -135,3 +135,40 @@ def test_no_webhook_registered_means_no_delivery(api, receiver):
     time.sleep(0.5)
     assert receiver.requests == []
     assert api.get("/api/v1/webhook").status_code == 404
+
+
+def test_replacing_a_broken_url_delivers_the_waiting_events_there_in_order(api, receiver, secret):
+    broken = Receiver()
+    broken.failures_left = 10**6
+    api.client.put("/api/v1/webhook", json={"url": broken.url}, headers=api.headers)
+    ids = []
+    for n in range(2):
+        body = account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}",
+                                  "setup": {"app_access": False}})
+        ids.append(api.create(body).get_json()["id"])
+        api.wait_for_status(ids[-1])
+    new_secret = api.client.put("/api/v1/webhook", json={"url": receiver.url}, headers=api.headers).get_json()["secret"]
+    accepted = receiver.wait_accepted(2)
+    assert [json.loads(r["body"])["account"]["id"] for r in accepted] == ids
+    assert all(webhooks.verify(new_secret, r["headers"]["Kamflow-Signature"], r["body"]) for r in accepted)
+    broken.server.shutdown()
+
+
+def test_removing_the_url_cancels_what_was_not_delivered(api, receiver, secret):
+    receiver.failures_left = 10**6
+    account_id = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]
+    api.wait_for_status(account_id)
+    assert api.client.delete("/api/v1/webhook", headers=api.headers).status_code == 204
+    (delivery,) = api.get("/api/v1/webhook/deliveries").get_json()["items"]
+    assert delivery["state"] == "cancelled"
+
+
+def test_active_again_after_a_resend_is_not_a_new_event(api, receiver, secret, mailbox):
+    account_id = api.create(account_request()).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    receiver.wait_accepted(1)
+    assert api.post(f"/api/v1/customer-accounts/{account_id}/resend-credentials").status_code == 202
+    assert api.wait_for_status(account_id)["status"] == "active"
+    assert len(mailbox.wait_for(2)) == 2
+    time.sleep(0.5)
+    assert [json.loads(r["body"])["event"] for r in receiver.accepted()] == ["account.active"]

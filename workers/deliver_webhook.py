@@ -18,7 +18,12 @@ QUEUE = webhooks.QUEUE
 def declare(broker, settings: Settings) -> dramatiq.Actor:
     def deliver_webhook(endpoint_id: int) -> None:
         with database.connection_context():
-            webhooks.deliver_pending(endpoint_id)
+            try:
+                webhooks.deliver_pending(endpoint_id)
+            except webhooks.DeliveryFailed as failure:
+                # An expected outcome (the receiver is down), not a bug: Retry gets the same
+                # backoff without a traceback in the log for every attempt.
+                raise dramatiq.Retry(str(failure)) from None
 
     return dramatiq.actor(
         deliver_webhook,
