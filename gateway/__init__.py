@@ -11,7 +11,7 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from flask_smorest import Api
 from flask_wtf import CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 
 from shared import broker as broker_setup
 from shared import db
@@ -123,9 +123,25 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
             # JSON wants string keys, and mixed keys cannot be sorted.
             payload = _string_keys(payload)
             # webargs' validation errors carry no summary: give every error one
-            payload.setdefault("message", ERROR_SUMMARIES.get(code, error.description))
+            custom = error.description != type(error).description
+            payload.setdefault("message", error.description if custom else ERROR_SUMMARIES.get(code, error.description))
+            if code == 429:
+                payload["message"] = f"Too many requests for this API token: at most {error.description}."
             return jsonify(payload), code, headers
         return render_template("error.html", error=error), error.code
+
+    @app.errorhandler(RecursionError)
+    def too_deep(error: RecursionError):
+        """JSON nested thousands deep makes the decoder give up: bad input, not a crash."""
+        return http_error(BadRequest("The JSON body is nested too deeply."))
+
+    @app.before_request
+    def json_bodies_only():
+        """A body sent to the API as a form (curl -d) is refused for what it is, rather than
+        answered with every field 'missing'."""
+        if (request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH")
+                and request.content_length and not request.is_json):
+            return http_error(UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json."))
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

@@ -9,6 +9,7 @@ the database (offered markets, manager forecasts, a login already taken) are in 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import email_validator
 import phonenumbers
@@ -26,6 +27,14 @@ def today() -> dt.date:
     return dt.date.today()
 
 
+def refuse_control_characters(value: str) -> str:
+    """Names and references are printable text; a NUL or a control character is a forged or
+    broken input (and PostgreSQL cannot store a NUL)."""
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValidationError("Must not contain control characters.")
+    return value
+
+
 class Text(fields.String):
     """A string with surrounding spaces removed; blank counts as missing when required."""
 
@@ -37,7 +46,7 @@ class Text(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
-        return value.strip()
+        return refuse_control_characters(value.strip())
 
 
 class OptionalText(fields.String):
@@ -48,7 +57,7 @@ class OptionalText(fields.String):
         super().__init__(allow_none=True, load_default=None, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs).strip()
+        value = refuse_control_characters(super()._deserialize(value, attr, data, **kwargs).strip())
         if len(value) > self.max_length:
             raise ValidationError(f"Must be at most {self.max_length} characters.")
         return value or None

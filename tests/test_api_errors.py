@@ -58,6 +58,9 @@ BAD_INPUTS = [
     ("kam missing", {"kam_email": DELETE}, ("kam_email",), "Missing data"),
     ("kam not of the organisation", {"kam_email": "someone@elsewhere.example"}, ("kam_email",), "No active KAM"),
     ("customer not an object", {"customer": "Acme"}, ("customer", "_schema"), "Invalid input type"),
+    ("NUL in the company", {"customer.company": "Acme\u0000 SAS"}, ("customer", "company"), "control characters"),
+    ("control character in a reference", {"customer.customer_reference": "R\u0007"}, ("customer", "customer_reference"),
+     "control characters"),
 ]
 
 
@@ -174,3 +177,18 @@ def test_an_unknown_query_parameter_is_refused_not_ignored(api):
     answer = api.get("/api/v1/customer-accounts?stauts=active")
     assert answer.status_code == 422
     assert answer.get_json()["errors"]["query"]["stauts"] == ["Unknown field."]
+
+
+def test_json_nested_too_deeply_is_a_400_not_a_crash(api):
+    body = "[" * 100_000 + "]" * 100_000
+    answer = api.client.post("/api/v1/customer-accounts", data=body, headers={**api.headers, "Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.is_json
+    assert answer.get_json()["message"] == "The JSON body is nested too deeply."
+    assert nothing_stored()
+
+
+def test_a_form_encoded_body_is_refused_as_not_json(api):
+    answer = api.client.post("/api/v1/customer-accounts", data={"kam_email": "kam@acme-energy.example"}, headers=api.headers)
+    assert answer.status_code == 415 and answer.is_json
+    assert "Content-Type: application/json" in answer.get_json()["message"]
+    assert nothing_stored()
