@@ -148,3 +148,14 @@ def test_list_filters_by_demo_kam_and_updated_since(api, org):
     assert ids(f"updated_since={since.replace('+', '%2B')}") == [second]
     bad = api.get("/api/v1/customer-accounts?updated_since=yesterday")
     assert bad.status_code == 422 and "updated_since" in bad.get_json()["errors"]["query"]
+
+
+def test_a_rejected_account_is_final_for_changes_and_resends(api):
+    body = account_request(**{"setup.markets.1.forecasts": ["manager"]})
+    account_id = api.create(body).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "rejected"
+    answer = patch(api, account_id, {"customer": {"phone": "+33 6 00 00 00 01"}})
+    assert answer.status_code == 409 and "rejected, which is final" in answer.get_json()["message"]
+    assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["customer"]["phone"] == "+33123456789"
+    resend = api.post(f"/api/v1/customer-accounts/{account_id}/resend-credentials")
+    assert resend.status_code == 409 and "was rejected" in resend.get_json()["message"]
