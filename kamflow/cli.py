@@ -16,7 +16,7 @@ def main():
 @main.command()
 def migrate():
     """Create the database tables that do not exist yet."""
-    bind_database()
+    bind_database(migrating=True)
     db.migrate()
     click.echo("database is up to date")
 

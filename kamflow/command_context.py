@@ -4,6 +4,7 @@ it runs in, a way to stop with a clear message, and the organisation a command n
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -11,9 +12,18 @@ from shared import db
 from shared.config import Settings
 
 
-def bind_database() -> Settings:
+def bind_database(*, migrating: bool = False) -> Settings:
+    """Bind the database of DATABASE_URL. Except to migrate, it must exist and hold kamflow's
+    tables: run elsewhere, a command would otherwise create an empty SQLite file and crash."""
     settings = Settings.from_env()
-    db.bind(settings.database_url)
+    url = settings.database_url
+    if not migrating and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        fail(f"no database at {url}: set DATABASE_URL, or run `kamflow migrate` to create it")
+    db.bind(url)
+    if not migrating:
+        with db.database.connection_context():
+            if not db.database.table_exists("customer_account"):
+                fail(f"the database at {url} has no kamflow tables: run `kamflow migrate` first")
     return settings
 
 

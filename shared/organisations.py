@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from marshmallow import ValidationError
+
 from shared import security
 from shared.db import database
 from shared.markets import CATALOGUE
 from shared.models import ApiToken, ManagerForecast, Organisation, OrganisationMarket, User, utcnow
+from shared.schemas import EmailAddress
 
 STAFF_ROLES = ("manager", "kam", "operator")
 
@@ -43,7 +46,10 @@ def create_staff_user(organisation: Organisation, email: str, role: str, passwor
         raise SetupError(f"role must be one of {', '.join(STAFF_ROLES)}")
     if len(password) < security.MIN_PASSWORD_LENGTH:
         raise SetupError(f"the password must have at least {security.MIN_PASSWORD_LENGTH} characters")
-    email = email.strip().lower()
+    try:
+        email = EmailAddress().deserialize(email)
+    except ValidationError as error:
+        raise SetupError(f"{email!r}: {' '.join(error.messages)}") from None
     if User.select().where(User.email == email).exists():
         raise SetupError(f"a user with email {email!r} exists already")
     return User.create(organisation=organisation, email=email, role=role, first_name=first_name,

@@ -99,3 +99,19 @@ def test_set_webhook_prints_the_secret_once(kamflow):
     assert result.exit_code == 0 and result.output.startswith("whsec_")
     bad = kamflow("set-webhook", "--org", "volt", "--url", "crm.volt.example")
     assert bad.exit_code == 1 and "http" in bad.output
+
+
+def test_an_invalid_email_is_refused_for_a_user(kamflow):
+    kamflow("create-org", "--slug", "volt", "--name", "Volt", "--markets", "fr-power")
+    result = kamflow("create-user", "--org", "volt", "--email", "a b@@", "--role", "kam", "--password", "long-enough-pw")
+    assert result.exit_code == 1 and "Not a valid email address" in result.output
+
+
+def test_a_command_run_where_there_is_no_database_says_so_and_creates_nothing(kamflow, monkeypatch, tmp_path):
+    missing = tmp_path / "elsewhere" / "kamflow.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{missing}")
+    result = kamflow("status")
+    assert result.exit_code == 1 and "run `kamflow migrate`" in result.output
+    assert not missing.exists()
+    assert kamflow("migrate").exit_code == 0 and missing.exists()
+    assert kamflow("status").exit_code == 0
