@@ -97,9 +97,18 @@ class EmailAddress(fields.String):
         return checked.normalized.lower()
 
 
+class UtcDateTime(fields.DateTime):
+    """Timestamps are stored as naive UTC; say so on the way out (2026-11-25T13:16:27.872081+00:00)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
 def yes_no(**kwargs) -> fields.Boolean:
     """A yes/no answer: JSON true or false, nothing else."""
-    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+    return fields.Boolean(truthy={True}, falsy={False}, error_messages={"required": "Answer yes or no."}, **kwargs)
 
 
 class CustomerSchema(Schema):
@@ -185,7 +194,7 @@ class SetupSchema(Schema):
                     errors[field] = ["Only asked when the customer gets access to the application."]
         elif data.get("app_access") is True:
             if "editor" not in data:
-                errors["editor"] = ["Required when the customer gets access: 'kam' or 'customer'."]
+                errors["editor"] = ["Choose who edits the optimisation: the KAM (kam) or the customer (customer)."]
             markets = data.get("markets")
             if not markets:
                 errors["markets"] = ["Select at least one market when the customer gets access."]
@@ -219,8 +228,8 @@ class StageViewSchema(Schema):
     state = fields.String()
     attempts = fields.Integer()
     error = fields.String(allow_none=True)
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    started_at = UtcDateTime(allow_none=True)
+    finished_at = UtcDateTime(allow_none=True)
 
 
 class MarketViewSchema(Schema):
@@ -244,8 +253,8 @@ class AccountViewSchema(Schema):
     markets = fields.List(fields.Nested(MarketViewSchema))
     stages = fields.List(fields.Nested(StageViewSchema))
     rejection_reasons = fields.Dict(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
     links = fields.Dict(keys=fields.String(), values=fields.String())
 
 
@@ -303,7 +312,7 @@ class WebhookRegistrationSchema(Schema):
 class WebhookEndpointViewSchema(Schema):
     url = fields.String()
     active = fields.Boolean()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     secret = fields.String(metadata={"description": "Shown once, when the endpoint is registered."})
     signature_header = fields.String(
         metadata={"description": "Kamflow-Signature: t=<unix>,v1=hex(HMAC-SHA256(secret, '<t>.' + body))"}
@@ -320,8 +329,8 @@ class WebhookDeliveryViewSchema(Schema):
     attempts = fields.Integer()
     last_status_code = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    delivered_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    delivered_at = UtcDateTime(allow_none=True)
 
 
 class WebhookDeliveryListSchema(Schema):

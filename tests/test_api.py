@@ -170,3 +170,23 @@ def test_idempotency_keys_are_kept_a_day_then_forgotten_by_the_reconciler(api, b
     assert replay.status_code == 422  # still remembered: another body under a live key
     again = api.create(body, headers={"Idempotency-Key": "old"})
     assert again.status_code == 202 and again.get_json()["id"] != first  # forgotten: a new request
+
+
+def test_timestamps_say_they_are_utc(api):
+    account = api.create(account_request(**{"setup": {"app_access": False}})).get_json()
+    assert account["created_at"].endswith("+00:00")
+
+
+def test_a_customer_login_does_not_open_the_api_documents(client, org):
+    from shared import access
+    from shared.models import User
+
+    with db.database.connection_context():
+        user = User.create(organisation=org["organisation"], email="c@foundry.example", role="customer")
+        token = access.issue_set_password_token(user.id, 1)
+        access.set_password(token, "a-long-secret-1")
+    login = client.get("/login")
+    csrf = __import__("re").search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', login.text).group(1)
+    client.post("/login", data={"csrf_token": csrf, "email": "c@foundry.example", "password": "a-long-secret-1"})
+    assert client.get("/my-account").status_code in (200, 404)  # logged in as the customer
+    assert client.get("/api/docs").status_code == 401

@@ -2,7 +2,7 @@
 (served by flask-smorest at /api/openapi.json) and a page rendering it at /api/docs.
 
 Like everything but login and health, both need a caller: a valid API token, or a logged-in
-member of staff. The page is rendered on the server from the same document, so it cannot
+member of staff (not a customer). The page is rendered on the server from the same document, so it cannot
 drift from it, and needs no JavaScript or CDN.
 """
 
@@ -16,6 +16,7 @@ from shared.models import ApiToken
 
 docs = Blueprint("api_docs", __name__)
 PROTECTED = ("/api/openapi.json", "/api/docs")
+STAFF = ("kam", "manager", "operator")  # a customer's login is not an integrator's
 
 
 def _has_valid_token() -> bool:
@@ -30,7 +31,7 @@ def require_caller():
     """`before_request` for the documents: 401 for anonymous callers."""
     if request.path not in PROTECTED:
         return None
-    if _has_valid_token() or getattr(current_user, "is_authenticated", False):
+    if _has_valid_token() or getattr(current_user, "role", None) in STAFF:
         return None
     answer = jsonify(code=401, status="Unauthorized",
                      message="Send your API token as 'Authorization: Bearer <token>', or log in.")

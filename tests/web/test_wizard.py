@@ -107,7 +107,7 @@ def test_step_1_errors_show_next_to_their_fields_and_nothing_is_stored(kam_page)
     assert "must not be blank" in error_of(answer.text, "company")
     assert "Enter an international number" in error_of(answer.text, "phone")
     assert "Not a valid email address" in error_of(answer.text, "email")
-    assert "Missing data" in error_of(answer.text, "is_demo")
+    assert "Answer yes or no" in error_of(answer.text, "is_demo")
     assert error_of(answer.text, "last_name") == ""
     assert 'value="Martin"' in answer.text  # what was typed stays
     assert accounts_stored() == []
@@ -165,7 +165,7 @@ def test_back_keeps_what_was_typed_in_both_steps(kam_page):
 
 @pytest.mark.parametrize("changes, field, message", [
     ({"markets": []}, "markets", "Select at least one market"),
-    ({"editor": ""}, "editor", "Required when the customer gets access"),
+    ({"editor": ""}, "editor", "Choose who edits the optimisation"),
     ({"de-gas-end_date": (dt.date.today() - dt.timedelta(days=1)).isoformat()}, "de-gas-end_date", "Must not be in the past."),
     ({"de-gas-end_date": ""}, "de-gas-end_date", "Missing data"),
     ({"de-gas-forecasts": ["client"]}, "de-gas-forecasts", "The client forecast is an option"),
@@ -174,7 +174,7 @@ def test_back_keeps_what_was_typed_in_both_steps(kam_page):
     ({"de-gas-max_optimisations": "two"}, "de-gas-max_optimisations", "Not a valid integer."),
     # Forged past the disabled checkbox: the shared rule answers next to the field.
     ({"de-gas-forecasts": ["application", "manager"]}, "de-gas-forecasts", "manager has inserted forecasts"),
-    ({"app_access": ""}, "app_access", "Missing data"),
+    ({"app_access": ""}, "app_access", "Answer yes or no"),
 ])
 def test_step_2_errors_show_next_to_their_fields_and_nothing_is_stored(kam_page, changes, field, message):
     kam_page.step1()
