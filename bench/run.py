@@ -1,0 +1,142 @@
+"""`python -m bench.run` (or `make bench`, with BENCH_ARGS): run the phases, print the report.
+
+For each database (SQLite always; PostgreSQL too when BENCH_POSTGRES_URL is set, in a database
+made for the run and dropped after it), three rounds — access with 1 worker process, access
+with 2, no access with 2 — each accepting a batch with no worker running, draining it, then a
+live batch at a steady rate (see bench.phases). Figures, never verdicts. Exit status: 0 when
+every phase ran and every account became active, 1 otherwise, 2 on the hard timeout, 130 on
+Ctrl-C or SIGTERM; every process started is stopped in all cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench import databases, phases, report
+from bench.deadline import BenchTimeout, Deadline
+from bench.stack import Stack
+
+#: The live phases offer this share of the workflow's capacity (1 process, as just measured).
+LIVE_LOAD = 0.5
+TIMEOUT_PER_DATABASE_S = 240
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=200, help="accounts per phase (default %(default)s)")
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads posting (default %(default)s)")
+    parser.add_argument("--gateway-workers", type=int, default=2, help="gunicorn --workers (default %(default)s)")
+    parser.add_argument("--threads", type=int, default=4, help="dramatiq --threads per process (default %(default)s)")
+    parser.add_argument("--live-rate", type=float, default=None,
+                        help="accounts/s offered in the live phases (default: half the 1-process drain rate)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help=f"hard limit of the whole run in seconds (default {TIMEOUT_PER_DATABASE_S} per database)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke configuration: 2 client threads, 2 threads per worker process, SQLite only")
+    parser.add_argument("--json", type=Path, default=Path("var/bench/latest.json"),
+                        help="where to write the figures (default %(default)s)")
+    args = parser.parse_args(argv)
+    if args.accounts < 1:
+        parser.error("--accounts must be at least 1")
+    if args.quick:
+        args.concurrency, args.threads = 2, 2
+    return args
+
+
+#: (worker processes, customers get access) of each round: accept a backlog, drain it, then live.
+ROUNDS = ((1, True), (2, True), (2, False))
+
+
+def bench_database(url: str, directory: Path, args, deadline: Deadline, result: dict) -> None:
+    """Fill `result` phase by phase, so a timeout still leaves the figures measured so far."""
+    result.update(phases=[], memory={}, ratios={}, live_rate_per_s=args.live_rate)
+    with Stack(url, directory, deadline, args.gateway_workers, args.threads) as stack:
+        for processes, access in ROUNDS:
+            figures, backlog = phases.accept(stack, args.accounts, args.concurrency, access, deadline)
+            result["phases"].append(figures)
+            with stack.worker_pool(processes) as pool:
+                drained = phases.drain(backlog, processes, access, pool, deadline)
+                result["phases"].append(drained)
+                if result["live_rate_per_s"] is None:  # half the capacity of the first round
+                    result["live_rate_per_s"] = round(max((drained["flow_per_s"] or 2) * LIVE_LOAD, 1.0), 1)
+                result["phases"].append(phases.live(stack, args.accounts, args.concurrency, processes, access,
+                                                    result["live_rate_per_s"], pool, deadline))
+            result["memory"][f"workers_{processes}" + ("" if access else "_no_access")] = pool.peak
+        result["memory"]["gateway"] = stack.gateway.peak_memory()
+        expected = sum(f.get("active", 0) for f in result["phases"] if f["access"] and f["phase"] != "accept")
+        result["emails"] = {"expected": expected, "received": len(stack.mail.wait_for(expected, timeout=5))}
+    result["ratios"] = report.ratios(result["phases"])
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _backstop(signum, frame):
+    raise BenchTimeout("hard timeout: the run did not stop by itself in time")
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()
+    targets = [("sqlite", None)]
+    if os.environ.get("BENCH_POSTGRES_URL") and not args.quick:
+        targets.append(("postgres", os.environ["BENCH_POSTGRES_URL"]))
+    if args.timeout is None:
+        args.timeout = TIMEOUT_PER_DATABASE_S * len(targets)
+    deadline = Deadline(args.timeout)
+    out = {
+        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": {"accounts": args.accounts, "concurrency": args.concurrency,
+                   "gateway_workers": args.gateway_workers, "worker_threads": args.threads,
+                   "quick": args.quick, "timeout_s": args.timeout},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "databases": {}, "complete": False, "error": None,
+    }
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGALRM, _backstop)
+        signal.alarm(int(args.timeout) + 60)  # if a wait somewhere ignored the deadline
+    code = 1
+    try:
+        with tempfile.TemporaryDirectory(prefix="kamflow-bench-") as tmp:
+            for label, server_url in targets:
+                directory = Path(tmp) / label
+                directory.mkdir()
+                result = out["databases"].setdefault(label, {})
+                opener = databases.sqlite(directory) if server_url is None else databases.postgres(server_url)
+                with opener as url:
+                    print(f"bench: {label} ...", flush=True)
+                    bench_database(url, directory, args, deadline, result)
+        out["complete"] = True
+    except BenchTimeout as error:
+        out["error"], code = str(error), 2
+    except KeyboardInterrupt:
+        out["error"], code = "interrupted", 130
+    except Exception as error:  # a child died, a port was taken...: report what was measured
+        out["error"] = f"{type(error).__name__}: {error}"
+    finally:
+        if in_main_thread:
+            signal.alarm(0)
+    out["all_active"] = report.all_active(out)
+    out["duration_s"] = round(time.monotonic() - started, 1)
+    if out["complete"] and out["all_active"]:
+        code = 0
+    print(report.render(out), flush=True)
+    report.write_json(out, args.json)
+    print(f"figures written to {args.json}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
