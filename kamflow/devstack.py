@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,6 +54,13 @@ def run_stack(port: int, processes: int, threads: int) -> None:
     env.setdefault("SECRET_KEY", _secret_key())
     env.setdefault("BASE_URL", f"http://127.0.0.1:{port}")
 
+    # The workers' Prometheus exporter (Dramatiq's): this stack's own counters, on loopback only.
+    prometheus_dir = VAR_DIR / "prometheus"
+    shutil.rmtree(prometheus_dir, ignore_errors=True)
+    prometheus_dir.mkdir(parents=True)
+    env.setdefault("dramatiq_prom_db", str(prometheus_dir))
+    env.setdefault("dramatiq_prom_host", "127.0.0.1")
+
     settings = Settings.from_env(env)
     db.bind(settings.database_url)
     db.migrate()
@@ -66,7 +74,7 @@ def run_stack(port: int, processes: int, threads: int) -> None:
         ),
         subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--access-logfile", "-", "gateway.wsgi:app"],
+             "--no-control-socket", "--access-logfile", "-", "gateway.wsgi:app"],
             env=env,
         ),
     ]

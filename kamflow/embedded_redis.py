@@ -44,6 +44,9 @@ class EmbeddedRedis:
                 "--loglevel", "warning",
             ],
             stdout=subprocess.DEVNULL,
+            # Its own session: Ctrl-C in the terminal reaches the workers and the gateway, which
+            # stop while Redis is still there; Redis is stopped last, by whoever started it.
+            start_new_session=True,
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout

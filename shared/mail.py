@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import smtplib
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
 
 #: Upper bound of one SMTP conversation step; the stage's time limit caps it further.
@@ -20,6 +21,8 @@ def credentials_message(*, mail_from: str, to: str, first_name: str, company: st
     message = EmailMessage()
     message["From"] = mail_from
     message["To"] = to
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or None)  # spam filters expect both
     message["Subject"] = f"Your access to the energy optimisation application ({company})"
     text = (
         f"Hello {first_name},\n\n"

@@ -64,7 +64,7 @@ def identity_problems(organisation_id: int, customer: dict) -> dict:
     if email and User.select().where(User.email == email).exists():
         problems["email"] = ["This email is already used as a login; it must be unique."]
     elif email and CustomerAccount.select().where(CustomerAccount.email_claim == email).exists():
-        problems["email"] = ["This email is already used by another customer account."]
+        problems["email"] = ["This email is already used as a login; it must be unique."]
     if reference and CustomerAccount.select().where(
         (CustomerAccount.organisation == organisation_id) & (CustomerAccount.reference_claim == reference)
     ).exists():

@@ -63,7 +63,8 @@ def claim_identity(account: CustomerAccount) -> Problems:
     """Reserve the account's email and customer reference; the unique indexes decide races."""
     problems: Problems = {}
     claims = (
-        ("customer.email", {"email_claim": account.email}, "This email is already used by another customer account."),
+        # Logins are unique across organisations: the message must not say whose account holds it.
+        ("customer.email", {"email_claim": account.email}, "This email is already used as a login; it must be unique."),
         (
             "customer.customer_reference",
             {"reference_claim": account.customer_reference},

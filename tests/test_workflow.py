@@ -43,6 +43,7 @@ def test_account_with_access_walks_every_stage_and_the_contact_gets_working_cred
     (message,) = mailbox.wait_for(1)
     assert message["To"] == "claire.martin@foundry.example"
     assert message["From"] == "noreply@optimization.energy"
+    assert message["Date"] and message["Message-ID"].endswith("@optimization.energy>")
     text = message.get_body(preferencelist=("plain",)).get_content()
     html = message.get_body(preferencelist=("html",)).get_content()
     assert "Login: claire.martin@foundry.example" in text
