@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import phonenumbers
 from flask import Blueprint
 from markupsafe import Markup, escape
 
@@ -68,6 +69,16 @@ def stage_label(stage: str) -> str:
 @display.app_template_filter("state_label")
 def state_label(state: str) -> str:
     return STATE_LABELS.get(state, state)
+
+
+@display.app_template_filter("phone")
+def phone(e164: str) -> str:
+    """+33123456789 as people write it: +33 1 23 45 67 89."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 @display.app_template_filter("market_name")

@@ -103,3 +103,11 @@ def test_dashboard_monitors_activities(kam_page, org, other_kam):
 def test_dashboard_of_a_new_kam_is_empty_but_invites_to_add(kam_page):
     text = text_of(kam_page.get("/dashboard").text)
     assert "No customer account yet: add one." in text and "Add an account" in text
+
+
+def test_the_account_page_writes_the_phone_as_people_do_and_a_rejected_one_promises_no_email(kam_page, org):
+    active = insert(org, "Acier Demo", markets=[("fr-power", 300)], status=workflow.ACTIVE)
+    rejected = insert(org, "Refus SA", email="refus@x.example", markets=[("fr-power", 300)], status=workflow.REJECTED)
+    assert "+33 1 23 45 67 89" in text_of(kam_page.get(f"/customers/{active.id}").text)
+    page = text_of(kam_page.get(f"/customers/{rejected.id}").text)
+    assert "Refus SA" in page and "should receive an email with the login credentials" not in page
