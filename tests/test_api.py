@@ -190,3 +190,10 @@ def test_a_customer_login_does_not_open_the_api_documents(client, org):
     client.post("/login", data={"csrf_token": csrf, "email": "c@foundry.example", "password": "a-long-secret-1"})
     assert client.get("/my-account").status_code in (200, 404)  # logged in as the customer
     assert client.get("/api/docs").status_code == 401
+
+
+def test_the_document_declares_the_idempotency_key_and_the_location(api):
+    operation = api.get("/api/openapi.json").get_json()["paths"]["/api/v1/customer-accounts"]["post"]
+    (header,) = [p for p in operation["parameters"] if p["in"] == "header"]
+    assert header["name"] == "Idempotency-Key" and header["schema"]["maxLength"] == 255
+    assert "Location" in operation["responses"]["202"]["headers"]

@@ -46,7 +46,16 @@ def _replay(record, request_hash: str):
 
 @blp.post("")
 @blp.arguments(AccountRequestSchema)
-@blp.response(202, AccountViewSchema, description="Accepted: the workflow has started (status `pending`).")
+@blp.doc(parameters=[{
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
+    "description": "Retry safely: the same key with the same body returns the first answer (kept at least "
+                   "24 hours) and creates nothing; with another body it is refused (422).",
+}])
+@blp.response(202, AccountViewSchema, description="Accepted: the workflow has started (status `pending`).", headers={
+    "Location": {"description": "The account's URL", "schema": {"type": "string"}},
+    "Idempotent-Replayed": {"description": "`true` when this is the stored first answer", "schema": {"type": "string"}},
+})
 @blp.alt_response(401, description="Missing or invalid token")
 @blp.alt_response(422, description="Invalid body, unknown KAM, or Idempotency-Key reused with another body")
 def create(request_data):
@@ -57,7 +66,8 @@ def create(request_data):
     """
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key and len(key) > idempotency.MAX_KEY_LENGTH:
-        abort(400, message=f"Idempotency-Key must be at most {idempotency.MAX_KEY_LENGTH} characters.")
+        abort(400, message=f"Idempotency-Key must be at most {idempotency.MAX_KEY_LENGTH} characters.",
+              errors={"headers": {"Idempotency-Key": [f"Must be at most {idempotency.MAX_KEY_LENGTH} characters."]}})
     request_hash = idempotency.fingerprint(request.get_json())
     organisation = g.organisation
     if key and (record := idempotency.lookup(organisation.id, key)):
