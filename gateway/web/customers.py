@@ -72,6 +72,15 @@ def progress(account_id: int):
                    html=render_template("_account_progress.html", **context))
 
 
+@customers.route("/<int:account_id>/status")
+@staff_required
+def status_badge(account_id: int):
+    """A list row's live status: polled by the page while the account's workflow runs."""
+    account = visible_or_404(account_id)
+    return jsonify(status=account.status, final=account.status in workflow.FINAL_STATUSES,
+                   html=render_template("_status_badge.html", account=account))
+
+
 @customers.route("/<int:account_id>/resend-credentials", methods=["POST"])
 @staff_required
 def resend_credentials(account_id: int):

@@ -111,3 +111,19 @@ def test_the_account_page_writes_the_phone_as_people_do_and_a_rejected_one_promi
     assert "+33 1 23 45 67 89" in text_of(kam_page.get(f"/customers/{active.id}").text)
     page = text_of(kam_page.get(f"/customers/{rejected.id}").text)
     assert "Refus SA" in page and "should receive an email with the login credentials" not in page
+
+
+def test_the_list_status_of_a_running_account_refreshes_by_itself(kam_page, org, other_kam):
+    theirs = insert(org, "Autre SA", email="autre@x.example", status=workflow.VALIDATING, kam=other_kam)
+    assert kam_page.get(f"/customers/{theirs.id}/status").status_code == 404  # another KAM's account
+    running = insert(org, "En Cours", status=workflow.VALIDATING)
+    done = insert(org, "Fini SA", email="fini@x.example", status=workflow.ACTIVE)
+    page = kam_page.get("/customers").text
+    assert f'data-poll="/customers/{running.id}/status"' in page
+    assert f'/customers/{done.id}/status' not in page  # final: nothing to watch
+    live = kam_page.get(f"/customers/{running.id}/status").get_json()
+    assert live["final"] is False and "status-validating" in live["html"]
+    with database.connection_context():
+        CustomerAccount.update(status=workflow.ACTIVE).where(CustomerAccount.id == running.id).execute()
+    live = kam_page.get(f"/customers/{running.id}/status").get_json()
+    assert live["final"] is True and "Active" in live["html"]
