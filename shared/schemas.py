@@ -265,10 +265,15 @@ class AccountListSchema(Schema):
     total = fields.Integer()
 
 
-class AccountListQuerySchema(Schema):
+class PageQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE, error="Must be from 1 to {max}."))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Must be from 1 to 100."))
+
+
+class AccountListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(workflow.STATUSES, error="Unknown status: choose one of {choices}."))
     is_demo = fields.Boolean(metadata={"description": "true: demo accounts only; false: real ones only"})
     kam_email = EmailAddress(metadata={"description": "Only the accounts of this KAM"})
@@ -276,8 +281,6 @@ class AccountListQuerySchema(Schema):
         default_timezone=dt.timezone.utc,
         metadata={"description": "ISO 8601 date-time; accounts changed at or after it (UTC if no offset)"},
     )
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE, error="Must be from 1 to {max}."))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Must be from 1 to 100."))
 
 
 class MarketCatalogueSchema(Schema):
@@ -338,11 +341,3 @@ class WebhookDeliveryListSchema(Schema):
     page = fields.Integer()
     per_page = fields.Integer()
     total = fields.Integer()
-
-
-class PageQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE, error="Must be from 1 to {max}."))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Must be from 1 to 100."))

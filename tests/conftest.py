@@ -140,6 +140,25 @@ def client(app):
 
 
 @pytest.fixture
+def kamflow(settings, broker, monkeypatch):
+    """Run `kamflow ...` against the test database and Redis, as the environment would set them."""
+    from click.testing import CliRunner
+
+    from kamflow.cli import main
+
+    for name, value in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url),
+                        ("STALL_AFTER_S", "4"), ("STAGE_TIME_LIMIT_MS", "3000"), ("MAX_BACKOFF_MS", "400"),
+                        ("MAX_RETRIES", "2")):
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+
+    def run(*args, input=None):
+        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
 def live_server(app):
     """The app on a free port, served by werkzeug in a thread, for a real browser."""
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -3,26 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
 from conftest import Api, account_request
-from kamflow.cli import main
-
-
-@pytest.fixture
-def kamflow(settings, broker, monkeypatch):
-    """Run `kamflow ...` against the test database and Redis, as the environment would set them."""
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("STALL_AFTER_S", "4")
-    monkeypatch.setenv("STAGE_TIME_LIMIT_MS", "3000")
-    monkeypatch.setenv("MAX_BACKOFF_MS", "400")
-    runner = CliRunner()
-
-    def run(*args, input=None):
-        return runner.invoke(main, list(args), input=input, catch_exceptions=False)
-
-    return run
 
 
 def test_setting_up_an_organisation_from_the_command_line_gives_a_working_api_token(kamflow, client):

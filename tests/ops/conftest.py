@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-from click.testing import CliRunner
 
 from conftest import PASSWORD
 from shared import db, observability, organisations
@@ -67,25 +66,6 @@ def manager_ops(app, org):
 def fast_liveness(monkeypatch):
     """A worker counts as silent after 2 s without a heartbeat (15 s in production)."""
     monkeypatch.setattr(observability, "ALIVE_WITHIN_MS", 2000)
-
-
-@pytest.fixture
-def kamflow(settings, broker, monkeypatch):
-    """`kamflow ...` against the test database and Redis, as the environment would set them."""
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("STALL_AFTER_S", "4")
-    monkeypatch.setenv("STAGE_TIME_LIMIT_MS", "3000")
-    monkeypatch.setenv("MAX_BACKOFF_MS", "400")
-    monkeypatch.setenv("MAX_RETRIES", "2")
-    from kamflow.cli import main
-
-    runner = CliRunner()
-
-    def run(*args):
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    return run
 
 
 def worker_env(settings, smtp_url: str, **extra) -> dict:
