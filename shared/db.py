@@ -14,6 +14,10 @@ from playhouse.db_url import connect as connect_url
 
 database = peewee.DatabaseProxy()
 
+#: Connections per process: gunicorn's sync workers use one, a worker process one per thread
+#: plus its reconciler and middleware.
+POOL_SIZE = 32
+
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "busy_timeout": 10_000,  # ms: wait for a writer in another process instead of failing
@@ -33,14 +37,21 @@ def open_database(url: str) -> peewee.Database:
         # if another process wrote in between, and SQLite does not wait in that case.
         return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")
     if url.startswith(("postgres://", "postgresql://")):
-        return connect_url(url)
+        # Pooled: a stage or a request takes a connection and gives it back, instead of a new
+        # TCP connection and authentication each time.
+        scheme, rest = url.split("://", 1)
+        return connect_url(f"{scheme}+pool://{rest}", max_connections=POOL_SIZE, stale_timeout=300, timeout=10)
     raise ValueError(f"unsupported DATABASE_URL scheme: {url.split(':', 1)[0]!r}")
 
 
 def bind(url: str) -> peewee.Database:
-    """Point the shared proxy at the database at `url` and return it."""
+    """Point the shared proxy at the database at `url` and return it (closing the pool of the
+    database it pointed at before, if any)."""
+    previous = database.obj
     db = open_database(url)
     database.initialize(db)
+    if previous is not None and hasattr(previous, "close_all"):
+        previous.close_all()
     return db
 
 

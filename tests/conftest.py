@@ -63,7 +63,7 @@ def database_url(request, tmp_path):
     reset = db.open_database(POSTGRES_URL)
     reset.execute_sql("DROP SCHEMA public CASCADE")
     reset.execute_sql("CREATE SCHEMA public")
-    reset.close()
+    reset.close_all()
     return POSTGRES_URL
 
 
