@@ -116,6 +116,25 @@ def set_webhook(slug, url):
     click.echo(secret)
 
 
+@main.command("webhook-deliveries")
+@click.option("--org", "slug", required=True)
+@click.option("--limit", default=50, show_default=True, help="How many of the newest to show")
+def webhook_deliveries(slug, limit):
+    """The organisation's webhook delivery log, newest first: event, state, attempts, last answer."""
+    from shared import webhooks
+
+    bind_database()
+    organisation = organisation_named(slug)
+    items, total = webhooks.deliveries(organisation.id, page=1, per_page=limit)
+    click.echo(f"{total} deliveries")
+    click.echo(f"{'delivery id':<38}{'event':<18}{'account':>8}  {'state':<10}{'attempts':>8}  last answer")
+    for delivery in items:
+        view = webhooks.describe_delivery(delivery)
+        answer = view["last_error"] or (f"HTTP {view['last_status_code']}" if view["last_status_code"] else "-")
+        click.echo(f"{view['delivery_id']:<38}{view['event']:<18}{view['account_id']:>8}  {view['state']:<10}"
+                   f"{view['attempts']:>8}  {answer}")
+
+
 def _when(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 

@@ -172,3 +172,14 @@ def test_active_again_after_a_resend_is_not_a_new_event(api, receiver, secret, m
     assert len(mailbox.wait_for(2)) == 2
     time.sleep(0.5)
     assert [json.loads(r["body"])["event"] for r in receiver.accepted()] == ["account.active"]
+
+
+def test_an_operator_reads_the_delivery_log_from_the_command_line(api, receiver, secret, kamflow):
+    account_id = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]
+    api.wait_for_status(account_id)
+    receiver.wait_accepted(1)
+    time.sleep(0.2)
+    output = kamflow("webhook-deliveries", "--org", "acme-energy").output
+    assert "1 deliveries" in output
+    line = next(line for line in output.splitlines() if "account.active" in line)
+    assert str(account_id) in line and "delivered" in line and "HTTP 204" in line
