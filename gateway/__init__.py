@@ -73,10 +73,13 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     csrf.init_app(app)
     api = Api(app)
 
+    from gateway import metrics
     from gateway.api import customer_accounts, markets, webhooks
-    from gateway.api.rate_limits import make_limiter
     from gateway.api.docs import docs, require_caller
+    from gateway.api.rate_limits import make_limiter
     from gateway.health import health
+    from gateway.ops import ops
+    from gateway.readiness import readiness
     from gateway.web.auth import auth
     from gateway.web.customers import customers
     from gateway.web.dashboard import dashboard
@@ -86,6 +89,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway.web.set_password import set_password
     from gateway.web.wizard import wizard
 
+    # The CRM door: JSON, bearer tokens, rate-limited per token.
     app.config["RATELIMIT_STORAGE_URI"] = settings.redis_url or "memory://"
     app.config["RATELIMIT_KEY_PREFIX"] = "kamflow-ratelimit"
     limiter = make_limiter()
@@ -94,24 +98,11 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
         limiter.limit(settings.api_rate_limit)(api_blueprint)
         api.register_blueprint(api_blueprint)
         csrf.exempt(api_blueprint)  # bearer-token API: no cookies, so no CSRF to forge
-    app.register_blueprint(health)
-    app.register_blueprint(docs)
     app.before_request(require_caller)  # the OpenAPI document and its page need a caller too
-    app.register_blueprint(set_password)
-    app.register_blueprint(auth)
-    app.register_blueprint(display)
-    app.register_blueprint(dashboard)
-    app.register_blueprint(customers)
-    app.register_blueprint(wizard)
-    app.register_blueprint(edit_parameters)
-    app.register_blueprint(my_account)
-    # operators' door (issue 5): /ops pages, /readyz, /metrics
-    from gateway import metrics
-    from gateway.ops import ops
-    from gateway.readiness import readiness
-
-    app.register_blueprint(readiness)
-    app.register_blueprint(ops)
+    # Health, the KAMs' and customers' pages, and the operators' door (/ops, /readyz, /metrics).
+    for blueprint in (health, readiness, docs, set_password, auth, display, dashboard, customers, wizard,
+                      edit_parameters, my_account, ops):
+        app.register_blueprint(blueprint)
     metrics.init_app(app)
 
     @app.errorhandler(HTTPException)
