@@ -7,6 +7,7 @@ imports `workers`.
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, jsonify, render_template, request
 from flask_smorest import Api
@@ -118,6 +119,8 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
             payload.setdefault("message", error.description if custom else ERROR_SUMMARIES.get(code, error.description))
             if code == 429:
                 payload["message"] = f"Too many requests for this API token: at most {error.description}."
+                if (limit := limiter.current_limit) is not None:
+                    headers = {**(headers or {}), "Retry-After": str(max(1, int(limit.reset_at - time.time())))}
             return jsonify(payload), code, headers
         return render_template("error.html", error=error), error.code
 

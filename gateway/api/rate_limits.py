@@ -19,4 +19,5 @@ def token_key() -> str:
 def make_limiter() -> Limiter:
     """One per app: Flask-Limiter keeps blueprint limits in the limiter, so a shared one would
     carry one app's limits over to the next."""
-    return Limiter(key_func=token_key, headers_enabled=True, swallow_errors=True, strategy="fixed-window")
+    # No rate-limit headers on every answer: a 429 says Retry-After itself (see create_app).
+    return Limiter(key_func=token_key, headers_enabled=False, swallow_errors=True, strategy="fixed-window")
