@@ -192,15 +192,23 @@ def _claim_next(endpoint_id: int) -> WebhookDelivery | None:
     return WebhookDelivery.get_by_id(oldest.id) if claimed else None
 
 
-def deliver_pending(endpoint_id: int, post=_post) -> int:
+def _with_absolute_links(payload: dict, base_url: str) -> dict:
+    links = payload.get("account", {}).get("links", {})
+    if not base_url or not links.get("self", "").startswith("/"):
+        return payload
+    return {**payload, "account": {**payload["account"], "links": {**links, "self": base_url + links["self"]}}}
+
+
+def deliver_pending(endpoint_id: int, post=_post, base_url: str = "") -> int:
     """Post the endpoint's pending deliveries in order; returns how many were delivered.
-    Raises DeliveryFailed at the first one the receiver does not take."""
+    Raises DeliveryFailed at the first one the receiver does not take. Links in the stored
+    payload are paths; they are posted under `base_url` (BASE_URL)."""
     endpoint = WebhookEndpoint.get_or_none(WebhookEndpoint.id == endpoint_id)
     if endpoint is None or not endpoint.active:
         return 0
     delivered = 0
     while (delivery := _claim_next(endpoint_id)) is not None:
-        body = json.dumps(delivery.payload, sort_keys=True).encode()
+        body = json.dumps(_with_absolute_links(delivery.payload, base_url), sort_keys=True).encode()
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "kamflow-webhooks/1",

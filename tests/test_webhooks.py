@@ -88,6 +88,7 @@ def test_an_account_reaching_active_is_posted_signed(api, receiver, secret):
     (request,) = receiver.wait_accepted(1)
     body = json.loads(request["body"])
     assert body["event"] == "account.active" and body["account"]["id"] == account["id"]
+    assert body["account"]["links"]["self"] == f"http://localhost/api/v1/customer-accounts/{account['id']}"
     assert request["headers"]["Kamflow-Event"] == "account.active"
     assert request["headers"]["Kamflow-Delivery"] == body["id"]
     assert webhooks.verify(secret, request["headers"]["Kamflow-Signature"], request["body"])

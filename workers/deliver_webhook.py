@@ -19,7 +19,7 @@ def declare(broker, settings: Settings) -> dramatiq.Actor:
     def deliver_webhook(endpoint_id: int) -> None:
         with database.connection_context():
             try:
-                webhooks.deliver_pending(endpoint_id)
+                webhooks.deliver_pending(endpoint_id, base_url=settings.base_url.rstrip("/"))
             except webhooks.DeliveryFailed as failure:
                 # An expected outcome (the receiver is down), not a bug: Retry gets the same
                 # backoff without a traceback in the log for every attempt.
