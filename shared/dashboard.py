@@ -6,9 +6,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-import peewee
 
-from shared import workflow
+from shared import observability, workflow
 from shared.models import CustomerAccount, MarketAccess, User
 from shared.visibility import visible_accounts
 
@@ -33,15 +32,7 @@ def group_of(status: str) -> str:
 
 def counts(user: User) -> list[tuple[str, str, int]]:
     """(group key, label, number of the person's accounts in it), every group present."""
-    by_status = dict.fromkeys(workflow.STATUSES, 0)
-    rows = (
-        visible_accounts(user)
-        .select(CustomerAccount.status, peewee.fn.COUNT(CustomerAccount.id).alias("n"))
-        .group_by(CustomerAccount.status)
-        .dicts()
-    )
-    for row in rows:
-        by_status[row["status"]] = row["n"]
+    by_status = observability.accounts_by_status(visible_accounts(user))
     return [(key, label, sum(by_status[s] for s in statuses)) for key, label, statuses in GROUPS]
 
 

@@ -1,36 +1,15 @@
-"""What an operator sees and does: accounts by status, queue depths, retrying failed accounts."""
+"""What an operator does to failed accounts: retry them from the stage that failed.
+
+(What an operator sees — queues, workers, stages, accounts by status — is shared.observability.)
+"""
 
 from __future__ import annotations
 
-import peewee
 
 from shared import broker as broker_setup
 from shared import workflow
 from shared.db import database
 from shared.models import CustomerAccount, StageRun, utcnow
-
-
-def accounts_by_status() -> dict[str, int]:
-    counts = dict.fromkeys(workflow.STATUSES, 0)
-    rows = CustomerAccount.select(CustomerAccount.status, peewee.fn.COUNT(CustomerAccount.id).alias("n")).group_by(
-        CustomerAccount.status
-    )
-    for row in rows:
-        counts[row.status] = row.n
-    return counts
-
-
-def queue_depths(redis_client, namespace: str = "dramatiq") -> dict[str, dict[str, int]]:
-    """Ready, delayed and dead-lettered messages per stage queue, read from Redis itself."""
-    depths = {}
-    for queue in workflow.STAGE_NAMES:
-        full = f"{namespace}:{queue}"
-        depths[queue] = {
-            "ready": redis_client.llen(full),
-            "delayed": redis_client.llen(f"{full}.DQ"),
-            "dead": redis_client.zcard(f"{full}.XQ"),
-        }
-    return depths
 
 
 class CannotRetry(Exception):
