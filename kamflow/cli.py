@@ -107,10 +107,10 @@ def set_webhook(slug, url):
     """Register the organisation's webhook URL and print its signing secret, once."""
     from shared import webhooks
 
-    bind_database()
+    settings = bind_database()
     organisation = organisation_named(slug)
     try:
-        _, secret = webhooks.register(organisation.id, url)
+        _, secret = webhooks.register(organisation.id, url, allow_private=settings.webhook_allow_private_networks)
     except webhooks.InvalidUrl as error:
         fail(str(error))
     click.echo(secret)

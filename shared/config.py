@@ -15,6 +15,16 @@ from pathlib import Path
 VAR_DIR = Path(os.environ.get("KAMFLOW_VAR_DIR", Path.cwd() / "var"))
 
 
+def _boolean(raw: str) -> bool:
+    """true/false, 1/0, yes/no, on/off; anything else is a mistake worth stopping for."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a yes/no value: {raw!r} (use true or false)")
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     database_url: str = f"sqlite:///{VAR_DIR / 'kamflow.db'}"
@@ -54,6 +64,11 @@ class Settings:
     webhook_min_backoff_ms: int = 1_000
     webhook_max_backoff_ms: int = 300_000
     webhook_stall_after_s: float = 900.0
+    #: One deadline for a whole delivery: lookup, connect, TLS, sending, the answer's headers.
+    webhook_timeout_s: float = 10.0
+    #: Deliver to loopback/private addresses too. Only for tests and local development: in a
+    #: shared deployment it lets a tenant make kamflow call into its own network.
+    webhook_allow_private_networks: bool = False
 
     def __post_init__(self):
         floor = (self.stage_time_limit_ms + self.max_backoff_ms) / 1000
@@ -71,7 +86,7 @@ class Settings:
             raw = env.get(field.name.upper())
             if raw is None or raw == "":
                 continue
-            convert = {"int": int, "float": float}.get(field.type, str)
+            convert = {"int": int, "float": float, "bool": _boolean}.get(field.type, str)
             values[field.name] = convert(raw)
         return cls(**values)
 

@@ -295,12 +295,15 @@ class MarketCatalogueSchema(Schema):
 
 
 class WebhookUrl(fields.String):
+    """The URL's shape; whether its host is an address kamflow may call depends on the
+    deployment's WEBHOOK_ALLOW_PRIVATE_NETWORKS, so `webhooks.register` checks that."""
+
     def _deserialize(self, value, attr, data, **kwargs):
-        from shared.webhooks import InvalidUrl, check_url
+        from shared.egress import InvalidUrl, check_url
 
         value = super()._deserialize(value, attr, data, **kwargs).strip()
         try:
-            return check_url(value)
+            return check_url(value, allow_private=True)
         except InvalidUrl as error:
             raise ValidationError(str(error)) from None
 

@@ -17,17 +17,13 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import time
-import urllib.error
-import urllib.request
-import uuid
-from urllib.parse import urlsplit
-
 import logging
+import time
+import uuid
 
 import peewee
 
-from shared import broker, security, workflow
+from shared import broker, egress, security, webhook_transport, workflow
 from shared.db import database
 from shared.models import CustomerAccount, WebhookDelivery, WebhookEndpoint, utcnow
 
@@ -39,33 +35,24 @@ EVENTS = {workflow.ACTIVE: "account.active", workflow.REJECTED: "account.rejecte
 SIGNATURE_HEADER = "Kamflow-Signature"
 DELIVERY_HEADER = "Kamflow-Delivery"
 EVENT_HEADER = "Kamflow-Event"
-POST_TIMEOUT_S = 10
+POST_TIMEOUT_S = webhook_transport.DEFAULT_DEADLINE_S
 #: A claim older than this is presumed dead (its worker was killed mid-post).
 CLAIM_LEASE_S = POST_TIMEOUT_S * 3
 
-
-class InvalidUrl(ValueError):
-    pass
+InvalidUrl = egress.InvalidUrl
+check_url = egress.check_url
 
 
 class DeliveryFailed(Exception):
     """The receiver did not take the delivery; Dramatiq retries the endpoint with backoff."""
 
 
-def check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidUrl("Must be an absolute http:// or https:// URL.")
-    if len(url) > 2000:
-        raise InvalidUrl("Must be at most 2000 characters.")
-    return url
-
-
-def register(organisation_id: int, url: str) -> tuple[WebhookEndpoint, str]:
+def register(organisation_id: int, url: str, *, allow_private: bool = False) -> tuple[WebhookEndpoint, str]:
     """Make `url` the organisation's endpoint (replacing any other) and return its new secret —
     the only time it is shown. Events not delivered to the old URL move to the new one, still in
-    their order, so replacing a broken URL is how an integrator gets them."""
-    check_url(url)
+    their order, so replacing a broken URL is how an integrator gets them. Raises InvalidUrl
+    for a URL kamflow will not send to (shared.egress)."""
+    check_url(url, allow_private=allow_private)
     secret = security.new_token("whsec_")
     with database.atomic():
         previous = [e.id for e in WebhookEndpoint.select(WebhookEndpoint.id).where(
@@ -159,13 +146,7 @@ def verify(secret: str, header: str, body: bytes, tolerance_s: int = 300, now: f
     return hmac.compare_digest(sign(secret, timestamp, body), header)
 
 
-def _post(url: str, body: bytes, headers: dict) -> int:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=POST_TIMEOUT_S) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+_post = webhook_transport.post  # public addresses only, no redirects, one deadline
 
 
 def _claim_next(endpoint_id: int) -> WebhookDelivery | None:
@@ -219,14 +200,14 @@ def deliver_pending(endpoint_id: int, post=_post, base_url: str = "") -> int:
         status, error = None, None
         try:
             status = post(endpoint.url, body, headers)
-        except (OSError, ValueError) as failure:  # refused, timed out, DNS...
-            error = f"{type(failure).__name__}: {failure}"
+        except webhook_transport.DeliveryError as failure:  # a coarse category, never socket text
+            error = str(failure)
         if status is not None and 200 <= status < 300:
             WebhookDelivery.update(state="delivered", delivered_at=utcnow(), last_status_code=status,
                                    last_error=None).where(WebhookDelivery.id == delivery.id).execute()
             delivered += 1
             continue
-        error = error or f"the receiver answered HTTP {status}"
+        error = error or webhook_transport.describe_status(status)
         WebhookDelivery.update(state="pending", last_status_code=status, last_error=error[:2000]).where(
             WebhookDelivery.id == delivery.id
         ).execute()

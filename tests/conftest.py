@@ -87,6 +87,7 @@ def make_settings(database_url: str, redis_url: str, smtp_url: str, **overrides)
         webhook_max_backoff_ms=400,
         webhook_stall_after_s=2,
         api_rate_limit="100000 per minute",  # the tests poll far faster than a CRM should
+        webhook_allow_private_networks=True,  # the tests' webhook receivers listen on loopback
     )
     values.update(overrides)
     return Settings(**values)
@@ -148,7 +149,7 @@ def kamflow(settings, broker, monkeypatch):
 
     for name, value in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url),
                         ("STALL_AFTER_S", "4"), ("STAGE_TIME_LIMIT_MS", "3000"), ("MAX_BACKOFF_MS", "400"),
-                        ("MAX_RETRIES", "2")):
+                        ("MAX_RETRIES", "2"), ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")):
         monkeypatch.setenv(name, value)
     runner = CliRunner()
 

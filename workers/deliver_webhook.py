@@ -6,9 +6,11 @@ deliveries pending in the database, where the reconciler finds them again later.
 
 from __future__ import annotations
 
+import functools
+
 import dramatiq
 
-from shared import webhooks
+from shared import webhook_transport, webhooks
 from shared.config import Settings
 from shared.db import database
 
@@ -16,10 +18,13 @@ QUEUE = webhooks.QUEUE
 
 
 def declare(broker, settings: Settings) -> dramatiq.Actor:
+    post = functools.partial(webhook_transport.post, allow_private=settings.webhook_allow_private_networks,
+                             deadline_s=settings.webhook_timeout_s)
+
     def deliver_webhook(endpoint_id: int) -> None:
         with database.connection_context():
             try:
-                webhooks.deliver_pending(endpoint_id, base_url=settings.base_url.rstrip("/"))
+                webhooks.deliver_pending(endpoint_id, post=post, base_url=settings.base_url.rstrip("/"))
             except webhooks.DeliveryFailed as failure:
                 # An expected outcome (the receiver is down), not a bug: Retry gets the same
                 # backoff without a traceback in the log for every attempt.

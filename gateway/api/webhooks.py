@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g
+from flask import current_app, g
 from flask_smorest import Blueprint, abort
 
 from gateway.api.auth import authenticate
@@ -41,8 +41,12 @@ def _view(endpoint, secret=None) -> dict:
 @blp.response(201, WebhookEndpointViewSchema, description="Registered. The secret is shown this once.")
 def register(data):
     """Register (or replace) the callback URL. Each event is POSTed as JSON, signed with the secret."""
+    allow_private = current_app.config["KAMFLOW"].webhook_allow_private_networks
     with database.atomic():
-        endpoint, secret = webhooks.register(g.organisation.id, data["url"])
+        try:
+            endpoint, secret = webhooks.register(g.organisation.id, data["url"], allow_private=allow_private)
+        except webhooks.InvalidUrl as refused:
+            abort(422, message="kamflow will not send to this URL.", errors={"json": {"url": [str(refused)]}})
         AuditEvent.create(organisation=g.organisation, actor=f"api-token:{g.api_token.name}",
                           action="webhook.registered", detail={"url": data["url"]})
     return _view(endpoint, secret)
