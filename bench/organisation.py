@@ -14,11 +14,13 @@ KAM_EMAIL = "kam@bench-supplier.example"
 MARKETS = ["fr-power", "fr-gas", "de-power", "de-gas"]
 
 
-def seed() -> str:
-    """Create the organisation (manager forecasts for French power) and return a new API token."""
+def seed() -> tuple[str, str]:
+    """Create the organisation (manager forecasts for French power); return a new API token and
+    the KAM's password (the bench logs in to time the Customers page)."""
+    password = secrets.token_urlsafe(24)
     with database.connection_context(), database.atomic():
         organisation = organisations.create_organisation(SLUG, "Bench Supplier", MARKETS)
-        organisations.create_staff_user(organisation, KAM_EMAIL, "kam", secrets.token_urlsafe(16))
+        organisations.create_staff_user(organisation, KAM_EMAIL, "kam", password)
         month = dt.date.today().replace(day=1)
         organisations.insert_manager_forecasts(organisation, "fr-power", {month: Decimal("91.50")})
-        return organisations.create_api_token(organisation, "bench-crm")
+        return organisations.create_api_token(organisation, "bench-crm"), password

@@ -24,7 +24,7 @@ def new_batch(count: int, access: bool) -> list[tuple[str, dict]]:
     return [(f"bench-{tag}-{i}", bodies.account_request(tag, i, access)) for i in range(count)]
 
 
-def _post_figures(run: load.PostRun, count: int) -> dict:
+def post_figures(run: load.PostRun, count: int) -> dict:
     latencies = [p.latency_s for p in run.posted]
     rejected = [p for p in run.posted if p.status != 202 or not p.account_id]
     return {
@@ -45,7 +45,7 @@ def _outcomes(final: dict) -> dict:
 
 def accept(stack: Stack, count: int, concurrency: int, access: bool, deadline: Deadline) -> tuple[dict, list[int]]:
     run = load.post_accounts(stack.base_url, stack.token, new_batch(count, access), concurrency, deadline)
-    figures = {"phase": "accept", "workers": 0, "access": access, **_post_figures(run, count)}
+    figures = {"phase": "accept", "workers": 0, "access": access, **post_figures(run, count)}
     return figures, [p.account_id for p in run.accepted]
 
 
@@ -71,7 +71,7 @@ def live(stack: Stack, count: int, concurrency: int, processes: int, access: boo
     span = (last - first).total_seconds() if first and last else None
     outcomes = _outcomes(final)
     return {"phase": "live", "workers": processes, "access": access, "offered_per_s": rate,
-            **_post_figures(run, count), **outcomes,
+            **post_figures(run, count), **outcomes,
             "flow_per_s": stats.rate(outcomes["active"], span), "span_s": span,
             "e2e_p50_ms": stats.milliseconds(stats.percentile(to_active, 50)),
             "e2e_p95_ms": stats.milliseconds(stats.percentile(to_active, 95))}

@@ -3,7 +3,8 @@
 For each database (SQLite always; PostgreSQL too when BENCH_POSTGRES_URL is set, in a database
 made for the run and dropped after it), three rounds — access with 1 worker process, access
 with 2, no access with 2 — each accepting a batch with no worker running, draining it, then a
-live batch at a steady rate (see bench.phases). Figures, never verdicts. Exit status: 0 when
+live batch at a steady rate (see bench.phases); then, on the same stack, the floors (see
+bench.floors) and the lists with many accounts stored (see bench.lists). Figures, never verdicts. Exit status: 0 when
 every phase ran and every account became active, 1 otherwise, 2 on the hard timeout, 130 on
 Ctrl-C or SIGTERM; every process started is stopped in all cases.
 """
@@ -21,13 +22,13 @@ import threading
 import time
 from pathlib import Path
 
-from bench import databases, phases, report
+from bench import databases, floors, lists, organisation, phases, report
 from bench.deadline import BenchTimeout, Deadline
 from bench.stack import Stack
 
 #: The live phases offer this share of the workflow's capacity (1 process, as just measured).
 LIVE_LOAD = 0.5
-TIMEOUT_PER_DATABASE_S = 240
+TIMEOUT_PER_DATABASE_S = 480
 
 
 def parse_args(argv):
@@ -42,6 +43,12 @@ def parse_args(argv):
                         help=f"hard limit of the whole run in seconds (default {TIMEOUT_PER_DATABASE_S} per database)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke configuration: 2 client threads, 2 threads per worker process, SQLite only")
+    parser.add_argument("--floor-chains", type=int, default=600,
+                        help="chains per floor measurement (default %(default)s)")
+    parser.add_argument("--stored", type=lambda text: [int(n) for n in text.split(",")], default=[1000, 100_000],
+                        help="accounts stored when timing the lists, comma-separated (default 1000,100000)")
+    parser.add_argument("--list-requests", type=int, default=40,
+                        help="timed requests per list view and size (default %(default)s)")
     parser.add_argument("--json", type=Path, default=Path("var/bench/latest.json"),
                         help="where to write the figures (default %(default)s)")
     args = parser.parse_args(argv)
@@ -49,6 +56,7 @@ def parse_args(argv):
         parser.error("--accounts must be at least 1")
     if args.quick:
         args.concurrency, args.threads = 2, 2
+        args.floor_chains, args.stored, args.list_requests = 40, [200, 1000], 5
     return args
 
 
@@ -71,10 +79,32 @@ def bench_database(url: str, directory: Path, args, deadline: Deadline, result: 
                 result["phases"].append(phases.live(stack, args.accounts, args.concurrency, processes, access,
                                                     result["live_rate_per_s"], pool, deadline))
             result["memory"][f"workers_{processes}" + ("" if access else "_no_access")] = pool.peak
-        result["memory"]["gateway"] = stack.gateway.peak_memory()
         expected = sum(f.get("active", 0) for f in result["phases"] if f["access"] and f["phase"] != "accept")
         result["emails"] = {"expected": expected, "received": len(stack.mail.wait_for(expected, timeout=5))}
-    result["ratios"] = report.ratios(result["phases"])
+        result["ratios"] = report.ratios(result["phases"])
+        measure_floors(stack, args, deadline, result)
+        measure_lists(stack, args, deadline, result)
+        result["memory"]["gateway"] = stack.gateway.peak_memory()
+
+
+def measure_floors(stack: Stack, args, deadline: Deadline, result: dict) -> None:
+    """The same work without kamflow, on the same stack: the bare endpoint, then each chain at 1
+    and 2 worker processes."""
+    result["floors"] = [floors.bare_endpoint(stack, args.accounts, args.concurrency, True, deadline)]
+    for processes in (1, 2):
+        result["floors"].append(floors.noop_chain(stack, args.floor_chains, processes, deadline))
+        result["floors"].append(floors.durable_chain(stack, args.floor_chains, processes, deadline))
+
+
+def measure_lists(stack: Stack, args, deadline: Deadline, result: dict) -> None:
+    result["lists"] = []
+    page_client = lists.login(stack.base_url, organisation.KAM_EMAIL, stack.kam_password)
+    for stored in sorted(args.stored):
+        started = time.perf_counter()
+        added = lists.store_up_to(stored)
+        store_s = round(time.perf_counter() - started, 1)
+        figures = lists.measure(stack.base_url, stack.token, page_client, stored, args.list_requests, deadline)
+        result["lists"].append({**figures, "stored_added": added, "store_s": store_s})
 
 
 def _interrupt(signum, frame):
@@ -98,7 +128,8 @@ def main(argv=None) -> int:
         "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "config": {"accounts": args.accounts, "concurrency": args.concurrency,
                    "gateway_workers": args.gateway_workers, "worker_threads": args.threads,
-                   "quick": args.quick, "timeout_s": args.timeout},
+                   "quick": args.quick, "timeout_s": args.timeout, "floor_chains": args.floor_chains,
+                   "stored": args.stored, "list_requests": args.list_requests},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "databases": {}, "complete": False, "error": None,
     }
@@ -129,6 +160,7 @@ def main(argv=None) -> int:
         if in_main_thread:
             signal.alarm(0)
     out["all_active"] = report.all_active(out)
+    out.update(report.headline(out))
     out["duration_s"] = round(time.monotonic() - started, 1)
     if out["complete"] and out["all_active"]:
         code = 0

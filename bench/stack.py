@@ -45,6 +45,7 @@ class Stack:
         self.mail: MailCatcher | None = None
         self.redis_url = ""
         self.token = ""
+        self.kam_password = ""
         self.env: dict = {}
 
     def __enter__(self) -> "Stack":
@@ -71,7 +72,7 @@ class Stack:
 
         db.bind(self.database_url)
         db.migrate()
-        self.token = organisation.seed()
+        self.token, self.kam_password = organisation.seed()
 
         port = free_port()
         var_dir = self.directory / "var"

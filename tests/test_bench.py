@@ -21,12 +21,18 @@ FIGURES = {
     "live": ["accept_per_s", "post_p50_ms", "post_p95_ms", "flow_per_s", "e2e_p50_ms", "e2e_p95_ms", "offered_per_s"],
 }
 
+HEADLINE_SQLITE = ["accept_ratio", "chain_ratio_sqlite_1p", "chain_ratio_sqlite_2p", "e2e_ratio_sqlite_1p",
+                   "e2e_ratio_sqlite_2p", "list_p95_ms_100k", "customers_page_p95_ms_100k", "live_p95_ms",
+                   "worker_rss_mb", "gateway_rss_mb"]
+HEADLINE_POSTGRES = ["chain_ratio_postgres_1p", "chain_ratio_postgres_2p", "e2e_ratio_postgres_1p",
+                     "e2e_ratio_postgres_2p"]
+
 
 def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
     out = tmp_path / "bench.json"
     finished = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--accounts", "10", "--quick", "--timeout", "90", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=150,
+        [sys.executable, "-m", "bench.run", "--accounts", "10", "--quick", "--timeout", "150", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
     )
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -54,7 +60,32 @@ def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
     # Two rounds with access, a drain and a live batch each: one credentials email per account.
     assert result["emails"] == {"expected": 40, "received": 40}
 
+    # The floors, measured in the same run with the same settings as kamflow's figures.
+    floors = [(f["floor"], f.get("workers")) for f in result["floors"]]
+    assert floors == [("endpoint", None), ("noop_chain", 1), ("durable_chain", 1), ("noop_chain", 2),
+                      ("durable_chain", 2)]
+    endpoint = result["floors"][0]
+    assert endpoint["accepted"] == 10 and endpoint["refused"] == 0 and endpoint["accept_per_s"] > 0
+    for chain in result["floors"][1:]:
+        assert chain["chains"] == 40 and chain["chains_per_s"] > 0
+    # The lists, timed with the organisation holding each number of stored accounts.
+    assert [figures["stored"] for figures in result["lists"]] == [200, 1000]
+    for figures in result["lists"]:
+        for key in ("list_default_p95_ms", "list_filtered_p95_ms", "page_default_p95_ms", "page_search_p95_ms"):
+            assert isinstance(figures[key], float) and figures[key] > 0, (key, figures)
+
+    # The headline keys: every one in the file; those of the database measured are numbers.
+    for key in HEADLINE_SQLITE:
+        assert isinstance(report[key], (int, float)) and report[key] > 0, (key, report[key])
+    for key in HEADLINE_POSTGRES:
+        assert key in report and report[key] is None  # --quick: SQLite only
+    assert report["list_p95_ms_100k"] == max(result["lists"][-1]["list_default_p95_ms"],
+                                             result["lists"][-1]["list_filtered_p95_ms"])
+    assert report["worker_rss_mb"] == max(peak["largest_mib"] for key, peak in result["memory"].items()
+                                          if key.startswith("workers"))
+
     printed = finished.stdout
     for heading in ("accept/s", "POST p95", "active/s", "to active p95", "2 vs 1 worker process",
-                    "no access vs access", "peak RSS", "all accounts active: yes"):
+                    "no access vs access", "peak RSS", "all accounts active: yes", "bare JSON endpoint",
+                    "durable 4-actor floor chain", "kamflow against its floors", *HEADLINE_SQLITE):
         assert heading in printed
