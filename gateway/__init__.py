@@ -114,6 +114,8 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
             # marshmallow keys list items' errors by int index, next to "_schema" strings:
             # JSON wants string keys, and mixed keys cannot be sorted.
             payload = _string_keys(payload)
+            if "existing_account" in (data := getattr(error, "data", None) or {}):
+                payload["existing_account"] = data["existing_account"]  # a 409 names who holds the claim
             # webargs' validation errors carry no summary: give every error one
             custom = error.description != type(error).description
             payload.setdefault("message", error.description if custom else ERROR_SUMMARIES.get(code, error.description))

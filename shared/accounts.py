@@ -1,16 +1,21 @@
 """Customer accounts: create one from a loaded request, start its workflow, describe it.
 
 `create_account` is the one write path for a new account, used by the API and the wizard:
-everything (account, markets, stage rows, audit, idempotency record) is written in one
-transaction, and the first stage is sent only after that transaction commits.
+everything (account with its email and reference claims, markets, stage rows, audit,
+idempotency record) is written in one transaction, and the first stage is sent only after that
+transaction commits. A claim already held refuses the request there and then (`IdentityTaken`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Callable
 
-from shared import broker, workflow
+import peewee
+
+from shared import broker, claims, workflow
+from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -30,23 +35,36 @@ def find_kam(organisation: Organisation, email: str) -> User:
     return kam
 
 
+def create_account(organisation: Organisation, kam: User, request: dict, actor: str,
+                   remember: Callable[[CustomerAccount], None] | None = None) -> CustomerAccount:
+    """Accept a request (a loaded `AccountRequestSchema`): store the account and start its workflow.
+
+    Raises `claims.IdentityTaken` when another account or login holds the email or the customer
+    reference, before or at the moment of writing: the unique claims decide between concurrent
+    requests, and the earlier wins. `remember(account)` runs in the same transaction (the API's
+    idempotency record)."""
+    if taken := claims.find_holders(organisation.id, request["customer"]):
+        raise taken
+    with database.atomic():
+        account = insert_account(organisation, kam, request, actor)
+        if remember is not None:
+            remember(account)
+    start_workflow(account.id)
+    return account
+
+
 def insert_account(organisation: Organisation, kam: User, request: dict, actor: str) -> CustomerAccount:
-    """Write a new pending account from a loaded `AccountRequestSchema`. Call inside a transaction."""
+    """Write a new pending account, holding its claims, from a loaded `AccountRequestSchema`.
+    Call inside a transaction; raises `claims.IdentityTaken` if a concurrent request won a claim."""
     customer, setup = request["customer"], request["setup"]
-    account = CustomerAccount.create(
-        organisation=organisation,
-        kam=kam,
-        company=customer["company"],
-        customer_reference=customer.get("customer_reference"),
-        last_name=customer["last_name"],
-        first_name=customer["first_name"],
-        phone=customer["phone"],
-        email=customer["email"],
-        is_demo=customer["is_demo"],
-        app_access=setup["app_access"],
-        editor=setup.get("editor") if setup["app_access"] else None,
-        status=workflow.PENDING,
-    )
+    try:
+        with database.atomic():  # a savepoint: the caller's transaction survives to be rolled back
+            account = _insert_row(organisation, kam, customer, setup)
+    except peewee.IntegrityError:
+        taken = claims.find_holders(organisation.id, customer)
+        if taken is None:
+            raise
+        raise taken from None
     for market in setup.get("markets") or []:
         MarketAccess.create(
             account=account,
@@ -59,6 +77,25 @@ def insert_account(organisation: Organisation, kam: User, request: dict, actor: 
     StageRun.insert_many([{"account": account, "stage": name} for name in workflow.STAGE_NAMES]).execute()
     AuditEvent.create(organisation=organisation, account=account, actor=actor, action="account.created")
     return account
+
+
+def _insert_row(organisation: Organisation, kam: User, customer: dict, setup: dict) -> CustomerAccount:
+    return CustomerAccount.create(
+        organisation=organisation,
+        kam=kam,
+        company=customer["company"],
+        customer_reference=customer.get("customer_reference"),
+        last_name=customer["last_name"],
+        first_name=customer["first_name"],
+        phone=customer["phone"],
+        email=customer["email"],
+        is_demo=customer["is_demo"],
+        app_access=setup["app_access"],
+        editor=setup.get("editor") if setup["app_access"] else None,
+        status=workflow.PENDING,
+        email_claim=customer["email"],
+        reference_claim=customer.get("customer_reference"),
+    )
 
 
 def start_workflow(account_id: int) -> bool:

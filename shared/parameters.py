@@ -20,7 +20,7 @@ import logging
 
 import peewee
 
-from shared import broker, rules, workflow
+from shared import broker, claims, rules, workflow
 from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User, utcnow
 
@@ -57,19 +57,10 @@ def setup_problems(organisation_id: int, setup: dict) -> dict:
 
 
 def identity_problems(organisation_id: int, customer: dict) -> dict:
-    """A new customer's email or reference already in use, as {"customer": {field: [...]}}.
-    A cheap early warning for the wizard; the validate stage's claims decide races."""
-    problems: dict = {}
-    email, reference = customer.get("email"), customer.get("customer_reference")
-    if email and User.select().where(User.email == email).exists():
-        problems["email"] = ["This email is already used as a login; it must be unique."]
-    elif email and CustomerAccount.select().where(CustomerAccount.email_claim == email).exists():
-        problems["email"] = ["This email is already used as a login; it must be unique."]
-    if reference and CustomerAccount.select().where(
-        (CustomerAccount.organisation == organisation_id) & (CustomerAccount.reference_claim == reference)
-    ).exists():
-        problems["customer_reference"] = ["This customer reference is already used in your organisation."]
-    return {"customer": problems} if problems else {}
+    """A new customer's email or reference already in use, as {"customer": {field: [...]}}: the
+    wizard's early warning at step 1. Creating the account decides (`accounts.create_account`)."""
+    taken = claims.find_holders(organisation_id, customer)
+    return taken.errors if taken else {}
 
 
 @dataclasses.dataclass(frozen=True)

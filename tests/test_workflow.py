@@ -95,16 +95,15 @@ def test_account_without_access_becomes_active_and_no_email_is_sent(api, mailbox
         assert not User.select().where(User.email == "claire.martin@foundry.example").exists()
 
 
-def test_email_already_used_as_a_login_is_rejected_with_the_reason(api, org, mailbox):
+def test_email_already_used_as_a_login_is_refused_at_once_with_the_reason(api, org, mailbox):
+    """(The validate stage's own check of a login: tests/test_claims.py.)"""
     with db.database.connection_context():
         organisations.create_staff_user(org["organisation"], "claire.martin@foundry.example", "kam", PASSWORD)
-    account = api.create(account_request()).get_json()
-    account = api.wait_for_status(account["id"])
-    assert account["status"] == "rejected"
-    assert "already used as a login" in account["rejection_reasons"]["customer.email"][0]
-    stages = {s["name"]: s["state"] for s in account["stages"]}
-    assert stages == {"validate_customer": "rejected", "provision_access": "waiting",
-                      "activate_markets": "waiting", "send_credentials": "waiting"}
+    answer = api.create(account_request())
+    assert answer.status_code == 409
+    assert "already used as a login" in answer.get_json()["errors"]["json"]["customer"]["email"][0]
+    with db.database.connection_context():
+        assert not CustomerAccount.select().exists()
     assert mailbox.wait_for(1, timeout=1.0) == []
 
 
@@ -123,22 +122,21 @@ def test_market_not_offered_by_the_organisation_is_rejected(api):
     assert account["rejection_reasons"] == {"setup.markets.gb-gas.market": ["Your organisation does not offer this market."]}
 
 
-def test_second_live_account_with_the_same_email_or_reference_is_rejected_and_a_rejected_one_frees_them(api):
+def test_second_live_account_with_the_same_email_or_reference_is_refused_and_a_rejected_one_frees_them(api):
     first = api.wait_for_status(api.create(account_request()).get_json()["id"])
     assert first["status"] == "active"
     same_email = account_request(**{"customer.customer_reference": "FR-999"})
-    second = api.wait_for_status(api.create(same_email).get_json()["id"])
-    assert second["status"] == "rejected"
-    assert "customer.email" in second["rejection_reasons"]
+    assert api.create(same_email).status_code == 409
 
     same_reference = account_request(**{"customer.email": "other@foundry.example", "setup": {"app_access": False}})
-    third = api.wait_for_status(api.create(same_reference).get_json()["id"])
-    assert third["status"] == "rejected"
-    assert third["rejection_reasons"] == {
-        "customer.customer_reference": ["This customer reference is already used in your organisation."]
-    }
+    refused = api.create(same_reference)
+    assert refused.status_code == 409
+    assert list(refused.get_json()["errors"]["json"]["customer"]) == ["customer_reference"]
 
-    # The rejected request held nothing: the reference is free for a corrected one.
+    # A rejected request holds nothing: the email is free for a corrected one.
+    wrong = account_request(**{"customer.email": "other@foundry.example", "customer.customer_reference": "FR-2",
+                               "setup.markets.1.market": "gb-gas"})
+    assert api.wait_for_status(api.create(wrong).get_json()["id"])["status"] == "rejected"
     corrected = account_request(**{"customer.email": "other@foundry.example", "customer.customer_reference": "FR-2",
                                    "setup": {"app_access": False}})
     assert api.wait_for_status(api.create(corrected).get_json()["id"])["status"] == "active"

@@ -7,9 +7,8 @@ from flask import g, jsonify, request
 from flask_smorest import Blueprint, abort
 
 from gateway.api.auth import authenticate
-from shared import accounts, idempotency, operations, parameters, resend
+from shared import accounts, claims, idempotency, operations, parameters, resend
 from shared.change_schemas import AccountChangeSchema
-from shared.db import database
 from shared.schemas import AccountListQuerySchema, AccountListSchema, AccountRequestSchema, AccountViewSchema
 
 blp = Blueprint(
@@ -77,23 +76,39 @@ def create(request_data):
     except accounts.UnknownKam:
         abort(422, message="Unknown KAM.", errors={"json": {"kam_email": [
             "No active KAM or manager of your organisation has this email."]}})
+    answer: dict = {}
+
+    def remember(account) -> None:
+        answer["body"] = VIEW.dump(accounts.describe(account, _base_url()))
+        if key:
+            idempotency.remember(organisation.id, key, request_hash, 202, answer["body"], account.id)
+
     try:
-        with database.atomic():
-            account = accounts.insert_account(organisation, kam, request_data, actor=_actor())
-            body = VIEW.dump(accounts.describe(account, _base_url()))
-            if key:
-                idempotency.remember(organisation.id, key, request_hash, 202, body, account.id)
+        accounts.create_account(organisation, kam, request_data, actor=_actor(), remember=remember)
+    except claims.IdentityTaken as taken:
+        # The same key sent twice at once: the first request holds the claims, answer as it did.
+        if key and (record := idempotency.lookup(organisation.id, key)):
+            return _replay(record, request_hash)
+        _refuse_taken(taken)
     except peewee.IntegrityError:
         # A concurrent request with the same key won the race: answer as it did.
         record = key and idempotency.lookup(organisation.id, key)
         if not record:
             raise
         return _replay(record, request_hash)
-    accounts.start_workflow(account.id)
-    response = jsonify(body)
+    response = jsonify(answer["body"])
     response.status_code = 202
-    response.headers["Location"] = body["links"]["self"]
+    response.headers["Location"] = answer["body"]["links"]["self"]
     return response
+
+
+def _refuse_taken(taken: claims.IdentityTaken):
+    """409 naming the account that holds the email or the reference (when it is the caller's)."""
+    extra = {}
+    if taken.account_id is not None:
+        extra["existing_account"] = {"id": taken.account_id,
+                                     "links": {"self": f"{_base_url()}/api/v1/customer-accounts/{taken.account_id}"}}
+    abort(409, message=str(taken), errors={"json": taken.errors}, **extra)
 
 
 @blp.get(ACCOUNT)

@@ -14,8 +14,7 @@ from marshmallow import ValidationError
 
 from gateway.web import account_form
 from gateway.web.auth import current_staff, staff_required
-from shared import accounts, parameters, rules
-from shared.db import database
+from shared import accounts, claims, parameters, rules
 from shared.markets import CATALOGUE
 from shared.schemas import AccountRequestSchema, CustomerSchema
 
@@ -36,17 +35,6 @@ def _draft() -> dict:
 
 def _save(**parts) -> None:
     session[SESSION_KEY] = {**_draft(), **parts}
-
-
-def _merge(*error_dicts: dict) -> dict:
-    merged: dict = {}
-    for errors in error_dicts:
-        for section, value in errors.items():
-            if isinstance(value, dict) and isinstance(merged.get(section), dict):
-                merged[section] = {**value, **merged[section]}
-            else:
-                merged.setdefault(section, value)
-    return merged
 
 
 @wizard.route("", methods=["GET", "POST"])
@@ -95,16 +83,17 @@ def set_up():
         loaded = AccountRequestSchema().load(body)
     except ValidationError as error:
         return _render(staff, draft["customer"], state, account_form.field_errors(error.messages, order), market_ids, 422)
-    problems = _merge(
-        {"setup": parameters.setup_problems(staff.organisation_id, loaded["setup"])},
-        parameters.identity_problems(staff.organisation_id, loaded["customer"]),
-    )
+    problems = {"setup": parameters.setup_problems(staff.organisation_id, loaded["setup"])}
     if any(problems.values()):
         return _render(staff, draft["customer"], state, account_form.field_errors(problems, order), market_ids, 422)
-    with database.atomic():
-        kam = accounts.find_kam(staff.organisation, staff.email)
-        account = accounts.insert_account(staff.organisation, kam, loaded, actor=staff.email)
-    accounts.start_workflow(account.id)
+    kam = accounts.find_kam(staff.organisation, staff.email)
+    try:
+        account = accounts.create_account(staff.organisation, kam, loaded, actor=staff.email)
+    except claims.IdentityTaken as taken:
+        # Another request for this customer came first: step 1 again, the message by its field
+        # (step 2's answers stay in the draft for when the KAM comes back).
+        return render_template("wizard_customer.html", state=draft["customer"],
+                               errors=account_form.field_errors(taken.errors, [])), 409
     session.pop(SESSION_KEY, None)
     flash(f"The customer account of {account.company} is created; its set-up is running.", "success")
     return redirect(url_for("customers.account_page", account_id=account.id))

@@ -24,7 +24,7 @@ def insert(org, company, *, email=None, reference=None, demo=False, markets=(), 
     body = AccountRequestSchema().load({
         "kam_email": kam.email,
         "customer": {"company": company, "customer_reference": reference, "last_name": "Doe", "first_name": "Jo",
-                     "phone": "+33 1 23 45 67 89", "email": email or f"{re.sub(r'[^a-z]', '', company.lower())}@x.example",
+                     "phone": "+33 1 23 45 67 89", "email": email or f"{re.sub(r'[^a-z0-9]', '', company.lower())}@x.example",
                      "is_demo": demo},
         "setup": setup})
     with database.connection_context(), database.atomic():

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from conftest import account_request
 from shared import db
 from shared.models import MarketAccess
 from web.kam_browser import (STEP1, STEP2_NO_ACCESS, accounts_stored, error_of, in_days,
@@ -255,3 +256,17 @@ def test_the_final_submit_without_csrf_token_is_refused(kam_page):
     answer = kam_page.client.post("/customers/new/setup", data={**STEP2_NO_ACCESS, "action": "create"})
     assert answer.status_code == 400
     assert accounts_stored() == []
+
+
+def test_create_refused_by_the_field_when_another_request_took_the_email_meanwhile(kam_page, api):
+    """Step 1 was fine; before 'Create account' the CRM created the same customer: the earlier wins,
+    and the wizard shows step 1 again with which account holds the email, by the email field."""
+    assert kam_page.step1().status_code == 302
+    kam_page.get("/customers/new/setup")
+    first = api.create(account_request())
+    assert first.status_code == 202
+    answer = kam_page.post_form("/customers/new/setup", {**step2_with_access(), "action": "create"})
+    assert answer.status_code == 409  # step 1 again, the message by the field
+    assert f"Customer account {first.get_json()['id']}" in error_of(answer.text, "email")
+    assert f"Customer account {first.get_json()['id']}" in error_of(answer.text, "customer_reference")
+    assert len(accounts_stored()) == 1

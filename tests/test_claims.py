@@ -1,0 +1,110 @@
+"""Claims at accept time: of two requests for the same customer (same email, or same customer
+reference in the organisation), the earlier wins and the later is refused at once with a 409
+naming the account; a rejected account gives its claims back for a corrected request."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from conftest import Api, account_request
+from shared import accounts, db, organisations
+from shared.models import CustomerAccount
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+def stored_emails() -> list[str]:
+    with db.database.connection_context():
+        return [a.email for a in CustomerAccount.select()]
+
+
+def test_the_same_customer_posted_again_is_refused_at_once_naming_the_first_account(api):
+    first = api.create(account_request())
+    assert first.status_code == 202
+    first_id = first.get_json()["id"]
+
+    again = api.create(account_request(**{"customer.customer_reference": "FR-777"}))
+    assert again.status_code == 409
+    body = again.get_json()
+    assert body["code"] == 409 and body["status"] == "Conflict"
+    assert f"Customer account {first_id}" in body["message"]
+    assert f"Customer account {first_id}" in body["errors"]["json"]["customer"]["email"][0]
+    assert body["existing_account"] == {"id": first_id,
+                                        "links": {"self": f"http://localhost/api/v1/customer-accounts/{first_id}"}}
+
+    same_reference = api.create(account_request(**{"customer.email": "someone.else@foundry.example"}))
+    assert same_reference.status_code == 409
+    errors = same_reference.get_json()["errors"]["json"]["customer"]
+    assert list(errors) == ["customer_reference"] and f"Customer account {first_id}" in errors["customer_reference"][0]
+    assert stored_emails() == ["claire.martin@foundry.example"]  # nothing half-written
+    assert api.wait_for_status(first_id)["status"] == "active"  # and the first one is untouched
+
+
+def test_another_organisations_customer_email_is_refused_without_saying_whose(api, org, client):
+    assert api.create(account_request()).status_code == 202
+    with db.database.connection_context():
+        rival_org = organisations.create_organisation("rival", "Rival Power", ["fr-power", "de-gas"])
+        organisations.create_staff_user(rival_org, "kam@rival.example", "kam", "correct-horse-battery")
+        token = organisations.create_api_token(rival_org, "rival-crm")
+    answer = Api(client, token).create(account_request(**{"kam_email": "kam@rival.example"}))
+    assert answer.status_code == 409
+    body = answer.get_json()
+    assert body["errors"]["json"]["customer"] == {"email": ["This email is already used as a login; it must be unique."]}
+    assert "existing_account" not in body and "Martin Foundry" not in body["message"]
+
+
+def test_a_rejected_account_releases_its_claims_for_a_corrected_request(api):
+    wrong = account_request(**{"setup.markets.1.market": "gb-gas"})  # not offered: rejected
+    rejected = api.wait_for_status(api.create(wrong).get_json()["id"])
+    assert rejected["status"] == "rejected"
+    corrected = api.create(account_request())  # same email, same reference
+    assert corrected.status_code == 202
+    assert api.wait_for_status(corrected.get_json()["id"])["status"] == "active"
+
+
+def test_the_validate_stage_still_checks_a_login_created_after_acceptance(api, org):
+    """The claims are an early answer; the validate stage stays authoritative (here: a staff login
+    made with the customer's email after the account was stored)."""
+    with db.database.connection_context():
+        account = accounts.insert_account(org["organisation"], org["kam"], _loaded(account_request()), actor="test")
+        organisations.create_staff_user(org["organisation"], "claire.martin@foundry.example", "kam", "correct-horse-battery")
+    accounts.start_workflow(account.id)
+    body = api.wait_for_status(account.id)
+    assert body["status"] == "rejected"
+    assert "already used as a login" in body["rejection_reasons"]["customer.email"][0]
+
+
+def _loaded(body: dict) -> dict:
+    from shared.schemas import AccountRequestSchema
+
+    return AccountRequestSchema().load(body)
+
+
+@pytest.mark.parametrize("changed", ["customer.customer_reference", "customer.email"])
+def test_two_concurrent_posts_of_one_customer_accept_one_and_refuse_the_other_naming_it(app, org, changed):
+    """Without an Idempotency-Key, at the same moment: the unique claims let exactly one in."""
+    barrier = threading.Barrier(4)
+    answers = []
+    bodies = [account_request(**{changed: value}) for value in
+              (["R-1", "R-2", "R-3", "R-4"] if changed.endswith("reference") else
+               ["a@foundry.example", "b@foundry.example", "c@foundry.example", "d@foundry.example"])]
+
+    def post(body):
+        client = Api(app.test_client(), org["token"])
+        barrier.wait()
+        answers.append(client.create(body))
+
+    threads = [threading.Thread(target=post, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [202, 409, 409, 409], [a.get_json() for a in answers]
+    winner = next(a.get_json()["id"] for a in answers if a.status_code == 202)
+    for refused in (a.get_json() for a in answers if a.status_code == 409):
+        assert refused["existing_account"]["id"] == winner
+        assert f"Customer account {winner}" in refused["message"]
+    assert len(stored_emails()) == 1
