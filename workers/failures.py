@@ -11,6 +11,7 @@ from dramatiq import Middleware
 
 from shared import stage_runs, workflow
 from shared.db import database
+from workers import metrics
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,8 @@ class RecordGiveUps(Middleware):
             return
         account_id = message.args[0]
         with database.connection_context():
-            stage_runs.fail(account_id, message.actor_name, exception)
+            if stage_runs.fail(account_id, message.actor_name, exception):
+                metrics.count_final(workflow.FAILED)
         log.error(
             "stage gave up after its retries",
             extra={"account_id": account_id, "stage": message.actor_name},

@@ -20,14 +20,8 @@ from dramatiq import Middleware
 from dramatiq.middleware import prometheus
 
 from shared import workflow
-from shared.db import database
-from shared.models import CustomerAccount
 
 log = logging.getLogger(__name__)
-
-#: A final status is counted once per arrival, even if two deliveries of a message both see it.
-COUNTED_KEY = "kamflow:final-counted:{account_id}:{status}:{at}"
-COUNTED_TTL_S = 24 * 3600
 
 
 class Prometheus(prometheus.Prometheus):
@@ -56,62 +50,38 @@ for _hook in ("after_nack", "after_enqueue", "before_delay_message", "before_pro
     setattr(Prometheus, _hook, _only_when_booted(_hook))
 
 
-def _status(account_id) -> tuple[str, str] | None:
-    with database.connection_context():
-        row = (CustomerAccount.select(CustomerAccount.status, CustomerAccount.updated_at)
-               .where(CustomerAccount.id == account_id).tuples().first())
-    return (row[0], str(row[1])) if row else None
-
-
-def reached_final(before: str | None, after: str | None) -> bool:
-    """Did the message move the account into a final status?"""
-    return after in workflow.FINAL_STATUSES and before != after
-
-
 class FinalStatusMetrics(Middleware):
-    """Counts accounts reaching a final status, by looking at the account before and after each
-    stage message. Placed before RecordGiveUps in the middleware list, its "after" hook runs
-    after RecordGiveUps has marked a give-up `failed`."""
+    """Creates the counter of accounts reaching a final status once the process is booted.
 
-    def __init__(self):
-        self.counter = None
-        self.before: dict[str, str | None] = {}
+    It is counted where the arrival happens, by `count_final` (called by the stage actor and by
+    RecordGiveUps when their conditional UPDATE moved the account: only one delivery of a
+    message can win it, so an arrival is counted once) — no reading of the account before and
+    after each message, no Redis key per message."""
 
     def after_process_boot(self, broker):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus.DB_PATH
         import prometheus_client as prom
 
-        self.counter = prom.Counter(
+        counter = prom.Counter(
             "kamflow_accounts_final", "Customer accounts reaching a final status (active, rejected, failed).",
             ["status"], registry=prom.CollectorRegistry(),
         )
         for status in sorted(workflow.FINAL_STATUSES):
-            self.counter.labels(status)  # exported at 0 from the start, so rate() works
+            counter.labels(status)  # exported at 0 from the start, so rate() works
+        _final_counter[0] = counter
 
-    def before_process_message(self, broker, message):
-        if self.counter is None or message.actor_name not in workflow.STAGE_NAMES or not message.args:
-            return
-        found = _status(message.args[0])
-        self.before[message.message_id] = found[0] if found else None
 
-    def after_process_message(self, broker, message, *, result=None, exception=None):
-        if message.message_id not in self.before:
-            return
-        before = self.before.pop(message.message_id)
-        found = _status(message.args[0])
-        if found is None or not reached_final(before, found[0]):
-            return
-        status, at = found
-        key = COUNTED_KEY.format(account_id=message.args[0], status=status, at=at)
-        if broker.client.set(key, "1", nx=True, ex=COUNTED_TTL_S):
-            self.counter.labels(status).inc()
+#: The booted process's counter; None in processes the dramatiq CLI did not boot.
+_final_counter: list = [None]
 
-    after_skip_message = after_process_message
+
+def count_final(status: str) -> None:
+    """The account just reached `status` (final), moved by this process."""
+    if _final_counter[0] is not None:
+        _final_counter[0].labels(status).inc()
 
 
 def add_metrics(broker) -> None:
     """Put both middlewares on the workers' broker (see workers.boot)."""
-    from workers.failures import RecordGiveUps
-
     broker.add_middleware(Prometheus())
-    broker.add_middleware(FinalStatusMetrics(), before=RecordGiveUps)
+    broker.add_middleware(FinalStatusMetrics())

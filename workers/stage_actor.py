@@ -20,6 +20,7 @@ from shared import stage_runs, workflow
 from shared.config import Settings
 from shared.db import database
 from shared.models import CustomerAccount
+from workers import metrics
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +71,16 @@ def run_stage(stage_name: str, account_id: int, fn: StageFunction, settings: Set
                 log.info("stage waiting: %s", outcome.waiting_for, extra={"account_id": account_id, "stage": stage_name})
                 return
             if outcome.rejected:
-                stage_runs.reject(account_id, stage_name, outcome.rejected)
+                if stage_runs.reject(account_id, stage_name, outcome.rejected):
+                    metrics.count_final(workflow.REJECTED)
                 log.info("account rejected", extra={"account_id": account_id, "stage": stage_name})
                 return
             moved = stage_runs.finish(account_id, stage_name)
     following = workflow.next_stage(stage_name)
     if moved and following:
         broker_setup.send_stage(following.name, account_id)
+    elif moved:
+        metrics.count_final(workflow.ACTIVE)
 
 
 def declare_stage(broker, settings: Settings, stage_name: str, fn: StageFunction) -> dramatiq.Actor:
