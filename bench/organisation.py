@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from decimal import Decimal
 
 from shared import organisations
 from shared.db import database
+from shared.optimisations import forecasts
 
 SLUG = "bench-supplier"
 KAM_EMAIL = "kam@bench-supplier.example"
@@ -21,6 +21,7 @@ def seed() -> tuple[str, str]:
     with database.connection_context(), database.atomic():
         organisation = organisations.create_organisation(SLUG, "Bench Supplier", MARKETS)
         organisations.create_staff_user(organisation, KAM_EMAIL, "kam", password)
-        month = dt.date.today().replace(day=1)
-        organisations.insert_manager_forecasts(organisation, "fr-power", {month: Decimal("91.50")})
+        month = dt.date.today().strftime("%Y-%m")
+        forecasts.upload_csv("manager", "fr-power", f"month,price\n{month},91.50\n", "bench",
+                             organisation_id=organisation.id)
         return organisations.create_api_token(organisation, "bench-crm"), password

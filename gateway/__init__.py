@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     api = Api(app)
 
     from gateway import metrics
-    from gateway.api import customer_accounts, markets, webhooks
+    from gateway.api import customer_accounts, markets, optimisations, webhooks
     from gateway.api.docs import docs, require_caller
     from gateway.api.rate_limits import make_limiter
     from gateway.health import health
@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     app.config["RATELIMIT_KEY_PREFIX"] = "kamflow-ratelimit"
     limiter = make_limiter()
     limiter.init_app(app)
-    for api_blueprint in (customer_accounts.blp, markets.blp, webhooks.blp):
+    for api_blueprint in (customer_accounts.blp, optimisations.blp, markets.blp, webhooks.blp):
         limiter.limit(settings.api_rate_limit)(api_blueprint)
         api.register_blueprint(api_blueprint)
         csrf.exempt(api_blueprint)  # bearer-token API: no cookies, so no CSRF to forge

@@ -154,5 +154,9 @@ from kamflow.ops_commands import register  # noqa: E402  status, retry, requeue-
 
 register(main)
 
+from kamflow.forecast_commands import register as register_forecasts  # noqa: E402  load-forecast
+
+register_forecasts(main)
+
 if __name__ == "__main__":
     main()

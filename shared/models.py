@@ -103,18 +103,6 @@ class MarketAccess(BaseModel):
         indexes = ((("account", "market"), True),)
 
 
-class ManagerForecast(BaseModel):
-    """A forecast the organisation's manager inserted: it makes the 'manager' option available."""
-
-    organisation = pw.ForeignKeyField(Organisation, backref="manager_forecasts", on_delete="CASCADE")
-    market = pw.CharField(max_length=32)
-    period = pw.DateField()
-    price = pw.DecimalField(max_digits=12, decimal_places=4)
-
-    class Meta:
-        indexes = ((("organisation", "market", "period"), True),)
-
-
 class StageRun(BaseModel):
     """Where an account stands in one stage: one row per account and stage, updated per attempt."""
 
@@ -232,13 +220,77 @@ class AuditEvent(BaseModel):
     at = pw.DateTimeField(default=utcnow, index=True)
 
 
+# --- after creation: forecasts, optimisations, fixings (rules in shared.optimisations) -----------
+
+
+class ForecastUpload(BaseModel):
+    """One uploaded forecast curve, kept with its date: the newest upload of a (kind, market,
+    owner) is the curve in use. `application` curves belong to no organisation (an operator
+    loads them), `manager` ones to an organisation, `client` ones to one customer account."""
+
+    kind = pw.CharField(max_length=16, constraints=[pw.Check("kind IN ('application', 'manager', 'client')")])
+    market = pw.CharField(max_length=32)
+    organisation = pw.ForeignKeyField(Organisation, null=True, backref="forecast_uploads", on_delete="CASCADE")
+    account = pw.ForeignKeyField(CustomerAccount, null=True, backref="forecast_uploads", on_delete="CASCADE")
+    uploaded_by = pw.CharField(max_length=254)
+    uploaded_at = pw.DateTimeField(default=utcnow, index=True)
+    months = pw.IntegerField()
+
+    class Meta:
+        indexes = ((("kind", "market", "organisation", "account"), False),)
+
+
+class ForecastPrice(BaseModel):
+    upload = pw.ForeignKeyField(ForecastUpload, backref="prices", on_delete="CASCADE")
+    month = pw.DateField()  # the first day of the month
+    price = pw.DecimalField(max_digits=12, decimal_places=4)
+
+    class Meta:
+        indexes = ((("upload", "month"), True),)
+
+
+class Optimisation(BaseModel):
+    """One fixing-advice calendar for one market of an account (see shared.optimisations)."""
+
+    account = pw.ForeignKeyField(CustomerAccount, backref="optimisations", on_delete="CASCADE")
+    market = pw.CharField(max_length=32)
+    name = pw.CharField(max_length=200)
+    delivery_start = pw.DateField()  # first day of the first delivery month
+    delivery_end = pw.DateField()  # first day of the last delivery month
+    volume_mwh = pw.DecimalField(max_digits=14, decimal_places=3)
+    tariff_indexes = JSONField()  # e.g. ["base"] or ["peak", "offpeak"]
+    max_fixings = pw.IntegerField()
+    min_share_pct = pw.IntegerField()
+    window_start = pw.DateField()
+    window_end = pw.DateField()
+    risk_appetite = pw.CharField(max_length=16)
+    forecast = pw.CharField(max_length=16)  # application | manager | client
+    notify = pw.BooleanField(default=True)
+    notify_recipients = JSONField()  # a subset of ["kam", "customer"]
+    created_by = pw.CharField(max_length=254)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class Fixing(BaseModel):
+    """A fixing the editor recorded: `fixed` (date, price, share) or later `cancelled`."""
+
+    optimisation = pw.ForeignKeyField(Optimisation, backref="fixings", on_delete="CASCADE")
+    status = pw.CharField(max_length=16, default="fixed")  # fixed | cancelled
+    fixed_on = pw.DateField()
+    price = pw.DecimalField(max_digits=12, decimal_places=4)
+    share_pct = pw.DecimalField(max_digits=5, decimal_places=2)
+    recorded_by = pw.CharField(max_length=254)
+    recorded_at = pw.DateTimeField(default=utcnow)
+    cancelled_at = pw.DateTimeField(null=True)
+
+
 ALL_MODELS = [
     Organisation,
     OrganisationMarket,
     User,
     CustomerAccount,
     MarketAccess,
-    ManagerForecast,
     StageRun,
     StageAttempt,
     OutboxEmail,
@@ -248,4 +300,8 @@ ALL_MODELS = [
     WebhookEndpoint,
     WebhookDelivery,
     AuditEvent,
+    ForecastUpload,
+    ForecastPrice,
+    Optimisation,
+    Fixing,
 ]

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
-
 from marshmallow import ValidationError
 
 from shared import security
 from shared.db import database
 from shared.markets import CATALOGUE
-from shared.models import ApiToken, ManagerForecast, Organisation, OrganisationMarket, User, utcnow
+from shared.models import ApiToken, Organisation, OrganisationMarket, User, utcnow
 from shared.schemas import EmailAddress
 
 STAFF_ROLES = ("manager", "kam", "operator")
@@ -78,9 +75,3 @@ def revoke_api_tokens(organisation: Organisation, name: str) -> int:
 def api_tokens(organisation: Organisation) -> list[ApiToken]:
     return list(ApiToken.select().where(ApiToken.organisation == organisation).order_by(ApiToken.created_at))
 
-
-def insert_manager_forecasts(organisation: Organisation, market: str, prices: dict[dt.date, Decimal]) -> int:
-    """Record forecasts the manager inserted for `market` (one price per month)."""
-    rows = [{"organisation": organisation, "market": market, "period": p, "price": v} for p, v in prices.items()]
-    with database.atomic():
-        return ManagerForecast.insert_many(rows).on_conflict_ignore().execute() or len(rows)

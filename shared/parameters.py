@@ -23,6 +23,7 @@ import peewee
 from shared import broker, claims, rules, workflow
 from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User, utcnow
+from shared.optimisations import limits
 
 CUSTOMER_FIELDS = ("company", "customer_reference", "last_name", "first_name", "phone", "is_demo")
 log = logging.getLogger(__name__)
@@ -93,6 +94,10 @@ def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> 
 
 def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[str]:
     """Write the setup; return the stages it concerns."""
+    orphans = limits.orphan_problems(account, setup)
+    if orphans:  # the limits would no longer cover existing optimisations: refuse, say why
+        raise ChangeRefused({"_schema": [message for messages in orphans.values() for message in messages],
+                             "setup": orphans})
     had_access, access = account.app_access, setup["app_access"]
     if access != had_access:
         changes["setup.app_access"] = [had_access, access]

@@ -11,7 +11,8 @@ from __future__ import annotations
 import peewee
 
 from shared.db import database
-from shared.models import CustomerAccount, ManagerForecast, MarketAccess, OrganisationMarket, User
+from shared.models import CustomerAccount, MarketAccess, OrganisationMarket, User
+from shared.optimisations.forecasts import markets_with_manager_forecasts
 from shared.schemas import today
 
 Problems = dict[str, list[str]]
@@ -19,15 +20,6 @@ Problems = dict[str, list[str]]
 
 def offered_markets(organisation_id: int) -> set[str]:
     rows = OrganisationMarket.select(OrganisationMarket.market).where(OrganisationMarket.organisation == organisation_id)
-    return {row.market for row in rows}
-
-
-def markets_with_manager_forecasts(organisation_id: int) -> set[str]:
-    rows = (
-        ManagerForecast.select(ManagerForecast.market)
-        .where(ManagerForecast.organisation == organisation_id)
-        .distinct()
-    )
     return {row.market for row in rows}
 
 

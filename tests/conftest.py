@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import threading
 import time
-from decimal import Decimal
 
 import dramatiq
 import pytest
@@ -17,6 +16,7 @@ from werkzeug.serving import make_server
 from kamflow.embedded_redis import EmbeddedRedis
 from kamflow.mailcatcher import MailCatcher
 from shared import db, organisations
+from shared.optimisations import forecasts
 from shared.config import Settings
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
@@ -184,8 +184,9 @@ def org(broker):
         kam = organisations.create_staff_user(organisation, "kam@acme-energy.example", "kam", PASSWORD)
         manager = organisations.create_staff_user(organisation, "boss@acme-energy.example", "manager", PASSWORD)
         token = organisations.create_api_token(organisation, "crm")
-        month = dt.date.today().replace(day=1)
-        organisations.insert_manager_forecasts(organisation, "fr-power", {month: Decimal("91.5")})
+        # The manager's forecast arrives the way a manager uploads it: a CSV through the one function.
+        forecasts.upload_csv("manager", "fr-power", f"month,price\n{dt.date.today():%Y-%m},91.5\n",
+                             manager.email, organisation_id=organisation.id)
     return {"organisation": organisation, "kam": kam, "manager": manager, "token": token}
 
 

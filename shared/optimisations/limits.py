@@ -1,0 +1,176 @@
+"""The limits the KAM set in step 2, applied to optimisations, and who may do what with them.
+
+The article, "Setting up of the account":
+- Case 1 (no access): "You can now create as many optimisations as you want for the customer":
+  the KAM side creates any number, on any market the organisation offers, and is the editor.
+- Case 2 (access): at most `max_optimisations` per market, only on the account's markets, only
+  inside the market's access window (start date .. end date). Before the start date the
+  customer has "access to the application without the information" (the market is listed, no
+  forecast, no advice); after the end date no new forecast or advice reaches them, and what
+  existed stays readable.
+- The editor ("The KAM" or "The customer") alone inserts or modifies the parameters, switches
+  the notifications and updates the fixing statuses; the other side reads. Both always see the
+  calendar.
+"The KAM side" is the account's KAM, the organisation's managers and the organisation's API
+token (acting for the account's KAM); "the customer side" is the account's own login.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from shared.models import CustomerAccount, MarketAccess, Optimisation, OrganisationMarket
+
+KAM, CUSTOMER = "kam", "customer"
+BEFORE, OPEN, ENDED = "before", "open", "ended"
+
+
+class Refused(Exception):
+    """Not allowed: `status` is the HTTP answer (403 editor, 409 limit, 422 invalid), `field`
+    the input it concerns (or None), `limit` the name of the limit that refused it."""
+
+    def __init__(self, status: int, message: str, *, field: str | None = None, limit: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.field, self.limit = status, message, field, limit
+
+
+def editor(account: CustomerAccount) -> str:
+    """Who edits: the KAM side when the customer has no access (Case 1), else the chosen editor."""
+    return account.editor if account.app_access and account.editor in (KAM, CUSTOMER) else KAM
+
+
+def may_edit(account: CustomerAccount, side: str) -> bool:
+    return editor(account) == side
+
+
+def check_edit(account: CustomerAccount, side: str) -> None:
+    if may_edit(account, side):
+        return
+    if side == KAM:
+        raise Refused(403, "The customer is the editor of this account's optimisations: only the customer inserts "
+                           "or modifies parameters, switches notifications and updates fixings; the KAM reads.",
+                      limit="editor")
+    raise Refused(403, "Your KAM is the editor of your optimisations: call them to change a parameter, the "
+                       "notifications or a fixing.", limit="editor")
+
+
+def phase(access: MarketAccess, today: dt.date) -> str:
+    """Where `today` lies in the market's access window."""
+    if today < access.start_date:
+        return BEFORE
+    if today > access.end_date:
+        return ENDED
+    return OPEN
+
+
+def market_access(account: CustomerAccount, market: str) -> MarketAccess | None:
+    return MarketAccess.get_or_none((MarketAccess.account == account.id) & (MarketAccess.market == market))
+
+
+def count_on(account: CustomerAccount, market: str, *, excluding: int | None = None) -> int:
+    query = Optimisation.select().where((Optimisation.account == account.id) & (Optimisation.market == market))
+    if excluding is not None:
+        query = query.where(Optimisation.id != excluding)
+    return query.count()
+
+
+def check_create(account: CustomerAccount, market: str, side: str, today: dt.date) -> None:
+    """Whether `side` may create an optimisation on `market` today; raises Refused naming the limit."""
+    check_edit(account, side)
+    if not account.app_access:
+        offered = OrganisationMarket.select().where(
+            (OrganisationMarket.organisation == account.organisation_id) & (OrganisationMarket.market == market))
+        if not offered.exists():
+            raise Refused(422, "Your organisation does not offer this market.", field="market", limit="markets")
+        return
+    access = market_access(account, market)
+    if access is None:
+        raise Refused(422, "This market is not one of the account's markets (set in the account's parameters).",
+                      field="market", limit="markets")
+    window = phase(access, today)
+    if window == BEFORE:
+        raise Refused(409, f"Access to this market starts on {access.start_date.isoformat()}: optimisations can be "
+                           f"created from then.", field="market", limit="start_date")
+    if window == ENDED:
+        raise Refused(409, f"Access to this market ended on {access.end_date.isoformat()}: no new optimisation.",
+                      field="market", limit="end_date")
+    if count_on(account, market) >= access.max_optimisations:
+        raise Refused(409, f"The account may have at most {access.max_optimisations} optimisation(s) on this market "
+                           f"(max_optimisations), and has them already.", field="market", limit="max_optimisations")
+
+
+def forecast_kinds(account: CustomerAccount, market: str) -> list[str]:
+    """The forecasts an optimisation on `market` may use: those shared with the account; in
+    Case 1 (nothing is shared, the customer sees nothing) the application's and the manager's."""
+    from shared.optimisations import forecasts
+
+    if not account.app_access:
+        kinds = ["application"]
+        if market in forecasts.markets_with_manager_forecasts(account.organisation_id):
+            kinds.append("manager")
+        return kinds
+    return forecasts.shared_kinds(account, market)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sight:
+    """What a side sees of a market's information today."""
+
+    forecast: bool  # forecasts and advice are shown
+    frozen_at: dt.date | None  # after the end date: what existed then, nothing newer
+
+
+def sight(account: CustomerAccount, market: str, side: str, today: dt.date) -> Sight:
+    if side == KAM or not account.app_access:
+        return Sight(True, None)
+    access = market_access(account, market)
+    if access is None:
+        return Sight(False, None)
+    window = phase(access, today)
+    if window == BEFORE:
+        return Sight(False, None)
+    if window == ENDED:
+        return Sight(True, access.end_date)
+    return Sight(True, None)
+
+
+def may_upload_client_forecast(account: CustomerAccount, market: str, today: dt.date) -> None:
+    """A customer with the client option uploads their own forecast, inside the access window."""
+    access = market_access(account, market)
+    if access is None or "client" not in access.forecasts:
+        raise Refused(403, "The client forecast option is not shared with you for this market.", field="market",
+                      limit="forecasts")
+    window = phase(access, today)
+    if window != OPEN:
+        raise Refused(409, f"Your access to this market is {'not open yet' if window == BEFORE else 'over'} "
+                           f"({access.start_date.isoformat()} to {access.end_date.isoformat()}).",
+                      field="market", limit="start_date" if window == BEFORE else "end_date")
+
+
+def orphan_problems(account: CustomerAccount, setup: dict) -> dict:
+    """A change of the limits that would leave optimisations outside them, as marshmallow-shaped
+    errors under "setup" (empty when the change is fine). Refused rather than archived: the KAM
+    deletes the optimisations first if that is what they mean."""
+    counts: dict[str, int] = {}
+    for row in Optimisation.select(Optimisation.market).where(Optimisation.account == account.id):
+        counts[row.market] = counts.get(row.market, 0) + 1
+    if not counts:
+        return {}
+    if not setup.get("app_access"):
+        if account.app_access:
+            total = sum(counts.values())
+            return {"app_access": [
+                f"The account has {total} optimisation(s) made under its access limits; switching access off would "
+                f"leave them outside any limit. Delete them first."]}
+        return {}
+    wanted = {m["market"]: m for m in setup.get("markets") or []}
+    problems: dict = {}
+    for market, count in sorted(counts.items()):
+        if market not in wanted:
+            problems.setdefault("markets", []).append(
+                f"{market} has {count} optimisation(s): it cannot be removed until they are deleted.")
+        elif wanted[market]["max_optimisations"] < count:
+            problems.setdefault("markets", []).append(
+                f"{market} has {count} optimisation(s): its maximum cannot go below {count}.")
+    return problems

@@ -1,0 +1,210 @@
+"""The shapes of an optimisation and of a fixing: one definition for the API and the pages.
+
+What can be checked without the database is checked here (field types, ranges, months, the
+window inside the delivery period); the account's limits are in `limits`, the fixings' arithmetic
+against the recorded ones in `editing`.
+
+Defaults (documented in the README's API section): `tariff_indexes` ["base"], `max_fixings` 4,
+`min_share_pct` 10, `window_start` today, `window_end` the day before delivery starts (or the
+delivery's last day when it has started), `forecast` the first shared of application, manager,
+client, `notify` true, `notify_recipients` the customer when they have access, else the KAM.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from shared.markets import CATALOGUE
+from shared.optimisations.calendar import RISK_APPETITES
+from shared.optimisations.forecasts import KINDS
+from shared.schemas import Text, UtcDateTime, yes_no
+
+TARIFF_INDEXES = ("base", "peak", "offpeak")
+RECIPIENTS = ("kam", "customer")
+MAX_FIXINGS = 50
+MAX_DELIVERY_MONTHS = 120
+MAX_VOLUME = Decimal("100000000")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+class Month(fields.Field):
+    """A month as YYYY-MM, loaded as the date of its first day."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        match = _MONTH.match(value) if isinstance(value, str) else None
+        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
+            raise ValidationError("Must be a month as YYYY-MM, e.g. 2027-01.")
+        return dt.date(int(match.group(1)), int(match.group(2)), 1)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.strftime("%Y-%m")
+
+
+def last_day(month: dt.date) -> dt.date:
+    following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+def _unique(values) -> bool:
+    return len(set(values)) == len(values)
+
+
+class OptimisationSchema(Schema):
+    """An optimisation's parameters as a person or a CRM sends them."""
+
+    class Meta:
+        unknown = RAISE
+
+    market = fields.String(required=True, validate=validate.OneOf(
+        sorted(CATALOGUE), error="Unknown market {input!r}: choose one of {choices}."))
+    name = Text(max_length=200, required=True)
+    delivery_start = Month(required=True, metadata={"type": "string", "example": "2027-01",
+                                                    "description": "First delivery month, YYYY-MM."})
+    delivery_end = Month(required=True, metadata={"type": "string", "example": "2027-12",
+                                                  "description": "Last delivery month, YYYY-MM."})
+    volume_mwh = fields.Decimal(required=True, places=3, as_string=True, allow_nan=False, validate=validate.Range(
+        min=Decimal("0.001"), max=MAX_VOLUME, error=f"Must be more than 0 and at most {MAX_VOLUME} MWh."))
+    risk_appetite = fields.String(required=True, validate=validate.OneOf(
+        RISK_APPETITES, error="Choose a risk appetite among {choices}."))
+    tariff_indexes = fields.List(fields.String(validate=validate.OneOf(
+        TARIFF_INDEXES, error="Unknown tariff index {input!r}: choose among {choices}.")),
+        load_default=lambda: ["base"], validate=validate.Length(min=1, error="Choose at least one tariff index."))
+    max_fixings = fields.Integer(strict=True, load_default=4, validate=validate.Range(
+        min=1, max=MAX_FIXINGS, error=f"Must be a whole number from 1 to {MAX_FIXINGS}."),
+        metadata={"description": "How many fixings the contract allows."})
+    min_share_pct = fields.Integer(strict=True, load_default=10, validate=validate.Range(
+        min=1, max=100, error="Must be a whole percentage from 1 to 100."),
+        metadata={"description": "The minimum share of the volume per fixing, in %."})
+    window_start = fields.Date(load_default=None, metadata={"description": "First day fixings may be made (default today)."})
+    window_end = fields.Date(load_default=None, metadata={
+        "description": "Last day fixings may be made (default: the day before delivery starts)."})
+    forecast = fields.String(load_default=None, validate=validate.OneOf(
+        KINDS, error="Choose a forecast among {choices}."), metadata={
+        "description": "The forecast the advice is based on: one shared with the account."})
+    notify = yes_no(load_default=True)
+    notify_recipients = fields.List(fields.String(validate=validate.OneOf(
+        RECIPIENTS, error="Choose recipients among {choices}.")), load_default=None)
+
+    @validates_schema(skip_on_field_errors=True)
+    def check_periods(self, data, partial=False, **kwargs):
+        if partial:  # a PATCH: checked whole once merged over the stored optimisation
+            return
+        errors: dict[str, list[str]] = {}
+        start, end = data["delivery_start"], data["delivery_end"]
+        if end < start:
+            errors["delivery_end"] = ["Must be the same month as the delivery start or later."]
+        elif (end.year - start.year) * 12 + end.month - start.month >= MAX_DELIVERY_MONTHS:
+            errors["delivery_end"] = [f"A delivery period is at most {MAX_DELIVERY_MONTHS} months."]
+        if not _unique(data["tariff_indexes"]):
+            errors["tariff_indexes"] = ["Each tariff index may be chosen once."]
+        if data["notify_recipients"] is not None and not _unique(data["notify_recipients"]):
+            errors["notify_recipients"] = ["Each recipient may be chosen once."]
+        window_start, window_end = data["window_start"], data["window_end"]
+        if window_end is not None and window_end > last_day(end):
+            errors["window_end"] = ["The fixing window must end by the last day of delivery."]
+        if window_start is not None and window_end is not None and window_end < window_start:
+            errors.setdefault("window_end", []).append("Must be on or after the window start.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class OptimisationChangeSchema(OptimisationSchema):
+    """A PATCH: any of the fields, only those that change (the market never changes)."""
+
+
+def complete(data: dict, today: dt.date) -> dict:
+    """Fill the window defaults that depend on today and the delivery period; refuse a window
+    that then ends before it starts."""
+    data = dict(data)
+    if data["window_start"] is None:
+        data["window_start"] = today
+    if data["window_end"] is None:
+        before_delivery = data["delivery_start"] - dt.timedelta(days=1)
+        data["window_end"] = before_delivery if before_delivery >= data["window_start"] else last_day(
+            data["delivery_end"])
+    if data["window_end"] < data["window_start"]:
+        raise ValidationError({"window_end": ["Must be on or after the window start."]})
+    return data
+
+
+class FixingSchema(Schema):
+    """A fixing being recorded: the day it was made, the price obtained, the share of the volume."""
+
+    class Meta:
+        unknown = RAISE
+
+    fixed_on = fields.Date(required=True)
+    price = fields.Decimal(required=True, places=4, as_string=True, allow_nan=False, validate=validate.Range(
+        min=Decimal("0.0001"), max=Decimal("99999"), error="Must be a positive price below 100000."))
+    share_pct = fields.Decimal(required=True, places=2, as_string=True, allow_nan=False, validate=validate.Range(
+        min=Decimal("0.01"), max=Decimal("100"), error="Must be a percentage above 0 and at most 100."))
+
+
+class FixingStatusSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    status = fields.String(required=True, validate=validate.OneOf(
+        ("cancelled",), error="A recorded fixing can only be cancelled (status 'cancelled')."))
+
+
+# --- what is answered ------------------------------------------------------------------------
+
+
+class FixingViewSchema(Schema):
+    id = fields.Integer()
+    status = fields.String(metadata={"description": "fixed | cancelled"})
+    fixed_on = fields.Date()
+    price = fields.Decimal(as_string=True)
+    share_pct = fields.Decimal(as_string=True)
+    recorded_by = fields.String()
+    recorded_at = UtcDateTime()
+
+
+class AdviceViewSchema(Schema):
+    date = fields.Date()
+    share_pct = fields.Decimal(as_string=True, places=2)
+    volume_mwh = fields.Decimal(as_string=True, places=3)
+    forecast_price = fields.Decimal(as_string=True, allow_none=True)
+    status = fields.String(metadata={"description": "to_do (advised) or fixed"})
+
+
+class CalendarViewSchema(Schema):
+    available = fields.Boolean(metadata={"description": "false before the market's access starts (no advice)"})
+    frozen_at = fields.Date(allow_none=True, metadata={"description": "after access ended: the advice as of then"})
+    note = fields.String()
+    entries = fields.List(fields.Nested(AdviceViewSchema))
+    unplaced_pct = fields.Decimal(as_string=True, places=2)
+
+
+class OptimisationViewSchema(Schema):
+    id = fields.Integer()
+    account_id = fields.Integer()
+    market = fields.String()
+    name = fields.String()
+    delivery_start = Month()
+    delivery_end = Month()
+    volume_mwh = fields.Decimal(as_string=True)
+    tariff_indexes = fields.List(fields.String())
+    max_fixings = fields.Integer()
+    min_share_pct = fields.Integer()
+    window_start = fields.Date()
+    window_end = fields.Date()
+    risk_appetite = fields.String()
+    forecast = fields.String()
+    notify = fields.Boolean()
+    notify_recipients = fields.List(fields.String())
+    editor = fields.String(metadata={"description": "who may change it: kam or customer"})
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    fixings = fields.List(fields.Nested(FixingViewSchema))
+    calendar = fields.Nested(CalendarViewSchema)
+    links = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class OptimisationListSchema(Schema):
+    items = fields.List(fields.Nested(OptimisationViewSchema))

@@ -1,0 +1,214 @@
+"""The CRM API for optimisations: create within the limits, read with the calendar, change,
+delete, record and cancel fixings; the editor rule for the token's KAM; other organisations
+get 404."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from conftest import account_request
+from optimisations.conftest import DROP, move_window, optimisation_body
+
+KAM_EDITS = {"setup.editor": "kam"}
+
+
+def url(account_id, optimisation_id=None):
+    base = f"/api/v1/customer-accounts/{account_id}/optimisations"
+    return base if optimisation_id is None else f"{base}/{optimisation_id}"
+
+
+def test_a_post_with_the_required_fields_gets_the_documented_defaults_and_a_calendar(api, make_account):
+    account = make_account(**KAM_EDITS)
+    answer = api.post(url(account), optimisation_body())
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert answer.headers["Location"] == body["links"]["self"]
+    assert body["tariff_indexes"] == ["base"] and body["max_fixings"] == 4 and body["min_share_pct"] == 10
+    assert body["forecast"] == "application" and body["notify"] is True
+    assert body["notify_recipients"] == ["customer"] and body["editor"] == "kam"
+    assert body["window_start"] == dt.date.today().isoformat()
+    start = dt.date.fromisoformat(body["delivery_start"] + "-01")
+    assert body["window_end"] == (start - dt.timedelta(days=1)).isoformat()
+    calendar = body["calendar"]
+    assert calendar["available"] is True
+    advised = [e for e in calendar["entries"] if e["status"] == "to_do"]
+    assert 1 <= len(advised) <= 4
+    assert sum(float(e["share_pct"]) for e in advised) == pytest.approx(100)
+    assert all(float(e["share_pct"]) >= 10 for e in advised)
+    assert sum(float(e["volume_mwh"]) for e in advised) == pytest.approx(1200, abs=0.01)
+    assert api.get(url(account)).get_json()["items"][0]["id"] == body["id"]
+    assert api.get(body["links"]["self"].replace("http://localhost", "")).get_json()["name"] == "Foundry 2027"
+
+
+@pytest.mark.parametrize("field", ["market", "name", "delivery_start", "delivery_end", "volume_mwh", "risk_appetite"])
+def test_each_required_field_missing_is_named(api, make_account, field):
+    account = make_account(**KAM_EDITS)
+    answer = api.post(url(account), optimisation_body(**{field: DROP}))
+    assert answer.status_code == 422
+    assert field in answer.get_json()["errors"]["json"]
+    assert api.get(url(account)).get_json()["items"] == []
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"delivery_start": "2027-13"}, "delivery_start"),
+    ({"delivery_start": "2027-1"}, "delivery_start"),
+    ({"delivery_end": "2027-02-01"}, "delivery_end"),
+    ({"delivery_start": 202701}, "delivery_start"),
+    ({"delivery_start": "2028-06", "delivery_end": "2028-01"}, "delivery_end"),
+    ({"volume_mwh": "-5"}, "volume_mwh"),
+    ({"volume_mwh": "NaN"}, "volume_mwh"),
+    ({"volume_mwh": "abc"}, "volume_mwh"),
+    ({"risk_appetite": "reckless"}, "risk_appetite"),
+    ({"name": "x" * 201}, "name"),
+    ({"name": "   "}, "name"),
+    ({"name": "a\x00b"}, "name"),
+    ({"max_fixings": 0}, "max_fixings"),
+    ({"max_fixings": "4"}, "max_fixings"),
+    ({"min_share_pct": 101}, "min_share_pct"),
+    ({"tariff_indexes": ["base", "base"]}, "tariff_indexes"),
+    ({"tariff_indexes": ["weekend"]}, "tariff_indexes"),
+    ({"window_start": "2027-02-30"}, "window_start"),
+    ({"forecast": "oracle"}, "forecast"),
+    ({"notify": "yes"}, "notify"),
+    ({"notify_recipients": ["cfo"]}, "notify_recipients"),
+    ({"market": "mars-power"}, "market"),
+    ({"colour": "blue"}, "colour"),
+])
+def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(api, make_account, changes, field):
+    account = make_account(**KAM_EDITS)
+    answer = api.post(url(account), optimisation_body(**changes))
+    assert answer.status_code == 422, answer.get_json()
+    assert field in answer.get_json()["errors"]["json"]
+    assert api.get(url(account)).get_json()["items"] == []
+
+
+def test_the_maximum_per_market_is_a_409_naming_the_limit(api, make_account):
+    account = make_account(**KAM_EDITS)  # fr-power: at most 2; de-gas: at most 1
+    assert api.post(url(account), optimisation_body(name="A")).status_code == 201
+    assert api.post(url(account), optimisation_body(name="B")).status_code == 201
+    third = api.post(url(account), optimisation_body(name="C"))
+    assert third.status_code == 409
+    assert "max_optimisations" in third.get_json()["message"] and "at most 2" in third.get_json()["message"]
+    gas = api.post(url(account), optimisation_body(market="de-gas", name="Gas"))
+    assert gas.status_code == 201  # the limit is per market
+    assert len(api.get(url(account)).get_json()["items"]) == 3
+
+
+def test_only_the_accounts_markets_and_only_forecasts_shared_with_it(api, make_account):
+    account = make_account(**KAM_EDITS)
+    other_market = api.post(url(account), optimisation_body(market="be-power"))
+    assert other_market.status_code == 422 and "market" in other_market.get_json()["errors"]["json"]
+    not_shared = api.post(url(account), optimisation_body(market="de-gas", forecast="manager"))
+    assert not_shared.status_code == 422
+    assert "forecast" in not_shared.get_json()["errors"]["json"]
+
+
+def test_outside_the_access_window_is_refused_naming_the_date(api, make_account):
+    account = make_account(**KAM_EDITS)
+    move_window(account, "fr-power", 10, 300)
+    before = api.post(url(account), optimisation_body())
+    assert before.status_code == 409 and "start_date" in before.get_json()["message"]
+    move_window(account, "fr-power", -300, -1)
+    after = api.post(url(account), optimisation_body())
+    assert after.status_code == 409 and "end_date" in after.get_json()["message"]
+
+
+def test_case_1_no_access_any_number_on_any_market_of_the_organisation(api, make_account):
+    account = make_account(setup={"app_access": False})
+    for index in range(5):
+        answer = api.post(url(account), optimisation_body(name=f"Site {index}", market="be-power"))
+        assert answer.status_code == 201, answer.get_json()
+        assert answer.get_json()["notify_recipients"] == ["kam"]
+    not_offered = api.post(url(account), optimisation_body(market="gb-power"))
+    assert not_offered.status_code == 422 and "offer" in not_offered.get_json()["message"]
+    nobody = api.post(url(account), optimisation_body(notify_recipients=["customer"]))
+    assert nobody.status_code == 422 and "notify_recipients" in nobody.get_json()["errors"]["json"]
+
+
+def test_with_the_customer_as_editor_the_token_only_reads(api, make_account):
+    account = make_account()  # editor: customer
+    refused = api.post(url(account), optimisation_body())
+    assert refused.status_code == 403 and "editor" in refused.get_json()["message"]
+    assert api.get(url(account)).status_code == 200
+
+
+def test_patch_changes_parameters_and_the_calendar_follows(api, make_account):
+    account = make_account(**KAM_EDITS)
+    created = api.post(url(account), optimisation_body(risk_appetite="low", max_fixings=6, min_share_pct=10)).get_json()
+    low = [e for e in created["calendar"]["entries"] if e["status"] == "to_do"]
+    changed = api.client.patch(url(account, created["id"]), json={"risk_appetite": "high", "notify": False},
+                               headers=api.headers)
+    assert changed.status_code == 200, changed.get_json()
+    body = changed.get_json()
+    assert body["risk_appetite"] == "high" and body["notify"] is False and body["name"] == "Foundry 2027"
+    high = [e for e in body["calendar"]["entries"] if e["status"] == "to_do"]
+    assert len(low) > len(high) and len(high) <= 2
+    market = api.client.patch(url(account, created["id"]), json={"market": "de-gas"}, headers=api.headers)
+    assert market.status_code == 422 and "market" in market.get_json()["errors"]["json"]
+    bad = api.client.patch(url(account, created["id"]), json={"delivery_end": "2000-01"}, headers=api.headers)
+    assert bad.status_code == 422 and "delivery_end" in bad.get_json()["errors"]["json"]
+
+
+def test_fixings_recorded_and_cancelled_adjust_the_calendar(api, make_account):
+    account = make_account(**KAM_EDITS)
+    created = api.post(url(account), optimisation_body(
+        risk_appetite="low", max_fixings=4, min_share_pct=20,
+        window_start=(dt.date.today() - dt.timedelta(days=10)).isoformat())).get_json()
+    fixings = url(account, created["id"]) + "/fixings"
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    too_small = api.post(fixings, {"fixed_on": yesterday, "price": "84.10", "share_pct": "15"})
+    assert too_small.status_code == 422 and "share_pct" in too_small.get_json()["errors"]["json"]
+    future = api.post(fixings, {"fixed_on": (dt.date.today() + dt.timedelta(days=3)).isoformat(), "price": "84",
+                                "share_pct": "30"})
+    assert future.status_code == 422 and "fixed_on" in future.get_json()["errors"]["json"]
+    leaves_too_little = api.post(fixings, {"fixed_on": yesterday, "price": "84", "share_pct": "90"})
+    assert leaves_too_little.status_code == 422
+    recorded = api.post(fixings, {"fixed_on": yesterday, "price": "84.10", "share_pct": "40"})
+    assert recorded.status_code == 201, recorded.get_json()
+    body = recorded.get_json()
+    entries = body["calendar"]["entries"]
+    assert entries[0] == {**entries[0], "status": "fixed", "date": yesterday, "share_pct": "40.00"}
+    advised = [e for e in entries if e["status"] == "to_do"]
+    assert len(advised) <= 3 and sum(float(e["share_pct"]) for e in advised) == pytest.approx(60)
+    fixing_id = body["fixings"][0]["id"]
+    cancelled = api.client.patch(f"{fixings}/{fixing_id}", json={"status": "cancelled"}, headers=api.headers)
+    assert cancelled.status_code == 200
+    body = cancelled.get_json()
+    assert body["fixings"][0]["status"] == "cancelled"
+    assert sum(float(e["share_pct"]) for e in body["calendar"]["entries"] if e["status"] == "to_do") == pytest.approx(100)
+    wrong = api.client.patch(f"{fixings}/{fixing_id}", json={"status": "fixed"}, headers=api.headers)
+    assert wrong.status_code == 422
+
+
+def test_delete_frees_the_place_under_the_maximum(api, make_account):
+    account = make_account(**KAM_EDITS)
+    ids = [api.post(url(account), optimisation_body(name=n)).get_json()["id"] for n in "AB"]
+    assert api.client.delete(url(account, ids[0]), headers=api.headers).status_code == 204
+    assert api.get(url(account, ids[0])).status_code == 404
+    assert api.post(url(account), optimisation_body(name="C")).status_code == 201
+
+
+def test_another_organisation_gets_404_everywhere(api, make_account, other_org_api):
+    account = make_account(**KAM_EDITS)
+    created = api.post(url(account), optimisation_body()).get_json()
+    one = url(account, created["id"])
+    assert other_org_api.get(url(account)).status_code == 404
+    assert other_org_api.get(one).status_code == 404
+    assert other_org_api.post(url(account), optimisation_body()).status_code == 404
+    assert other_org_api.client.patch(one, json={"name": "x"}, headers=other_org_api.headers).status_code == 404
+    assert other_org_api.client.delete(one, headers=other_org_api.headers).status_code == 404
+    assert api.get(one).get_json()["name"] == "Foundry 2027"
+
+
+def test_optimisations_are_in_the_openapi_document(api):
+    spec = api.get("/api/openapi.json").get_json()
+    path = spec["paths"]["/api/v1/customer-accounts/{account_id}/optimisations"]
+    assert set(path) >= {"get", "post"}
+    one = spec["paths"]["/api/v1/customer-accounts/{account_id}/optimisations/{optimisation_id}"]
+    assert set(one) >= {"get", "patch", "delete"}
+    schema = spec["components"]["schemas"]["Optimisation"]
+    assert set(schema["required"]) == {"market", "name", "delivery_start", "delivery_end", "volume_mwh",
+                                       "risk_appetite"}
+    assert schema["properties"]["risk_appetite"]["enum"] == ["low", "moderate", "high"]
