@@ -16,6 +16,7 @@ import peewee
 
 from shared import broker, claims, workflow
 from shared.db import database
+from shared.markets import in_article_order
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def insert_account(organisation: Organisation, kam: User, request: dict, actor: 
             market=market["market"],
             start_date=market["start_date"],
             end_date=market["end_date"],
-            forecasts=sorted(market["forecasts"]),
+            forecasts=in_article_order(market["forecasts"]),
             max_optimisations=market["max_optimisations"],
         )
     StageRun.insert_many([{"account": account, "stage": name} for name in workflow.STAGE_NAMES]).execute()

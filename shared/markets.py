@@ -36,7 +36,13 @@ CATALOGUE: dict[str, Market] = {
     )
 }
 
+#: The shared forecasts, in the article's order (Application, Manager, Client): stored and shown so.
 FORECASTS = ("application", "manager", "client")
+
+
+def in_article_order(forecasts) -> list[str]:
+    chosen = set(forecasts)
+    return [f for f in FORECASTS if f in chosen] + sorted(chosen - set(FORECASTS))
 
 
 def as_dict(market: Market) -> dict:

@@ -21,6 +21,7 @@ import logging
 import peewee
 
 from shared import broker, claims, rules, workflow
+from shared.markets import in_article_order
 from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User, utcnow
 from shared.optimisations import limits
@@ -71,7 +72,7 @@ class Applied:
 
 
 def _market_values(row: MarketAccess) -> dict:
-    return {"start_date": row.start_date, "end_date": row.end_date, "forecasts": sorted(row.forecasts),
+    return {"start_date": row.start_date, "end_date": row.end_date, "forecasts": in_article_order(row.forecasts),
             "max_optimisations": row.max_optimisations}
 
 
@@ -115,7 +116,7 @@ def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[s
             row.delete_instance()
     for market, values in wanted.items():
         values = {field: values[field] for field in MARKET_FIELDS}
-        values["forecasts"] = sorted(values["forecasts"])
+        values["forecasts"] = in_article_order(values["forecasts"])
         row = existing.get(market)
         if row is None:
             MarketAccess.create(account=account, market=market, **values)

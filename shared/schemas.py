@@ -181,7 +181,7 @@ class SetupSchema(Schema):
 
     app_access = yes_no(required=True)
     editor = fields.String(
-        validate=validate.OneOf(EDITORS, error="Choose who edits the optimisation: 'kam' or 'customer'.")
+        validate=validate.OneOf(EDITORS, error="Choose who edits the optimisation: the KAM or the customer.")
     )
     markets = fields.List(fields.Nested(MarketSetupSchema))
 
@@ -194,7 +194,7 @@ class SetupSchema(Schema):
                     errors[field] = ["Only asked when the customer gets access to the application."]
         elif data.get("app_access") is True:
             if "editor" not in data:
-                errors["editor"] = ["Choose who edits the optimisation: the KAM (kam) or the customer (customer)."]
+                errors["editor"] = ["Choose who edits the optimisation: the KAM or the customer."]
             markets = data.get("markets")
             if not markets:
                 errors["markets"] = ["Select at least one market when the customer gets access."]

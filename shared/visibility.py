@@ -27,6 +27,23 @@ def visible_account(user: User, account_id: int) -> CustomerAccount | None:
     return visible_accounts(user).where(CustomerAccount.id == account_id).first()
 
 
+def account_owners(user: User) -> list[User]:
+    """The KAMs (and managers) whose accounts `user` may filter by: a manager's organisation's
+    staff; for a KAM, only themselves."""
+    if user.role != "manager":
+        return [user]
+    return list(
+        User.select()
+        .where((User.organisation == user.organisation_id) & User.role.in_(STAFF_ROLES))
+        .order_by(User.email)
+    )
+
+
+def owned_by(query: peewee.ModelSelect, kam_id: int | None) -> peewee.ModelSelect:
+    """Narrow `query` to the accounts of one KAM; None narrows nothing."""
+    return query if kam_id is None else query.where(CustomerAccount.kam == kam_id)
+
+
 def search(query: peewee.ModelSelect, text: str) -> peewee.ModelSelect:
     """Narrow `query` to accounts whose company, reference, contact name or email contains
     `text` (case-insensitive); blank text narrows nothing."""

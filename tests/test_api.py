@@ -75,7 +75,7 @@ def test_get_one_shows_status_markets_and_stages(api):
     assert account["kam_email"] == "kam@acme-energy.example"
     assert account["setup"] == {"app_access": True, "editor": "customer"}
     fr = next(m for m in account["markets"] if m["market"] == "fr-power")
-    assert fr["forecasts"] == ["application", "client", "manager"] and fr["max_optimisations"] == 2
+    assert fr["forecasts"] == ["application", "manager", "client"] and fr["max_optimisations"] == 2
     assert [s["name"] for s in account["stages"]] == [
         "validate_customer", "provision_access", "activate_markets", "send_credentials"]
     assert all(s["attempts"] == 1 for s in account["stages"])

@@ -55,8 +55,11 @@ def test_account_with_access_walks_every_stage_and_the_contact_gets_working_cred
     assert page.status_code == 200
     assert "claire.martin@foundry.example" in page.text
     done = client.post(link, data={"csrf_token": csrf_token(page.text), "password": "a-long-secret-1", "confirm": "a-long-secret-1"})
-    assert done.status_code == 200
-    assert "Your password is set" in done.text
+    # Logged in at once, with a new session, on their own account (no second login).
+    assert done.status_code == 303 and done.headers["Location"].endswith("/my-account")
+    mine = client.get("/my-account")
+    assert mine.status_code == 200 and "Foundry" in mine.text
+    assert "Your password is set and you are logged in" in mine.text
     with db.database.connection_context():
         user = User.get(User.email == "claire.martin@foundry.example")
     assert user.role == "customer" and user.password_hash and "a-long-secret-1" not in user.password_hash

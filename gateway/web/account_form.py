@@ -13,6 +13,8 @@ import datetime as dt
 
 from werkzeug.datastructures import MultiDict
 
+from gateway.web.display import phone
+
 from shared.markets import FORECASTS
 
 CUSTOMER_FIELDS = ("company", "customer_reference", "last_name", "first_name", "phone", "email")
@@ -24,6 +26,12 @@ def customer_state(form: MultiDict) -> dict:
     state = {name: form.get(name, "") for name in CUSTOMER_FIELDS}
     state["is_demo"] = form.get("is_demo", "")
     return state
+
+
+def stored_customer_state(state: dict, customer: dict) -> dict:
+    """What was typed, with the email and phone as the loaded (stored) values read: the email
+    lower-case, the phone as people write it. One form of each on every page."""
+    return {**state, "email": customer["email"], "phone": phone(customer["phone"])}
 
 
 def customer_request(state: dict, *, with_email: bool = True) -> dict:
@@ -102,6 +110,7 @@ def account_setup_state(account, market_ids: list[str], today: dt.date) -> dict:
 
 def account_customer_state(account) -> dict:
     state = {name: getattr(account, name) or "" for name in CUSTOMER_FIELDS}
+    state["phone"] = phone(account.phone)
     state["is_demo"] = "yes" if account.is_demo else "no"
     return state
 

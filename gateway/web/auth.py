@@ -108,6 +108,12 @@ def home_url() -> str:
     return url_for("dashboard.show")
 
 
+def start_session(user: User) -> None:
+    """Log `user` in with a fresh session: the one way in, for the login form and for a customer
+    who has just chosen their password (as identity providers do after activation)."""
+    login_user(Login(user))
+
+
 @auth.route("/")
 def index():
     return redirect(home_url() if current_user.is_authenticated else url_for("auth.login"))
@@ -121,7 +127,7 @@ def login():
         email = form.email.data.strip().lower()
         user = User.get_or_none((User.email == email) & (User.active == True))  # noqa: E712
         if security.password_matches(user.password_hash if user else _UNKNOWN_USER_HASH, form.password.data) and user:
-            login_user(Login(user))
+            start_session(user)
             return redirect(_safe_next(request.args.get("next")) or home_url())
         failed = True
     return render_template("login.html", form=form, failed=failed), (401 if failed else 200)

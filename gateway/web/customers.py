@@ -3,10 +3,12 @@ refreshes by itself through a small JSON endpoint."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from gateway.web.auth import current_staff, staff_required
-from shared import resend, visibility, workflow
+from shared import resend, stage_history, visibility, workflow
 from shared.models import AuditEvent, CustomerAccount, MarketAccess
 
 customers = Blueprint("customers", __name__, url_prefix="/customers")
@@ -29,16 +31,31 @@ def visible_or_404(account_id: int) -> CustomerAccount:
 @customers.route("")
 @staff_required
 def list_accounts():
+    staff = current_staff()
     query_text = request.args.get("q", "").strip()
     page = _page_number()
-    query = visibility.search(visibility.visible_accounts(current_staff()), query_text)
+    owners = visibility.account_owners(staff) if staff.role == "manager" else []
+    kam_id = _kam_filter(owners)
+    query = visibility.owned_by(visibility.search(visibility.visible_accounts(staff), query_text), kam_id)
     items, total = visibility.page_of(query, page, PER_PAGE)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     markets = {}
     for row in MarketAccess.select().where(MarketAccess.account.in_([a.id for a in items])).order_by(MarketAccess.market):
         markets.setdefault(row.account_id, []).append(row.market)
     return render_template("customers.html", items=items, total=total, page=page, pages=pages, q=query_text,
-                           markets=markets, final=workflow.FINAL_STATUSES)
+                           markets=markets, final=workflow.FINAL_STATUSES, owners=owners, kam=kam_id)
+
+
+def _kam_filter(owners) -> int | None:
+    """The manager's 'KAM' filter: one of the organisation's KAMs, or none; anything else is a
+    clear 400 rather than a list silently showing everyone."""
+    text = request.args.get("kam", "").strip()
+    if not text or not owners:
+        return None
+    ids = {str(user.id): user.id for user in owners}
+    if text not in ids:
+        abort(400, description="There is no such KAM in your organisation: choose one in the list.")
+    return ids[text]
 
 
 def _progress(account: CustomerAccount) -> dict:
@@ -47,6 +64,8 @@ def _progress(account: CustomerAccount) -> dict:
         "account": account,
         "markets": list(account.markets.order_by(MarketAccess.market)),
         "runs": sorted(account.stage_runs, key=lambda run: workflow.STAGE_NAMES.index(run.stage)),
+        "stage_runs": stage_history.stage_runs(account.id),
+        "today": dt.date.today(),
         "sent": resend.sent_emails(account.id),
         "resends": resend.resend_count(account.id),
         "final": account.status in workflow.FINAL_STATUSES,
@@ -81,10 +100,13 @@ def status_badge(account_id: int):
                    html=render_template("_status_badge.html", account=account))
 
 
-@customers.route("/<int:account_id>/resend-credentials", methods=["POST"])
+@customers.route("/<int:account_id>/resend-credentials", methods=["GET", "POST"])
 @staff_required
 def resend_credentials(account_id: int):
+    """GET asks for confirmation (the previous link stops working); POST resends."""
     account = visible_or_404(account_id)
+    if request.method == "GET":
+        return render_template("resend_confirm.html", account=account)
     try:
         resend.request_resend(account, actor=current_staff().email)
     except resend.CannotResend as error:

@@ -13,7 +13,7 @@ import phonenumbers
 from flask import Blueprint
 from markupsafe import Markup, escape
 
-from shared.markets import CATALOGUE
+from shared.markets import CATALOGUE, FORECASTS
 
 display = Blueprint("display", __name__)
 
@@ -41,6 +41,25 @@ STATE_LABELS = {
     "skipped": "Not needed",
     "rejected": "Rejected",
     "failed": "Failed",
+}
+FORECAST_LABELS = {"application": "Application forecast", "manager": "Manager forecast", "client": "Client forecast"}
+#: A field of the API ("customer.phone", "setup.markets.de-power.forecasts") as the pages name it.
+FIELD_LABELS = {
+    "company": "Company",
+    "customer_reference": "Customer reference",
+    "last_name": "Last name",
+    "first_name": "First name",
+    "phone": "Phone number",
+    "email": "Email",
+    "is_demo": "Demo account",
+    "app_access": "Access to the application",
+    "editor": "Who edits the optimisation",
+    "markets": "Markets",
+    "market": "Market",
+    "start_date": "Start date",
+    "end_date": "End date",
+    "forecasts": "Shared forecasts",
+    "max_optimisations": "Number of optimisations",
 }
 
 
@@ -85,3 +104,76 @@ def phone(e164: str) -> str:
 def market_name(market_id: str) -> str:
     market = CATALOGUE.get(market_id)
     return market.name if market else market_id
+
+
+@display.app_template_filter("forecast_names")
+def forecast_names(forecasts) -> str:
+    """Shared forecasts in the article's order (Application, Manager, Client) and words."""
+    chosen = set(forecasts or ())
+    return ", ".join(FORECAST_LABELS[f] for f in FORECASTS if f in chosen)
+
+
+@display.app_template_filter("field_label")
+def field_label(path: str) -> str:
+    """'setup.markets.de-power.forecasts' -> 'Germany power, shared forecasts';
+    'customer.email' -> 'Email'. Codes belong to the API; a person reads names."""
+    parts = [p for p in path.split(".") if p not in ("customer", "setup", "json")]
+    if len(parts) >= 2 and parts[0] == "markets":
+        market = market_name(parts[1])
+        rest = parts[2:]
+        if not rest or rest == ["market"]:
+            return market
+        return f"{market}, {FIELD_LABELS.get(rest[-1], rest[-1]).lower()}"
+    if not parts:
+        return ""
+    return FIELD_LABELS.get(parts[-1], parts[-1])
+
+
+@display.app_template_filter("yes_no")
+def yes_no(value) -> str:
+    return "Yes" if value else "No"
+
+
+def editor_name(editor: str | None) -> str:
+    return {"kam": "The KAM", "customer": "The customer"}.get(editor or "", "—")
+
+
+def change_value(field: str, value) -> str:
+    """An old or new value of the History, as the page shows it."""
+    if value is None or value == "":
+        return "—"
+    last = field.split(".")[-1]
+    if field.startswith("setup.markets."):
+        if isinstance(value, dict):
+            return (f"from {value.get('start_date')} to {value.get('end_date')}; {forecast_names(value.get('forecasts'))}; "
+                    f"{value.get('max_optimisations')} optimisation(s)")
+    if last == "editor":
+        return editor_name(value)
+    if isinstance(value, bool):
+        return yes_no(value)
+    if last == "phone":
+        return phone(value)
+    return str(value)
+
+
+@display.app_template_filter("changes")
+def changes(detail) -> list[tuple[str, str, str]]:
+    """An audit event's recorded changes as (field, old, new) in the pages' words; a changed
+    market is told field by field ("Germany power, end date")."""
+    found = (detail or {}).get("changes") or {}
+    rows = []
+    for field, (old, new) in found.items():
+        if field.startswith("setup.markets.") and isinstance(old, dict) and isinstance(new, dict):
+            for part in ("start_date", "end_date", "forecasts", "max_optimisations"):
+                if old.get(part) != new.get(part):
+                    sub = f"{field}.{part}"
+                    rows.append((field_label(sub), _part_value(part, old.get(part)), _part_value(part, new.get(part))))
+            continue
+        rows.append((field_label(field), change_value(field, old), change_value(field, new)))
+    return rows
+
+
+def _part_value(part: str, value) -> str:
+    if part == "forecasts":
+        return forecast_names(value) or "—"
+    return "—" if value is None else str(value)

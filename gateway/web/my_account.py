@@ -4,6 +4,7 @@ and how many optimisations — and nothing else."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 
 from flask import Blueprint, abort, render_template
@@ -34,4 +35,4 @@ def show():
     markets = list(
         account.markets.where(MarketAccess.activated_at.is_null(False)).order_by(MarketAccess.market)
     )
-    return render_template("my_account.html", account=account, markets=markets)
+    return render_template("my_account.html", account=account, markets=markets, today=dt.date.today())

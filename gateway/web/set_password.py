@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template
 from flask_wtf import FlaskForm
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from gateway.web.auth import home_url, start_session
 from shared import access, security
 
 set_password = Blueprint("set_password", __name__)
@@ -39,5 +40,7 @@ def choose_password(token: str):
             user = access.set_password(token, form.password.data)
         except access.InvalidLink as error:
             return render_template("set_password_invalid.html", reason=str(error)), 410
-        return render_template("set_password_done.html", login=user.email)
+        start_session(user)
+        flash(f"Your password is set and you are logged in. Next time, log in with {user.email}.", "success")
+        return redirect(home_url(), 303)
     return render_template("set_password.html", form=form, login=record.user.email)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 
 from gateway.web import account_form
 from gateway.web.auth import current_staff, staff_required
-from shared import accounts, claims, parameters, rules
+from shared import accounts, claims, parameters, rules, visibility, workflow
 from shared.markets import CATALOGUE
 from shared.schemas import AccountRequestSchema, CustomerSchema
 
@@ -56,7 +56,32 @@ def define_customer():
     if errors:
         return render_template("wizard_customer.html", state=state,
                                errors=account_form.field_errors(errors, [])), 422
+    # From here on the email and phone read as they are stored (lower-case, one phone form).
+    _save(customer=account_form.stored_customer_state(state, customer))
     return redirect(url_for("wizard.set_up"))
+
+
+@wizard.get("/from/<int:account_id>")
+@staff_required
+def from_rejected(account_id: int):
+    """'Add a new customer account with corrected details': the wizard, filled in with a
+    rejected request's answers (nothing is stored until 'Create account', as always)."""
+    staff = current_staff()
+    account = visibility.visible_account(staff, account_id)
+    if account is None:
+        abort(404, description="There is no such customer account among yours.")
+    if account.status != workflow.REJECTED:
+        flash("Only a rejected account is copied into a new request; this one can be edited.", "info")
+        return redirect(url_for("customers.account_page", account_id=account.id))
+    market_ids = offered(staff.organisation_id)
+    market_ids += [row.market for row in account.markets if row.market not in market_ids]
+    session[SESSION_KEY] = {
+        "customer": account_form.account_customer_state(account),
+        "setup": account_form.account_setup_state(account, market_ids, dt.date.today()),
+    }
+    flash(f"The answers of the rejected request for {account.company} are filled in: correct what the reasons "
+          f"named, then create the account.", "info")
+    return redirect(url_for("wizard.define_customer"))
 
 
 @wizard.route("/setup", methods=["GET", "POST"])
@@ -95,7 +120,7 @@ def set_up():
         return render_template("wizard_customer.html", state=draft["customer"],
                                errors=account_form.field_errors(taken.errors, [])), 409
     session.pop(SESSION_KEY, None)
-    flash(f"The customer account of {account.company} is created; its set-up is running.", "success")
+    flash(f"The customer account of {account.company} is created.", "success")
     return redirect(url_for("customers.account_page", account_id=account.id))
 
 

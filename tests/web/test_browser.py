@@ -98,7 +98,7 @@ def test_a_kam_creates_two_accounts_sees_them_active_and_edits_one(page, org, ma
     wait_until_active(page)
     page.get_by_text("The email with the login credentials was sent to claire.martin@foundry.example").wait_for()
     assert page.locator(".stage.state-done").count() == 4
-    assert page.get_by_role("button", name="Resend credentials").is_visible()
+    assert page.get_by_role("link", name="Resend credentials").is_visible()
     (message,) = mailbox.wait_for(1)
     assert message["To"] == "claire.martin@foundry.example"
     # Dates in the browser's locale (fr-FR here), not ISO.

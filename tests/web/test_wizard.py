@@ -218,7 +218,7 @@ def test_account_with_access_on_two_markets_is_created_and_reaches_active_with_c
     with db.database.connection_context():
         markets = {m.market: m for m in MarketAccess.select()}
     assert sorted(markets) == ["de-gas", "fr-power"]
-    assert markets["fr-power"].forecasts == ["application", "client", "manager"]
+    assert markets["fr-power"].forecasts == ["application", "manager", "client"]  # the article's order
     assert markets["de-gas"].max_optimisations == 1 and markets["de-gas"].activated_at is not None
     # The wizard's draft is gone: a new wizard starts blank.
     assert 'value="Martin Foundry SAS"' not in kam_page.get("/customers/new").text
