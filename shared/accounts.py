@@ -17,7 +17,7 @@ import peewee
 from shared import broker, claims, workflow
 from shared.db import database
 from shared.markets import in_article_order
-from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User, utcnow
+from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,3 @@ def describe(account: CustomerAccount, base_url: str = "") -> dict:
         "updated_at": account.updated_at,
         "links": {"self": f"{base_url}/api/v1/customer-accounts/{account.id}"},
     }
-
-
-def touch(account_id: int) -> None:
-    CustomerAccount.update(updated_at=utcnow()).where(CustomerAccount.id == account_id).execute()

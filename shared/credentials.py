@@ -89,11 +89,3 @@ def send_credentials(account: CustomerAccount, settings: Settings, purpose: str 
         raise
     OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None).where(OutboxEmail.id == outbox.id).execute()
     return True
-
-
-def was_sent(account_id: int, purpose: str = CREDENTIALS) -> bool:
-    return (
-        OutboxEmail.select()
-        .where((OutboxEmail.account == account_id) & (OutboxEmail.purpose == purpose) & (OutboxEmail.state == "sent"))
-        .exists()
-    )

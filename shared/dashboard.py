@@ -23,13 +23,6 @@ GROUPS = (
 ENDING_SOON_DAYS = 30
 
 
-def group_of(status: str) -> str:
-    for key, _label, statuses in GROUPS:
-        if status in statuses:
-            return key
-    raise ValueError(status)
-
-
 def counts(user: User) -> list[tuple[str, str, int]]:
     """(group key, label, number of the person's accounts in it), every group present."""
     by_status = observability.accounts_by_status(visible_accounts(user))

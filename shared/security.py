@@ -7,7 +7,6 @@ make a stolen table useless; passwords are chosen by people and get werkzeug's s
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -21,10 +20,6 @@ def new_token(prefix: str = "") -> str:
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def same_digest(a: str, b: str) -> bool:
-    return hmac.compare_digest(a, b)
 
 
 def hash_password(password: str) -> str:

@@ -58,7 +58,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     SENDING_CREDENTIALS: frozenset({ACTIVE, FAILED}),
     # An operator's retry puts a failed account back in the status of its failed stage.
     FAILED: frozenset({VALIDATING, PROVISIONING, ACTIVATING, SENDING_CREDENTIALS}),
-    # A change of parameters re-runs only the stages it concerns (see accounts.rerun_from).
+    # A change of parameters re-runs only the stages it concerns (see the send-back function in shared/).
     ACTIVE: frozenset({PROVISIONING, ACTIVATING, SENDING_CREDENTIALS}),
     REJECTED: frozenset(),
 }
