@@ -11,12 +11,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
+import worker_processes
 from conftest import account_request
 from shared import db
 from shared.models import StageRun
@@ -53,24 +53,7 @@ class SilentSmtp:
 
 
 def start_worker(settings, smtp_url: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "SMTP_URL": smtp_url,
-        "BASE_URL": settings.base_url,
-        "MAX_RETRIES": "2",
-        "MIN_BACKOFF_MS": "100",
-        "MAX_BACKOFF_MS": "400",
-        "STAGE_TIME_LIMIT_MS": "6000",
-        "STALL_AFTER_S": "7",
-        "RECONCILE_INTERVAL_S": "0.5",
-        "HEARTBEAT_TIMEOUT_MS": "5000",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "workers.main", "--processes", "1", "--threads", "2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+    return worker_processes.start_worker(worker_processes.worker_env(settings, smtp_url))
 
 
 def stop(process: subprocess.Popen, sig=signal.SIGTERM):

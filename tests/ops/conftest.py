@@ -3,16 +3,13 @@ commands, and real `dramatiq workers.main` processes."""
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from conftest import PASSWORD
+from worker_processes import start_worker, stop_worker, worker_env  # noqa: F401  (the ops tests import them from here)
 from shared import db, observability, organisations
 
 
@@ -66,33 +63,6 @@ def manager_ops(app, org):
 def fast_liveness(monkeypatch):
     """A worker counts as silent after 2 s without a heartbeat (15 s in production)."""
     monkeypatch.setattr(observability, "ALIVE_WITHIN_MS", 2000)
-
-
-def worker_env(settings, smtp_url: str, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.lower().startswith(("prometheus_multiproc", "dramatiq_prom"))}
-    env.update({
-        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url, "SMTP_URL": smtp_url,
-        "BASE_URL": settings.base_url, "MAX_RETRIES": "2", "MIN_BACKOFF_MS": "100", "MAX_BACKOFF_MS": "400",
-        "STAGE_TIME_LIMIT_MS": "6000", "STALL_AFTER_S": "7", "RECONCILE_INTERVAL_S": "0.5",
-        "HEARTBEAT_TIMEOUT_MS": "5000",
-    })
-    env.update(extra)
-    return env
-
-
-def start_worker(env: dict, threads: int = 2, log_path=None) -> subprocess.Popen:
-    """A real `dramatiq workers.main` process (its own session, so it can be killed whole)."""
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    return subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "workers.main", "--processes", "1", "--threads", str(threads)],
-        env=env, stdout=out, stderr=out, start_new_session=True,
-    )
-
-
-def stop_worker(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        process.wait(timeout=20)
 
 
 def wait_until(predicate, timeout=20.0, interval=0.1, message="condition not met"):

@@ -1,0 +1,33 @@
+"""A test's worker process listens on loopback only, on free ports: never Dramatiq's default
+exporter on 0.0.0.0:9191, which a second `make test` or a running `make run` would collide with."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from ops.conftest import start_worker, stop_worker, wait_until, worker_env
+from worker_processes import listening_addresses
+
+
+def test_a_test_worker_binds_only_free_loopback_ports(settings, mailbox, monkeypatch):
+    # Even with the exporter's variables set in the environment pytest runs in (as `make run` does).
+    monkeypatch.setenv("dramatiq_prom_host", "0.0.0.0")
+    monkeypatch.setenv("dramatiq_prom_port", "9191")
+    env = worker_env(settings, mailbox.url)
+    port = int(env["dramatiq_prom_port"])
+    process = start_worker(env)
+    try:
+        def exporter_answers():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+                    return answer.status == 200
+            except OSError:
+                return False
+
+        wait_until(exporter_answers, timeout=30, message="the worker's exporter never answered on its own port")
+        listening = listening_addresses(process.pid)
+    finally:
+        stop_worker(process)
+    assert ("127.0.0.1", port) in listening
+    assert port != 9191
+    assert {address for address, _ in listening} == {"127.0.0.1"}, listening
