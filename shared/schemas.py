@@ -313,6 +313,9 @@ class WebhookRegistrationSchema(Schema):
         unknown = RAISE
 
     url = WebhookUrl(required=True, metadata={"description": "Where kamflow POSTs account events."})
+    revoke_previous_secret = yes_no(load_default=False, metadata={"description": (
+        "Registering again issues a new secret; the previous one keeps signing alongside it for 24 hours "
+        "(two signatures) so your receiver can switch. true: stop signing with it at once (it leaked).")})
 
 
 class WebhookEndpointViewSchema(Schema):
@@ -320,10 +323,10 @@ class WebhookEndpointViewSchema(Schema):
     active = fields.Boolean()
     created_at = UtcDateTime()
     secret = fields.String(metadata={"description": "Shown once, when the endpoint is registered."})
-    signature_header = fields.String(
-        metadata={"description": "Kamflow-Signature: t=<unix>,v1=hex(HMAC-SHA256(secret, '<t>.' + body))"}
-    )
+    signature_header = fields.String(metadata={"description": "How deliveries are signed (Standard Webhooks)."})
     events = fields.List(fields.String())
+    previous_secret_valid_until = UtcDateTime(allow_none=True, metadata={
+        "description": "Until when the secret this registration replaced still signs deliveries (a rotation)."})
 
 
 class WebhookDeliveryViewSchema(Schema):

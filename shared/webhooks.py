@@ -7,23 +7,21 @@ order they happened. A delivery is claimed before it is posted and marked delive
 so a delivery id is never posted again once it was received. Failures retry with Dramatiq's
 exponential backoff; after the last retry the reconciler picks the endpoint up again later.
 
-Signature (documented for integrators): header `Kamflow-Signature: t=<unix seconds>,v1=<hex>`
-where hex = HMAC-SHA256(secret, "<t>." + raw body). Reject a delivery whose t is too old.
+Deliveries are signed per the Standard Webhooks specification (`shared.webhook_signing`). Each
+registration issues a new secret; the previous one keeps signing alongside it for
+`ROTATION_OVERLAP` (two signatures), so a receiver can switch secrets without losing a delivery.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
-import time
 import uuid
 
 import peewee
 
-from shared import broker, egress, security, webhook_transport, workflow
+from shared import broker, egress, webhook_signing, webhook_transport, workflow
 from shared.db import database
 from shared.models import CustomerAccount, WebhookDelivery, WebhookEndpoint, utcnow
 
@@ -32,9 +30,8 @@ log = logging.getLogger(__name__)
 QUEUE = "deliver_webhook"
 UNDELIVERED = ("pending", "sending")  # "delivered" and "cancelled" are final
 EVENTS = {workflow.ACTIVE: "account.active", workflow.REJECTED: "account.rejected", workflow.FAILED: "account.failed"}
-SIGNATURE_HEADER = "Kamflow-Signature"
-DELIVERY_HEADER = "Kamflow-Delivery"
-EVENT_HEADER = "Kamflow-Event"
+#: How long the previous secret keeps signing after a new registration (a rotation).
+ROTATION_OVERLAP = dt.timedelta(hours=24)
 POST_TIMEOUT_S = webhook_transport.DEFAULT_DEADLINE_S
 #: A claim older than this is presumed dead (its worker was killed mid-post).
 CLAIM_LEASE_S = POST_TIMEOUT_S * 3
@@ -47,17 +44,22 @@ class DeliveryFailed(Exception):
     """The receiver did not take the delivery; Dramatiq retries the endpoint with backoff."""
 
 
-def register(organisation_id: int, url: str, *, allow_private: bool = False) -> tuple[WebhookEndpoint, str]:
+def register(organisation_id: int, url: str, *, allow_private: bool = False,
+             revoke_previous_secret: bool = False) -> tuple[WebhookEndpoint, str]:
     """Make `url` the organisation's endpoint (replacing any other) and return its new secret —
     the only time it is shown. Events not delivered to the old URL move to the new one, still in
-    their order, so replacing a broken URL is how an integrator gets them. Raises InvalidUrl
-    for a URL kamflow will not send to (shared.egress)."""
+    their order, so replacing a broken URL is how an integrator gets them. Registering again is
+    also how a secret is rotated: the previous secret signs too for `ROTATION_OVERLAP`, unless
+    `revoke_previous_secret` (a leaked secret) erases it at once. Raises InvalidUrl for a URL
+    kamflow will not send to (shared.egress)."""
     check_url(url, allow_private=allow_private)
-    secret = security.new_token("whsec_")
+    secret = webhook_signing.new_secret()
     with database.atomic():
         previous = [e.id for e in WebhookEndpoint.select(WebhookEndpoint.id).where(
             WebhookEndpoint.organisation == organisation_id)]
         WebhookEndpoint.update(active=False).where(WebhookEndpoint.organisation == organisation_id).execute()
+        if revoke_previous_secret:
+            WebhookEndpoint.update(secret="").where(WebhookEndpoint.organisation == organisation_id).execute()
         endpoint = WebhookEndpoint.create(organisation=organisation_id, url=url, secret=secret)
         moved = (
             WebhookDelivery.update(endpoint=endpoint, state="pending", claimed_at=None)
@@ -67,6 +69,24 @@ def register(organisation_id: int, url: str, *, allow_private: bool = False) -> 
     if moved:
         wake([endpoint.id])
     return endpoint, secret
+
+
+def previous_secret(endpoint: WebhookEndpoint) -> tuple[str, dt.datetime] | None:
+    """The secret this endpoint's registration replaced, and until when it still signs; None
+    when the overlap is over, the secret was revoked, or there was none."""
+    until = endpoint.created_at + ROTATION_OVERLAP
+    if until <= utcnow():
+        return None
+    replaced = (WebhookEndpoint.select(WebhookEndpoint.secret)
+                .where((WebhookEndpoint.organisation == endpoint.organisation_id) & (WebhookEndpoint.id < endpoint.id))
+                .order_by(WebhookEndpoint.id.desc()).first())
+    return (replaced.secret, until) if replaced is not None and replaced.secret else None
+
+
+def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    """The secrets a delivery is signed with: the current one, then the previous one in its overlap."""
+    previous = previous_secret(endpoint)
+    return [endpoint.secret] + ([previous[0]] if previous else [])
 
 
 def active_endpoint(organisation_id: int) -> WebhookEndpoint | None:
@@ -129,23 +149,6 @@ def wake(endpoint_ids: list[int]) -> None:
             log.warning("webhook for endpoint %s not enqueued (%s); the reconciler will", endpoint_id, error)
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
-
-
-def verify(secret: str, header: str, body: bytes, tolerance_s: int = 300, now: float | None = None) -> bool:
-    """What a receiver does: check the HMAC and that the timestamp is recent."""
-    try:
-        fields = dict(part.split("=", 1) for part in header.split(","))
-        timestamp = int(fields["t"])
-    except (ValueError, KeyError):
-        return False
-    if abs((now or time.time()) - timestamp) > tolerance_s:
-        return False
-    return hmac.compare_digest(sign(secret, timestamp, body), header)
-
-
 _post = webhook_transport.post  # public addresses only, no redirects, one deadline
 
 
@@ -193,9 +196,7 @@ def deliver_pending(endpoint_id: int, post=_post, base_url: str = "") -> int:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "kamflow-webhooks/1",
-            SIGNATURE_HEADER: sign(endpoint.secret, int(time.time()), body),
-            DELIVERY_HEADER: str(delivery.delivery_id),
-            EVENT_HEADER: delivery.event,
+            **webhook_signing.headers(str(delivery.delivery_id), delivery.event, body, signing_secrets(endpoint)),
         }
         status, error = None, None
         try:

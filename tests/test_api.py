@@ -147,7 +147,7 @@ def test_the_docs_page_renders_every_endpoint_and_schema_from_the_document(api):
                 assert f"{method.upper()} {path}" in page.text
     for name in spec["components"]["schemas"]:
         assert f'id="schema-{name}"' in page.text
-    assert "Idempotency-Key" in page.text and "Kamflow-Signature" in page.text
+    assert "Idempotency-Key" in page.text and "webhook-signature" in page.text
 
 
 def test_idempotency_keys_are_kept_a_day_then_forgotten_by_the_reconciler(api, broker, settings):

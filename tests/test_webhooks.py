@@ -7,10 +7,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import base64
+import hashlib
+import hmac
+
 import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from conftest import account_request
-from shared import webhooks
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -73,7 +77,8 @@ def test_registering_shows_the_secret_once(api, receiver, secret):
     assert secret.startswith("whsec_")
     shown = api.get("/api/v1/webhook").get_json()
     assert shown["url"] == receiver.url and "secret" not in shown
-    assert "Kamflow-Signature" in shown["signature_header"]
+    assert "webhook-signature: v1," in shown["signature_header"] and shown["previous_secret_valid_until"] is None
+    assert len(base64.b64decode(secret.removeprefix("whsec_"), validate=True)) == 24  # standard base64
 
 
 @pytest.mark.parametrize("url", ["ftp://crm.example/hook", "not a url", "/relative/path", ""])
@@ -89,11 +94,20 @@ def test_an_account_reaching_active_is_posted_signed(api, receiver, secret):
     body = json.loads(request["body"])
     assert body["event"] == "account.active" and body["account"]["id"] == account["id"]
     assert body["account"]["links"]["self"] == f"http://localhost/api/v1/customer-accounts/{account['id']}"
+    # Standard Webhooks, checked by the receivers' own library.
+    assert request["headers"]["webhook-id"] == body["id"]
+    assert Webhook(secret).verify(request["body"], request["headers"]) == body
+    with pytest.raises(WebhookVerificationError):
+        Webhook("whsec_" + base64.b64encode(b"not-the-secret-at-all-24b").decode()).verify(request["body"], request["headers"])
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(request["body"] + b" ", request["headers"])
+    with pytest.raises(WebhookVerificationError):  # a replay: the signed timestamp is too old
+        Webhook(secret).verify(request["body"], {**request["headers"], "webhook-timestamp": str(int(time.time()) - 3600)})
+    # The deprecated header, still sent (see README): HMAC over "<t>." + body with the secret string.
     assert request["headers"]["Kamflow-Event"] == "account.active"
     assert request["headers"]["Kamflow-Delivery"] == body["id"]
-    assert webhooks.verify(secret, request["headers"]["Kamflow-Signature"], request["body"])
-    assert not webhooks.verify("whsec_wrong", request["headers"]["Kamflow-Signature"], request["body"])
-    assert not webhooks.verify(secret, request["headers"]["Kamflow-Signature"], request["body"] + b" ")
+    t, v1 = (part.split("=", 1)[1] for part in request["headers"]["Kamflow-Signature"].split(","))
+    assert v1 == hmac.new(secret.encode(), f"{t}.".encode() + request["body"], hashlib.sha256).hexdigest()
 
     log = api.get("/api/v1/webhook/deliveries").get_json()
     assert log["total"] == 1
@@ -109,7 +123,7 @@ def test_a_receiver_that_is_down_gets_the_event_later_and_once(api, receiver, se
     event = json.loads(accepted["body"])
     assert event["event"] == "account.rejected"
     assert event["account"]["rejection_reasons"] == account["rejection_reasons"]
-    delivery_ids = [r["headers"]["Kamflow-Delivery"] for r in receiver.requests]
+    delivery_ids = [r["headers"]["webhook-id"] for r in receiver.requests]
     assert len(delivery_ids) == 6 and set(delivery_ids) == {event["id"]}  # retried, same id
     time.sleep(1.0)
     assert len(receiver.accepted()) == 1  # never again once received
@@ -127,7 +141,7 @@ def test_events_arrive_in_the_order_they_happened_even_after_an_outage(api, rece
         api.wait_for_status(ids[-1])
     accepted = receiver.wait_accepted(3, timeout=30)
     assert [json.loads(r["body"])["account"]["id"] for r in accepted] == ids
-    assert len({r["headers"]["Kamflow-Delivery"] for r in accepted}) == 3
+    assert len({r["headers"]["webhook-id"] for r in accepted}) == 3
 
 
 def test_no_webhook_registered_means_no_delivery(api, receiver):
@@ -151,7 +165,7 @@ def test_replacing_a_broken_url_delivers_the_waiting_events_there_in_order(api, 
     new_secret = api.client.put("/api/v1/webhook", json={"url": receiver.url}, headers=api.headers).get_json()["secret"]
     accepted = receiver.wait_accepted(2)
     assert [json.loads(r["body"])["account"]["id"] for r in accepted] == ids
-    assert all(webhooks.verify(new_secret, r["headers"]["Kamflow-Signature"], r["body"]) for r in accepted)
+    assert all(Webhook(new_secret).verify(r["body"], r["headers"]) for r in accepted)
     broken.server.shutdown()
 
 
@@ -184,3 +198,29 @@ def test_an_operator_reads_the_delivery_log_from_the_command_line(api, receiver,
     assert "1 deliveries" in output
     line = next(line for line in output.splitlines() if "account.active" in line)
     assert str(account_id) in line and "delivered" in line and "HTTP 204" in line
+
+
+def test_registering_again_rotates_the_secret_with_two_signatures_during_the_overlap(api, receiver, secret):
+    """A receiver still holding the previous secret and one already holding the new one both
+    verify; `revoke_previous_secret` ends the overlap at once (a leaked secret)."""
+    rotated = api.client.put("/api/v1/webhook", json={"url": receiver.url}, headers=api.headers).get_json()
+    new_secret = rotated["secret"]
+    assert new_secret != secret and rotated["previous_secret_valid_until"] is not None
+    api.wait_for_status(api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"])
+    (request,) = receiver.wait_accepted(1)
+    assert len(request["headers"]["webhook-signature"].split(" ")) == 2
+    assert Webhook(secret).verify(request["body"], request["headers"])
+    assert Webhook(new_secret).verify(request["body"], request["headers"])
+
+    revoked = api.client.put("/api/v1/webhook", json={"url": receiver.url, "revoke_previous_secret": True},
+                             headers=api.headers).get_json()
+    assert revoked["previous_secret_valid_until"] is None
+    api.wait_for_status(api.create(account_request(**{
+        "customer.email": "other@foundry.example", "customer.customer_reference": "R2",
+        "setup": {"app_access": False}})).get_json()["id"])
+    later = receiver.wait_accepted(2)[1]
+    assert len(later["headers"]["webhook-signature"].split(" ")) == 1
+    assert Webhook(revoked["secret"]).verify(later["body"], later["headers"])
+    for old in (secret, new_secret):
+        with pytest.raises(WebhookVerificationError):
+            Webhook(old).verify(later["body"], later["headers"])

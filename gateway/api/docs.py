@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_login import current_user
 
-from shared import security, webhooks
+from shared import security, webhook_signing
 from shared.models import ApiToken
 
 docs = Blueprint("api_docs", __name__)
@@ -41,4 +41,4 @@ def require_caller():
 @docs.get("/api/docs")
 def page():
     spec = current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
-    return render_template("api_docs.html", spec=spec, signature_header=webhooks.SIGNATURE_HEADER)
+    return render_template("api_docs.html", spec=spec, signing=webhook_signing)

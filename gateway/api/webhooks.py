@@ -6,7 +6,7 @@ from flask import current_app, g
 from flask_smorest import Blueprint, abort
 
 from gateway.api.auth import authenticate
-from shared import webhooks
+from shared import webhook_signing, webhooks
 from shared.db import database
 from shared.models import AuditEvent
 from shared.schemas import (
@@ -20,16 +20,14 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhook",
                 description="Be told when an account reaches active, rejected or failed")
 blp.before_request(authenticate)
 
-SIGNATURE_DOC = f"{webhooks.SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, '<t>.' + raw body)>"
-
-
 def _view(endpoint, secret=None) -> dict:
     view = {
         "url": endpoint.url,
         "active": endpoint.active,
         "created_at": endpoint.created_at,
-        "signature_header": SIGNATURE_DOC,
+        "signature_header": webhook_signing.SIGNATURE_DOC,
         "events": sorted(webhooks.EVENTS.values()),
+        "previous_secret_valid_until": (previous[1] if (previous := webhooks.previous_secret(endpoint)) else None),
     }
     if secret:
         view["secret"] = secret
@@ -40,11 +38,14 @@ def _view(endpoint, secret=None) -> dict:
 @blp.arguments(WebhookRegistrationSchema)
 @blp.response(201, WebhookEndpointViewSchema, description="Registered. The secret is shown this once.")
 def register(data):
-    """Register (or replace) the callback URL. Each event is POSTed as JSON, signed with the secret."""
+    """Register (or replace) the callback URL, with a new secret. Each event is POSTed as JSON,
+    signed per Standard Webhooks. Registering again rotates the secret: for 24 hours deliveries
+    carry two signatures (new and previous secret), unless `revoke_previous_secret` is true."""
     allow_private = current_app.config["KAMFLOW"].webhook_allow_private_networks
     with database.atomic():
         try:
-            endpoint, secret = webhooks.register(g.organisation.id, data["url"], allow_private=allow_private)
+            endpoint, secret = webhooks.register(g.organisation.id, data["url"], allow_private=allow_private,
+                                               revoke_previous_secret=data["revoke_previous_secret"])
         except webhooks.InvalidUrl as refused:
             abort(422, message="kamflow will not send to this URL.", errors={"json": {"url": [str(refused)]}})
         AuditEvent.create(organisation=g.organisation, actor=f"api-token:{g.api_token.name}",
