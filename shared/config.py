@@ -56,6 +56,10 @@ class Settings:
     #: Prometheus' bearer token for the gateway's /metrics (empty: only an operator's session gets in).
     metrics_token: str = ""
 
+    #: `text` for people, `json` (one object per line) for a log pipeline; and the root log level.
+    log_format: str = "text"
+    log_level: str = "INFO"
+
     #: Requests per API token (Flask-Limiter notation), shared by all gateway processes.
     api_rate_limit: str = "600 per minute"
 

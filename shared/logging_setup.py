@@ -18,12 +18,12 @@ import contextvars
 import datetime as dt
 import json
 import logging
-import os
 import re
 
 from dramatiq import Middleware
 
 from shared import workflow
+from shared.config import Settings
 
 #: Loggers whose lines are deliberately left as they are (see above).
 UNREDACTED_LOGGERS = ("kamflow.mail",)
@@ -124,8 +124,9 @@ class JsonFormatter(logging.Formatter):
 def configure(log_format: str | None = None, level: str | int | None = None) -> None:
     """Format and filter every handler of the root logger (adding one if there is none, and
     reusing the dramatiq CLI's pipe to its parent when there is), and gunicorn's loggers'."""
-    log_format = (log_format or os.environ.get("LOG_FORMAT") or "text").lower()
-    level = level or os.environ.get("LOG_LEVEL") or logging.INFO
+    settings = Settings.from_env()
+    log_format = (log_format or settings.log_format).lower()
+    level = level or settings.log_level.upper()
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.StreamHandler())

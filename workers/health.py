@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import socket
 import sys
 import threading
@@ -24,6 +23,7 @@ import redis
 from dramatiq import Middleware
 
 from shared import observability
+from shared.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds without a heartbeat before a worker counts as dead (default %(default)s)")
     parser.add_argument("--min-processes", type=int, default=1)
     args = parser.parse_args(argv)
-    url = os.environ.get("REDIS_URL")
+    url = Settings.from_env().redis_url
     if not url:
         print("unhealthy: REDIS_URL is not set", file=sys.stderr)
         return 1
