@@ -37,6 +37,22 @@ def create_org(slug, name, markets):
     click.echo(f"organisation {organisation.slug} created")
 
 
+@main.command("list-orgs")
+def list_orgs():
+    """The organisations: slug (what --org takes), name, markets, staff and customer accounts."""
+    from shared import organisations
+
+    bind_database()
+    with db.database.connection_context():
+        found = organisations.overview()
+    if not found:
+        click.echo("no organisation yet: kamflow create-org --slug ... --name ... --markets ...")
+        return
+    click.echo(f"{'slug':<24}{'name':<28}{'staff':>6}{'accounts':>10}  markets")
+    for org in found:
+        click.echo(f"{org['slug']:<24}{org['name'][:27]:<28}{org['staff']:>6}{org['accounts']:>10}  {','.join(org['markets'])}")
+
+
 @main.command("create-user")
 @click.option("--org", "slug", required=True)
 @click.option("--email", required=True)

@@ -1,5 +1,6 @@
 """What every `kamflow` command starts from: the settings and the database of the environment
-it runs in, a way to stop with a clear message, and the organisation a command names."""
+it runs in (completed by what a running `make run` recorded in var/), a way to stop with a clear
+message, and the organisation a command names."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from shared.config import Settings
 def bind_database(*, migrating: bool = False) -> Settings:
     """Bind the database of DATABASE_URL. Except to migrate, it must exist and hold kamflow's
     tables: run elsewhere, a command would otherwise create an empty SQLite file and crash."""
-    settings = Settings.from_env()
+    settings = Settings.from_env_or_run()
     url = settings.database_url
     if not migrating and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         fail(f"no database at {url}: set DATABASE_URL, or run `kamflow migrate` to create it")

@@ -7,6 +7,7 @@ reconciler) and the gateway as child processes, sharing one environment. Ctrl-C 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -20,7 +21,7 @@ from kamflow import demo
 from kamflow.embedded_redis import EmbeddedRedis
 from kamflow.mailcatcher import MailCatcher
 from shared import db, logging_setup
-from shared.config import VAR_DIR, Settings
+from shared.config import RECORDED, RUN_FILE, VAR_DIR, Settings
 
 log = logging.getLogger("kamflow.run")
 
@@ -33,6 +34,15 @@ def _secret_key() -> str:
         path.write_text(secrets.token_hex(32))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _record_run(settings: dict) -> None:
+    """Write what this run started where every `kamflow` command looks (var/, private)."""
+    RUN_FILE.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(RUN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        json.dump({"pid": os.getpid(), "settings": settings}, out, indent=2)
 
 
 def run_stack(port: int, processes: int, threads: int) -> None:
@@ -67,6 +77,7 @@ def run_stack(port: int, processes: int, threads: int) -> None:
     with db.database.connection_context():
         seeded = demo.seed()
 
+    _record_run({name: env[name] for name in RECORDED if env.get(name)} | {"DATABASE_URL": settings.database_url})
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "dramatiq", "workers.main", "--processes", str(processes), "--threads", str(threads)],
@@ -81,7 +92,9 @@ def run_stack(port: int, processes: int, threads: int) -> None:
     print(f"\nkamflow is starting on {settings.base_url}", flush=True)
     print(f"KAM login: {seeded['kam'][0]} {seeded['kam'][1]}")
     print(f"Manager login: {seeded['manager'][0]} {seeded['manager'][1]}")
-    print(f"API token: {seeded['token']}", flush=True)
+    print(f"API token: {seeded['token']}")
+    print(f"Organisation: {demo.SLUG} (kamflow list-orgs lists them; kamflow commands here find this stack's "
+          f"Redis and database in {RUN_FILE})", flush=True)
     print("Press Ctrl-C to stop.\n", flush=True)
 
     stopping = False
@@ -107,6 +120,7 @@ def run_stack(port: int, processes: int, threads: int) -> None:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+        RUN_FILE.unlink(missing_ok=True)
         for service in reversed(started):
             service.stop()
         print("kamflow stopped.")

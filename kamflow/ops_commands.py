@@ -23,7 +23,7 @@ def _broker(settings: Settings):
     from shared import broker as broker_setup
 
     if not settings.redis_url:
-        fail("set REDIS_URL to the broker the workers use")
+        fail("set REDIS_URL to the broker the workers use (beside `make run`, it is found in var/ by itself)")
     return broker_setup.setup(settings)
 
 
@@ -52,7 +52,7 @@ def status():
                    f"{s['failed']:>8}{_seconds(s['p50_s']):>8}{_seconds(s['p95_s']):>8}")
     click.echo("")
     if not settings.redis_url:
-        click.echo("queues: REDIS_URL is not set, so the broker cannot be read")
+        click.echo("queues: REDIS_URL is not set and no `make run` is running here, so the broker cannot be read")
         return
     client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=5)
     try:

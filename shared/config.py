@@ -7,12 +7,18 @@ installed. Production sets the environment; tests build a `Settings` directly.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import secrets
 from pathlib import Path
 
 #: Where local state lives when nothing else is configured (SQLite file, embedded Redis, caught mail).
 VAR_DIR = Path(os.environ.get("KAMFLOW_VAR_DIR", Path.cwd() / "var"))
+#: Where `kamflow run` records the services it started (their URLs), for the `kamflow` commands
+#: run beside it; removed when it stops.
+RUN_FILE = VAR_DIR / "run.json"
+#: The settings `kamflow run` records: what it started or chose, which a command needs to reach.
+RECORDED = ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "BASE_URL")
 
 
 def _boolean(raw: str) -> bool:
@@ -94,8 +100,28 @@ class Settings:
             values[field.name] = convert(raw)
         return cls(**values)
 
+    @classmethod
+    def from_env_or_run(cls, env: os._Environ | dict | None = None, run_file: Path | None = None) -> "Settings":
+        """The environment's settings, completed by what a running `kamflow run` recorded: so
+        `kamflow status` beside `make run` finds its Redis. The environment always wins."""
+        env = dict(os.environ if env is None else env)
+        for name, value in recorded_run(run_file or RUN_FILE).items():
+            if name in RECORDED and not env.get(name):
+                env[name] = value
+        return cls.from_env(env)
+
     def with_secret(self) -> "Settings":
         """A copy with a secret key: a random one per process if none is configured (dev only)."""
         if self.secret_key:
             return self
         return dataclasses.replace(self, secret_key=secrets.token_hex(32))
+
+
+def recorded_run(path: Path) -> dict:
+    """What a `kamflow run` that is still running recorded in `path` ({} if none is)."""
+    try:
+        record = json.loads(path.read_text())
+        os.kill(int(record["pid"]), 0)  # a record left by a run that was killed says nothing
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return record.get("settings") or {}

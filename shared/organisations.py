@@ -7,7 +7,7 @@ from marshmallow import ValidationError
 from shared import security
 from shared.db import database
 from shared.markets import CATALOGUE
-from shared.models import ApiToken, Organisation, OrganisationMarket, User, utcnow
+from shared.models import ApiToken, CustomerAccount, Organisation, OrganisationMarket, User, utcnow
 from shared.schemas import EmailAddress
 
 STAFF_ROLES = ("manager", "kam", "operator")
@@ -35,6 +35,20 @@ def get_organisation(slug: str) -> Organisation:
     if organisation is None:
         raise SetupError(f"no organisation with slug {slug!r}")
     return organisation
+
+
+def overview() -> list[dict]:
+    """Every organisation with its markets and how many staff and customer accounts it has."""
+    found = []
+    for organisation in Organisation.select().order_by(Organisation.slug):
+        markets = [row.market for row in OrganisationMarket.select().where(OrganisationMarket.organisation == organisation)]
+        found.append({
+            "slug": organisation.slug, "name": organisation.name,
+            "markets": [m for m in CATALOGUE if m in markets],
+            "staff": User.select().where((User.organisation == organisation) & User.role.in_(STAFF_ROLES)).count(),
+            "accounts": CustomerAccount.select().where(CustomerAccount.organisation == organisation).count(),
+        })
+    return found
 
 
 def create_staff_user(organisation: Organisation, email: str, role: str, password: str,

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
 from conftest import Api, account_request
+from shared.config import Settings
 
 
 def test_setting_up_an_organisation_from_the_command_line_gives_a_working_api_token(kamflow, client):
@@ -97,3 +103,21 @@ def test_a_command_run_where_there_is_no_database_says_so_and_creates_nothing(ka
     assert not missing.exists()
     assert kamflow("migrate").exit_code == 0 and missing.exists()
     assert kamflow("status").exit_code == 0
+
+
+def test_list_orgs_shows_each_slug_with_its_markets_and_people(kamflow, org):
+    listed = kamflow("list-orgs")
+    assert listed.exit_code == 0
+    (line,) = [line for line in listed.output.splitlines() if line.startswith("acme-energy")]
+    assert "Acme Energy" in line and "fr-power,fr-gas,de-power,de-gas,be-power,nl-gas" in line
+    assert line.split()[3:5] == ["2", "0"]  # a KAM and a manager; no customer account yet
+
+
+def test_a_record_left_by_a_killed_run_is_ignored(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    record = tmp_path / "run.json"
+    record.write_text(json.dumps({"pid": int(finished.stdout), "settings": {"REDIS_URL": "redis://127.0.0.1:1/0"}}))
+    assert Settings.from_env_or_run({}, record).redis_url == ""
+    record.write_text(json.dumps({"pid": os.getpid(), "settings": {"REDIS_URL": "redis://127.0.0.1:1/0"}}))
+    assert Settings.from_env_or_run({}, record).redis_url == "redis://127.0.0.1:1/0"
+    assert Settings.from_env_or_run({"REDIS_URL": "redis://elsewhere:6379/0"}, record).redis_url == "redis://elsewhere:6379/0"
