@@ -6,8 +6,11 @@ imports `workers`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
+
+import redis
 
 from flask import Flask, jsonify, render_template, request
 from flask_smorest import Api
@@ -17,6 +20,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
 from shared import broker as broker_setup
 from shared import db
 from shared.config import Settings
+from shared.login_throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
         KAMFLOW=settings,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.lower().startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_max_hours),
         MAX_CONTENT_LENGTH=256 * 1024,  # an account request is a few kB; refuse floods early
         API_TITLE="kamflow CRM API",
         API_VERSION="v1",
@@ -73,6 +79,10 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
 
     csrf.init_app(app)
     api = Api(app)
+    app.extensions["kamflow_login_throttle"] = LoginThrottle(
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2) if settings.redis_url else None,
+        settings,
+    )
 
     from gateway import metrics
     from gateway.api import customer_accounts, markets, optimisations, webhooks

@@ -174,5 +174,9 @@ from kamflow.forecast_commands import register as register_forecasts  # noqa: E4
 
 register_forecasts(main)
 
+from kamflow.login_commands import register as register_login_commands  # noqa: E402  (issue 9)
+
+register_login_commands(main)
+
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@ import datetime as dt
 
 import peewee
 
-from shared import security
+from shared import security, sessions
 from shared.db import database
 from shared.models import CustomerAccount, SetPasswordToken, User, utcnow
 
@@ -77,4 +77,5 @@ def set_password(token: str, password: str) -> User:
         if not burned:
             raise InvalidLink("This link has already been used.")
         User.update(password_hash=security.hash_password(password)).where(User.id == record.user_id).execute()
+        sessions.end_sessions(record.user_id)  # a session opened with the old password ends
         return User.get_by_id(record.user_id)

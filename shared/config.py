@@ -59,6 +59,17 @@ class Settings:
 
     set_password_ttl_hours: int = 72
 
+    # Browser sessions: ended after this long without a request, and this long after login.
+    session_idle_minutes: int = 60
+    session_max_hours: int = 12
+    # Login throttling (shared.login_throttle): backoff after this many failures of an
+    # account, a lock of LOGIN_LOCK_S after LOGIN_LOCK_AFTER, or after LOGIN_ADDRESS_LOCK_AFTER
+    # failures from one client address.
+    login_backoff_after: int = 3
+    login_lock_after: int = 10
+    login_address_lock_after: int = 50
+    login_lock_s: int = 900
+
     #: Prometheus' bearer token for the gateway's /metrics (empty: only an operator's session gets in).
     metrics_token: str = ""
 

@@ -61,6 +61,8 @@ class User(BaseModel):
     last_name = pw.CharField(max_length=100, default="")
     password_hash = pw.CharField(max_length=255, null=True)  # null until set through the emailed link
     active = pw.BooleanField(default=True)
+    #: Every session cookie carries the version of its login; bumping it ends them all (shared.sessions).
+    session_version = pw.IntegerField(default=0)
     created_at = pw.DateTimeField(default=utcnow)
 
 
@@ -211,6 +213,17 @@ class WebhookDelivery(BaseModel):
     delivered_at = pw.DateTimeField(null=True)
 
 
+class LoginEvent(BaseModel):
+    """One login attempt at the web door: who tried (the email typed), from where, and how it
+    ended. Kept apart from AuditEvent because an attempt on an unknown email has no organisation."""
+
+    email = pw.CharField(max_length=254, index=True)
+    user = pw.ForeignKeyField(User, null=True, backref="login_events", on_delete="CASCADE")
+    address = pw.CharField(max_length=64)
+    outcome = pw.CharField(max_length=16)  # "success" | "failure" | "throttled" | "locked"
+    at = pw.DateTimeField(default=utcnow, index=True)
+
+
 class AuditEvent(BaseModel):
     organisation = pw.ForeignKeyField(Organisation, on_delete="CASCADE")
     account = pw.ForeignKeyField(CustomerAccount, null=True, backref="audit_events", on_delete="CASCADE")
@@ -304,4 +317,5 @@ ALL_MODELS = [
     ForecastPrice,
     Optimisation,
     Fixing,
+    LoginEvent,
 ]

@@ -20,7 +20,7 @@ import logging
 
 import peewee
 
-from shared import broker, claims, rules, workflow
+from shared import broker, claims, rules, sessions, workflow
 from shared.markets import in_article_order
 from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User, utcnow
@@ -136,6 +136,7 @@ def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[s
         return ["provision_access", "activate_markets", "send_credentials"]
     if had_access and not access and account.user_id:
         User.update(active=False).where(User.id == account.user_id).execute()
+        sessions.end_sessions(account.user_id)  # switched off now, and not back on by re-activation
     return ["activate_markets"] if access and touched else []
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from shared import broker, workflow
+from shared import broker, sessions, workflow
 from shared.credentials import CREDENTIALS
 from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, OutboxEmail, StageRun, utcnow
@@ -60,6 +60,8 @@ def request_resend(account: CustomerAccount, actor: str) -> int:
         StageRun.update(state=workflow.WAITING, error=None, started_at=None, finished_at=None).where(
             (StageRun.account == account.id) & (StageRun.stage == STAGE)
         ).execute()
+        # New credentials replace the old ones: whoever is logged in with them is logged out.
+        sessions.end_sessions(account.user_id)
         number = resend_count(account.id) + 1
         AuditEvent.create(organisation=account.organisation_id, account=account.id, actor=actor,
                           action=RESEND_ACTION, detail={"round": number})

@@ -26,5 +26,13 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
 
+#: Checked against when there is no hash to check (an unknown login, a customer who has not
+#: chosen a password yet), so every failure costs one KDF and the timing tells nothing.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16), method="scrypt")
+
+
 def password_matches(password_hash: str | None, password: str) -> bool:
-    return bool(password_hash) and check_password_hash(password_hash, password)
+    if not password_hash:
+        check_password_hash(_DUMMY_HASH, password)
+        return False
+    return check_password_hash(password_hash, password)

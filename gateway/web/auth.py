@@ -1,33 +1,38 @@
 """Session login for the KAM pages (Flask-Login), and the guard every KAM page sits behind.
 
-Passwords are checked with shared.security (werkzeug's scrypt). An unknown login costs the
-same KDF work as a wrong password, so the answer's timing does not tell which logins exist.
+Passwords are checked with shared.security (werkzeug's scrypt). An unknown login, or one
+without a password yet, costs the same KDF work as a wrong password, so the answer's timing
+does not tell which logins exist. Attempts are throttled (shared.login_throttle) and recorded
+(LoginEvent). The session cookie names the user with their session version (shared.sessions):
+logout and the other revocations end it on the server, and it also ends after
+SESSION_IDLE_MINUTES without a request or SESSION_MAX_HOURS after login.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import time
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from shared import security
-from shared.models import User
+from shared import security, sessions
+from shared.db import database
+from shared.models import LoginEvent, User
 from shared.visibility import STAFF_ROLES
+
+log = logging.getLogger(__name__)
 
 auth = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to see this page."
 login_manager.login_message_category = "info"
-
-#: Checked against when the login is unknown, so both failures take one KDF's time.
-_UNKNOWN_USER_HASH = security.hash_password("no user has this password")
-
 
 class Login:
     """Flask-Login's view of a user: the row's id, re-read from the database per request."""
@@ -40,7 +45,7 @@ class Login:
         self.user = user
 
     def get_id(self) -> str:
-        return str(self.user.id)
+        return sessions.session_id(self.user)
 
     @property
     def email(self) -> str:
@@ -61,9 +66,22 @@ def _setup(state):
 
 
 @login_manager.user_loader
-def _load(user_id: str):
-    user = User.get_or_none((User.id == int(user_id)) & (User.active == True))  # noqa: E712
-    return Login(user) if user else None
+def _load(session_value: str):
+    """The user of this request's session, or None (logged out) when the session was ended on
+    the server, the user switched off, or a lifetime is over."""
+    settings = current_app.config["KAMFLOW"]
+    now = time.time()
+    started, seen = session.get("login_at", 0), session.get("seen_at", 0)
+    user = None
+    if now - started <= settings.session_max_hours * 3600 and now - seen <= settings.session_idle_minutes * 60:
+        user = sessions.user_for(session_value)
+    if user is None:
+        for key in ("_user_id", "_fresh", "_id", "login_at", "seen_at"):
+            session.pop(key, None)
+        return None
+    if now - seen > 30:  # refresh the idle clock, without rewriting the cookie on every request
+        session["seen_at"] = now
+    return Login(user)
 
 
 def staff_required(view):
@@ -110,8 +128,12 @@ def home_url() -> str:
 
 def start_session(user: User) -> None:
     """Log `user` in with a fresh session: the one way in, for the login form and for a customer
-    who has just chosen their password (as identity providers do after activation)."""
+    who has just chosen their password (as identity providers do after activation). Nothing
+    planted in the session before (a CSRF token) survives it; its lifetimes start now."""
+    session.clear()
     login_user(Login(user))
+    session.permanent = True
+    session["login_at"] = session["seen_at"] = time.time()
 
 
 @auth.route("/")
@@ -119,22 +141,47 @@ def index():
     return redirect(home_url() if current_user.is_authenticated else url_for("auth.login"))
 
 
+def _throttle():
+    return current_app.extensions["kamflow_login_throttle"]
+
+
+def _record(email: str, user: User | None, outcome: str) -> None:
+    LoginEvent.create(email=email[:254], user=user, address=(request.remote_addr or "")[:64], outcome=outcome)
+    log.info("login %s for %s from %s", outcome, email, request.remote_addr)
+
+
 @auth.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
-    failed = False
+    failed, refused = False, None
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
+        email = form.email.data.strip().lower()[:254]
+        address = request.remote_addr or "unknown"
+        refusal = _throttle().refusal(email, address)
         user = User.get_or_none((User.email == email) & (User.active == True))  # noqa: E712
-        if security.password_matches(user.password_hash if user else _UNKNOWN_USER_HASH, form.password.data) and user:
+        if refusal is not None:
+            outcome, refused = refusal
+            _record(email, user, outcome)
+            return render_template("login.html", form=form, failed=False, refused=refused), 429
+        if security.password_matches(user.password_hash if user else None, form.password.data) and user:
+            _throttle().succeeded(email)
+            _record(email, user, "success")
+            next_page = _safe_next(request.args.get("next"))
             start_session(user)
-            return redirect(_safe_next(request.args.get("next")) or home_url())
+            return redirect(next_page or home_url())
+        _throttle().failed(email, address)
+        _record(email, user, "failure")
         failed = True
-    return render_template("login.html", form=form, failed=failed), (401 if failed else 200)
+    return render_template("login.html", form=form, failed=failed, refused=refused), (401 if failed else 200)
 
 
 @auth.route("/logout", methods=["POST"])
 def logout():
+    """End this session and every other of the same user: a copied cookie stops working too."""
+    if current_user.is_authenticated:
+        with database.atomic():
+            sessions.end_sessions(current_user.user.id)
     logout_user()
+    session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -1,0 +1,92 @@
+"""Guessing passwords at /login: backoff, then a lock with a clear message, counted in Redis
+across gateway processes, per account and per client address; every attempt audited; an
+operator sees and lifts a lock. A login without a password costs as long as a wrong one."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+
+import pytest
+
+from shared import db, security
+from shared.models import LoginEvent, User
+from web.kam_browser import PASSWORD, Browser, text_of
+
+KAM = "kam@acme-energy.example"
+
+
+def attempt(app, email, password, address="127.0.0.1"):
+    browser = Browser(app.test_client())
+    return browser.post_form("/login", {"email": email, "password": password},
+                             environ_base={"REMOTE_ADDR": address})
+
+
+def test_backoff_then_lock_then_an_operator_lifts_it(app, settings, broker, org, kamflow):
+    from gateway import create_app
+
+    second_gateway = create_app(settings, broker=broker)  # another process's view: the count is in Redis
+    answers = [attempt(app if n % 2 else second_gateway, KAM, f"guess-{n}") for n in range(12)]
+    codes = [answer.status_code for answer in answers]
+    assert codes[:3] == [401, 401, 401]  # checked and wrong
+    assert set(codes[3:]) == {429}  # refused unchecked: backoff, then the lock
+    assert "wait" in text_of(answers[3].text) and "seconds" in text_of(answers[3].text)
+    locked = attempt(app, KAM, PASSWORD)  # even the right password
+    assert locked.status_code == 429
+    assert "locked for the next 15 minutes" in text_of(locked.text) and "operator" in text_of(locked.text)
+
+    listing = kamflow("login-locks").output
+    assert KAM in listing and "account" in listing
+    assert kamflow("unlock-login", KAM).exit_code == 0
+    assert "no login is locked" in kamflow("login-locks").output
+    assert attempt(second_gateway, KAM, PASSWORD).status_code == 302
+
+    with db.database.connection_context():
+        outcomes = [e.outcome for e in LoginEvent.select().where(LoginEvent.email == KAM).order_by(LoginEvent.id)]
+    assert outcomes[:3] == ["failure"] * 3 and outcomes[-1] == "success"
+    assert {"throttled", "locked"} <= set(outcomes)
+    events = kamflow("login-events", "--email", KAM).output
+    assert "success" in events and "failure" in events and "127.0.0.1" in events
+
+
+def test_an_address_guessing_many_accounts_is_locked(settings, broker, org):
+    from gateway import create_app
+
+    app = create_app(dataclasses.replace(settings, login_address_lock_after=5), broker=broker)
+    for n in range(5):
+        assert attempt(app, f"nobody{n}@acme-energy.example", "guess", address="203.0.113.9").status_code == 401
+    refused = attempt(app, KAM, PASSWORD, address="203.0.113.9")
+    assert refused.status_code == 429 and "from your network" in text_of(refused.text)
+    assert attempt(app, KAM, PASSWORD, address="198.51.100.7").status_code == 302  # another address is not
+
+
+def test_an_unknown_login_and_a_success_are_throttled_alike(app, org):
+    """Locks are counted for the email typed, existing or not: a lock does not reveal a login."""
+    for n in range(3):
+        assert attempt(app, "ghost@acme-energy.example", f"guess-{n}").status_code == 401
+    assert attempt(app, "ghost@acme-energy.example", "guess").status_code == 429
+    assert attempt(app, KAM, PASSWORD).status_code == 302  # the other account is untouched
+
+
+def test_a_login_without_a_password_takes_as_long_as_a_wrong_password(org):
+    with db.database.connection_context():
+        User.create(organisation=org["organisation"], email="nopass@acme-energy.example", role="customer")
+
+    def duration(password_hash):
+        started = time.perf_counter()
+        assert security.password_matches(password_hash, "some-guess-here") is False
+        return time.perf_counter() - started
+
+    real = security.hash_password("another-password-entirely")
+    with_hash = statistics.median(duration(real) for _ in range(5))
+    without = statistics.median(duration(None) for _ in range(5))
+    assert without > with_hash * 0.5
+
+
+@pytest.mark.parametrize("email", ["nopass@acme-energy.example", "unknown@acme-energy.example"])
+def test_the_login_page_answers_no_hash_and_unknown_the_same(app, org, email):
+    with db.database.connection_context():
+        User.get_or_create(organisation=org["organisation"], email="nopass@acme-energy.example", role="customer")
+    answer = attempt(app, email, "whatever-password")
+    assert answer.status_code == 401 and "The email or the password is not right." in text_of(answer.text)
