@@ -43,6 +43,36 @@
     });
   }
 
+  /* An error shown by the server goes as soon as its field is answered again: the message, the
+     red border and aria-invalid. Errors belong to a field name (radio groups and checkbox groups
+     are a fieldset with that id; a text field is its .field; a market's own box is its card). */
+  function clearError(container, key) {
+    var message = document.getElementById(key + "-error");
+    if (!message) return;
+    message.remove();
+    if (!container) return;
+    if (!container.querySelector(".error")) container.classList.remove("has-error");
+    [container].concat(Array.prototype.slice.call(container.querySelectorAll("[aria-describedby]"))).forEach(function (el) {
+      var ids = (el.getAttribute("aria-describedby") || "").split(" ").filter(function (id) { return id && id !== key + "-error"; });
+      if (ids.length) el.setAttribute("aria-describedby", ids.join(" ")); else el.removeAttribute("aria-describedby");
+      if (!container.querySelector(".error")) el.removeAttribute("aria-invalid");
+    });
+  }
+
+  function bindErrorClearing(form) {
+    function answered(event) {
+      var input = event.target;
+      [input.name, input.id].forEach(function (key) {
+        if (!key) return;
+        var group = document.getElementById(key);
+        var container = group && group.tagName === "FIELDSET" ? group : input.closest(".field, .market-card");
+        clearError(container, key);
+      });
+    }
+    form.addEventListener("input", answered);
+    form.addEventListener("change", answered);
+  }
+
   /* A form marked data-once cannot be submitted twice by a double click. */
   function bindOnce(form) {
     form.addEventListener("submit", function (event) {
@@ -76,6 +106,7 @@
   document.querySelectorAll("form").forEach(function (form) {
     bindConditionals(form);
     bindMarketCards(form);
+    bindErrorClearing(form);
     if (form.hasAttribute("data-once")) bindOnce(form);
   });
   document.querySelectorAll("[data-poll]").forEach(bindPolling);

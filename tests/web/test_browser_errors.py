@@ -1,0 +1,75 @@
+"""In headless Chromium: an error the server showed goes as soon as the KAM answers its field
+(the message, the red border, aria-invalid), and only that field's."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser import browser_tests, launch, screenshot
+from web.kam_browser import PASSWORD, STEP1
+
+pytestmark = [*browser_tests]
+
+
+@pytest.fixture
+def page(live_server, org):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.goto("/login")
+        page.get_by_label("Email").fill(org["kam"].email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("heading", name="Monitoring of activities").wait_for()
+        yield page
+        context.close()
+        browser.close()
+
+
+def border_of(page, selector: str) -> str:
+    return page.locator(selector).evaluate("el => getComputedStyle(el).borderTopColor")
+
+
+def test_a_fixed_error_disappears_as_soon_as_it_is_fixed(page):
+    page.goto("/customers/new?fresh=1")
+    for field in ("company", "customer_reference", "last_name", "first_name", "email"):
+        page.locator(f"#{field}").fill(STEP1[field])
+    page.locator("#phone").fill("12")
+    page.locator('input[name="is_demo"][value="no"]').check()
+    page.get_by_role("button", name="Next").click()
+    assert "Enter an international number" in page.locator("#phone-error").inner_text()
+    red = border_of(page, "#phone")
+    page.locator("#phone").fill("+33 1 23 45 67 89")
+    assert page.locator("#phone-error").count() == 0
+    assert page.locator("#phone").get_attribute("aria-invalid") is None
+    assert border_of(page, "#phone") != red
+    page.get_by_role("button", name="Next").click()
+
+    # Step 2: "Create account" with nothing answered, then Yes.
+    page.get_by_role("heading", name="Setting up of the account").wait_for()
+    page.get_by_role("button", name="Create account").click()
+    page.locator("#app_access-error").wait_for()
+    assert "Answer yes or no." in page.locator("#app_access-error").inner_text()
+    no_option = 'fieldset#app_access label.option:has(input[value="no"])'
+    red = border_of(page, no_option)
+    page.locator('input[name="app_access"][value="yes"]').check()
+    assert page.locator("#app_access-error").count() == 0
+    assert "has-error" not in page.locator("fieldset#app_access").get_attribute("class")
+    assert border_of(page, no_option) != red  # the No option is not red any more
+    screenshot(page, "wizard-step-2-error-fixed")
+
+    # A market's errors go field by field: the date fixed, the number of optimisations still wrong.
+    page.locator('input[name="editor"][value="kam"]').check()
+    page.locator("#fr-power-market").check()
+    page.locator("#fr-power-max_optimisations").fill("0")
+    page.get_by_role("button", name="Create account").click()
+    page.locator("#fr-power-end_date-error").wait_for()
+    assert page.locator("#fr-power-max_optimisations-error").count() == 1
+    page.locator("#fr-power-end_date").fill("2099-12-31")
+    assert page.locator("#fr-power-end_date-error").count() == 0
+    assert page.locator("#fr-power-max_optimisations-error").count() == 1
+    assert page.locator("#fr-power-max_optimisations").get_attribute("aria-invalid") == "true"
