@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -198,3 +199,18 @@ def test_the_document_declares_the_idempotency_key_and_the_location(api):
     (header,) = [p for p in operation["parameters"] if p["in"] == "header"]
     assert header["name"] == "Idempotency-Key" and header["schema"]["maxLength"] == 255
     assert "Location" in operation["responses"]["202"]["headers"]
+
+
+def test_api_docs_render_the_descriptions_markdown(api):
+    """Backticks are code, not literal backticks; raw HTML in a description would be escaped."""
+    page = api.get("/api/docs").text
+    assert "Accepted: the workflow has started (status <code>pending</code>)." in page
+    assert "Resume a <code>failed</code> account from the stage that failed." in page
+    assert not re.search(r"`[a-z_]+`", page.split("<body>")[1])  # no raw Markdown left
+
+
+def test_markdown_of_a_description_cannot_inject_markup():
+    from gateway.api.docs import markdown, markdown_inline
+
+    assert str(markdown_inline("<script>x</script> `a`")) == "&lt;script&gt;x&lt;/script&gt; <code>a</code>"
+    assert str(markdown("- one\n- two")) == "<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"

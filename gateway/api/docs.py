@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_login import current_user
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from shared import security, webhook_signing
 from shared.models import ApiToken
@@ -17,6 +19,21 @@ from shared.models import ApiToken
 docs = Blueprint("api_docs", __name__)
 PROTECTED = ("/api/openapi.json", "/api/docs")
 STAFF = ("kam", "manager", "operator")  # a customer's login is not an integrator's
+#: The document's descriptions are CommonMark (backticks, lists, links): render them, with raw
+#: HTML escaped ("js-default" turns HTML off), so a description cannot inject markup.
+_MARKDOWN = MarkdownIt("js-default")
+
+
+@docs.app_template_filter("markdown")
+def markdown(text: str | None) -> Markup:
+    """A description as HTML paragraphs."""
+    return Markup(_MARKDOWN.render(text or ""))
+
+
+@docs.app_template_filter("markdown_inline")
+def markdown_inline(text: str | None) -> Markup:
+    """A one-line description (a summary, a table cell) as inline HTML."""
+    return Markup(_MARKDOWN.renderInline(text or ""))
 
 
 def _has_valid_token() -> bool:
