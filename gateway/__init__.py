@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway.web.display import display
     from gateway.web.edit_parameters import edit_parameters
     from gateway.web.help import help_pages
+    from gateway.web.forecast_pages import forecast_pages
     from gateway.web.my_account import my_account
+    from gateway.web.optimisation_pages import optimisation_pages
     from gateway.web.set_password import set_password
     from gateway.web.wizard import wizard
 
@@ -113,7 +115,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     app.before_request(require_caller)  # the OpenAPI document and its page need a caller too
     # Health, the KAMs' and customers' pages, and the operators' door (/ops, /readyz, /metrics).
     for blueprint in (health, readiness, docs, set_password, auth, display, dashboard, customers, wizard,
-                      edit_parameters, help_pages, my_account, ops):
+                      edit_parameters, help_pages, my_account, optimisation_pages, forecast_pages, ops):
         app.register_blueprint(blueprint)
     metrics.init_app(app)
 

@@ -103,6 +103,8 @@ class OptimisationSchema(Schema):
             errors["tariff_indexes"] = ["Each tariff index may be chosen once."]
         if data["notify_recipients"] is not None and not _unique(data["notify_recipients"]):
             errors["notify_recipients"] = ["Each recipient may be chosen once."]
+        if data["notify"] and data["notify_recipients"] == []:
+            errors["notify_recipients"] = ["Choose who receives the notifications, or switch them off."]
         window_start, window_end = data["window_start"], data["window_end"]
         if window_end is not None and window_end > last_day(end):
             errors["window_end"] = ["The fixing window must end by the last day of delivery."]

@@ -66,7 +66,7 @@ def error_of(page: str, field: str) -> str:
     messages = re.findall(r'<p class="error" id="' + re.escape(field) + r'-error">(.*?)</p>', page, flags=re.S)
     if not messages:
         return ""
-    tag = re.search(r'<(?:input|fieldset)\b[^>]*\bid="' + re.escape(field) + r'"[^>]*>', page)
+    tag = re.search(r'<(?:input|fieldset|select)\b[^>]*\bid="' + re.escape(field) + r'"[^>]*>', page)
     assert tag, f"no field {field!r} on the page"
     assert f"{field}-error" in tag.group(0), f"the error of {field!r} is not tied to it"
     return " ".join(html.unescape(m) for m in messages)

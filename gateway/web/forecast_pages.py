@@ -1,0 +1,107 @@
+"""Forecast pages: the manager uploads the company's forecast per market (/forecasts, which a
+KAM reads), a customer with the client option uploads their own and sees the forecasts shared
+with them (/my-account/forecasts). Parsing and storing are shared.optimisations.forecasts'."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, flash, redirect, render_template, request
+from flask_login import current_user, login_required
+
+from gateway.web.auth import staff_required
+from shared import rules
+from shared.markets import CATALOGUE
+from shared.models import CustomerAccount, MarketAccess
+from shared.optimisations import forecasts, limits
+
+forecast_pages = Blueprint("forecast_pages", __name__)
+
+
+def _uploaded() -> tuple[str, bytes | None]:
+    market = request.form.get("market", "")
+    upload = request.files.get("file")
+    return market, (upload.read(forecasts.MAX_BYTES + 1) if upload and upload.filename else None)
+
+
+@forecast_pages.route("/forecasts", methods=["GET", "POST"])
+@staff_required
+def organisation_forecasts():
+    user = current_user.user
+    markets = sorted(rules.offered_markets(user.organisation_id))
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        if user.role != "manager":
+            abort(403, description="Only a manager uploads the company's forecasts.")
+        market, content = _uploaded()
+        if market not in markets:
+            errors["market"] = ["Choose one of the markets your organisation offers."]
+        if content is None:
+            errors["file"] = ["Choose a CSV file to upload."]
+        if not errors:
+            try:
+                upload = forecasts.upload_csv("manager", market, content, user.email, organisation_id=user.organisation_id)
+            except forecasts.ForecastRejected as rejected:
+                errors["file"] = rejected.errors
+            else:
+                flash(f"Forecast for {CATALOGUE[market].name} uploaded: {upload.months} months. It is now the manager "
+                      f"forecast of this market.", "success")
+                return redirect("/forecasts", 303)
+        status = 422
+    return render_template(
+        "forecasts.html", markets=markets, errors=errors, chosen=request.form.get("market", ""),
+        history=forecasts.uploads("manager", organisation_id=user.organisation_id),
+        application={m: forecasts.latest_upload("application", m) for m in markets},
+        may_upload=user.role == "manager",
+    ), status
+
+
+def _customer_account() -> CustomerAccount:
+    if current_user.role != "customer":
+        abort(403, description="This page is for customers.")
+    account = CustomerAccount.get_or_none(CustomerAccount.user == current_user.user.id)
+    if account is None or not account.app_access:
+        abort(404, description="No customer account is linked to your login.")
+    return account
+
+
+@forecast_pages.route("/my-account/forecasts", methods=["GET", "POST"])
+@login_required
+def my_forecasts():
+    account = _customer_account()
+    today = dt.date.today()
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        market, content = _uploaded()
+        try:
+            limits.may_upload_client_forecast(account, market, today)
+        except limits.Refused as refused:
+            errors["market"] = [refused.message]
+        if content is None:
+            errors["file"] = ["Choose a CSV file to upload."]
+        if not errors:
+            try:
+                upload = forecasts.upload_csv("client", market, content, current_user.email, account_id=account.id)
+            except forecasts.ForecastRejected as rejected:
+                errors["file"] = rejected.errors
+            else:
+                flash(f"Your forecast for {CATALOGUE[market].name} is uploaded: {upload.months} months.", "success")
+                return redirect("/my-account/forecasts", 303)
+        status = 422
+    views = []
+    for access in account.markets.where(MarketAccess.activated_at.is_null(False)).order_by(MarketAccess.market):
+        sight = limits.sight(account, access.market, limits.CUSTOMER, today)
+        as_of = None if sight.frozen_at is None else dt.datetime.combine(sight.frozen_at, dt.time.max)
+        curves = {}
+        if sight.forecast:
+            for kind in forecasts.shared_kinds(account, access.market):
+                upload = forecasts.latest_upload(kind, access.market, as_of=as_of, **forecasts.owner_of(kind, account))
+                curves[kind] = forecasts.curve_of(upload)
+        months = sorted({m for curve in curves.values() for m in curve})
+        views.append({"access": access, "phase": limits.phase(access, today), "curves": curves, "months": months,
+                      "may_upload": "client" in access.forecasts and limits.phase(access, today) == limits.OPEN})
+    return render_template("my_forecasts.html", account=account, views=views, errors=errors,
+                           chosen=request.form.get("market", ""),
+                           history=forecasts.uploads("client", account_id=account.id)), status

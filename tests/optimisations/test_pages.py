@@ -1,0 +1,162 @@
+"""The optimisation and forecast pages, as the KAM, the manager, the account's customer, another
+KAM and another organisation's user; the same limits as the API, messages by the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+
+import pytest
+
+from optimisations.conftest import move_window, optimisation_body
+from shared import access, db, organisations
+from shared.models import CustomerAccount, Optimisation
+from web.kam_browser import PASSWORD, Browser, csrf_of, error_of, text_of
+
+TODAY = dt.date.today()
+
+
+def form_of(**changes) -> dict:
+    body = optimisation_body(**changes)
+    return {**body, "max_fixings": "4", "min_share_pct": "10", "tariff_indexes": ["base"], "notify": "yes",
+            "notify_recipients": ["customer"]}
+
+
+@pytest.fixture
+def customer_page(app):
+    """Log in as an account's customer, after they chose a password through their link."""
+
+    def login(account_id: int) -> Browser:
+        with db.database.connection_context():
+            user_id = CustomerAccount.get_by_id(account_id).user_id
+            access.set_password(access.issue_set_password_token(user_id, 1), PASSWORD)
+            email = CustomerAccount.get_by_id(account_id).email
+        return Browser(app.test_client()).login(email)
+
+    return login
+
+
+@pytest.fixture
+def kam_page(app, org):
+    return Browser(app.test_client()).login(org["kam"].email)
+
+
+@pytest.fixture
+def manager_page(app, org):
+    return Browser(app.test_client()).login(org["manager"].email)
+
+
+@pytest.fixture
+def outsiders(app, org):
+    with db.database.connection_context():
+        organisations.create_staff_user(org["organisation"], "kam2@acme-energy.example", "kam", PASSWORD)
+        rival = organisations.create_organisation("rival-power", "Rival Power", ["fr-power"])
+        organisations.create_staff_user(rival, "boss@rival-power.example", "manager", PASSWORD)
+    return (Browser(app.test_client()).login("kam2@acme-energy.example"),
+            Browser(app.test_client()).login("boss@rival-power.example"))
+
+
+def test_kam_as_editor_creates_records_and_the_customer_reads(make_account, kam_page, customer_page):
+    account = make_account(**{"setup.editor": "kam"})
+    base = f"/customers/{account}/optimisations"
+    assert "Optimisations" in text_of(kam_page.get(f"/customers/{account}").text)
+    bad = kam_page.post_form(f"{base}/new", form_of(volume_mwh="-3", delivery_start="2027-13"))
+    assert bad.status_code == 422
+    assert error_of(bad.text, "volume_mwh") and "YYYY-MM" in error_of(bad.text, "delivery_start")
+    created = kam_page.post_form(f"{base}/new", form_of(window_start=(TODAY - dt.timedelta(days=7)).isoformat(),
+                                                        min_share_pct="20"))
+    assert created.status_code == 303, text_of(created.text)
+    page = kam_page.get(created.headers["Location"]).text
+    assert "Calendar of fixing advice" in page and "To do" in text_of(page)
+    target = created.headers["Location"]
+    too_small = kam_page.post_form(f"{target}/fixings", {"fixed_on": TODAY.isoformat(), "price": "84", "share_pct": "5"},
+                                   page_path=target)
+    assert too_small.status_code == 422 and "at least" in error_of(too_small.text, "fixing-share_pct")
+    recorded = kam_page.post_form(f"{target}/fixings", {"fixed_on": TODAY.isoformat(), "price": "84", "share_pct": "30"},
+                                  page_path=target)
+    assert recorded.status_code == 303
+    assert "Fixed" in text_of(kam_page.get(target).text)
+    # the customer reads the same calendar, and cannot change anything
+    customer = customer_page(account)
+    mine = customer.get(f"/my-account/optimisations{target[len(base):]}")
+    assert mine.status_code == 200 and "30.00 %" in text_of(mine.text)
+    assert "Record the fixing" not in mine.text and "Edit parameters" not in mine.text
+    forged = customer.client.post(f"/my-account/optimisations{target[len(base):]}/fixings",
+                                  data={"csrf_token": csrf_of(mine.text), "fixed_on": TODAY.isoformat(),
+                                        "price": "80", "share_pct": "70"})
+    assert forged.status_code == 403
+    refused = customer.post_form("/my-account/optimisations/new", form_of(), page_path="/my-account/optimisations")
+    assert refused.status_code == 403 and "Your KAM is the editor" in text_of(refused.text)
+
+
+def test_customer_as_editor_within_the_maximum_and_the_kam_reads(make_account, kam_page, manager_page,
+                                                                customer_page, outsiders):
+    account = make_account()  # editor: the customer; fr-power at most 2
+    customer = customer_page(account)
+    landing = customer.get("/my-account")
+    assert "Your optimisations" in landing.text
+    for name in ("Site A", "Site B"):
+        assert customer.post_form("/my-account/optimisations/new", form_of(name=name)).status_code == 303
+    third = customer.post_form("/my-account/optimisations/new", form_of(name="Site C"))
+    assert third.status_code == 422 and "at most 2" in error_of(third.text, "market")
+    with db.database.connection_context():
+        optimisation = Optimisation.get(Optimisation.name == "Site A")
+    staff_url = f"/customers/{account}/optimisations/{optimisation.id}"
+    kam_view = kam_page.get(staff_url)
+    assert kam_view.status_code == 200 and "Record the fixing" not in kam_view.text
+    assert "Calendar of fixing advice" in manager_page.get(staff_url).text
+    refused = kam_page.post_form(f"/customers/{account}/optimisations/new", form_of(name="By KAM"),
+                                 page_path=staff_url)
+    assert refused.status_code == 403
+    other_kam, rival = outsiders
+    for browser in (other_kam, rival):
+        assert browser.get(f"/customers/{account}/optimisations").status_code == 404
+        assert browser.get(staff_url).status_code == 404
+    assert kam_page.client.post(f"{staff_url}/delete", data={}).status_code == 400  # no CSRF token: refused
+
+
+def test_before_the_start_date_the_customer_sees_the_market_without_information(make_account, customer_page):
+    account = make_account(**{"setup.editor": "kam"})
+    move_window(account, "fr-power", 10, 300)
+    customer = customer_page(account)
+    listing = text_of(customer.get("/my-account/optimisations").text)
+    assert "France power" in listing and "no forecast or advice before then" in listing
+    forecasts_page = text_of(customer.get("/my-account/forecasts").text)
+    assert "starts on" in forecasts_page
+
+
+def test_the_manager_uploads_the_company_forecast_with_errors_by_line(manager_page, kam_page):
+    def upload(browser, content, market="de-gas"):
+        return browser.post_form("/forecasts", {"market": market,
+                                                "file": (io.BytesIO(content.encode()), "curve.csv")},
+                                 content_type="multipart/form-data")
+
+    bad = upload(manager_page, "month,price\n2027-01,38\n2027-02,x\n2027-13,40\n")
+    assert bad.status_code == 422
+    messages = error_of(bad.text, "file")
+    assert "Line 3: price 'x'" in messages and "Line 4: month '2027-13'" in messages
+    good = upload(manager_page, "month,price\n2027-01,38\n2027-02,37.5\n")
+    assert good.status_code == 303
+    page = text_of(manager_page.get("/forecasts").text)
+    assert "Germany gas" in page and "boss@acme-energy.example" in page
+    assert upload(kam_page, "2027-01,38\n").status_code == 403
+    assert "Upload the company" not in kam_page.get("/forecasts").text
+
+
+def test_a_customer_with_the_client_option_uploads_their_own(make_account, customer_page):
+    account = make_account()  # fr-power shares application, manager and client
+    customer = customer_page(account)
+    answer = customer.post_form("/my-account/forecasts", {
+        "market": "fr-power", "file": (io.BytesIO(b"2027-01,70\n2027-02,69\n"), "mine.csv")},
+        content_type="multipart/form-data")
+    assert answer.status_code == 303
+    page = text_of(customer.get("/my-account/forecasts").text)
+    assert "Client forecast" in page and "70" in page
+    refused = customer.post_form("/my-account/forecasts", {  # de-gas shares the application forecast only
+        "market": "de-gas", "file": (io.BytesIO(b"2027-01,30\n"), "mine.csv")}, content_type="multipart/form-data")
+    assert refused.status_code == 422 and "not shared" in text_of(refused.text)
+    # the client curve can now be chosen for an optimisation on fr-power
+    created = customer.post_form("/my-account/optimisations/new", form_of(forecast="client"))
+    assert created.status_code == 303
+    assert re.search(r"Forecast\s*</dt>\s*<dd>Client", customer.get(created.headers["Location"]).text)
