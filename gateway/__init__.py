@@ -96,8 +96,8 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway.web.dashboard import dashboard
     from gateway.web.display import display
     from gateway.web.edit_parameters import edit_parameters
-    from gateway.web.help import help_pages
     from gateway.web.forecast_pages import forecast_pages
+    from gateway.web.help import help_pages
     from gateway.web.my_account import my_account
     from gateway.web.optimisation_pages import optimisation_pages
     from gateway.web.set_password import set_password

@@ -12,6 +12,7 @@ import pytest
 from optimisations.conftest import move_window, optimisation_body
 from shared import access, db, organisations
 from shared.models import CustomerAccount, Optimisation
+from web.conftest import kam_page, manager_page  # noqa: F401  the logged-in KAM and manager
 from web.kam_browser import PASSWORD, Browser, csrf_of, error_of, text_of
 
 TODAY = dt.date.today()
@@ -35,16 +36,6 @@ def customer_page(app):
         return Browser(app.test_client()).login(email)
 
     return login
-
-
-@pytest.fixture
-def kam_page(app, org):
-    return Browser(app.test_client()).login(org["kam"].email)
-
-
-@pytest.fixture
-def manager_page(app, org):
-    return Browser(app.test_client()).login(org["manager"].email)
 
 
 @pytest.fixture
