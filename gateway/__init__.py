@@ -12,10 +12,10 @@ import time
 
 import redis
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_smorest import Api
 from flask_wtf import CSRFProtect
-from werkzeug.exceptions import BadRequest, HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, HTTPException, SecurityError, UnsupportedMediaType
 
 from shared import broker as broker_setup
 from shared import db
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.lower().startswith("https://"),
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_max_hours),
+        TRUSTED_HOSTS=settings.trusted_host_list or None,  # a Host outside the list is a 400
         MAX_CONTENT_LENGTH=256 * 1024,  # an account request is a few kB; refuse floods early
         API_TITLE="kamflow CRM API",
         API_VERSION="v1",
@@ -122,6 +123,8 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         """JSON under /api (never an HTML page for an integrator); a page everywhere else."""
+        if isinstance(error, SecurityError):  # a Host outside TRUSTED_HOSTS: no URL can be built for it
+            return Response(f"{error.description}\n", 400, {"Content-Type": "text/plain; charset=utf-8"})
         if request.path.startswith("/api"):
             payload, code, headers = api.handle_http_exception(error)
             # marshmallow keys list items' errors by int index, next to "_schema" strings:

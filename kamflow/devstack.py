@@ -45,7 +45,22 @@ def _record_run(settings: dict) -> None:
         json.dump({"pid": os.getpid(), "settings": settings}, out, indent=2)
 
 
+def _make_var_private() -> None:
+    """var/ holds the SQLite database (webhook secrets, password hashes), the secret key, the
+    caught mail (set-password links) and Redis' dump: only its owner may read it. The umask
+    covers what this run and its children create; the walk fixes what an earlier run left."""
+    os.umask(0o077)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    for directory, subdirectories, files in os.walk(VAR_DIR):
+        os.chmod(directory, 0o700)
+        for name in files:
+            path = os.path.join(directory, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
+
+
 def run_stack(port: int, processes: int, threads: int) -> None:
+    _make_var_private()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging_setup.configure()  # LOG_FORMAT=json|text; secrets redacted (not the dev mail catcher)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command chatter

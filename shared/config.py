@@ -38,7 +38,11 @@ class Settings:
     smtp_url: str = ""  # empty: `kamflow run` starts a local mail catcher and fills this in
     mail_from: str = "noreply@optimization.energy"
     secret_key: str = ""
+    #: Where people and CRMs reach kamflow: every absolute URL (API links, Location, emails,
+    #: webhook payloads) is built from it, never from a request's Host header.
     base_url: str = "http://127.0.0.1:8000"
+    #: Comma-separated host names the gateway answers to (others get 400); empty: any.
+    trusted_hosts: str = ""
 
     # Workflow timing. A stage that raises is retried with exponential backoff between
     # min_backoff_ms and max_backoff_ms, at most max_retries times, then the account is `failed`.
@@ -120,6 +124,14 @@ class Settings:
             if name in RECORDED and not env.get(name):
                 env[name] = value
         return cls.from_env(env)
+
+    @property
+    def public_base_url(self) -> str:
+        return self.base_url.rstrip("/")
+
+    @property
+    def trusted_host_list(self) -> list[str]:
+        return [host.strip() for host in self.trusted_hosts.split(",") if host.strip()]
 
     def with_secret(self) -> "Settings":
         """A copy with a secret key: a random one per process if none is configured (dev only)."""

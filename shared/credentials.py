@@ -78,7 +78,7 @@ def send_credentials(account: CustomerAccount, settings: Settings, purpose: str 
             first_name=account.first_name,
             company=account.company,
             login=account.email,
-            link=f"{settings.base_url}/set-password/{token}",
+            link=f"{settings.public_base_url}/set-password/{token}",
             ttl_hours=settings.set_password_ttl_hours,
         )
         mail.send(settings.smtp_url, message, timeout=_smtp_timeout(settings))

@@ -70,3 +70,14 @@ def test_make_run_prints_the_demo_slug_and_kamflow_commands_find_its_services(ma
     assert not make_run["run_file"].exists()
     after = kamflow(make_run, "status")
     assert "REDIS_URL is not set and no `make run` is running here" in after.stdout
+
+
+def test_make_run_keeps_var_private_to_its_owner(make_run):
+    """var/ holds the database with webhook secrets, the secret key and the caught mail."""
+    var = make_run["cwd"] / "var"
+    paths = [var, *var.rglob("*")]
+    assert any(path.name == "kamflow.db" for path in paths) and any(path.is_dir() for path in paths[1:])
+    exposed = [f"{path} {oct(path.stat().st_mode & 0o777)}" for path in paths
+               if not path.is_symlink() and path.stat().st_mode & 0o077]
+    assert exposed == []
+    assert oct(var.stat().st_mode & 0o777) == "0o700"

@@ -24,7 +24,7 @@ def declare(broker, settings: Settings) -> dramatiq.Actor:
     def deliver_webhook(endpoint_id: int) -> None:
         with database.connection_context():
             try:
-                webhooks.deliver_pending(endpoint_id, post=post, base_url=settings.base_url.rstrip("/"))
+                webhooks.deliver_pending(endpoint_id, post=post, base_url=settings.public_base_url)
             except webhooks.DeliveryFailed as failure:
                 # An expected outcome (the receiver is down), not a bug: Retry gets the same
                 # backoff without a traceback in the log for every attempt.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import peewee
-from flask import g, jsonify, request
+from flask import current_app, g, jsonify, request
 from flask_smorest import Blueprint, abort
 
 from gateway.api.auth import authenticate
@@ -25,7 +25,9 @@ ACCOUNT = "/<int(max=9223372036854775807):account_id>"
 
 
 def _base_url() -> str:
-    return request.host_url.rstrip("/")
+    """BASE_URL, never the request's Host header: a forged Host must not reach a Location, a
+    link, or an answer stored for idempotent replay."""
+    return current_app.config["KAMFLOW"].public_base_url
 
 
 def _replay(record, request_hash: str):
@@ -36,9 +38,13 @@ def _replay(record, request_hash: str):
             "Use a new key for a new request, or send the original body again.",
             errors={"headers": {"Idempotency-Key": ["Already used with a different body."]}},
         )
-    response = jsonify(record.response_body)
+    body = record.response_body
+    if record.account_id:  # links rebuilt under BASE_URL: a stored answer never replays a forged host
+        body = {**body, "links": {**body.get("links", {}),
+                                  "self": f"{_base_url()}/api/v1/customer-accounts/{record.account_id}"}}
+    response = jsonify(body)
     response.status_code = record.response_status
-    response.headers["Location"] = record.response_body["links"]["self"]
+    response.headers["Location"] = body["links"]["self"]
     response.headers["Idempotent-Replayed"] = "true"
     return response
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
@@ -55,7 +55,7 @@ def _optimisation(account_id: int, optimisation_id: int):
 
 
 def _view(optimisation):
-    return reading.describe(optimisation, limits.KAM, _today(), request.host_url.rstrip("/"))
+    return reading.describe(optimisation, limits.KAM, _today(), current_app.config["KAMFLOW"].public_base_url)
 
 
 def _refused(refused: limits.Refused):
