@@ -1,5 +1,5 @@
 """Middleware: a periodic reconciler thread in every worker process (re-sends stalled accounts
-and webhook deliveries, forgets expired idempotency keys).
+and webhook deliveries, forgets expired idempotency keys, samples the queue depths for /ops).
 
 One pass at a time across all processes and hosts: a pass first takes a short Redis lock, so
 scaling workers out does not multiply the re-sends.
@@ -13,7 +13,7 @@ import threading
 from dramatiq import Middleware
 
 from shared import broker as broker_setup
-from shared import idempotency, reconcile, webhooks
+from shared import idempotency, observability, reconcile, trends, webhooks
 from shared.db import database
 from shared.config import Settings
 
@@ -50,6 +50,7 @@ class Reconciler(Middleware):
         lock_ms = max(int(self.settings.reconcile_interval_s * 1000 * 0.9), 100)
         if not broker.client.set(LOCK_KEY, "1", nx=True, px=lock_ms):
             return 0
+        trends.record_queue_depths(broker.client, observability.queue_depths(broker.client))  # /ops' chart
         resent = reconcile.reconcile(self.settings.stall_after_s, broker_setup.send_stage)
         if resent:
             log.info("reconciler re-sent %d stalled account(s)", resent)

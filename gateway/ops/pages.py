@@ -9,8 +9,9 @@ import redis
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from gateway.ops import charts
 from gateway.ops.access import account_scope, is_operator, operator_required, ops_required
-from shared import dead_letters, observability, operations
+from shared import dead_letters, observability, operations, trends
 from shared.models import CustomerAccount, utcnow
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ def snapshot() -> dict:
     try:
         client = _client()
         data["queues"] = observability.queue_depths(client)
+        trends.record_queue_depths(client, data["queues"])
         data["workers"] = observability.workers(client)
         if is_operator():
             data["dead_letters"] = dead_letters.list_dead(client)
@@ -64,17 +66,54 @@ def snapshot() -> dict:
     return data
 
 
+def _window() -> trends.Window:
+    name = request.args.get("window", "hour")
+    if name not in trends.WINDOWS:
+        abort(400, description=f"Unknown window {name!r}: choose one of {', '.join(trends.WINDOWS)}.")
+    return trends.WINDOWS[name]
+
+
+def trend_charts(window: trends.Window, broker_error: str | None) -> list:
+    """The charts of the panel: accounts per minute, stage p95, queue depth (SVG, server-side)."""
+    accounts = trends.accounts_per_minute(window, account_scope())
+    durations = trends.stage_p95(window)
+    found = [
+        charts.line_chart(f"Accounts per minute, {window.label}", accounts["starts"],
+                          [("accepted", accounts["accepted"]), ("reaching active", accounts["active"])],
+                          lambda v: f"{v:.3g}", chart_id="chart-accounts"),
+        charts.line_chart(f"Stage p95 duration, {window.label}", durations["starts"],
+                          [(name, line) for name, line in durations["stages"].items()], seconds,
+                          chart_id="chart-p95"),
+    ]
+    if broker_error is None:
+        depth = trends.queue_depth(_client(), window)
+        found.append(charts.line_chart(f"Queue depth (messages, all queues), {window.label}", depth["starts"],
+                                       [("ready", depth["ready"]), ("delayed", depth["delayed"])],
+                                       lambda v: f"{v:.0f}", chart_id="chart-queues"))
+    return found
+
+
+def _panel_context() -> dict:
+    window = _window()
+    data = snapshot()
+    try:
+        found = trend_charts(window, data["broker_error"])
+    except redis.RedisError:
+        found = trend_charts(window, "the broker is unreachable")
+    return {"data": data, "operator": is_operator(), "charts": found, "window": window, "windows": trends.WINDOWS}
+
+
 @ops.get("")
 @ops_required
 def page():
-    return render_template("ops/page.html", data=snapshot(), refresh=REFRESH_SECONDS, operator=is_operator())
+    return render_template("ops/page.html", refresh=REFRESH_SECONDS, **_panel_context())
 
 
 @ops.get("/panel")
 @ops_required
 def panel():
     """The live part of the page, re-fetched every few seconds by ops.js."""
-    return render_template("ops/_panel.html", data=snapshot(), operator=is_operator())
+    return render_template("ops/_panel.html", **_panel_context())
 
 
 @ops.get("/snapshot.json")
