@@ -25,7 +25,6 @@ from shared.models import CustomerAccount, MarketAccess, Organisation, StageRun,
 from bench import organisation, stats
 from bench.deadline import Deadline
 
-BATCH = 500
 #: A stored account's status by its index: mostly active, some rejected or failed.
 REJECTED_EVERY, FAILED_EVERY = 40, 97
 
@@ -36,6 +35,24 @@ def _status(index: int) -> str:
     if index % FAILED_EVERY == 0:
         return workflow.FAILED
     return workflow.ACTIVE
+
+
+def _insert_fast(model, rows: list[dict]) -> None:
+    """INSERT the rows with one prepared statement (the driver's executemany, or psycopg2's
+    execute_values on PostgreSQL): peewee's insert_many spends far longer building SQL text in
+    Python than the database spends storing 100,000 rows."""
+    names = list(rows[0])
+    fields = [model._meta.fields[name] for name in names]
+    columns = ", ".join(f'"{field.column_name}"' for field in fields)
+    values = [tuple(field.db_value(row[name]) for field, name in zip(fields, names)) for row in rows]
+    table = model._meta.table_name
+    cursor = database.cursor()
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        from psycopg2.extras import execute_values
+
+        execute_values(cursor, f'INSERT INTO "{table}" ({columns}) VALUES %s', values, page_size=1000)
+    else:
+        cursor.executemany(f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(fields))})', values)
 
 
 def store_up_to(total: int) -> int:
@@ -51,19 +68,15 @@ def store_up_to(total: int) -> int:
         today = dt.date.today()
         with database.atomic():
             last_id = CustomerAccount.select(peewee.fn.MAX(CustomerAccount.id)).scalar() or 0
-            for start in range(have, have + missing, BATCH):
-                rows = []
-                for index in range(start, min(start + BATCH, have + missing)):
-                    at = since + dt.timedelta(seconds=index)
-                    rows.append({
-                        "organisation": org.id, "kam": kam.id,
-                        "company": f"Stored Customer {index:06d} SARL", "customer_reference": f"S-{index:06d}",
-                        "last_name": "Bernard", "first_name": "Louise", "phone": "+33123456789",
-                        "email": f"contact-{index}@stored-customer.example", "is_demo": index % 10 == 0,
-                        "app_access": True, "editor": "customer", "status": _status(index),
-                        "created_at": at, "updated_at": at,
-                    })
-                CustomerAccount.insert_many(rows).execute()
+            _insert_fast(CustomerAccount, [
+                {"organisation": org.id, "kam": kam.id,
+                 "company": f"Stored Customer {index:06d} SARL", "customer_reference": f"S-{index:06d}",
+                 "last_name": "Bernard", "first_name": "Louise", "phone": "+33123456789",
+                 "email": f"contact-{index}@stored-customer.example", "is_demo": index % 10 == 0,
+                 "app_access": True, "editor": "customer", "status": _status(index),
+                 "created_at": since + dt.timedelta(seconds=index), "updated_at": since + dt.timedelta(seconds=index)}
+                for index in range(have, have + missing)
+            ])
             added = CustomerAccount.select(CustomerAccount.id).where(CustomerAccount.id > last_id)
             MarketAccess.insert_from(
                 CustomerAccount.select(CustomerAccount.id, peewee.Value("fr-power"), peewee.Value(today),

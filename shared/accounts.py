@@ -134,11 +134,12 @@ def list_accounts(organisation: Organisation, *, page: int, per_page: int, statu
     return items, total
 
 
-def describe(account: CustomerAccount, base_url: str = "") -> dict:
-    """The account as the API and the pages show it (plain values)."""
-    runs = list(account.stage_runs)
-    markets = list(account.markets.order_by(MarketAccess.market))
-    kam_email = account.kam.email
+def describe(account: CustomerAccount, base_url: str = "", *, runs=None, markets=None, kam_email=None) -> dict:
+    """The account as the API and the pages show it (plain values). Its stage runs, markets and
+    KAM's email are read here unless given (see describe_page)."""
+    runs = list(account.stage_runs) if runs is None else runs
+    markets = list(account.markets.order_by(MarketAccess.market)) if markets is None else markets
+    kam_email = account.kam.email if kam_email is None else kam_email
     return {
         "id": account.id,
         "status": account.status,
@@ -180,3 +181,18 @@ def describe(account: CustomerAccount, base_url: str = "") -> dict:
         "updated_at": account.updated_at,
         "links": {"self": f"{base_url}/api/v1/customer-accounts/{account.id}"},
     }
+
+
+def describe_page(items: list[CustomerAccount], base_url: str = "") -> list[dict]:
+    """describe() of every account of a page, with the stage runs, markets and KAMs of the whole
+    page read in three queries, not three per account."""
+    ids = [account.id for account in items]
+    runs: dict[int, list] = {account_id: [] for account_id in ids}
+    markets: dict[int, list] = {account_id: [] for account_id in ids}
+    for run in StageRun.select().where(StageRun.account.in_(ids)):
+        runs[run.account_id].append(run)
+    for market in MarketAccess.select().where(MarketAccess.account.in_(ids)).order_by(MarketAccess.market):
+        markets[market.account_id].append(market)
+    emails = dict(User.select(User.id, User.email).where(User.id.in_({account.kam_id for account in items})).tuples())
+    return [describe(account, base_url, runs=runs[account.id], markets=markets[account.id],
+                     kam_email=emails[account.kam_id]) for account in items]

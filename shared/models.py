@@ -89,7 +89,14 @@ class CustomerAccount(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow, index=True)
 
     class Meta:
-        indexes = ((("organisation", "reference_claim"), True),)
+        indexes = (
+            (("organisation", "reference_claim"), True),
+            # The lists, newest first, without sorting the organisation's accounts each time: a
+            # KAM's (Customers page), a manager's, and the API's status filter.
+            (("organisation", "kam", "created_at"), False),
+            (("organisation", "created_at"), False),
+            (("organisation", "status"), False),
+        )
 
 
 class MarketAccess(BaseModel):

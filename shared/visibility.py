@@ -53,7 +53,7 @@ def search(query: peewee.ModelSelect, text: str) -> peewee.ModelSelect:
     matches = None
     for field in (CustomerAccount.company, CustomerAccount.customer_reference, CustomerAccount.last_name,
                   CustomerAccount.first_name, CustomerAccount.email):
-        condition = peewee.fn.LOWER(field).contains(text.lower())
+        condition = field.contains(text)  # ILIKE on PostgreSQL, LIKE (case-blind) on SQLite
         matches = condition if matches is None else (matches | condition)
     return query.where(matches)
 

@@ -134,7 +134,7 @@ def list_all(query):
     filters = {key: query[key] for key in ("status", "is_demo", "kam_email", "updated_since") if key in query}
     items, total = accounts.list_accounts(g.organisation, page=query["page"], per_page=query["per_page"], **filters)
     return {
-        "items": [accounts.describe(a, _base_url()) for a in items],
+        "items": accounts.describe_page(items, _base_url()),
         "page": query["page"],
         "per_page": query["per_page"],
         "total": total,
