@@ -47,8 +47,8 @@ def calendar_for(optimisation: Optimisation, side: str, today: dt.date) -> dict:
                 "note": "Your access to this market has not started yet: the forecast and the fixing advice appear "
                         "from the start date."}
     moment = sight.frozen_at or today
-    result = calendar.compute(conditions(optimisation), curve(optimisation, as_of=sight.frozen_at),
-                              recorded(optimisation, until=sight.frozen_at), moment)
+    prices = curve(optimisation, as_of=sight.frozen_at)
+    result = calendar.compute(conditions(optimisation), prices, recorded(optimisation, until=sight.frozen_at), moment)
     volume = Decimal(optimisation.volume_mwh)
     entries = [{"date": f.fixed_on, "share_pct": Decimal(f.share_bp) / 100, "status": "fixed",
                 "volume_mwh": (volume * f.share_bp / calendar.FULL).quantize(Decimal("0.001")),
@@ -56,6 +56,9 @@ def calendar_for(optimisation: Optimisation, side: str, today: dt.date) -> dict:
     entries += [{"date": a.on, "share_pct": a.share_pct, "status": "to_do", "forecast_price": a.forecast_price,
                  "volume_mwh": (volume * a.share_bp / calendar.FULL).quantize(Decimal("0.001"))} for a in result.advice]
     note = result.note
+    if not prices and result.advice:
+        note += (f" No {optimisation.forecast} forecast is loaded for this market yet: the advice is spread "
+                 f"without prices.")
     if sight.frozen_at:
         note = f"Your access to this market ended on {sight.frozen_at.isoformat()}: this is the advice as of then. " + note
     return {"available": True, "frozen_at": sight.frozen_at, "entries": entries, "note": note,
