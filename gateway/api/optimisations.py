@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app, g, request
+from flask import current_app, g
 from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
