@@ -52,7 +52,7 @@ def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | 
     """Record how the stage's latest attempt ended, for the account's timeline. (A give-up
     re-labels the attempt that raised: its outcome is `failed`, not `retrying`.)"""
     this_stage = (StageAttempt.account == account_id) & (StageAttempt.stage == stage_name)
-    latest = StageAttempt.select(peewee.fn.MAX(StageAttempt.attempt)).where(this_stage).scalar()
+    latest = StageAttempt.select(peewee.fn.MAX(StageAttempt.attempt)).where(this_stage)  # a subquery: one statement
     StageAttempt.update(outcome=outcome, error=error, finished_at=peewee.fn.COALESCE(StageAttempt.finished_at, now)).where(
         this_stage & (StageAttempt.attempt == latest)
     ).execute()
