@@ -17,6 +17,7 @@ from flask_smorest import Api
 from flask_wtf import CSRFProtect
 from werkzeug.exceptions import BadRequest, HTTPException, SecurityError, UnsupportedMediaType
 
+from gateway import security_headers
 from shared import broker as broker_setup
 from shared import db
 from shared.config import Settings
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
             db.database.close()
 
     csrf.init_app(app)
+    security_headers.init_app(app, secure_cookie=app.config["SESSION_COOKIE_SECURE"])
     api = Api(app)
     app.extensions["kamflow_login_throttle"] = LoginThrottle(
         redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2) if settings.redis_url else None,
