@@ -73,3 +73,27 @@ def test_a_fixed_error_disappears_as_soon_as_it_is_fixed(page):
     assert page.locator("#fr-power-end_date-error").count() == 0
     assert page.locator("#fr-power-max_optimisations-error").count() == 1
     assert page.locator("#fr-power-max_optimisations").get_attribute("aria-invalid") == "true"
+
+
+def test_step_2_puts_each_help_next_to_its_field_and_a_market_fits_on_one_screen(page):
+    page.goto("/customers/new?fresh=1")
+    for field in ("company", "customer_reference", "last_name", "first_name", "phone", "email"):
+        page.locator(f"#{field}").fill(STEP1[field])
+    page.locator('input[name="is_demo"][value="no"]').check()
+    page.get_by_role("button", name="Next").click()
+    page.locator('input[name="app_access"][value="yes"]').check()
+    card = page.locator('.market-card[data-market="fr-power"]')
+    card_height = card.bounding_box()["height"]
+    assert card_height < 450, card_height  # the viewport is 900 px high: a market row fits, with room
+    page_height = page.evaluate("document.documentElement.scrollHeight")
+    assert page_height < 3000, page_height  # six markets here: 4,044 px when all the help stood above them
+    # The help of a field is folded next to it, and opens there.
+    start_help = card.locator("#fr-power-help-start")
+    assert not start_help.get_by_text("The sooner the better.").is_visible()
+    start_help.locator("summary").click()
+    assert start_help.get_by_text("The sooner the better.").is_visible()
+    date_box = page.locator("#fr-power-start_date").bounding_box()
+    help_box = start_help.bounding_box()
+    assert 0 <= help_box["y"] - (date_box["y"] + date_box["height"]) < 80  # right under its input
+    assert "fr-power-help-start" in page.locator("#fr-power-start_date").get_attribute("aria-describedby")
+    screenshot(page, "wizard-step-2-help-folded")

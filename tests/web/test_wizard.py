@@ -53,7 +53,6 @@ ARTICLE_STEP2 = [
     "Markets available",
     "Select the markets the customer will use for the optimisations and for which you want the customer to have "
     "access to the market analysis.",
-    "Start date / End date",
     "Define the dates corresponding to the start and the end of the period for which the customer can access the "
     "forecast and fixing advice.",
     "The sooner the better.",
