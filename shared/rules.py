@@ -66,6 +66,8 @@ def claim_identity(account: CustomerAccount) -> Problems:
     for field, values, message in claims:
         if None in values.values():
             continue
+        if all(getattr(account, column) == value for column, value in values.items()):
+            continue  # ours already (claimed when the request was accepted): no write, no transaction
         try:
             with database.atomic():
                 CustomerAccount.update(**values).where(CustomerAccount.id == account.id).execute()
