@@ -3,8 +3,11 @@
 import logging
 
 from gateway import create_app
-from shared import logging_setup
+from shared import logging_setup, migrations
+from shared.config import Settings
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 logging_setup.configure()  # LOG_FORMAT=json|text; account/stage on every line; secrets redacted
-app = create_app()
+settings = Settings.from_env()
+migrations.require_current(settings.database_url)  # refuse to serve a database that is behind
+app = create_app(settings)

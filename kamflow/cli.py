@@ -6,6 +6,7 @@ import click
 
 from kamflow.command_context import bind_database, fail, organisation_named
 from shared import db
+from shared.logging_setup import redact
 
 
 @click.group()
@@ -15,10 +16,36 @@ def main():
 
 @main.command()
 def migrate():
-    """Create the database tables that do not exist yet."""
-    bind_database(migrating=True)
-    db.migrate()
-    click.echo("database is up to date")
+    """Apply the pending schema migrations, and say which."""
+    from shared import migrations
+
+    settings = bind_database(migrating=True)
+    steps = db.migrate()
+    if not steps:
+        click.echo("nothing to apply")
+    for step in steps:
+        if step.action == "recorded":
+            click.echo(f"{step.name}: recorded as applied (the tables were made before versioned migrations)")
+        else:
+            click.echo(f"{step.name}: applied")
+    shipped = migrations.known()
+    click.echo(f"database is up to date: {len(shipped)} migration(s), the last {shipped[-1]} "
+               f"({redact(settings.database_url)})")
+
+
+@main.command("make-migration")
+@click.argument("name")
+def make_migration(name):
+    """Draft the next migration file from what the models have that the migrations lack."""
+    from shared import migrations
+
+    path, differences = migrations.draft(name)
+    if path is None:
+        click.echo("the migrations already create what the models declare: nothing drafted "
+                   "(a changed type, null or CHECK is written by hand: docs/migrations.md)")
+        return
+    click.echo(differences)
+    click.echo(f"drafted {path}: read it, fix every TODO, then run `kamflow migrate` and the tests")
 
 
 @main.command("create-org")

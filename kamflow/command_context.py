@@ -11,20 +11,24 @@ import click
 
 from shared import db
 from shared.config import Settings
+from shared.logging_setup import redact
 
 
 def bind_database(*, migrating: bool = False) -> Settings:
-    """Bind the database of DATABASE_URL. Except to migrate, it must exist and hold kamflow's
-    tables: run elsewhere, a command would otherwise create an empty SQLite file and crash."""
+    """Bind the database of DATABASE_URL. Except to migrate, it must exist and be migrated:
+    run elsewhere, a command would otherwise create an empty SQLite file and crash."""
     settings = Settings.from_env_or_run()
     url = settings.database_url
     if not migrating and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         fail(f"no database at {url}: set DATABASE_URL, or run `kamflow migrate` to create it")
     db.bind(url)
     if not migrating:
-        with db.database.connection_context():
-            if not db.database.table_exists("customer_account"):
-                fail(f"the database at {url} has no kamflow tables: run `kamflow migrate` first")
+        from shared import migrations
+
+        missing = migrations.pending(db.database)
+        if missing:
+            fail(f"the database at {redact(url)} is behind: {len(missing)} migration(s) pending "
+                 f"({', '.join(missing)}): run `kamflow migrate` first")
     return settings
 
 

@@ -55,9 +55,9 @@ def bind(url: str) -> peewee.Database:
     return db
 
 
-def migrate() -> None:
-    """Create the tables that do not exist yet (idempotent)."""
-    from shared import models
+def migrate() -> list:
+    """Apply the pending versioned migrations (shared/migrations) to the bound database and
+    return what was done: the one path for `kamflow migrate`, `make run` and the tests."""
+    from shared import migrations
 
-    with database.connection_context():
-        database.create_tables(models.ALL_MODELS, safe=True)
+    return migrations.apply(database)

@@ -2,10 +2,12 @@
 
 import logging
 
-from shared import logging_setup
+from shared import logging_setup, migrations
 from shared.config import Settings
 from workers import boot
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 logging_setup.configure()  # LOG_FORMAT=json|text; account/stage on every line; secrets redacted
-broker = boot(Settings.from_env().with_secret())
+settings = Settings.from_env().with_secret()
+migrations.require_current(settings.database_url)  # refuse to work on a database that is behind
+broker = boot(settings)
