@@ -30,6 +30,9 @@ BASELINE = "0001_baseline"
 #: A table every kamflow database has had since the first release: its presence without a
 #: history says "made by create_tables before versioned migrations".
 LEGACY_MARKER_TABLE = "customer_account"
+#: Tables the models no longer declare, kept by the migrations so the previous release keeps
+#: working while a new one rolls out (expand, then contract): a later migration drops them.
+RETIRED_TABLES = ("manager_forecast",)
 #: PostgreSQL advisory-lock key: two `kamflow migrate` at once run one after the other.
 LOCK_KEY = 0x6B616D666C6F77  # "kamflow"
 

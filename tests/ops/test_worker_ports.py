@@ -9,7 +9,8 @@ from ops.conftest import start_worker, stop_worker, wait_until, worker_env
 from worker_processes import listening_addresses
 
 
-def test_a_test_worker_binds_only_free_loopback_ports(settings, mailbox, monkeypatch):
+def test_a_test_worker_binds_only_free_loopback_ports(settings, broker, mailbox, monkeypatch):
+    # (`broker` migrates the database: a worker refuses to start on one that is behind.)
     # Even with the exporter's variables set in the environment pytest runs in (as `make run` does).
     monkeypatch.setenv("dramatiq_prom_host", "0.0.0.0")
     monkeypatch.setenv("dramatiq_prom_port", "9191")
