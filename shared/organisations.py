@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError
 
-from shared import security
+from shared import password_policy, security
 from shared.db import database
 from shared.markets import CATALOGUE
 from shared.models import ApiToken, CustomerAccount, Organisation, OrganisationMarket, User, utcnow
@@ -55,8 +55,8 @@ def create_staff_user(organisation: Organisation, email: str, role: str, passwor
                       first_name: str = "", last_name: str = "") -> User:
     if role not in STAFF_ROLES:
         raise SetupError(f"role must be one of {', '.join(STAFF_ROLES)}")
-    if len(password) < security.MIN_PASSWORD_LENGTH:
-        raise SetupError(f"the password must have at least {security.MIN_PASSWORD_LENGTH} characters")
+    if (reason := password_policy.problem(password, (email, first_name, last_name, organisation.name))) is not None:
+        raise SetupError(f"the password is refused: {reason}")
     try:
         email = EmailAddress().deserialize(email)
     except ValidationError as error:

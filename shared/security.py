@@ -11,9 +11,6 @@ import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-MIN_PASSWORD_LENGTH = 10
-
-
 def new_token(prefix: str = "") -> str:
     return prefix + secrets.token_urlsafe(32)
 

@@ -45,7 +45,7 @@ def test_mistakes_are_explained_and_exit_non_zero(kamflow, args, message):
 def test_short_password_is_refused(kamflow):
     kamflow("create-org", "--slug", "volt", "--name", "Volt", "--markets", "fr-power")
     result = kamflow("create-user", "--org", "volt", "--email", "k@volt.example", "--role", "kam", "--password", "short")
-    assert result.exit_code == 1 and "at least 10 characters" in result.output
+    assert result.exit_code == 1 and "at least 12 characters" in result.output
 
 
 def test_status_shows_accounts_by_status_and_queue_depths(kamflow, api, worker):

@@ -75,7 +75,7 @@ def test_set_password_form_shows_errors_and_does_not_burn_the_link(api, client, 
     link = set_password_link(mailbox.wait_for(1)[0])
     page = client.get(link)
     short = client.post(link, data={"csrf_token": csrf_token(page.text), "password": "short", "confirm": "short"})
-    assert short.status_code == 200 and "at least 10 characters" in short.text
+    assert short.status_code == 200 and "at least 12 characters" in short.text
     forged = client.post(link, data={"password": "a-long-secret-1", "confirm": "a-long-secret-1"})
     assert forged.status_code == 400 and "CSRF token is missing" in forged.text  # forged: nothing set
     assert client.get(link).status_code == 200  # the link still works
