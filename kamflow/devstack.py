@@ -99,7 +99,7 @@ def run_stack(port: int, processes: int, threads: int) -> None:
             env=env,
         ),
         subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gevent",
              "--no-control-socket", "--access-logfile", "-", "gateway.wsgi:app"],
             env=env,
         ),

@@ -1,0 +1,259 @@
+"""docker-compose.yml: valid for docker-compose, keeping its promises (AOF, volumes, health checks,
+migrate first, a grace period longer than a stage), and — run as plain processes on loopback from
+the very commands in the file — two gateways, two worker hosts and the webhook worker turn API
+requests into active accounts with their emails and webhooks; idle clients cannot freeze it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from compose_topology import COMPOSE_FILE, ENV_EXAMPLE, REPO, Topology, compose, env_file, service
+from conftest import POSTGRES_URL, account_request
+from shared import db, queues, workflow
+from shared.config import Settings
+
+DOCKER_COMPOSE = shutil.which("docker-compose")
+needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set")
+
+
+# --- the file ---------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not DOCKER_COMPOSE, reason="docker-compose is not installed (.ci/run installs it)")
+def test_docker_compose_accepts_the_file_with_the_example_settings_and_refuses_it_without_a_secret(tmp_path):
+    shutil.copy(COMPOSE_FILE, tmp_path / "docker-compose.yml")
+    example = ENV_EXAMPLE.read_text()
+    (tmp_path / ".env").write_text(example.replace("\nSECRET_KEY=\n", "\nSECRET_KEY=0123456789abcdef\n")
+                                   .replace("\nPOSTGRES_PASSWORD=\n", "\nPOSTGRES_PASSWORD=pw\n"))
+    checked = subprocess.run([DOCKER_COMPOSE, "-f", "docker-compose.yml", "config"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr
+    assert "service_completed_successfully" in checked.stdout
+
+    (tmp_path / ".env").write_text(example.replace("\nPOSTGRES_PASSWORD=\n", "\nPOSTGRES_PASSWORD=pw\n"))
+    refused = subprocess.run([DOCKER_COMPOSE, "-f", "docker-compose.yml", "config"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "set SECRET_KEY in .env" in refused.stderr
+
+
+def _seconds(duration: str) -> float:
+    return sum(float(n) * {"m": 60, "s": 1}[unit] for n, unit in re.findall(r"(\d+)([ms])", duration))
+
+
+def test_the_compose_file_keeps_redis_and_postgres_data_and_starts_nothing_before_migrate():
+    services = compose()["services"]
+    assert {"redis", "postgres", "migrate", "gateway", "worker", "webhook-worker", "mail"} <= set(services)
+    redis_command = services["redis"]["command"]
+    assert redis_command[redis_command.index("--appendonly") + 1] == "yes"
+    for name, path in (("redis", "/data"), ("postgres", "/var/lib/postgresql/data")):
+        assert any(volume.endswith(":" + path) for volume in services[name]["volumes"]), name
+    for name in ("redis", "postgres", "gateway", "worker", "webhook-worker", "mail"):
+        assert services[name]["healthcheck"]["test"], name
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("gateway", "worker", "webhook-worker"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+    assert services["worker"]["healthcheck"]["test"] == ["CMD", "python", "-m", "workers.health"]
+    # a stopping worker may finish a stage that just started
+    assert _seconds(services["worker"]["stop_grace_period"]) > Settings().stage_time_limit_ms / 1000
+    assert services["mail"]["profiles"] == ["staging"]
+
+
+def test_the_workers_consume_every_queue_once_the_webhooks_apart():
+    variables = {**env_file(ENV_EXAMPLE), "SECRET_KEY": "set-by-the-operator"}
+    stage_command, _ = service("worker", variables)
+    webhook_command, _ = service("webhook-worker", variables)
+
+    def consumed(command):
+        return command[command.index("--queues") + 1:]
+
+    assert consumed(stage_command) == list(workflow.STAGE_NAMES)
+    assert consumed(webhook_command) == [queues.DELIVER_WEBHOOK]
+    assert sorted(consumed(stage_command) + consumed(webhook_command)) == sorted(queues.queue_names())
+
+
+def test_the_image_runs_as_an_unprivileged_user_and_holds_no_settings():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, flags=re.M)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    baked = " ".join(re.findall(r"^(?:ENV|ARG)\s+(.+(?:\\\n.+)*)", dockerfile, flags=re.M))
+    for setting in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SMTP_URL", "METRICS_TOKEN", "PASSWORD"):
+        assert setting not in baked, setting
+    rules = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert rules[0] == "*" and not any(".env" in rule for rule in rules)  # only what is listed goes in
+
+
+# --- the topology, as processes -----------------------------------------------------------------
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A CRM's webhook endpoint on loopback: keeps each event it gets, answers 204."""
+
+    events: list[dict] = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.events.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory):
+    """Redis, migrate, two gateways, two worker hosts and the webhook worker, from the file."""
+    if not POSTGRES_URL:
+        pytest.skip("TEST_POSTGRES_URL is not set: the topology runs on PostgreSQL, as deployed")
+    from kamflow.mailcatcher import MailCatcher
+
+    reset = db.open_database(POSTGRES_URL)
+    reset.execute_sql("DROP SCHEMA public CASCADE")
+    reset.execute_sql("CREATE SCHEMA public")
+    reset.close_all()
+    mail = MailCatcher().start()
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    directory = tmp_path_factory.mktemp("topology")
+    stack = Topology(directory, {
+        "SECRET_KEY": "topology-test-secret", "POSTGRES_PASSWORD": "unused", "DATABASE_URL": POSTGRES_URL,
+        "SMTP_URL": mail.url, "BASE_URL": "http://127.0.0.1", "LOG_FORMAT": "text",
+        "GATEWAY_PROCESSES": "1", "WORKER_PROCESSES": "1", "WORKER_THREADS": "4", "WEBHOOK_THREADS": "2",
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "API_RATE_LIMIT": "100000 per minute",
+    })
+    try:
+        stack.start_redis()
+        migrated = stack.run_migrate()
+        assert migrated.returncode == 0, migrated.stderr
+        stack.migrate_output = migrated.stdout
+        stack.gateways = [stack.start_gateway("gateway-1"), stack.start_gateway("gateway-2")]
+        for name in ("worker-1", "worker-2"):
+            stack.start_worker(name)
+        stack.start_worker("webhook-worker", "webhook-worker")
+        stack.mail, stack.receiver = mail, receiver
+        yield stack
+    finally:
+        stack.stop_all()
+        receiver.shutdown()
+        mail.stop()
+
+
+def organisation(stack) -> str:
+    """An organisation, its KAM and an API token, made with the image's CLI; returns the token."""
+    for args in (("create-org", "--slug", "volt", "--name", "Volt Energy", "--markets", "fr-power,de-gas"),
+                 ("create-user", "--org", "volt", "--email", "kam@volt.example", "--role", "kam",
+                  "--password", "Volt-kam-7q!Zr2#pLm-topology")):
+        done = stack.run_cli(*args)
+        assert done.returncode == 0, done.stderr
+    token = stack.run_cli("create-api-token", "--org", "volt", "--name", "crm")
+    assert token.returncode == 0, token.stderr
+    return token.stdout.strip().splitlines()[-1]
+
+
+def call(url, token, method="GET", body=None, headers=None, timeout=10):
+    request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, json.loads(answer.read() or b"null"), dict(answer.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null"), dict(error.headers)
+
+
+def crm_request(n: int) -> dict:
+    body = account_request(**{"kam_email": "kam@volt.example", "customer.email": f"buyer{n}@plant{n}.example",
+                              "customer.customer_reference": f"VOLT-{n:05d}", "customer.company": f"Plant {n} SA"})
+    body["setup"]["markets"][0]["forecasts"] = ["application"]
+    return body
+
+
+def activated(events: list[dict]) -> list[int]:
+    """The account ids of the 'account.active' events received."""
+    found = []
+    for event in events:
+        kind = event.get("event") or event.get("type")
+        account = event.get("account") or (event.get("data") or {}).get("account") or event.get("data") or {}
+        if kind == "account.active":
+            found.append(account["id"])
+    return found
+
+
+def wait_final(gateway, token, account_ids, timeout=90.0) -> dict[int, dict]:
+    deadline, final = time.monotonic() + timeout, {}
+    while len(final) < len(account_ids) and time.monotonic() < deadline:
+        for account_id in set(account_ids) - set(final):
+            status, body, _ = call(f"{gateway}/api/v1/customer-accounts/{account_id}", token)
+            if status == 200 and body["status"] in workflow.FINAL_STATUSES:
+                final[account_id] = body
+        time.sleep(0.3)
+    return final
+
+
+@needs_postgres
+def test_the_compose_services_run_as_processes_turn_requests_into_active_accounts(topology):
+    assert "0001_baseline: applied" in topology.migrate_output
+    token = organisation(topology)
+    secret = topology.run_cli("set-webhook", "--org", "volt", "--url",
+                              f"http://127.0.0.1:{topology.receiver.server_port}/hooks")
+    assert secret.returncode == 0, secret.stderr
+
+    accepted = []
+    for n in range(6):  # alternately through both gateways, as a load balancer would
+        status, body, headers = call(f"{topology.gateways[n % 2]}/api/v1/customer-accounts", token, "POST",
+                                     crm_request(n), {"Idempotency-Key": f"topology-{n}"})
+        assert status == 202, body
+        accepted.append(body["id"])
+
+    final = wait_final(topology.gateways[0], token, accepted)
+    assert {i: b["status"] for i, b in final.items()} == {i: "active" for i in accepted}, [
+        topology.log(n)[-3000:] for n in ("worker-1", "worker-2")]
+    emails = topology.mail.wait_for(len(accepted), timeout=30)
+    assert sorted(m["To"] for m in emails) == sorted(f"buyer{n}@plant{n}.example" for n in range(6))
+    deadline = time.monotonic() + 60
+    while len(Receiver.events) < len(accepted) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert sorted(activated(Receiver.events)) == sorted(accepted)  # each once
+
+    # Both worker hosts took part, and the compose health check says the pool is alive.
+    _, worker_env = service("worker", topology.variables)
+    health = subprocess.run([sys.executable, "-m", "workers.health", "--min-processes", "3"],
+                            env={**os.environ, **worker_env}, capture_output=True, text=True, timeout=30)
+    assert health.returncode == 0, health.stderr
+
+
+@needs_postgres
+def test_half_sent_requests_do_not_keep_others_from_the_gateway(topology):
+    host, port = topology.gateways[0].removeprefix("http://").split(":")
+    stalled = []
+    for n in range(12):  # headers cut short, and bodies promised but never sent
+        sock = socket.create_connection((host, int(port)), timeout=5)
+        if n % 2:
+            sock.sendall(b"POST /api/v1/customer-accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"kam")
+        else:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        stalled.append(sock)
+    try:
+        started = time.monotonic()
+        with urllib.request.urlopen(topology.gateways[0] + "/healthz", timeout=10) as answer:
+            assert answer.status == 200
+        assert time.monotonic() - started < 2.0
+    finally:
+        for sock in stalled:
+            sock.close()
