@@ -3,6 +3,7 @@ download), the flags this sandboxed machine needs, and where screenshots go for 
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,22 @@ browser_tests = [
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+
+
+@contextlib.contextmanager
+def browser_page(base_url: str, locale: str = "en-US"):
+    """A fresh Chromium with one page on `base_url`, a desktop-sized window, in `locale`."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        context = browser.new_context(base_url=base_url, locale=locale, viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(15_000)
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+            browser.close()
 
 
 def screenshot(page, name: str) -> Path:

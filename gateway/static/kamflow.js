@@ -33,11 +33,16 @@
     update();
   }
 
-  /* A market card looks selected when its checkbox is ticked. */
+  /* A market card looks selected when its checkbox is ticked; an unticked market's fields are
+     hidden and disabled, so the keyboard goes from one market's checkbox to the next. */
   function bindMarketCards(form) {
     form.querySelectorAll(".market-card").forEach(function (card) {
       var box = card.querySelector('input[name="markets"]');
-      function update() { card.classList.toggle("selected", box.checked); }
+      var fields = card.querySelector(".market-fields");
+      function update() {
+        card.classList.toggle("selected", box.checked);
+        if (fields) fields.disabled = fields.hidden = !box.checked;
+      }
       box.addEventListener("change", update);
       update();
     });
@@ -71,6 +76,23 @@
     }
     form.addEventListener("input", answered);
     form.addEventListener("change", answered);
+  }
+
+  /* The error summary (focused on load by autofocus): each link puts the focus in its field,
+     the first control of a group (radios, checkboxes), not just scrolls to it. */
+  function bindErrorSummary(summary) {
+    if (document.activeElement === document.body) summary.focus();
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest('a[href^="#"]');
+      var target = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) return;
+      var control = target.matches("input, select, textarea") ? target :
+        target.querySelector("input:checked:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea");
+      if (!control) return;
+      event.preventDefault();
+      (target.closest("fieldset, .field") || target).scrollIntoView();
+      control.focus({ preventScroll: true });
+    });
   }
 
   /* A form marked data-once cannot be submitted twice by a double click. */
@@ -110,4 +132,5 @@
     if (form.hasAttribute("data-once")) bindOnce(form);
   });
   document.querySelectorAll("[data-poll]").forEach(bindPolling);
+  document.querySelectorAll(".error-summary").forEach(bindErrorSummary);
 })();

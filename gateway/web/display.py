@@ -177,3 +177,21 @@ def _part_value(part: str, value) -> str:
     if part == "forecasts":
         return forecast_names(value) or "—"
     return "—" if value is None else str(value)
+
+
+#: The form fields of step 1 (a step 2 page shows their errors but has no field to link to).
+CUSTOMER_FIELD_KEYS = ("company", "customer_reference", "last_name", "first_name", "phone", "email", "is_demo")
+MARKET_FIELDS = ("start_date", "end_date", "forecasts", "max_optimisations")
+
+
+@display.app_template_global("field_labels")
+def field_labels(market_ids=(), customer: bool = True) -> dict[str, str]:
+    """What each form field (by its form name) is called in an error summary. A market's fields
+    carry the market's name ("France power, end date"), since eight cards each have an "End
+    date". Without `customer`, only the fields of step 2 (the ones a step 2 page can link to)."""
+    keys = (CUSTOMER_FIELD_KEYS if customer else ()) + ("app_access", "editor", "markets")
+    labels = {key: FIELD_LABELS[key] for key in keys}
+    for market_id in market_ids:
+        labels[f"{market_id}-market"] = market_name(market_id)
+        labels.update({f"{market_id}-{field}": field_label(f"setup.markets.{market_id}.{field}") for field in MARKET_FIELDS})
+    return labels

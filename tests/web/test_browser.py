@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from browser import browser_tests, launch, screenshot
+from accessibility import assert_accessible
+from browser import browser_page, browser_tests, screenshot
 from web.kam_browser import PASSWORD, in_days
 
 pytestmark = [*browser_tests, pytest.mark.usefixtures("worker")]
@@ -16,20 +17,14 @@ pytestmark = [*browser_tests, pytest.mark.usefixtures("worker")]
 
 @pytest.fixture
 def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        context = browser.new_context(base_url=live_server, locale="fr-FR", viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        page = context.new_page()
+    with browser_page(live_server, locale="fr-FR") as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def shot(page, name: str) -> None:
+    """A screenshot to look at, and axe-core's WCAG 2.1 AA audit of the same state."""
     screenshot(page, name)
+    assert_accessible(page, name)
 
 
 def fill_step1(page, company: str, email: str, demo: str) -> None:

@@ -1,0 +1,264 @@
+"""The pages meet WCAG 2.1 AA, proven in headless Chromium: axe-core's A and AA rules on every
+page and state a KAM, a manager and a customer go through (errors included), no sideways
+scrolling at 320 and 640 CSS pixels (reflow), the wizard completed with the keyboard alone, and
+after a failed submit the focus on an error summary that leads to each field."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from accessibility import axe_violations, describe, sideways_overflow
+from browser import browser_page, browser_tests
+from web.kam_browser import PASSWORD, in_days
+
+pytestmark = [*browser_tests, pytest.mark.usefixtures("worker")]
+
+CUSTOMER_PASSWORD = "a-long-customer-secret-7"
+
+
+@pytest.fixture
+def page(live_server):
+    with browser_page(live_server, locale="en-US") as page:  # en-US: the date fields are typed month, day, year
+        yield page
+
+
+class Audit:
+    """Checks each state as it is reached and keeps every problem, so that one run lists them all."""
+
+    def __init__(self, page):
+        self.page = page
+        self.states: list[str] = []
+        self.problems: list[str] = []
+
+    def __call__(self, state: str) -> None:
+        self.states.append(state)
+        violations = axe_violations(self.page)
+        if violations:
+            self.problems.append(f"{state} ({self.page.url}): WCAG 2.1 AA violations\n{describe(violations)}")
+        for width in (640, 320):
+            self.page.set_viewport_size({"width": width, "height": 800})
+            overflow = sideways_overflow(self.page)
+            if overflow > 0:
+                self.problems.append(f"{state}: scrolls sideways by {overflow} px at {width} px wide")
+        self.page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def log_in(page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def log_out(page) -> None:
+    page.get_by_role("button", name="Logout").click()
+    page.get_by_role("heading", name="Log in").wait_for()
+
+
+def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, mailbox):
+    check = Audit(page)
+    page.goto("/login")
+    check("login")
+    page.get_by_role("button", name="Log in").click()
+    check("login, empty submit")
+    log_in(page, org["kam"].email, "not-the-password")
+    page.get_by_text("The email or the password is not right.").wait_for()
+    check("login, refused")
+
+    log_in(page, org["kam"].email)
+    page.get_by_role("heading", name="Monitoring of activities").wait_for()
+    check("dashboard, empty")
+    page.get_by_role("link", name="Customers").click()
+    check("customers, empty")
+
+    page.get_by_role("link", name="Add a customer account").click()
+    page.get_by_role("heading", name="Defining the customer").wait_for()
+    check("wizard step 1")
+    page.get_by_role("button", name="Next").click()
+    page.locator(".error-summary").wait_for()
+    check("wizard step 1 with errors")
+    page.get_by_label("Company", exact=True).fill("Martin Foundry SAS")
+    page.get_by_label("Last name").fill("Martin")
+    page.get_by_label("First name").fill("Claire")
+    page.get_by_label("Phone number").fill("+33 1 23 45 67 89")
+    page.get_by_label("Email", exact=True).fill("claire.martin@foundry.example")
+    page.get_by_role("radio", name="No").check()
+    page.get_by_role("button", name="Next").click()
+
+    page.get_by_role("heading", name="Setting up of the account").wait_for()
+    check("wizard step 2")
+    page.get_by_role("radio", name="Yes").check()
+    check("wizard step 2, access: yes")
+    page.get_by_role("radio", name="The customer").check()
+    page.get_by_role("group", name="France power").get_by_role("checkbox", name="France power").check()
+    check("wizard step 2, a market ticked")
+    page.get_by_role("button", name="Create account").click()
+    page.locator(".error-summary").wait_for()
+    check("wizard step 2 with errors")
+    france = page.get_by_role("group", name="France power")
+    france.get_by_label("End date").fill(in_days(300))
+    france.get_by_role("checkbox", name="Application").check()
+    france.get_by_label("Number of optimisations").fill("2")
+    page.get_by_role("button", name="Create account").click()
+
+    page.get_by_role("heading", name="Martin Foundry SAS").wait_for()
+    account_id = int(re.search(r"/customers/(\d+)$", page.url).group(1))
+    check("account page, set-up running")
+    page.locator('[data-testid="status"]', has_text="Active").wait_for(timeout=20_000)
+    check("account page, active")
+    page.get_by_role("link", name="Edit parameters").click()
+    check("edit parameters")
+    page.get_by_label("Company", exact=True).fill("")
+    page.get_by_role("button", name="Save parameters").click()
+    page.locator(".error-summary").wait_for()
+    check("edit parameters with errors")
+    page.get_by_role("link", name="Customers").click()
+    check("customers, one account")
+    page.get_by_role("link", name="Dashboard").click()
+    check("dashboard, one account")
+    page.goto("/customers/999999")
+    check("an error page")
+    log_out(page)
+
+    log_in(page, org["manager"].email)
+    page.get_by_role("link", name="Operations").click()
+    page.get_by_role("heading", name="Operations").wait_for()
+    check("/ops")
+    page.goto(f"/ops/accounts/{account_id}")
+    page.locator("[data-testid=timeline]").wait_for()
+    check("/ops, an account's timeline")
+    log_out(page)
+
+    (message,) = mailbox.wait_for(1)
+    link = re.search(r"https?://[^/\s]+(/set-password/\S+)", message.get_body(("plain",)).get_content()).group(1)
+    page.goto(link)
+    page.get_by_role("heading", name="Choose your password").wait_for()
+    check("set password")
+    page.locator("#password").fill(CUSTOMER_PASSWORD)
+    page.locator("#confirm").fill(CUSTOMER_PASSWORD + "x")
+    page.get_by_role("button", name="Set my password").click()
+    page.locator(".error-summary").wait_for()
+    check("set password with errors")
+    page.locator("#password").fill(CUSTOMER_PASSWORD)
+    page.locator("#confirm").fill(CUSTOMER_PASSWORD)
+    page.get_by_role("button", name="Set my password").click()
+    page.get_by_role("heading", name="Your password is set").wait_for()
+    check("password set")
+    page.goto(link)
+    check("set password, link used")
+    log_in(page, "claire.martin@foundry.example", CUSTOMER_PASSWORD)
+    page.get_by_role("heading", name="Your markets").wait_for()
+    check("the customer's account page")
+
+    assert not check.problems, "\n\n".join(check.problems)
+
+
+# --- the keyboard alone ------------------------------------------------------------------------
+
+
+def focused(page) -> str:
+    """The focused element, as a person debugging would want it described."""
+    return page.evaluate("""() => { const e = document.activeElement;
+      return e ? `${e.tagName.toLowerCase()}#${e.id} name=${e.name || ""} ${(e.innerText || e.value || "").slice(0, 40)}` : "nothing"; }""")
+
+
+def has_focus(page, selector: str) -> bool:
+    return page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)", selector)
+
+
+def tab_to(page, selector: str, limit: int) -> int:
+    """Press Tab until `selector` has the focus, at most `limit` times; how many it took."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if has_focus(page, selector):
+            return presses
+    raise AssertionError(f"{selector} not reached in {limit} Tab presses; the focus is on {focused(page)}")
+
+
+def type_into(page, selector: str, text: str, limit: int = 3) -> None:
+    tab_to(page, selector, limit)
+    page.keyboard.type(text)
+
+
+def assert_error_summary_focused(page, first_link: str) -> None:
+    """After a failed submit: the title says Error, the focus is on the summary at the top, and
+    its first link (Tab, Enter) puts the focus into the field to correct."""
+    assert page.title().startswith("Error: "), page.title()
+    assert has_focus(page, "#error-summary"), f"the focus is on {focused(page)}, not on the error summary"
+    page.keyboard.press("Tab")
+    assert has_focus(page, f'#error-summary a[href="#{first_link}"]'), focused(page)
+    page.keyboard.press("Enter")
+    assert has_focus(page, f"#{first_link}"), f"the link left the focus on {focused(page)}"
+
+
+def test_a_kam_completes_the_wizard_with_the_keyboard_alone(page, org):
+    from shared import db
+    from web.kam_browser import accounts_stored
+
+    page.goto("/login")
+    type_into(page, "#email", org["kam"].email, limit=5)
+    type_into(page, "#password", PASSWORD, limit=1)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Monitoring of activities").wait_for()
+    tab_to(page, 'a[href*="/customers/new"]', limit=10)
+    page.keyboard.press("Enter")
+
+    # Step 1, in the order shown; a wrong phone number first.
+    page.get_by_role("heading", name="Defining the customer").wait_for()
+    assert not page.title().startswith("Error")
+    type_into(page, "#company", "Keyboard Works SA", limit=10)
+    type_into(page, "#customer_reference", "KB-1", limit=1)
+    type_into(page, "#last_name", "Martin", limit=1)
+    type_into(page, "#first_name", "Claire", limit=1)
+    type_into(page, "#phone", "12", limit=1)
+    type_into(page, "#email", "claire@keyboard.example", limit=1)
+    tab_to(page, "#is_demo-yes", limit=1)  # a radio group is one Tab stop; arrows choose
+    page.keyboard.press("ArrowDown")
+    assert page.locator("#is_demo-no").is_checked()
+    tab_to(page, "button.primary", limit=2)
+    assert page.locator(".actions > *").first.inner_text() == "Next"  # what is seen first is reached first
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="There is a problem").wait_for()
+    assert_error_summary_focused(page, "phone")
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type("+33 1 23 45 67 89")
+    tab_to(page, "button.primary", limit=3)
+    page.keyboard.press("Enter")
+
+    # Step 2: Yes, the customer edits, French power only; the number of optimisations forgotten.
+    page.get_by_role("heading", name="Setting up of the account").wait_for()
+    tab_to(page, "#app_access-no", limit=10)
+    page.keyboard.press("ArrowDown")
+    assert page.locator("#app_access-yes").is_checked()
+    tab_to(page, "#editor-kam", limit=1)
+    page.keyboard.press("ArrowDown")
+    assert page.locator("#editor-customer").is_checked()
+    tab_to(page, "#fr-power-market", limit=2)
+    page.keyboard.press("Space")
+    tab_to(page, "#fr-power-end_date", limit=8)
+    page.keyboard.type(page.evaluate("iso => { const [y, m, d] = iso.split('-'); return m + d + y; }", in_days(300)))
+    assert page.locator("#fr-power-end_date").input_value() == in_days(300)
+    tab_to(page, '#fr-power-forecasts input[value="application"]', limit=8)
+    page.keyboard.press("Space")
+    # Unticked markets are one Tab stop each (their fields are out of the tab order).
+    # Manager, Client, Number of optimisations, the five other markets' checkboxes, Create account.
+    presses = tab_to(page, 'button[value="create"]', limit=40)
+    assert presses == 9, f"{presses} Tab presses from the last forecast to 'Create account'"
+    page.keyboard.press("Enter")
+
+    page.get_by_role("heading", name="There is a problem").wait_for()
+    assert_error_summary_focused(page, "fr-power-max_optimisations")
+    page.keyboard.type("2")
+    tab_to(page, 'button[value="create"]', limit=20)
+    page.keyboard.press("Enter")
+
+    page.get_by_role("heading", name="Keyboard Works SA").wait_for()
+    assert not page.title().startswith("Error")
+    (account,) = accounts_stored()
+    with db.database.connection_context():
+        (market,) = account.markets
+        assert (account.phone, account.is_demo, account.editor) == ("+33123456789", False, "customer")
+        assert (market.market, market.end_date.isoformat(), market.forecasts, market.max_optimisations) == (
+            "fr-power", in_days(300), ["application"], 2)
