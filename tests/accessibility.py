@@ -54,3 +54,15 @@ def assert_accessible(page, state: str) -> None:
 def sideways_overflow(page) -> int:
     """How many CSS pixels the page is wider than the window (0: it reflows, no sideways scroll)."""
     return page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def wider_than_window(page) -> list[str]:
+    """The innermost elements sticking out past the window's right edge: what to fix."""
+    return page.evaluate("""() => {
+      const width = document.documentElement.clientWidth;
+      const scrolls = e => e.parentElement && e.parentElement !== document.body &&
+        (["auto", "scroll", "hidden"].includes(getComputedStyle(e.parentElement).overflowX) || scrolls(e.parentElement));
+      const out = [...document.body.querySelectorAll("*")].filter(e => e.getBoundingClientRect().right > width + 0.5 && !scrolls(e));
+      return out.filter(e => !out.some(o => o !== e && e.contains(o))).slice(0, 8)
+        .map(e => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && e.className.baseVal === undefined ? "." + String(e.className).trim().replace(/\\s+/g, ".") : ""} (right edge ${Math.round(e.getBoundingClientRect().right)} px)`);
+    }""")

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from accessibility import axe_violations, describe, sideways_overflow
+from accessibility import axe_violations, describe, sideways_overflow, wider_than_window
 from browser import browser_page, browser_tests
 from web.kam_browser import PASSWORD, in_days
 
@@ -41,7 +41,8 @@ class Audit:
             self.page.set_viewport_size({"width": width, "height": 800})
             overflow = sideways_overflow(self.page)
             if overflow > 0:
-                self.problems.append(f"{state}: scrolls sideways by {overflow} px at {width} px wide")
+                self.problems.append(f"{state}: scrolls sideways by {overflow} px at {width} px wide; "
+                                     f"sticking out: {', '.join(wider_than_window(self.page))}")
         self.page.set_viewport_size({"width": 1280, "height": 900})
 
 

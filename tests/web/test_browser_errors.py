@@ -54,7 +54,7 @@ def test_a_fixed_error_disappears_as_soon_as_it_is_fixed(page):
     page.get_by_role("button", name="Create account").click()
     page.locator("#app_access-error").wait_for()
     assert "Answer yes or no." in page.locator("#app_access-error").inner_text()
-    no_option = 'fieldset#app_access label.option:has(input[value="no"])'
+    no_option = 'fieldset#app_access .option:has(input[value="no"])'
     red = border_of(page, no_option)
     page.locator('input[name="app_access"][value="yes"]').check()
     assert page.locator("#app_access-error").count() == 0
