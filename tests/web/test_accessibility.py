@@ -250,9 +250,10 @@ def test_a_kam_completes_the_wizard_with_the_keyboard_alone(page, org):
     tab_to(page, '#fr-power-forecasts input[value="application"]', limit=8)
     page.keyboard.press("Space")
     # Unticked markets are one Tab stop each (their fields are out of the tab order).
-    # Manager, Client, Number of optimisations, the five other markets' checkboxes, Create account.
+    # Manager, Client, their Help, Number of optimisations, its Help, the five other markets'
+    # checkboxes, Create account.
     presses = tab_to(page, 'button[value="create"]', limit=40)
-    assert presses == 9, f"{presses} Tab presses from the last forecast to 'Create account'"
+    assert presses == 11, f"{presses} Tab presses from the last forecast to 'Create account'"
     page.keyboard.press("Enter")
 
     page.get_by_role("heading", name="There is a problem").wait_for()
