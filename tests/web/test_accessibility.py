@@ -192,8 +192,10 @@ def type_into(page, selector: str, text: str, limit: int = 3) -> None:
 def assert_error_summary_focused(page, first_link: str) -> None:
     """After a failed submit: the title says Error, the focus is on the summary at the top, and
     its first link (Tab, Enter) puts the focus into the field to correct."""
+    from playwright.sync_api import expect
+
     assert page.title().startswith("Error: "), page.title()
-    assert has_focus(page, "#error-summary"), f"the focus is on {focused(page)}, not on the error summary"
+    expect(page.locator("#error-summary")).to_be_focused()  # autofocus applies at the next rendering
     page.keyboard.press("Tab")
     assert has_focus(page, f'#error-summary a[href="#{first_link}"]'), focused(page)
     page.keyboard.press("Enter")
