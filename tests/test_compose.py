@@ -5,7 +5,6 @@ requests into active accounts with their emails and webhooks; idle clients canno
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import re
@@ -18,13 +17,13 @@ import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-from compose_topology import COMPOSE_FILE, ENV_EXAMPLE, REPO, Topology, compose, env_file, service
-from conftest import POSTGRES_URL, account_request
-from shared import db, queues, workflow
+from compose_topology import (COMPOSE_FILE, ENV_EXAMPLE, REPO, activated, call, compose, crm_request, env_file,
+                              organisation, running_stack, service, wait_final)
+from conftest import POSTGRES_URL
+from shared import queues, workflow
 from shared.config import Settings
 
 DOCKER_COMPOSE = shutil.which("docker-compose")
@@ -121,89 +120,12 @@ def topology(tmp_path_factory):
     """Redis, migrate, two gateways, two worker hosts and the webhook worker, from the file."""
     if not POSTGRES_URL:
         pytest.skip("TEST_POSTGRES_URL is not set: the topology runs on PostgreSQL, as deployed")
-    from kamflow.mailcatcher import MailCatcher
-
-    reset = db.open_database(POSTGRES_URL)
-    reset.execute_sql("DROP SCHEMA public CASCADE")
-    reset.execute_sql("CREATE SCHEMA public")
-    reset.close_all()
-    mail = MailCatcher().start()
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    directory = tmp_path_factory.mktemp("topology")
-    stack = Topology(directory, {
-        "SECRET_KEY": "topology-test-secret", "POSTGRES_PASSWORD": "unused", "DATABASE_URL": POSTGRES_URL,
-        "SMTP_URL": mail.url, "BASE_URL": "http://127.0.0.1", "LOG_FORMAT": "text",
-        "GATEWAY_PROCESSES": "1", "WORKER_PROCESSES": "1", "WORKER_THREADS": "4", "WEBHOOK_THREADS": "2",
-        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "API_RATE_LIMIT": "100000 per minute",
-    })
-    try:
-        stack.start_redis()
-        migrated = stack.run_migrate()
-        assert migrated.returncode == 0, migrated.stderr
-        stack.migrate_output = migrated.stdout
-        stack.gateways = [stack.start_gateway("gateway-1"), stack.start_gateway("gateway-2")]
-        for name in ("worker-1", "worker-2"):
-            stack.start_worker(name)
-        stack.start_worker("webhook-worker", "webhook-worker")
-        stack.mail, stack.receiver = mail, receiver
+    with running_stack(tmp_path_factory.mktemp("topology"), POSTGRES_URL) as stack:
+        stack.receiver = receiver
         yield stack
-    finally:
-        stack.stop_all()
-        receiver.shutdown()
-        mail.stop()
-
-
-def organisation(stack) -> str:
-    """An organisation, its KAM and an API token, made with the image's CLI; returns the token."""
-    for args in (("create-org", "--slug", "volt", "--name", "Volt Energy", "--markets", "fr-power,de-gas"),
-                 ("create-user", "--org", "volt", "--email", "kam@volt.example", "--role", "kam",
-                  "--password", "Volt-kam-7q!Zr2#pLm-topology")):
-        done = stack.run_cli(*args)
-        assert done.returncode == 0, done.stderr
-    token = stack.run_cli("create-api-token", "--org", "volt", "--name", "crm")
-    assert token.returncode == 0, token.stderr
-    return token.stdout.strip().splitlines()[-1]
-
-
-def call(url, token, method="GET", body=None, headers=None, timeout=10):
-    request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                              **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, json.loads(answer.read() or b"null"), dict(answer.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null"), dict(error.headers)
-
-
-def crm_request(n: int) -> dict:
-    body = account_request(**{"kam_email": "kam@volt.example", "customer.email": f"buyer{n}@plant{n}.example",
-                              "customer.customer_reference": f"VOLT-{n:05d}", "customer.company": f"Plant {n} SA"})
-    body["setup"]["markets"][0]["forecasts"] = ["application"]
-    return body
-
-
-def activated(events: list[dict]) -> list[int]:
-    """The account ids of the 'account.active' events received."""
-    found = []
-    for event in events:
-        kind = event.get("event") or event.get("type")
-        account = event.get("account") or (event.get("data") or {}).get("account") or event.get("data") or {}
-        if kind == "account.active":
-            found.append(account["id"])
-    return found
-
-
-def wait_final(gateway, token, account_ids, timeout=90.0) -> dict[int, dict]:
-    deadline, final = time.monotonic() + timeout, {}
-    while len(final) < len(account_ids) and time.monotonic() < deadline:
-        for account_id in set(account_ids) - set(final):
-            status, body, _ = call(f"{gateway}/api/v1/customer-accounts/{account_id}", token)
-            if status == 200 and body["status"] in workflow.FINAL_STATUSES:
-                final[account_id] = body
-        time.sleep(0.3)
-    return final
+    receiver.shutdown()
 
 
 @needs_postgres
