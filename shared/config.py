@@ -63,6 +63,12 @@ class Settings:
 
     set_password_ttl_hours: int = 72
 
+    #: A demo account's trial lasts this many days from creation unless its markets' end dates say otherwise.
+    trial_days: int = 30
+    #: How often the workers' scheduler looks for due work: the daily maintenance (once a day) and
+    #: the fixing-advice notices (for advice due on the next working day).
+    schedule_interval_s: float = 60.0
+
     # Browser sessions: ended after this long without a request, and this long after login.
     session_idle_minutes: int = 60
     session_max_hours: int = 12

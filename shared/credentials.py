@@ -37,12 +37,12 @@ class EmailInFlight(Exception):
     died with it, in which case the claim can be taken over once its lease has run out."""
 
 
-def _claim(account: CustomerAccount, purpose: str, settings: Settings) -> OutboxEmail | None:
+def claim(account: CustomerAccount, purpose: str, settings: Settings, recipient: str | None = None) -> OutboxEmail | None:
     """Take the outbox row for sending; None if it is sent already. Raises EmailInFlight if
-    another live run holds it."""
+    another live run holds it. (Fixing-advice notices use the same outbox, one row per advice.)"""
     try:
         with database.atomic():
-            OutboxEmail.create(account=account.id, purpose=purpose, recipient=account.email)
+            OutboxEmail.create(account=account.id, purpose=purpose, recipient=recipient or account.email)
     except peewee.IntegrityError:
         pass  # exists already: from an earlier attempt, or a racing run
     now = utcnow()
@@ -67,7 +67,7 @@ def _claim(account: CustomerAccount, purpose: str, settings: Settings) -> Outbox
 def send_credentials(account: CustomerAccount, settings: Settings, purpose: str = CREDENTIALS) -> bool:
     """Email the login and a fresh set-password link. Returns False if it was sent already.
     On an SMTP error the claim is released and the error raised, for Dramatiq to retry."""
-    outbox = _claim(account, purpose, settings)
+    outbox = claim(account, purpose, settings)
     if outbox is None:
         return False
     try:
@@ -83,9 +83,18 @@ def send_credentials(account: CustomerAccount, settings: Settings, purpose: str 
         )
         mail.send(settings.smtp_url, message, timeout=_smtp_timeout(settings))
     except BaseException as error:  # TimeLimitExceeded is a BaseException: release the claim then too
-        OutboxEmail.update(state="pending", last_error=f"{type(error).__name__}: {error}"[:2000]).where(
-            OutboxEmail.id == outbox.id
-        ).execute()
+        release(outbox, error)
         raise
-    OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None).where(OutboxEmail.id == outbox.id).execute()
+    mark_sent(outbox)
     return True
+
+
+def release(outbox: OutboxEmail, error: BaseException) -> None:
+    """Give the claim back after a failed send, so a later run sends it."""
+    OutboxEmail.update(state="pending", last_error=f"{type(error).__name__}: {error}"[:2000]).where(
+        OutboxEmail.id == outbox.id
+    ).execute()
+
+
+def mark_sent(outbox: OutboxEmail) -> None:
+    OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None).where(OutboxEmail.id == outbox.id).execute()

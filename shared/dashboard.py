@@ -24,9 +24,13 @@ ENDING_SOON_DAYS = 30
 
 
 def counts(user: User) -> list[tuple[str, str, int]]:
-    """(group key, label, number of the person's accounts in it), every group present."""
-    by_status = observability.accounts_by_status(visible_accounts(user))
-    return [(key, label, sum(by_status[s] for s in statuses)) for key, label, statuses in GROUPS]
+    """(group key, label, number of the person's real accounts in it), every group present, then
+    the demo accounts, counted apart: a trial is not a customer yet."""
+    accounts = visible_accounts(user)
+    by_status = observability.accounts_by_status(accounts.where(CustomerAccount.is_demo == False))  # noqa: E712
+    demos = accounts.where(CustomerAccount.is_demo == True).count()  # noqa: E712
+    return [(key, label, sum(by_status[s] for s in statuses)) for key, label, statuses in GROUPS] + [
+        ("demo", "Demo accounts", demos)]
 
 
 def recent(user: User, limit: int = 10) -> list[CustomerAccount]:

@@ -76,6 +76,7 @@ class CustomerAccount(BaseModel):
     phone = pw.CharField(max_length=32)  # E.164
     email = pw.CharField(max_length=254)  # never changes after creation
     is_demo = pw.BooleanField()
+    trial_ended_at = pw.DateTimeField(null=True)  # set by the daily maintenance when the trial is over
     app_access = pw.BooleanField()
     editor = pw.CharField(max_length=16, null=True)  # "kam" | "customer" when app_access
     user = pw.ForeignKeyField(User, null=True, backref="customer_account", unique=True)  # the customer's login
@@ -107,6 +108,7 @@ class MarketAccess(BaseModel):
     forecasts = JSONField()  # sorted list among shared.markets.FORECASTS
     max_optimisations = pw.IntegerField(constraints=[pw.Check("max_optimisations >= 1")])
     activated_at = pw.DateTimeField(null=True)  # set by activate_markets: now an entitlement
+    closed_at = pw.DateTimeField(null=True)  # set by the daily maintenance once end_date has passed
 
     class Meta:
         indexes = ((("account", "market"), True),)
@@ -305,6 +307,15 @@ class Fixing(BaseModel):
     cancelled_at = pw.DateTimeField(null=True)
 
 
+class MaintenanceRun(BaseModel):
+    """One run of the daily maintenance: the unique day makes a second run that day a no-op."""
+
+    day = pw.DateField(unique=True)
+    started_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+    summary = JSONField(null=True)  # what it did: {"windows_closed": n, "trials_ended": n, ...}
+
+
 ALL_MODELS = [
     Organisation,
     OrganisationMarket,
@@ -325,4 +336,5 @@ ALL_MODELS = [
     Optimisation,
     Fixing,
     LoginEvent,
+    MaintenanceRun,
 ]

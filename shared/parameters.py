@@ -20,7 +20,7 @@ import logging
 
 import peewee
 
-from shared import broker, claims, rules, sessions, workflow
+from shared import broker, claims, rules, sessions, trials, workflow
 from shared.markets import in_article_order
 from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User, utcnow
@@ -81,6 +81,8 @@ def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> 
         if field in customer and customer[field] != getattr(account, field):
             changes[f"customer.{field}"] = [getattr(account, field), customer[field]]
             setattr(account, field, customer[field])
+    if changes.get("customer.is_demo") == [True, False]:
+        trials.convert(account)  # a demo becomes a real account: everything kept, the trial gone
     if "customer.customer_reference" in changes and account.reference_claim is not None:
         # A live account holds its reference: move the claim, and let the unique index decide.
         try:

@@ -20,6 +20,7 @@ def boot(settings: Settings) -> RedisBroker:
     from workers import activate_markets, deliver_webhook, provision_access, send_credentials, validate_customer
     from workers.failures import RecordGiveUps
     from workers.reconciler import Reconciler
+    from workers.scheduler import Scheduler
     from workers.stage_actor import declare_stage
 
     db.bind(settings.database_url)
@@ -27,6 +28,7 @@ def boot(settings: Settings) -> RedisBroker:
     # "after" hooks run in reverse list order: placed before Retries, it sees Retries' verdict.
     broker.add_middleware(RecordGiveUps(), before=Retries)
     broker.add_middleware(Reconciler(settings))
+    broker.add_middleware(Scheduler(settings))  # daily maintenance, fixing-advice notices
     from shared.logging_setup import StageLogContext
     from workers.health import WorkerRegistry
     from workers.metrics import add_metrics

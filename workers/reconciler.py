@@ -8,43 +8,30 @@ scaling workers out does not multiply the re-sends.
 from __future__ import annotations
 
 import logging
-import threading
-
-from dramatiq import Middleware
 
 from shared import broker as broker_setup
 from shared import idempotency, observability, reconcile, trends, webhooks
 from shared.db import database
 from shared.config import Settings
+from workers.periodic import PeriodicThread
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = "kamflow:reconciler:lock"
 
 
-class Reconciler(Middleware):
+class Reconciler(PeriodicThread):
+    thread_name = "reconciler"
+
     def __init__(self, settings: Settings):
+        super().__init__()
         self.settings = settings
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
 
-    def after_worker_boot(self, broker, worker):
-        self.stopped.clear()
-        self.thread = threading.Thread(target=self._loop, args=(broker,), name="reconciler", daemon=True)
-        self.thread.start()
+    def interval_s(self) -> float:
+        return self.settings.reconcile_interval_s
 
-    def before_worker_shutdown(self, broker, worker):
-        self.stopped.set()
-        if self.thread:
-            self.thread.join(timeout=10)
-
-    def _loop(self, broker) -> None:
-        interval = self.settings.reconcile_interval_s
-        while not self.stopped.wait(interval):
-            try:
-                self.run_once(broker)
-            except Exception as error:  # Redis or the database away: try again next tick
-                log.warning("reconciler pass skipped: %s", error)
+    def tick(self, broker) -> None:
+        self.run_once(broker)
 
     def run_once(self, broker) -> int:
         lock_ms = max(int(self.settings.reconcile_interval_s * 1000 * 0.9), 100)

@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from gateway.ops import charts
 from gateway.ops.access import account_scope, is_operator, operator_required, ops_required
-from shared import dead_letters, observability, operations, trends
+from shared import dead_letters, maintenance, observability, operations, trends
 from shared.models import CustomerAccount, utcnow
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,11 @@ def snapshot() -> dict:
         "queues": [],
         "workers": [],
         "dead_letters": [],
+        "maintenance": [
+            {"day": run.day.isoformat(), "started_at": run.started_at.isoformat() + "Z",
+             "finished_at": run.finished_at.isoformat() + "Z" if run.finished_at else None, "summary": run.summary or {}}
+            for run in maintenance.recent_runs()
+        ],
     }
     try:
         client = _client()

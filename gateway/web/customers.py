@@ -8,7 +8,7 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from gateway.web.auth import current_staff, staff_required
-from shared import resend, stage_history, visibility, workflow
+from shared import resend, stage_history, trials, visibility, workflow
 from shared.models import AuditEvent, CustomerAccount, MarketAccess
 
 customers = Blueprint("customers", __name__, url_prefix="/customers")
@@ -78,7 +78,8 @@ def _progress(account: CustomerAccount) -> dict:
 def account_page(account_id: int):
     account = visible_or_404(account_id)
     history = account.audit_events.order_by(AuditEvent.at.desc()).limit(20)
-    return render_template("account.html", history=history, **_progress(account))
+    trial_ends_on = trials.ends_on(account, current_app.config["KAMFLOW"].trial_days)
+    return render_template("account.html", history=history, trial_ends_on=trial_ends_on, **_progress(account))
 
 
 @customers.route("/<int:account_id>/progress")
