@@ -34,6 +34,26 @@ def axe_violations(page) -> list[dict]:
     return page.evaluate(_RUN, WCAG_21_AA)
 
 
+def broken_references(page) -> list[str]:
+    """What axe lets pass but a screen reader trips on: aria-describedby/-labelledby naming an
+    element that is not there (an error message not shown), and aria-label where it is not read
+    (a <p>, a <div> or <span> without a role)."""
+    return page.evaluate("""() => {
+      const found = [];
+      for (const e of document.querySelectorAll("[aria-describedby], [aria-labelledby]")) {
+        for (const attr of ["aria-describedby", "aria-labelledby"]) {
+          for (const id of (e.getAttribute(attr) || "").split(/\\s+/).filter(Boolean)) {
+            if (!document.getElementById(id)) found.push(`${e.tagName.toLowerCase()}#${e.id} ${attr} names missing #${id}`);
+          }
+        }
+      }
+      for (const e of document.querySelectorAll("p[aria-label], div[aria-label]:not([role]), span[aria-label]:not([role])")) {
+        found.push(`aria-label on a ${e.tagName.toLowerCase()} (not read): ${e.getAttribute("aria-label")}`);
+      }
+      return found;
+    }""")
+
+
 def describe(violations: list[dict]) -> str:
     lines = []
     for v in violations:

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from accessibility import axe_violations, describe, sideways_overflow, wider_than_window
+from accessibility import axe_violations, broken_references, describe, sideways_overflow, wider_than_window
 from browser import browser_page, browser_tests
 from web.kam_browser import PASSWORD, in_days
 
@@ -37,6 +37,7 @@ class Audit:
         violations = axe_violations(self.page)
         if violations:
             self.problems.append(f"{state} ({self.page.url}): WCAG 2.1 AA violations\n{describe(violations)}")
+        self.problems.extend(f"{state}: {problem}" for problem in broken_references(self.page))
         for width in (640, 320):
             self.page.set_viewport_size({"width": width, "height": 800})
             overflow = sideways_overflow(self.page)
@@ -59,6 +60,8 @@ def log_out(page) -> None:
 
 
 def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, mailbox):
+    from playwright.sync_api import expect
+
     check = Audit(page)
     page.goto("/login")
     check("login")
@@ -76,6 +79,7 @@ def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, 
 
     page.get_by_role("link", name="Add a customer account").click()
     page.get_by_role("heading", name="Defining the customer").wait_for()
+    page.get_by_text("Fields marked with an asterisk (*) are required.").wait_for()  # the red * said in words
     check("wizard step 1")
     page.get_by_role("button", name="Next").click()
     page.locator(".error-summary").wait_for()
@@ -90,7 +94,10 @@ def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, 
 
     page.get_by_role("heading", name="Setting up of the account").wait_for()
     check("wizard step 2")
-    page.get_by_role("radio", name="Yes").check()
+    # A radio's name is its answer; its help is its description, read after it.
+    yes = page.get_by_role("radio", name="Yes", exact=True)
+    expect(yes).to_have_accessible_description(re.compile(r"^Now, both the KAM and the customer"))
+    yes.check()
     check("wizard step 2, access: yes")
     page.get_by_role("radio", name="The customer").check()
     page.get_by_role("group", name="France power").get_by_role("checkbox", name="France power").check()
