@@ -256,6 +256,9 @@ def test_a_kam_completes_the_wizard_with_the_keyboard_alone(page, org):
     tab_to(page, "#fr-power-end_date", limit=8)
     page.keyboard.type(page.evaluate("iso => { const [y, m, d] = iso.split('-'); return m + d + y; }", in_days(300)))
     assert page.locator("#fr-power-end_date").input_value() == in_days(300)
+    page.keyboard.press("Tab")  # from the year to the field's calendar button: the focus stays visible
+    assert page.evaluate("""() => { const date = document.getElementById("fr-power-end_date");
+      return document.activeElement === date && !date.matches(":focus") && getComputedStyle(date).outlineStyle !== "none"; }""")
     tab_to(page, '#fr-power-forecasts input[value="application"]', limit=8)
     page.keyboard.press("Space")
     # Unticked markets are one Tab stop each (their fields are out of the tab order).
