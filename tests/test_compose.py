@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -128,10 +129,14 @@ def topology(tmp_path_factory):
     receiver.shutdown()
 
 
+@pytest.fixture(scope="module")
+def token(topology):
+    return organisation(topology)
+
+
 @needs_postgres
-def test_the_compose_services_run_as_processes_turn_requests_into_active_accounts(topology):
+def test_the_compose_services_run_as_processes_turn_requests_into_active_accounts(topology, token):
     assert "0001_baseline: applied" in topology.migrate_output
-    token = organisation(topology)
     secret = topology.run_cli("set-webhook", "--org", "volt", "--url",
                               f"http://127.0.0.1:{topology.receiver.server_port}/hooks")
     assert secret.returncode == 0, secret.stderr
@@ -179,3 +184,27 @@ def test_half_sent_requests_do_not_keep_others_from_the_gateway(topology):
     finally:
         for sock in stalled:
             sock.close()
+
+
+@needs_postgres
+def test_a_gateway_told_to_stop_finishes_the_request_it_is_reading(topology, token):
+    """SIGTERM (docker stop) reaches gateway-2 while a request is half-way in: that request is
+    still read, stored and answered 202; only then does the gateway exit, by itself."""
+    host, port = topology.gateways[1].removeprefix("http://").split(":")
+    body = json.dumps(crm_request(100)).encode()
+    head = (f"POST /api/v1/customer-accounts HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nIdempotency-Key: in-flight-100\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n").encode()
+    gateway = topology.processes["gateway-2"]
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head + body[:40])
+        time.sleep(0.5)
+        gateway.send_signal(signal.SIGTERM)
+        time.sleep(2.0)  # the gateway has stopped accepting by now
+        sock.sendall(body[40:])
+        answer = sock.makefile("rb").read().decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 202"), answer[:500]
+    assert topology.stop("gateway-2", timeout=40) == 0
+    account_id = json.loads(answer.split("\r\n\r\n", 1)[1])["id"]
+    assert wait_final(topology.gateways[0], token, [account_id])[account_id]["status"] == "active"
+    topology.gateways[1] = topology.start_gateway("gateway-2")  # as it was, for whatever runs next
