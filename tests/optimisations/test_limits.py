@@ -110,3 +110,31 @@ def test_changing_limits_never_leaves_orphans(make_account):
             assert says in " ".join(refused.value.errors["_schema"])
         assert reading.of_account(account(account_id))[0].name == "A"
         assert parameters.apply_change(account(account_id), {"setup": setup_with(max_fr=3)}, actor="kam").changes
+
+
+def test_through_the_api_an_orphaning_change_is_a_409_and_switching_access_on_provisions(api, make_account, mailbox):
+    """Case 1 account with optimisations on fr-power: access on with a market set that leaves
+    them out is refused with the reason; with fr-power covering them, the login is provisioned
+    and the credentials are sent through the workflow."""
+    account_id = make_account(setup={"app_access": False})
+    for name in "AB":
+        assert api.post(f"/api/v1/customer-accounts/{account_id}/optimisations",
+                        optimisation_body(name=name)).status_code == 201
+    too_few = setup_with(max_fr=1)
+    refused = api.client.patch(f"/api/v1/customer-accounts/{account_id}", json={"setup": _jsonable(too_few)},
+                               headers=api.headers)
+    assert refused.status_code == 409 and "cannot go below 2" in refused.get_json()["message"]
+    accepted = api.client.patch(f"/api/v1/customer-accounts/{account_id}", json={"setup": _jsonable(setup_with())},
+                                headers=api.headers)
+    assert accepted.status_code == 200, accepted.get_json()
+    assert api.wait_for_status(account_id)["status"] == "active"
+    (message,) = mailbox.wait_for(1)
+    assert message["To"] == "claire.martin@foundry.example"
+    with db.database.connection_context():
+        assert CustomerAccount.get_by_id(account_id).user_id is not None
+        assert len(reading.of_account(account(account_id))) == 2  # nothing lost on the way
+
+
+def _jsonable(setup: dict) -> dict:
+    return {**setup, "markets": [{**m, "start_date": m["start_date"].isoformat(),
+                                  "end_date": m["end_date"].isoformat()} for m in setup.get("markets", [])]}

@@ -151,3 +151,22 @@ def test_a_customer_with_the_client_option_uploads_their_own(make_account, custo
     created = customer.post_form("/my-account/optimisations/new", form_of(forecast="client"))
     assert created.status_code == 303
     assert re.search(r"Forecast\s*</dt>\s*<dd>Client", customer.get(created.headers["Location"]).text)
+
+
+def test_the_manager_acts_for_the_kam_and_a_customer_is_kept_out_of_staff_pages(make_account, manager_page,
+                                                                               customer_page):
+    account = make_account(**{"setup.editor": "kam"})
+    created = manager_page.post_form(f"/customers/{account}/optimisations/new", form_of(name="By the manager"))
+    assert created.status_code == 303
+    assert "By the manager" in text_of(manager_page.get(f"/customers/{account}/optimisations").text)
+    customer = customer_page(account)
+    assert customer.get(f"/customers/{account}/optimisations").status_code == 403
+    assert customer.get("/forecasts").status_code == 403
+    assert manager_page.get("/my-account/optimisations").status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/my-account/optimisations", "/customers/1/optimisations",
+                                  "/customers/1/optimisations/1", "/forecasts", "/my-account/forecasts"])
+def test_every_page_needs_a_login(app, org, path):
+    answer = app.test_client().get(path)
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
