@@ -67,7 +67,8 @@ class OptimisationSchema(Schema):
     delivery_end = Month(required=True, metadata={"type": "string", "example": "2027-12",
                                                   "description": "Last delivery month, YYYY-MM."})
     volume_mwh = fields.Decimal(required=True, places=3, as_string=True, allow_nan=False, validate=validate.Range(
-        min=Decimal("0.001"), max=MAX_VOLUME, error=f"Must be more than 0 and at most {MAX_VOLUME} MWh."))
+        min=Decimal("0.001"), max=MAX_VOLUME, error=f"Must be more than 0 and at most {MAX_VOLUME} MWh."),
+        metadata={"minimum": 0.001, "maximum": float(MAX_VOLUME), "description": "MWh (a number or a decimal string)"})
     risk_appetite = fields.String(required=True, validate=validate.OneOf(
         RISK_APPETITES, error="Choose a risk appetite among {choices}."))
     tariff_indexes = fields.List(fields.String(validate=validate.OneOf(
@@ -141,9 +142,11 @@ class FixingSchema(Schema):
 
     fixed_on = fields.Date(required=True)
     price = fields.Decimal(required=True, places=4, as_string=True, allow_nan=False, validate=validate.Range(
-        min=Decimal("0.0001"), max=Decimal("99999"), error="Must be a positive price below 100000."))
+        min=Decimal("0.0001"), max=Decimal("99999"), error="Must be a positive price below 100000."),
+        metadata={"minimum": 0.0001, "maximum": 99999})
     share_pct = fields.Decimal(required=True, places=2, as_string=True, allow_nan=False, validate=validate.Range(
-        min=Decimal("0.01"), max=Decimal("100"), error="Must be a percentage above 0 and at most 100."))
+        min=Decimal("0.01"), max=Decimal("100"), error="Must be a percentage above 0 and at most 100."),
+        metadata={"minimum": 0.01, "maximum": 100})
 
 
 class FixingStatusSchema(Schema):
@@ -154,6 +157,11 @@ class FixingStatusSchema(Schema):
         ("cancelled",), error="A recorded fixing can only be cancelled (status 'cancelled')."))
 
 
+def decimal_string(**kwargs) -> fields.Decimal:
+    """A decimal answered as a string (exact), declared so in the OpenAPI document."""
+    return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal"}, **kwargs)
+
+
 # --- what is answered ------------------------------------------------------------------------
 
 
@@ -161,17 +169,17 @@ class FixingViewSchema(Schema):
     id = fields.Integer()
     status = fields.String(metadata={"description": "fixed | cancelled"})
     fixed_on = fields.Date()
-    price = fields.Decimal(as_string=True)
-    share_pct = fields.Decimal(as_string=True)
+    price = decimal_string()
+    share_pct = decimal_string()
     recorded_by = fields.String()
     recorded_at = UtcDateTime()
 
 
 class AdviceViewSchema(Schema):
     date = fields.Date()
-    share_pct = fields.Decimal(as_string=True, places=2)
-    volume_mwh = fields.Decimal(as_string=True, places=3)
-    forecast_price = fields.Decimal(as_string=True, allow_none=True)
+    share_pct = decimal_string(places=2)
+    volume_mwh = decimal_string(places=3)
+    forecast_price = decimal_string(allow_none=True)
     status = fields.String(metadata={"description": "to_do (advised) or fixed"})
 
 
@@ -180,7 +188,7 @@ class CalendarViewSchema(Schema):
     frozen_at = fields.Date(allow_none=True, metadata={"description": "after access ended: the advice as of then"})
     note = fields.String()
     entries = fields.List(fields.Nested(AdviceViewSchema))
-    unplaced_pct = fields.Decimal(as_string=True, places=2)
+    unplaced_pct = decimal_string(places=2)
 
 
 class OptimisationViewSchema(Schema):
@@ -190,7 +198,7 @@ class OptimisationViewSchema(Schema):
     name = fields.String()
     delivery_start = Month()
     delivery_end = Month()
-    volume_mwh = fields.Decimal(as_string=True)
+    volume_mwh = decimal_string()
     tariff_indexes = fields.List(fields.String())
     max_fixings = fields.Integer()
     min_share_pct = fields.Integer()
