@@ -43,7 +43,8 @@ def list_accounts():
     for row in MarketAccess.select().where(MarketAccess.account.in_([a.id for a in items])).order_by(MarketAccess.market):
         markets.setdefault(row.account_id, []).append(row.market)
     return render_template("customers.html", items=items, total=total, page=page, pages=pages, q=query_text,
-                           markets=markets, final=workflow.FINAL_STATUSES, owners=owners, kam=kam_id)
+                           markets=markets, final=workflow.FINAL_STATUSES, owners=owners, kam=kam_id,
+                           owner_emails={user.id: user.email for user in owners})
 
 
 def _kam_filter(owners) -> int | None:

@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 
 from gateway.web import account_form
 from gateway.web.auth import current_staff, staff_required
+from gateway.web.display import market_name
 from shared import accounts, claims, parameters, rules, visibility, workflow
 from shared.markets import CATALOGUE
 from shared.schemas import AccountRequestSchema, CustomerSchema
@@ -74,13 +75,14 @@ def from_rejected(account_id: int):
         flash("Only a rejected account is copied into a new request; this one can be edited.", "info")
         return redirect(url_for("customers.account_page", account_id=account.id))
     market_ids = offered(staff.organisation_id)
-    market_ids += [row.market for row in account.markets if row.market not in market_ids]
-    session[SESSION_KEY] = {
-        "customer": account_form.account_customer_state(account),
-        "setup": account_form.account_setup_state(account, market_ids, dt.date.today()),
-    }
+    setup = account_form.account_setup_state(account, market_ids, dt.date.today())
+    left_out = [market_name(m) for m in setup["markets"] if m not in market_ids]
+    setup["markets"] = {m: values for m, values in setup["markets"].items() if m in market_ids}
+    session[SESSION_KEY] = {"customer": account_form.account_customer_state(account), "setup": setup}
     flash(f"The answers of the rejected request for {account.company} are filled in: correct what the reasons "
           f"named, then create the account.", "info")
+    if left_out:
+        flash(f"Not offered by your organisation, so left out: {', '.join(left_out)}.", "info")
     return redirect(url_for("wizard.define_customer"))
 
 

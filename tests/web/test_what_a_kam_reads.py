@@ -66,7 +66,9 @@ def test_add_a_new_account_with_corrected_details_opens_the_wizard_filled_in(api
     assert 'name="app_access" value="yes" checked' in step2 and 'name="editor" value="customer" checked' in step2
     assert 'name="markets" value="de-gas" checked' in step2
     assert f'id="de-gas-end_date" name="de-gas-end_date" type="date" value="{in_days(300)}"' in step2
-    # The unoffered market shows as it was asked, to be unticked; the manager forecast is the reason.
+    assert 'value="gb-power"' not in step2  # not offered: left out, and the KAM is told so
+    assert "Not offered by your organisation, so left out: Great Britain power." in text_of(step1)
+    # The manager forecast of Germany gas was the other reason: corrected, the account is created.
     answer = kam_page.post_form("/customers/new/setup", {
         "app_access": "yes", "editor": "customer", "markets": ["de-gas"], "de-gas-start_date": in_days(0),
         "de-gas-end_date": in_days(300), "de-gas-forecasts": ["application"], "de-gas-max_optimisations": "2",
