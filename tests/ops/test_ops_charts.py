@@ -5,10 +5,12 @@ minute, stage p95, and the queue depth sampled from the broker."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 from conftest import account_request
 from gateway.ops.charts import line_chart, nice_ceiling
+from ops.conftest import wait_until
 from shared import db, trends
 from web.kam_browser import text_of
 
@@ -68,3 +70,11 @@ def test_a_gap_in_the_samples_is_drawn_as_a_gap_not_a_zero():
     assert svg.count("<polyline") == 2
     assert 'aria-labelledby="c-title c-desc"' in svg and "ready: latest 5, peak 5" in svg
     assert [nice_ceiling(v) for v in (0, 0.3, 3, 7, 12, 480)] == [1, 0.5, 5, 10, 20, 500]
+
+
+def test_the_workers_sample_the_queue_depth_when_nobody_looks(worker, redis_client):
+    """The reconciler pass samples it: the chart has data for the hours nobody had /ops open."""
+    wait_until(lambda: redis_client.llen(trends.SAMPLES_KEY) >= 1, timeout=10,
+               message="no queue-depth sample from the workers' reconciler")
+    sample = json.loads(redis_client.lindex(trends.SAMPLES_KEY, 0))
+    assert sample["ready"] == 0 and sample["delayed"] == 0 and sample["t"] > 0
