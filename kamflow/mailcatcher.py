@@ -6,6 +6,7 @@ summarised, with its text part, on the console. The tests use it to see the mail
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import logging
@@ -24,6 +25,8 @@ class _Handler:
         self.catcher = catcher
 
     async def handle_DATA(self, server, session, envelope):
+        if self.catcher.delay_s:
+            await asyncio.sleep(self.catcher.delay_s)
         if self.catcher._take_refusal():
             return "451 4.3.0 Temporarily unable to accept mail, try again later"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -32,8 +35,11 @@ class _Handler:
 
 
 class MailCatcher:
-    def __init__(self, directory: Path | str | None = None, port: int | None = None, echo: bool = False):
+    def __init__(self, directory: Path | str | None = None, port: int | None = None, echo: bool = False,
+                 delay_s: float = 0.0):
         self.directory = Path(directory) if directory else None
+        #: Seconds before each message is accepted, as a busy relay takes: keeps stages in flight.
+        self.delay_s = delay_s
         self.port = port or free_port()
         self.echo = echo
         self.messages: list[email.message.EmailMessage] = []

@@ -147,6 +147,17 @@ class Topology:
         for name in [n for n in self.processes if n != "redis"] + (["redis"] if "redis" in self.processes else []):
             self.stop(name, timeout=30)
 
+    def pids(self, name: str) -> set[int]:
+        """The service's main process and its children (dramatiq's worker and exporter processes)."""
+        main = self.processes[name].pid
+        found = {main}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == main:
+                        found.add(int(entry))
+        return found
+
     def log(self, name: str) -> str:
         path = self.directory / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
@@ -195,9 +206,10 @@ def _wait(predicate, timeout: float, message: str, process: subprocess.Popen | N
 
 
 @contextlib.contextmanager
-def running_stack(directory: Path, database_url: str, **overrides):
+def running_stack(directory: Path, database_url: str, mail_delay_s: float = 0.0, **overrides):
     """The whole file running: redis, migrate, gateway-1 and -2, worker-1 and -2, webhook-worker,
-    on an emptied PostgreSQL and the tests' SMTP server (`stack.mail`)."""
+    on an emptied PostgreSQL and the tests' SMTP server (`stack.mail`, answering after
+    `mail_delay_s`)."""
     from kamflow.mailcatcher import MailCatcher
     from shared import db
 
@@ -205,7 +217,7 @@ def running_stack(directory: Path, database_url: str, **overrides):
     reset.execute_sql("DROP SCHEMA public CASCADE")
     reset.execute_sql("CREATE SCHEMA public")
     reset.close_all()
-    mail = MailCatcher().start()
+    mail = MailCatcher(delay_s=mail_delay_s).start()
     stack = Topology(directory, {
         "SECRET_KEY": "topology-test-secret", "POSTGRES_PASSWORD": "unused", "DATABASE_URL": database_url,
         "SMTP_URL": mail.url, "BASE_URL": "http://127.0.0.1", "LOG_FORMAT": "text",

@@ -16,6 +16,8 @@ import pytest
 
 from compose_topology import call, crm_request, organisation, running_stack, wait_final
 from conftest import POSTGRES_URL
+from shared import db
+from shared.models import StageAttempt, utcnow
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set: several hosts share PostgreSQL")]
@@ -72,15 +74,19 @@ class Crm(threading.Thread):
 
 
 def test_restarting_every_worker_and_gateway_one_by_one_under_load_loses_nothing(tmp_path):
-    with running_stack(tmp_path, POSTGRES_URL) as stack:
+    # The mail relay takes a second per message, so credentials stages are running when a
+    # worker is told to stop.
+    with running_stack(tmp_path, POSTGRES_URL, mail_delay_s=1.0) as stack:
         token = organisation(stack)
         crm = Crm(stack.gateways, token)
         crm.start()
         time.sleep(3)
-        exit_codes = {}
+        exit_codes, stopping = {}, {}
         for name, kind in (("worker-1", "worker"), ("worker-2", "worker"), ("webhook-worker", "webhook-worker"),
                            ("gateway-1", "gateway"), ("gateway-2", "gateway")):
+            pids, told = stack.pids(name), utcnow()
             exit_codes[name] = stack.stop(name)  # SIGTERM, then wait: in-flight work finishes first
+            stopping[name] = (pids, told, utcnow())
             if kind == "gateway":
                 stack.start_gateway(name)  # same port: the load balancer's address for it
             else:
@@ -106,5 +112,15 @@ def test_restarting_every_worker_and_gateway_one_by_one_under_load_loses_nothing
         assert len(emails) == len(accepted) and set(emails.values()) == {1}  # one email each, none twice
         for body in final.values():
             assert [stage["state"] for stage in body["stages"]] == ["done"] * 4
+
+        # Each stage worker had stages running when told to stop, and finished them before exiting.
+        db.bind(POSTGRES_URL)
+        with db.database.connection_context():
+            for name in ("worker-1", "worker-2"):
+                pids, told, exited = stopping[name]
+                finished_in_grace = [
+                    a for a in StageAttempt.select().where((StageAttempt.started_at < told) & (StageAttempt.finished_at > told))
+                    if a.worker and int(a.worker.split(":")[1]) in pids and a.finished_at <= exited and a.outcome == "done"]
+                assert finished_in_grace, f"{name}: no stage was in flight when it was told to stop"
         print(f"{len(accepted)} accounts accepted during the roll; answers {dict(crm.answers)}; "
               f"sent to the other gateway after {dict(crm.failovers) or 'no'} connection failures")
