@@ -9,8 +9,10 @@ Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR to an empty di
 the gateway starts: prometheus_client then keeps each process's samples in files there and
 /metrics adds them up (see docs/operations.md).
 
-Access: `Authorization: Bearer <METRICS_TOKEN>` for Prometheus, or a logged-in operator or
-manager for a person. Without METRICS_TOKEN set, only the session works: metrics are never open.
+Access: `Authorization: Bearer <METRICS_TOKEN>` for Prometheus (the whole deployment), or a
+logged-in operator or manager for a person, who sees the account counts of their own
+organisation only (shared.permissions). Without METRICS_TOKEN set, only the session works:
+metrics are never open.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from flask_login import current_user
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from shared import observability
+from shared import observability, permissions
+from shared.visibility import visible_accounts
 from shared.models import CustomerAccount
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
@@ -41,20 +44,21 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
-OPS_ROLES = ("operator", "manager")
-
-
 class AccountsCollector:
-    """Accounts accepted and accounts by status, counted in the database when scraped."""
+    """Accounts accepted and accounts by status, counted in the database when scraped: all of
+    them, or those of `scope` (a person's organisation)."""
+
+    def __init__(self, scope: peewee.ModelSelect | None = None):
+        self.scope = scope
 
     def collect(self):
         with_db = not self._closed()
-        total = CustomerAccount.select().count() if with_db else 0
+        total = (self.scope if self.scope is not None else CustomerAccount.select()).count() if with_db else 0
         accepted = CounterMetricFamily("kamflow_accounts_accepted", "Customer accounts accepted (stored), by either door.")
         accepted.add_metric([], total)
         yield accepted
         by_status = GaugeMetricFamily("kamflow_accounts", "Customer accounts by status.", labels=["status"])
-        for status, n in (observability.accounts_by_status() if with_db else {}).items():
+        for status, n in (observability.accounts_by_status(self.scope) if with_db else {}).items():
             by_status.add_metric([status], n)
         yield by_status
 
@@ -73,23 +77,38 @@ def _endpoint() -> str:
     return request.url_rule.rule if request.url_rule else "unmatched"
 
 
-def _allowed() -> bool:
+def _caller() -> str | None:
+    """"prometheus" (METRICS_TOKEN), "person" (an operator's or manager's session) or None."""
     token = current_app.config.get("METRICS_TOKEN") or ""
     given = request.headers.get("Authorization", "")
     if token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
-        return True
-    return bool(current_user and current_user.is_authenticated and current_user.role in OPS_ROLES)
+        return "prometheus"
+    if current_user and current_user.is_authenticated and permissions.may(current_user.role, permissions.METRICS):
+        return "person"
+    return None
 
 
-def scrape() -> bytes:
+class _RequestMetrics:
+    """The gateway's request counters and latencies (no tenant data), for a scoped scrape."""
+
+    def collect(self):
+        yield from REQUESTS.collect()
+        yield from LATENCY.collect()
+
+
+def scrape(scope: peewee.ModelSelect | None = None) -> bytes:
+    """The exposition: the gateway's requests, and the accounts of `scope` (None: all)."""
+    registry = CollectorRegistry()
     if MULTIPROCESS:
         from prometheus_client import multiprocess
 
-        registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        registry.register(AccountsCollector())
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
+    elif scope is None:
+        return generate_latest(REGISTRY)
+    else:  # a person: their organisation's accounts beside the gateway's own requests
+        registry.register(_RequestMetrics())
+    registry.register(AccountsCollector(scope))
+    return generate_latest(registry)
 
 
 def init_app(app: Flask) -> None:
@@ -113,9 +132,11 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics():
-        if not _allowed():
+        caller = _caller()
+        if caller is None:
             return Response(
                 "metrics need `Authorization: Bearer <METRICS_TOKEN>` or an operator's or manager's session\n",
                 401, {"WWW-Authenticate": 'Bearer realm="metrics"', "Content-Type": "text/plain"},
             )
-        return Response(scrape(), 200, {"Content-Type": CONTENT_TYPE_LATEST})
+        scope = visible_accounts(current_user.user) if caller == "person" else None
+        return Response(scrape(scope), 200, {"Content-Type": CONTENT_TYPE_LATEST})

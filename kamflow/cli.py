@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kamflow.command_context import bind_database, fail, organisation_named
-from shared import db
+from shared import db, permissions
 from shared.logging_setup import redact
 
 
@@ -83,7 +83,7 @@ def list_orgs():
 @main.command("create-user")
 @click.option("--org", "slug", required=True)
 @click.option("--email", required=True)
-@click.option("--role", type=click.Choice(["manager", "kam", "operator"]), required=True)
+@click.option("--role", type=click.Choice(permissions.STAFF_ROLES), required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--first-name", default="")
 @click.option("--last-name", default="")

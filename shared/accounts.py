@@ -14,7 +14,7 @@ from typing import Callable
 
 import peewee
 
-from shared import broker, claims, workflow
+from shared import broker, claims, permissions, workflow
 from shared.db import database
 from shared.markets import in_article_order
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User
@@ -28,7 +28,7 @@ class UnknownKam(Exception):
 
 def find_kam(organisation: Organisation, email: str) -> User:
     kam = User.get_or_none(
-        (User.organisation == organisation) & (User.email == email) & (User.role.in_(("kam", "manager")))
+        (User.organisation == organisation) & (User.email == email) & (User.role.in_(permissions.ACCOUNT_OWNERS))
         & (User.active == True)  # noqa: E712 (peewee expression)
     )
     if kam is None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from marshmallow import ValidationError
 
-from shared import password_policy, security
+from shared import password_policy, permissions, security
 from shared.db import database
 from shared.markets import CATALOGUE
 from shared.models import ApiToken, CustomerAccount, Organisation, OrganisationMarket, User, utcnow
 from shared.schemas import EmailAddress
 
-STAFF_ROLES = ("manager", "kam", "operator")
 
 
 class SetupError(Exception):
@@ -45,7 +44,7 @@ def overview() -> list[dict]:
         found.append({
             "slug": organisation.slug, "name": organisation.name,
             "markets": [m for m in CATALOGUE if m in markets],
-            "staff": User.select().where((User.organisation == organisation) & User.role.in_(STAFF_ROLES)).count(),
+            "staff": User.select().where((User.organisation == organisation) & User.role.in_(permissions.STAFF_ROLES)).count(),
             "accounts": CustomerAccount.select().where(CustomerAccount.organisation == organisation).count(),
         })
     return found
@@ -53,8 +52,8 @@ def overview() -> list[dict]:
 
 def create_staff_user(organisation: Organisation, email: str, role: str, password: str,
                       first_name: str = "", last_name: str = "") -> User:
-    if role not in STAFF_ROLES:
-        raise SetupError(f"role must be one of {', '.join(STAFF_ROLES)}")
+    if role not in permissions.STAFF_ROLES:
+        raise SetupError(f"role must be one of {', '.join(permissions.STAFF_ROLES)}")
     if (reason := password_policy.problem(password, (email, first_name, last_name, organisation.name))) is not None:
         raise SetupError(f"the password is refused: {reason}")
     try:
@@ -76,6 +75,20 @@ def create_api_token(organisation: Organisation, name: str) -> str:
     token = security.new_token("kf_")
     ApiToken.create(organisation=organisation, name=name, token_hash=security.token_digest(token), prefix=token[:8])
     return token
+
+
+def live_api_token(token: str) -> ApiToken | None:
+    """The live (not revoked) token with this value, with its organisation; None otherwise.
+    The one lookup of a bearer token, for the API and for the API documents."""
+    token = token.strip()
+    if not token or len(token) > 200:
+        return None
+    return (
+        ApiToken.select(ApiToken, Organisation)
+        .join(Organisation)
+        .where((ApiToken.token_hash == security.token_digest(token)) & ApiToken.revoked_at.is_null())
+        .first()
+    )
 
 
 def revoke_api_tokens(organisation: Organisation, name: str) -> int:

@@ -1,24 +1,25 @@
 """Which customer accounts a person may see: the one scoping rule for pages, API and ops.
 
-A KAM sees the accounts they own; a manager sees every account of their organisation; anyone
-else (a customer, an operator) sees none through these doors. An id outside that set is
-answered as if it did not exist, so ids leak nothing.
+The rule itself is `shared.permissions.ACCOUNT_SCOPE`: a KAM sees the accounts they own; a
+manager and an operator every account of their organisation; a customer none through these
+doors. An id outside that set is answered as if it did not exist, so ids leak nothing.
 """
 
 from __future__ import annotations
 
 import peewee
 
+from shared import permissions
 from shared.models import CustomerAccount, User
 
-STAFF_ROLES = ("kam", "manager")
 
 
 def visible_accounts(user: User) -> peewee.ModelSelect:
     query = CustomerAccount.select().where(CustomerAccount.organisation == user.organisation_id)
-    if user.role == "manager":
+    scope = permissions.ACCOUNT_SCOPE.get(user.role, "none")
+    if scope == "organisation":
         return query
-    if user.role == "kam":
+    if scope == "own":
         return query.where(CustomerAccount.kam == user.id)
     return query.where(peewee.SQL("1 = 0"))
 
@@ -30,11 +31,11 @@ def visible_account(user: User, account_id: int) -> CustomerAccount | None:
 def account_owners(user: User) -> list[User]:
     """The KAMs (and managers) whose accounts `user` may filter by: a manager's organisation's
     staff; for a KAM, only themselves."""
-    if user.role != "manager":
+    if permissions.ACCOUNT_SCOPE.get(user.role) != "organisation":
         return [user]
     return list(
         User.select()
-        .where((User.organisation == user.organisation_id) & User.role.in_(STAFF_ROLES))
+        .where((User.organisation == user.organisation_id) & User.role.in_(permissions.ACCOUNT_OWNERS))
         .order_by(User.email)
     )
 

@@ -13,12 +13,11 @@ from flask_login import current_user
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from shared import security, webhook_signing
-from shared.models import ApiToken
+from gateway.api.auth import bearer_token
+from shared import organisations, permissions, webhook_signing
 
 docs = Blueprint("api_docs", __name__)
 PROTECTED = ("/api/openapi.json", "/api/docs")
-STAFF = ("kam", "manager", "operator")  # a customer's login is not an integrator's
 #: The document's descriptions are CommonMark (backticks, lists, links): render them, with raw
 #: HTML escaped ("js-default" turns HTML off), so a description cannot inject markup.
 _MARKDOWN = MarkdownIt("js-default")
@@ -37,18 +36,15 @@ def markdown_inline(text: str | None) -> Markup:
 
 
 def _has_valid_token() -> bool:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return False
-    digest = security.token_digest(token.strip())
-    return ApiToken.select().where((ApiToken.token_hash == digest) & ApiToken.revoked_at.is_null()).exists()
+    token = bearer_token()
+    return token is not None and organisations.live_api_token(token) is not None
 
 
 def require_caller():
     """`before_request` for the documents: 401 for anonymous callers."""
     if request.path not in PROTECTED:
         return None
-    if _has_valid_token() or getattr(current_user, "role", None) in STAFF:
+    if _has_valid_token() or permissions.may(getattr(current_user, "role", None), permissions.API_DOCUMENTS):
         return None
     answer = jsonify(code=401, status="Unauthorized",
                      message="Send your API token as 'Authorization: Bearer <token>', or log in.")

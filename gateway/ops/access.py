@@ -1,49 +1,28 @@
-"""Who may use /ops, on top of the KAM pages' session login (gateway.web.auth, reused as is).
+"""Who may use /ops (the rules are in shared.permissions), on the session login of the pages.
 
-Operators run the service: they see every account and act on dead letters. Managers see the
-same system numbers, but the account lists, counts and timelines of their organisation only
-(shared.visibility), and may retry those accounts; dead letters are an operator's job. Anyone
-else logged in gets 403; nobody logged in is sent to the login page and back.
+Operators and managers see the system numbers (queues, workers, stage timings: no tenant
+data) and the accounts of their own organisation (lists, counts, timelines), and may retry
+those; operators also requeue or discard the dead letters of their organisation's accounts.
+Anyone else logged in gets 403; nobody logged in is sent to the login page and back.
 """
 
 from __future__ import annotations
 
-import functools
+from flask_login import current_user
 
-from flask import abort
-from flask_login import current_user, login_required
-
+from gateway.web.auth import door_required
+from shared import permissions
 from shared.visibility import visible_accounts
 
-OPS_ROLES = ("operator", "manager")
-
-
-def ops_required(view):
-    @login_required
-    @functools.wraps(view)
-    def guarded(*args, **kwargs):
-        if current_user.role not in OPS_ROLES:
-            abort(403, description="These pages are for operators and managers.")
-        return view(*args, **kwargs)
-
-    return guarded
+ops_required = door_required(permissions.OPS)
+operator_required = door_required(permissions.DEAD_LETTERS)
 
 
 def is_operator() -> bool:
-    return current_user.is_authenticated and current_user.role == "operator"
-
-
-def operator_required(view):
-    @ops_required
-    @functools.wraps(view)
-    def guarded(*args, **kwargs):
-        if not is_operator():
-            abort(403, description="Only operators requeue or discard dead letters.")
-        return view(*args, **kwargs)
-
-    return guarded
+    """May act on dead letters (the panel shows them, with their buttons)."""
+    return current_user.is_authenticated and permissions.may(current_user.role, permissions.DEAD_LETTERS)
 
 
 def account_scope():
-    """The accounts the person may see on /ops: None (all) for an operator."""
-    return None if is_operator() else visible_accounts(current_user.user)
+    """The accounts the person may see on /ops: their organisation's (shared.visibility)."""
+    return visible_accounts(current_user.user)

@@ -11,8 +11,8 @@ from flask_login import current_user
 
 from gateway.ops import charts
 from gateway.ops.access import account_scope, is_operator, operator_required, ops_required
-from shared import dead_letters, maintenance, observability, operations, trends
-from shared.models import CustomerAccount, utcnow
+from shared import dead_letters, maintenance, observability, operations, trends, webhooks
+from shared.models import CustomerAccount, WebhookEndpoint, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def snapshot() -> dict:
         trends.record_queue_depths(client, data["queues"])
         data["workers"] = observability.workers(client)
         if is_operator():
-            data["dead_letters"] = dead_letters.list_dead(client)
+            data["dead_letters"] = _in_scope(dead_letters.list_dead(client), scope)
     except redis.RedisError as error:
         data["broker_error"] = f"the broker is unreachable: {error}"
     data["workers_summary"] = observability.workers_summary(data["workers"])
@@ -147,8 +147,7 @@ def timeline(account_id: int):
 @ops.post("/accounts/<int:account_id>/retry")
 @ops_required
 def retry(account_id: int):
-    scope = account_scope()
-    if scope is not None and not scope.where(CustomerAccount.id == account_id).exists():
+    if not account_scope().where(CustomerAccount.id == account_id).exists():
         abort(404, description=f"No customer account {account_id}.")
     try:
         stage = dead_letters.retry_account(_client(), account_id)
@@ -178,8 +177,23 @@ def discard(queue: str, redis_id: str):
     return _act_on_dead_letter(queue, redis_id, "discard")
 
 
+def _in_scope(letters: list, scope) -> list:
+    """The dead letters of the person's organisation: a stage message names its account, a
+    webhook message its endpoint."""
+    ids = {letter.account_id for letter in letters if letter.account_id is not None}
+    accounts = {a.id for a in scope.where(CustomerAccount.id.in_(ids or [0])).select(CustomerAccount.id)}
+    endpoint_ids = {letter.args[0] for letter in letters
+                    if letter.actor == webhooks.QUEUE and letter.args and isinstance(letter.args[0], int)}
+    endpoints = {e.id for e in WebhookEndpoint.select(WebhookEndpoint.id).where(
+        WebhookEndpoint.id.in_(endpoint_ids or [0]) & (WebhookEndpoint.organisation == current_user.user.organisation_id))}
+    return [letter for letter in letters if letter.account_id in accounts
+            or (letter.actor == webhooks.QUEUE and letter.args and letter.args[0] in endpoints)]
+
+
 def _act_on_dead_letter(queue: str, redis_id: str, action: str):
     try:
+        if not _in_scope([dead_letters.get(_client(), queue, redis_id)], account_scope()):
+            raise dead_letters.NotFound(f"no dead message {redis_id} on {queue}")
         if action == "requeue":
             done = dead_letters.requeue(_client(), queue, redis_id)
         else:

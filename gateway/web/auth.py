@@ -21,10 +21,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from shared import security, sessions
+from shared import permissions, security, sessions
 from shared.db import database
 from shared.models import LoginEvent, User
-from shared.visibility import STAFF_ROLES
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ class Login:
 
     @property
     def is_staff(self) -> bool:
-        return self.user.role in STAFF_ROLES
+        return permissions.may(self.user.role, permissions.KAM_PAGES)
 
 
 @auth.record_once
@@ -84,17 +83,25 @@ def _load(session_value: str):
     return Login(user)
 
 
-def staff_required(view):
-    """Logged in as a KAM or a manager; a customer (or operator) gets 403."""
+def door_required(door: str):
+    """A view decorator: logged in (else to the login page and back) with a role that may use
+    `door` (shared.permissions), else 403 saying who the door is for."""
 
-    @login_required
-    @functools.wraps(view)
-    def guarded(*args, **kwargs):
-        if not current_user.is_staff:
-            abort(403, description="These pages are for KAMs and managers.")
-        return view(*args, **kwargs)
+    def decorate(view):
+        @login_required
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            if not permissions.may(current_user.role, door):
+                abort(403, description=permissions.REFUSALS[door])
+            return view(*args, **kwargs)
 
-    return guarded
+        return guarded
+
+    return decorate
+
+
+#: The KAM pages: a KAM or a manager; a customer or an operator gets 403.
+staff_required = door_required(permissions.KAM_PAGES)
 
 
 def current_staff() -> User:
@@ -117,13 +124,9 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def home_url() -> str:
-    """Where a logged-in person starts: operators on /ops, customers on their own account, KAMs
-    and managers on their dashboard."""
-    if current_user.role == "operator":
-        return url_for("ops.page")
-    if current_user.role == "customer":
-        return url_for("my_account.show")
-    return url_for("dashboard.show")
+    """Where a logged-in person starts (shared.permissions.HOME): operators on /ops, customers on
+    their own account, KAMs and managers on their dashboard."""
+    return url_for(permissions.HOME.get(current_user.role, "dashboard.show"))
 
 
 def start_session(user: User) -> None:

@@ -8,7 +8,7 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from gateway.web.auth import current_staff, staff_required
-from shared import resend, stage_history, trials, visibility, workflow
+from shared import permissions, resend, stage_history, trials, visibility, workflow
 from shared.models import AuditEvent, CustomerAccount, MarketAccess
 
 customers = Blueprint("customers", __name__, url_prefix="/customers")
@@ -34,7 +34,7 @@ def list_accounts():
     staff = current_staff()
     query_text = request.args.get("q", "").strip()
     page = _page_number()
-    owners = visibility.account_owners(staff) if staff.role == "manager" else []
+    owners = visibility.account_owners(staff) if permissions.ACCOUNT_SCOPE[staff.role] == "organisation" else []
     kam_id = _kam_filter(owners)
     query = visibility.owned_by(visibility.search(visibility.visible_accounts(staff), query_text), kam_id)
     items, total = visibility.page_of(query, page, PER_PAGE)

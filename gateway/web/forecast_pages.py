@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 
 from gateway.web.auth import staff_required
-from shared import rules
+from shared import permissions, rules
 from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, MarketAccess
 from shared.optimisations import forecasts, limits
@@ -32,8 +32,8 @@ def organisation_forecasts():
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
-        if user.role != "manager":
-            abort(403, description="Only a manager uploads the company's forecasts.")
+        if not permissions.may(user.role, permissions.MANAGER_FORECASTS):
+            abort(403, description=permissions.REFUSALS[permissions.MANAGER_FORECASTS])
         market, content = _uploaded()
         if market not in markets:
             errors["market"] = ["Choose one of the markets your organisation offers."]
@@ -53,13 +53,13 @@ def organisation_forecasts():
         "forecasts.html", markets=markets, errors=errors, chosen=request.form.get("market", ""),
         history=forecasts.uploads("manager", organisation_id=user.organisation_id),
         application={m: forecasts.latest_upload("application", m) for m in markets},
-        may_upload=user.role == "manager",
+        may_upload=permissions.may(user.role, permissions.MANAGER_FORECASTS),
     ), status
 
 
 def _customer_account() -> CustomerAccount:
-    if current_user.role != "customer":
-        abort(403, description="This page is for customers.")
+    if not permissions.may(current_user.role, permissions.CUSTOMER_PAGES):
+        abort(403, description=permissions.REFUSALS[permissions.CUSTOMER_PAGES])
     account = CustomerAccount.get_or_none(CustomerAccount.user == current_user.user.id)
     if account is None or not account.app_access:
         abort(404, description="No customer account is linked to your login.")

@@ -5,25 +5,17 @@ and how many optimisations — and nothing else."""
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 from flask import Blueprint, abort, render_template
-from flask_login import current_user, login_required
+from flask_login import current_user
 
+from gateway.web.auth import door_required
+from shared import permissions
 from shared.models import CustomerAccount, MarketAccess
 
 my_account = Blueprint("my_account", __name__)
 
-
-def customer_required(view):
-    @login_required
-    @functools.wraps(view)
-    def guarded(*args, **kwargs):
-        if current_user.role != "customer":
-            abort(403, description="This page is for customers.")
-        return view(*args, **kwargs)
-
-    return guarded
+customer_required = door_required(permissions.CUSTOMER_PAGES)
 
 
 @my_account.get("/my-account")

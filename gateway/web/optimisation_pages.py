@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
-from shared import visibility
+from shared import permissions, visibility
 from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, Fixing, MarketAccess
 from shared.optimisations import editing, limits, reading
@@ -42,14 +42,14 @@ class Door:
 def _door(account_id: int | None) -> Door:
     user = current_user.user
     if account_id is None:
-        if user.role != "customer":
-            abort(403, description="This page is for customers.")
+        if not permissions.may(user.role, permissions.CUSTOMER_PAGES):
+            abort(403, description=permissions.REFUSALS[permissions.CUSTOMER_PAGES])
         account = CustomerAccount.get_or_none(CustomerAccount.user == user.id)
         if account is None or not account.app_access:
             abort(404, description="No customer account is linked to your login.")
         return Door(account, limits.CUSTOMER, "/my-account/optimisations")
-    if user.role not in visibility.STAFF_ROLES:
-        abort(403, description="These pages are for KAMs and managers.")
+    if not permissions.may(user.role, permissions.KAM_PAGES):
+        abort(403, description=permissions.REFUSALS[permissions.KAM_PAGES])
     account = visibility.visible_account(user, account_id)
     if account is None:
         abort(404, description="There is no such customer account among yours.")

@@ -54,9 +54,19 @@ def test_a_discarded_dead_letter_is_gone_and_the_account_stays_failed(ops, api, 
     assert mailbox.messages == []
 
 
-def test_any_other_dead_letter_goes_back_on_its_queue_with_its_retries_reset(ops, broker, redis_client):
+def _endpoint_of(org) -> int:
+    """A webhook endpoint of the operator's organisation (its dead letters are theirs to see)."""
+    from shared import db, webhooks
+
+    with db.database.connection_context():
+        endpoint, _ = webhooks.register(org["organisation"].id, "https://crm.acme-energy.example/hook")
+    return endpoint.id
+
+
+def test_any_other_dead_letter_goes_back_on_its_queue_with_its_retries_reset(ops, org, broker, redis_client):
     """No worker: the requeued message is seen waiting, ready, on its own queue."""
-    message = dramatiq.Message(queue_name="deliver_webhook", actor_name="deliver_webhook", args=(7,), kwargs={},
+    endpoint_id = _endpoint_of(org)
+    message = dramatiq.Message(queue_name="deliver_webhook", actor_name="deliver_webhook", args=(endpoint_id,), kwargs={},
                                options={"retries": 5, "traceback": "Traceback...\nConnectionError: refused"})
     redis_client.zadd(queues.dead_key("deliver_webhook"), {"abc-1": int(time.time() * 1000)})
     redis_client.hset(queues.dead_messages_key("deliver_webhook"), "abc-1", message.encode())
@@ -68,7 +78,7 @@ def test_any_other_dead_letter_goes_back_on_its_queue_with_its_retries_reset(ops
     assert queue(ops.snapshot(), "deliver_webhook") == {"queue": "deliver_webhook", "ready": 1, "delayed": 0, "dead": 0}
     redis_id = redis_client.lrange(queues.ready_key("deliver_webhook"), 0, 0)[0]
     requeued = dramatiq.Message.decode(redis_client.hget(f"{queues.ready_key('deliver_webhook')}.msgs", redis_id))
-    assert requeued.args == (7,) and requeued.message_id == message.message_id
+    assert requeued.args == (endpoint_id,) and requeued.message_id == message.message_id
     assert "retries" not in requeued.options and "traceback" not in requeued.options
 
 

@@ -132,7 +132,8 @@ def test_a_manager_sees_only_their_organisations_accounts(ops, manager_ops, api,
     with db.database.connection_context():
         other = organisations.create_organisation("volt", "Volt", ["fr-power"])
         CustomerAccount.update(organisation=other).where(CustomerAccount.id == account_id).execute()
-    assert ops.snapshot()["accounts_by_status"]["pending"] == 1
+    # Operators are organisation-scoped too (docs/decisions.md "Permissions").
+    assert ops.snapshot()["accounts_by_status"]["pending"] == 0
     assert manager_ops.snapshot()["accounts_by_status"]["pending"] == 0
     assert manager_ops.get(f"/ops/accounts/{account_id}").status_code == 404
-    assert ops.get(f"/ops/accounts/{account_id}").status_code == 200
+    assert ops.get(f"/ops/accounts/{account_id}").status_code == 404

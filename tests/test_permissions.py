@@ -1,0 +1,121 @@
+"""Role × door × organisation: what shared.permissions says, proven at every door.
+
+Two organisations, A and B, each with a manager, a KAM and an operator; a customer of A. An
+operator is organisation-scoped (docs/decisions.md "Permissions"): B's operator sees none of
+A's accounts. Outside a person's scope an account is answered 404, as if it did not exist."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import PASSWORD, account_request
+from shared import access, db, organisations, permissions
+from shared.models import CustomerAccount, User
+
+STRONG = "violet-harbour-lantern-42"
+
+
+@pytest.fixture
+def world(app, api, org):
+    """A's accounts (one owned by A's KAM, with a customer login) and one of B's."""
+    with db.database.connection_context():
+        a = org["organisation"]
+        b = organisations.create_organisation("rival-power", "Rival Power", ["fr-power"])
+        people = {
+            "manager A": org["manager"].email, "kam A": org["kam"].email,
+            "operator A": organisations.create_staff_user(a, "ops@acme-energy.example", "operator", PASSWORD).email,
+            "other kam A": organisations.create_staff_user(a, "kam2@acme-energy.example", "kam", PASSWORD).email,
+            "manager B": organisations.create_staff_user(b, "boss@rival-power.example", "manager", PASSWORD).email,
+            "kam B": organisations.create_staff_user(b, "kam@rival-power.example", "kam", PASSWORD).email,
+            "operator B": organisations.create_staff_user(b, "ops@rival-power.example", "operator", PASSWORD).email,
+        }
+        token_b = organisations.create_api_token(b, "crm")
+    account_a = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]
+    body_b = account_request(**{"kam_email": "kam@rival-power.example", "customer.email": "b@client.example",
+                                "setup": {"app_access": False}})
+    account_b = api.client.post("/api/v1/customer-accounts", json=body_b,
+                                headers={"Authorization": f"Bearer {token_b}"}).get_json()["id"]
+    with db.database.connection_context():
+        customer = User.create(organisation=org["organisation"], email="claire@client.example", role="customer")
+        CustomerAccount.update(user=customer).where(CustomerAccount.id == account_a).execute()
+        access.set_password(access.issue_set_password_token(customer.id, 1), STRONG)
+    people["customer A"] = "claire@client.example"
+    browsers = {name: _login(app, email, STRONG if name == "customer A" else PASSWORD) for name, email in people.items()}
+    return {"browsers": browsers, "a": account_a, "b": account_b}
+
+
+def _login(app, email, password):
+    client = app.test_client()
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page.text).group(1)
+    assert client.post("/login", data={"csrf_token": token, "email": email, "password": password}).status_code == 302
+    return client
+
+
+ROLES = ["manager A", "kam A", "other kam A", "operator A", "customer A", "manager B", "kam B", "operator B"]
+
+# door -> the status each person gets; {a} is A's account (owned by "kam A").
+MATRIX = {
+    "/dashboard": [200, 200, 200, 403, 403, 200, 200, 403],
+    "/customers/{a}": [200, 200, 404, 403, 403, 404, 404, 403],
+    "/customers/{a}/edit": [200, 200, 404, 403, 403, 404, 404, 403],
+    "/ops": [200, 403, 403, 200, 403, 200, 403, 200],
+    "/ops/accounts/{a}": [200, 403, 403, 200, 403, 404, 403, 404],
+    "/metrics": [200, 401, 401, 200, 401, 200, 401, 200],
+    "/api/docs": [200, 200, 200, 200, 401, 200, 200, 200],
+    "/my-account": [403, 403, 403, 403, 200, 403, 403, 403],
+}
+
+
+@pytest.mark.parametrize("door", MATRIX)
+def test_each_role_of_each_organisation_gets_what_the_permissions_say(world, door):
+    path = door.format(a=world["a"])
+    got = [world["browsers"][who].get(path).status_code for who in ROLES]
+    assert dict(zip(ROLES, got)) == dict(zip(ROLES, MATRIX[door]))
+
+
+def test_the_matrix_agrees_with_the_permissions_table():
+    role_of = {who: who.split()[-2] if who.startswith("other") else who.split()[0] for who in ROLES}
+    for door, allowed in (("/dashboard", permissions.KAM_PAGES), ("/ops", permissions.OPS),
+                          ("/my-account", permissions.CUSTOMER_PAGES)):
+        expected = [200 if permissions.may(role_of[who], allowed) else 403 for who in ROLES]
+        assert MATRIX[door] == expected
+
+
+def _csrf(client, page):
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', client.get(page).text).group(1)
+
+
+def test_an_operator_of_another_organisation_cannot_retry_or_see_its_accounts(world):
+    outsider, insider = world["browsers"]["operator B"], world["browsers"]["operator A"]
+    retry = outsider.post(f"/ops/accounts/{world['a']}/retry", data={"csrf_token": _csrf(outsider, "/ops")})
+    assert retry.status_code == 404
+    seen_by_b = outsider.get("/ops/snapshot.json").get_json()
+    seen_by_a = insider.get("/ops/snapshot.json").get_json()
+    assert sum(seen_by_b["accounts_by_status"].values()) == 1  # B's one account, not A's
+    assert sum(seen_by_a["accounts_by_status"].values()) == 1
+
+
+def _accepted(text: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "kamflow_accounts_accepted_total":
+                return sample.value
+    raise AssertionError("no kamflow_accounts_accepted in the scrape")
+
+
+def test_a_managers_metrics_count_their_organisation_only_prometheus_counts_all(app, world):
+    app.config["METRICS_TOKEN"] = "prom-token"
+    assert _accepted(world["browsers"]["manager A"].get("/metrics").text) == 1
+    assert _accepted(world["browsers"]["operator B"].get("/metrics").text) == 1
+    everything = app.test_client().get("/metrics", headers={"Authorization": "Bearer prom-token"})
+    assert _accepted(everything.text) == 2
+
+
+def test_kam_email_names_only_an_account_owner_of_the_tokens_organisation(api, world):
+    for email in ("ops@acme-energy.example", "claire@client.example", "kam@rival-power.example"):
+        answer = api.create(account_request(**{"kam_email": email, "customer.email": "x@client.example"}))
+        assert answer.status_code == 422 and "kam_email" in answer.get_json()["errors"]["json"]
