@@ -59,8 +59,16 @@ def search(query: peewee.ModelSelect, text: str) -> peewee.ModelSelect:
     return query.where(matches)
 
 
-def page_of(query: peewee.ModelSelect, page: int, per_page: int) -> tuple[list[CustomerAccount], int]:
-    """One page of `query`, newest first, and the total count."""
-    total = query.count()
-    items = list(query.order_by(CustomerAccount.created_at.desc(), CustomerAccount.id.desc()).paginate(page, per_page))
-    return items, total
+def page_of(query: peewee.ModelSelect, page: int, per_page: int, *, searching: bool = False,
+            ) -> tuple[list[CustomerAccount], int]:
+    """One page of `query`, newest first, and the total count.
+
+    A search reads every account in scope (a substring matches no index), so its total comes
+    from that same read, a window count beside the page's rows, instead of a second scan; the
+    default view counts through an index, cheaper than reading the rows."""
+    ordered = query.order_by(CustomerAccount.created_at.desc(), CustomerAccount.id.desc())
+    if searching:
+        counted = ordered.select_extend(peewee.fn.COUNT(peewee.SQL("*")).over().alias("matching"))
+        items = list(counted.paginate(page, per_page))
+        return items, (items[0].matching if items else query.count())
+    return list(ordered.paginate(page, per_page)), query.count()
