@@ -11,6 +11,7 @@ import email
 import email.policy
 import logging
 import threading
+import time
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
@@ -20,11 +21,18 @@ from kamflow.embedded_redis import free_port
 log = logging.getLogger("kamflow.mail")
 
 
+class MailTimeout(AssertionError):
+    """Fewer messages arrived than a test waited for."""
+
+
 class _Handler:
     def __init__(self, catcher: "MailCatcher"):
         self.catcher = catcher
 
     async def handle_DATA(self, server, session, envelope):
+        if self.catcher._dropping():
+            server.transport.abort()  # gone mid-conversation: the message was not taken
+            return "421 4.3.0 Closing connection"
         if self.catcher.delay_s:
             await asyncio.sleep(self.catcher.delay_s)
         if self.catcher._take_refusal():
@@ -46,6 +54,8 @@ class MailCatcher:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._refusals = 0
+        self._refuse_until = 0.0
+        self._drop_until = 0.0
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
 
     @property
@@ -79,20 +89,45 @@ class MailCatcher:
         with self._lock:
             self._refusals = count
 
+    def refuse_for(self, seconds: float) -> None:
+        """Answer every message with 451 for `seconds`, as a relay under maintenance would."""
+        with self._lock:
+            self._refuse_until = time.monotonic() + seconds
+
+    def drop_for(self, seconds: float) -> None:
+        """For `seconds`, close the connection once the message's content has been sent, before
+        answering: the client cannot know, the message is not kept (a relay that crashed)."""
+        with self._lock:
+            self._drop_until = time.monotonic() + seconds
+
+    def _dropping(self) -> bool:
+        with self._lock:
+            return time.monotonic() < self._drop_until
+
     def _take_refusal(self) -> bool:
         with self._lock:
+            if time.monotonic() < self._refuse_until:
+                return True
             if self._refusals > 0:
                 self._refusals -= 1
                 return True
             return False
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list:
-        """Block until at least `count` messages arrived (or time out); return them all."""
+        """Block until at least `count` messages arrived and return them all; raise
+        MailTimeout if they have not within `timeout` seconds. (To show that no more will
+        come, wait until the senders are done, then read `messages`; waiting here cannot.)"""
         with self._arrived:
-            self._arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            if not self._arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout):
+                raise MailTimeout(f"{len(self.messages)} message(s) arrived within {timeout} s, not {count}")
             return list(self.messages)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.messages)
 
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
             self._refusals = 0
+            self._refuse_until = self._drop_until = 0.0

@@ -56,15 +56,25 @@ def mailbox(smtp_server):
 # --- a fresh database per test, on each configured engine ------------------------------------
 
 
-@pytest.fixture(params=DATABASES)
-def database_url(request, tmp_path):
-    if request.param == "sqlite":
+def fresh_database_url(kind: str, tmp_path) -> str:
+    """An empty database: a new SQLite file, or TEST_POSTGRES_URL's schema dropped and made again."""
+    if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'kamflow.db'}"
     reset = db.open_database(POSTGRES_URL)
     reset.execute_sql("DROP SCHEMA public CASCADE")
     reset.execute_sql("CREATE SCHEMA public")
     reset.close_all()
     return POSTGRES_URL
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request, tmp_path):
+    return fresh_database_url(request.param, tmp_path)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--faults", choices=("short", "full"), default="short",
+                     help="the fault run: short (in make test) or full (make test-faults)")
 
 
 def make_settings(database_url: str, redis_url: str, smtp_url: str, **overrides) -> Settings:
@@ -211,13 +221,49 @@ class Api:
         return self.post("/api/v1/customer-accounts", body, **kwargs)
 
     def wait_for_status(self, account_id, statuses=("active", "rejected", "failed"), timeout=20.0):
-        """Poll the account as a CRM would until it reaches one of `statuses`."""
+        """Poll the account as a CRM would until it reaches one of `statuses`; fail the test
+        (never return quietly) if it has not within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             body = self.get(f"/api/v1/customer-accounts/{account_id}").get_json()
-            if body["status"] in statuses or time.monotonic() > deadline:
+            if body["status"] in statuses:
                 return body
+            if time.monotonic() > deadline:
+                pytest.fail(f"account {account_id} still {body['status']!r} after {timeout} s, not one of {statuses}:"
+                            f" stages {body.get('stages')}")
             time.sleep(0.1)
+
+
+def drained(client: redis.Redis) -> bool:
+    """Nothing left to happen: no message queued, delayed or being worked on (a message stays in
+    its queue's `.msgs` hash until acked, and a stage sends the next one before its ack), every
+    account final, every webhook delivery settled. Read in one Redis transaction, so a message
+    handed from one queue to another cannot slip between two reads."""
+    from shared import queues, webhooks, workflow
+    from shared.models import CustomerAccount, WebhookDelivery, WebhookEndpoint
+
+    with client.pipeline(transaction=True) as pipe:
+        for queue in queues.queue_names():
+            pipe.hlen(f"{queues.ready_key(queue)}.msgs")
+            pipe.hlen(f"{queues.delayed_key(queue)}.msgs")
+        if any(pipe.execute()):
+            return False
+    with db.database.connection_context():
+        if CustomerAccount.select().where(CustomerAccount.status.not_in(workflow.FINAL_STATUSES)).exists():
+            return False
+        return not (WebhookDelivery.select().join(WebhookEndpoint)
+                    .where(WebhookDelivery.state.in_(webhooks.UNDELIVERED) & (WebhookEndpoint.active == True))  # noqa: E712
+                    .exists())
+
+
+def wait_drained(client: redis.Redis, timeout: float = 30.0) -> None:
+    """Wait until the system is drained (see `drained`), then what was counted is all there will
+    be: the way to prove "nothing more arrived" without sleeping. Fails the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while not drained(client):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the system did not drain within {timeout} s")
+        time.sleep(0.05)
 
 
 def account_request(**changes) -> dict:

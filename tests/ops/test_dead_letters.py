@@ -7,7 +7,7 @@ import time
 
 import dramatiq
 
-from conftest import account_request
+from conftest import account_request, wait_drained
 from ops.conftest import queue, wait_until
 from shared import queues
 from web.kam_browser import text_of
@@ -41,7 +41,7 @@ def test_a_dead_lettered_stage_message_is_requeued_and_the_account_completes(ops
     assert gone.status_code == 404 and "requeued or discarded already" in text_of(gone.text)
 
 
-def test_a_discarded_dead_letter_is_gone_and_the_account_stays_failed(ops, api, worker, mailbox):
+def test_a_discarded_dead_letter_is_gone_and_the_account_stays_failed(ops, api, worker, mailbox, redis_client):
     mailbox.refuse_next(3)
     account_id = api.create(account_request()).get_json()["id"]
     assert api.wait_for_status(account_id)["status"] == "failed"
@@ -49,7 +49,7 @@ def test_a_discarded_dead_letter_is_gone_and_the_account_stays_failed(ops, api, 
     assert ops.post(f"/ops/dead-letters/send_credentials/{letter['id']}/discard").status_code == 303
     assert "discarded" in text_of(ops.get("/ops").text)
     assert queue(ops.snapshot(), "send_credentials")["dead"] == 0
-    time.sleep(0.5)
+    wait_drained(redis_client)
     assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["status"] == "failed"
     assert mailbox.messages == []
 

@@ -104,8 +104,9 @@ class Browser:
         deadline = time.monotonic() + timeout
         while True:
             body = self.client.get(f"/customers/{account_id}/progress").get_json()
-            if body["status"] in statuses or time.monotonic() > deadline:
+            if body["status"] in statuses:
                 return body
+            assert time.monotonic() < deadline, f"account {account_id} still {body['status']!r} after {timeout} s"
             time.sleep(0.1)
 
 
