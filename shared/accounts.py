@@ -9,17 +9,14 @@ transaction commits. A claim already held refuses the request there and then (`I
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from typing import Callable
 
 import peewee
 
-from shared import broker, claims, permissions, workflow
+from shared import account_status, claims, permissions, workflow
 from shared.db import database
 from shared.markets import in_article_order
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User
-
-log = logging.getLogger(__name__)
 
 
 class UnknownKam(Exception):
@@ -93,7 +90,7 @@ def _insert_row(organisation: Organisation, kam: User, customer: dict, setup: di
         is_demo=customer["is_demo"],
         app_access=setup["app_access"],
         editor=setup.get("editor") if setup["app_access"] else None,
-        status=workflow.PENDING,
+        # status: the model's default, `pending`; from there only shared.account_status moves it
         email_claim=customer["email"],
         reference_claim=customer.get("customer_reference"),
     )
@@ -102,12 +99,7 @@ def _insert_row(organisation: Organisation, kam: User, customer: dict, setup: di
 def start_workflow(account_id: int) -> bool:
     """Send the first stage. If the broker is unreachable the account stays pending and the
     reconciler sends it later: an accepted request is never lost. Returns whether it was sent."""
-    try:
-        broker.send_stage(workflow.STAGES[0].name, account_id)
-        return True
-    except Exception as error:  # redis.ConnectionError, TimeoutError...
-        log.warning("account %s accepted but not enqueued (%s); the reconciler will send it", account_id, error)
-        return False
+    return account_status.send_stage(workflow.STAGES[0].name, account_id)
 
 
 def get_account(organisation: Organisation, account_id: int) -> CustomerAccount | None:

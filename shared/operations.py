@@ -5,11 +5,9 @@
 
 from __future__ import annotations
 
-
-from shared import broker as broker_setup
-from shared import workflow
+from shared import account_status, workflow
 from shared.db import database
-from shared.models import CustomerAccount, StageRun, utcnow
+from shared.models import CustomerAccount, StageRun
 
 
 class CannotRetry(Exception):
@@ -26,7 +24,8 @@ def failed_stage(account: CustomerAccount) -> str | None:
 
 
 def retry(account_id: int) -> str:
-    """Put a failed account back at the stage that failed, and send that stage. Returns its name."""
+    """Put a failed account back at the stage that failed, and send that stage (or leave it to
+    the reconciler when the broker is unreachable). Returns the stage's name."""
     with database.atomic():
         account = CustomerAccount.get_or_none(CustomerAccount.id == account_id)
         if account is None:
@@ -36,13 +35,7 @@ def retry(account_id: int) -> str:
         stage_name = failed_stage(account)
         if stage_name is None:
             raise CannotRetry(f"account {account_id} has no failed stage on record")
-        stage = workflow.stage(stage_name)
-        workflow.check_transition(account.status, stage.status)
-        CustomerAccount.update(status=stage.status, updated_at=utcnow()).where(
-            CustomerAccount.id == account_id
-        ).execute()
-        StageRun.update(state=workflow.WAITING, error=None, finished_at=None).where(
-            (StageRun.account == account_id) & (StageRun.stage == stage_name)
-        ).execute()
-    broker_setup.send_stage(stage_name, account_id)
+        if not account_status.send_back(account_id, workflow.FAILED, [stage_name]):
+            raise CannotRetry(f"account {account_id} changed meanwhile: reload and look again")
+    account_status.send_stage(stage_name, account_id)
     return stage_name

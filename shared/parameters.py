@@ -16,18 +16,16 @@ authoritatively with `shared.rules`.
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 import peewee
 
-from shared import broker, claims, rules, sessions, trials, workflow
+from shared import account_status, claims, rules, sessions, trials, workflow
 from shared.markets import in_article_order
 from shared.db import database
-from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User, utcnow
+from shared.models import AuditEvent, CustomerAccount, MarketAccess, User, utcnow
 from shared.optimisations import limits
 
 CUSTOMER_FIELDS = ("company", "customer_reference", "last_name", "first_name", "phone", "is_demo")
-log = logging.getLogger(__name__)
 
 MARKET_FIELDS = ("start_date", "end_date", "forecasts", "max_optimisations")
 
@@ -154,18 +152,8 @@ def _schedule(account: CustomerAccount, stages: list[str]) -> tuple[str, ...]:
         raise ChangeRefused({"_schema": [
             f"This change needs the account's set-up to run again, which is possible once the account is "
             f"active (it is {account.status.replace('_', ' ')} now)."]})
-    moved = (
-        CustomerAccount.update(status=first.status, updated_at=utcnow())
-        .where((CustomerAccount.id == account.id) & (CustomerAccount.status == workflow.ACTIVE))
-        .execute()
-    )
-    if not moved:
+    if not account_status.send_back(account.id, workflow.ACTIVE, stages):
         raise ChangeRefused({"_schema": ["The account changed meanwhile; reload the page and try again."]})
-    workflow.check_transition(workflow.ACTIVE, first.status)
-    account.status = first.status
-    StageRun.update(state=workflow.WAITING, error=None, started_at=None, finished_at=None).where(
-        (StageRun.account == account.id) & (StageRun.stage.in_(stages))
-    ).execute()
     return tuple(stages)
 
 
@@ -184,9 +172,11 @@ def apply_change(account: CustomerAccount, change: dict, actor: str) -> Applied:
         if not changes:
             return Applied({}, ())
         reruns = _schedule(account, stages)
+        # Only the columns this change is about: a stage running meanwhile writes others.
+        written = [field for field in CUSTOMER_FIELDS + ("app_access", "editor")
+                   if f"customer.{field}" in changes or f"setup.{field}" in changes]
         CustomerAccount.update(
-            **{field: getattr(account, field) for field in CUSTOMER_FIELDS + ("app_access", "editor")},
-            updated_at=utcnow(),
+            **{field: getattr(account, field) for field in written}, updated_at=utcnow(),
         ).where(CustomerAccount.id == account.id).execute()
         AuditEvent.create(
             organisation=account.organisation_id, account=account.id, actor=actor, action="parameters.changed",
@@ -198,10 +188,7 @@ def apply_change(account: CustomerAccount, change: dict, actor: str) -> Applied:
 def start_reruns(account_id: int, applied: Applied) -> None:
     """Send the first stage to re-run; if the broker is down the reconciler sends it later."""
     if applied.reruns:
-        try:
-            broker.send_stage(applied.reruns[0], account_id)
-        except Exception as error:  # redis errors: the account's status says which stage is due
-            log.warning("re-run of account %s not enqueued (%s); the reconciler will send it", account_id, error)
+        account_status.send_stage(applied.reruns[0], account_id)
 
 
 def _jsonable(value):

@@ -9,14 +9,10 @@ activated) finds its purpose sent already and sends nothing.
 
 from __future__ import annotations
 
-import logging
-
-from shared import broker, sessions, workflow
+from shared import account_status, sessions, workflow
 from shared.credentials import CREDENTIALS
 from shared.db import database
-from shared.models import AuditEvent, CustomerAccount, OutboxEmail, StageRun, utcnow
-
-log = logging.getLogger(__name__)
+from shared.models import AuditEvent, CustomerAccount, OutboxEmail
 
 RESEND_ACTION = "credentials.resend"
 STAGE = "send_credentials"
@@ -48,18 +44,8 @@ def request_resend(account: CustomerAccount, actor: str) -> int:
             raise CannotResend("This customer has no access to the application: there are no credentials to send.")
         if account.status != workflow.ACTIVE:
             raise CannotResend("Credentials can be resent once the account is active.")
-        stage = workflow.stage(STAGE)
-        workflow.check_transition(account.status, stage.status)
-        moved = (
-            CustomerAccount.update(status=stage.status, updated_at=utcnow())
-            .where((CustomerAccount.id == account.id) & (CustomerAccount.status == workflow.ACTIVE))
-            .execute()
-        )
-        if not moved:
+        if not account_status.send_back(account.id, workflow.ACTIVE, [STAGE]):
             raise CannotResend("The account changed meanwhile; reload the page and try again.")
-        StageRun.update(state=workflow.WAITING, error=None, started_at=None, finished_at=None).where(
-            (StageRun.account == account.id) & (StageRun.stage == STAGE)
-        ).execute()
         # New credentials replace the old ones: whoever is logged in with them is logged out.
         sessions.end_sessions(account.user_id)
         number = resend_count(account.id) + 1
@@ -69,10 +55,7 @@ def request_resend(account: CustomerAccount, actor: str) -> int:
 
 
 def start(account_id: int) -> None:
-    try:
-        broker.send_stage(STAGE, account_id)
-    except Exception as error:  # the account's status says the stage is due: the reconciler sends it
-        log.warning("resend for account %s not enqueued (%s); the reconciler will send it", account_id, error)
+    account_status.send_stage(STAGE, account_id)
 
 
 def sent_emails(account_id: int) -> list[OutboxEmail]:

@@ -3,14 +3,15 @@ is and why.
 
 Every function here is safe to call twice for the same message: a stage that is not due any
 more is not begun again, and only the run that moves the status on gets to send the next stage
-(a conditional UPDATE decides, so two racing workers cannot both hand on).
+(shared.account_status's conditional UPDATE decides, so two racing workers cannot both hand
+on).
 """
 
 from __future__ import annotations
 
 import peewee
 
-from shared import webhooks, workflow
+from shared import account_status, webhooks, workflow
 from shared.db import database
 from shared.models import CustomerAccount, StageAttempt, StageRun, utcnow
 
@@ -22,18 +23,17 @@ def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | No
     (a duplicate delivery, or the account moved on, was rejected or failed meanwhile)."""
     stage = workflow.stage(stage_name)
     with database.atomic():
-        account = CustomerAccount.get_or_none(CustomerAccount.id == account_id)
-        if account is None:
+        status = CustomerAccount.select(CustomerAccount.status).where(CustomerAccount.id == account_id).scalar()
+        if status is None:
             return None
-        due = workflow.stage_due(account.status)
+        due = workflow.stage_due(status)
         if due is None or due.name != stage_name:
             return None
+        # Only the status (and updated_at) is written: a PATCH committed since the read keeps
+        # its columns. If the status changed since, another run or an operator got there first.
+        if not account_status.move(account_id, status, stage.status):
+            return None
         now = utcnow()
-        if account.status != stage.status:
-            workflow.check_transition(account.status, stage.status)
-            account.status = stage.status
-        account.updated_at = now
-        account.save()
         run_filter = (StageRun.account == account_id) & (StageRun.stage == stage_name)
         StageRun.update(
             state=workflow.RUNNING,
@@ -45,7 +45,7 @@ def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | No
         ).where(run_filter).execute()
         attempt = StageRun.select(StageRun.attempts).where(run_filter).scalar()
         StageAttempt.create(account=account_id, stage=stage_name, attempt=attempt, worker=worker, started_at=now)
-    return account
+        return CustomerAccount.get_by_id(account_id)
 
 
 def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | None, now) -> None:
@@ -62,15 +62,10 @@ def _settle(account_id: int, stage_name: str, run_state: str, new_status: str, *
     """Close the stage run and move the account from the stage's status to `new_status`.
     Returns False if another run of the same stage got there first."""
     stage = workflow.stage(stage_name)
-    workflow.check_transition(stage.status, new_status)
     now = utcnow()
     endpoints: list[int] = []
     with database.atomic():
-        moved = (
-            CustomerAccount.update(status=new_status, updated_at=now, **account_fields)
-            .where((CustomerAccount.id == account_id) & (CustomerAccount.status == stage.status))
-            .execute()
-        )
+        moved = account_status.move(account_id, stage.status, new_status, **account_fields)
         if moved:
             StageRun.update(state=run_state, finished_at=now, error=error).where(
                 (StageRun.account == account_id) & (StageRun.stage == stage_name)

@@ -1,0 +1,63 @@
+"""The one place an account's status changes: the workflow's state machine, enforced.
+
+Two functions, and nothing else in kamflow writes `CustomerAccount.status` (a test reads the
+source to hold us to it):
+- `move` changes the status from the one the caller saw to a new one: it checks
+  `workflow.TRANSITIONS` first, then makes a conditional UPDATE (`WHERE id = ? AND status =
+  <expected>`), and says whether it moved. Two writers racing for the same account (two
+  deliveries of a stage, a stage and an operator) cannot both win, and neither overwrites what
+  the other changed, because only the status and the columns named are written.
+- `send_back` puts an account back at a stage to run it again (an operator's retry, a change of
+  parameters, a resend of credentials): one `move`, and the stage runs to re-run made `waiting`
+  again. The caller sends the stage after its transaction commits (`send_stage`); when the
+  broker is down the reconciler sends it later, since the status says which stage is due.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from shared import broker, workflow
+from shared.models import CustomerAccount, StageRun, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def move(account_id: int, expected: str, new: str, **columns) -> bool:
+    """Move the account from `expected` to `new` if it is still `expected`; returns whether it
+    moved. `columns` are written in the same UPDATE (and only then). Raises
+    workflow.IllegalTransition for a move the workflow does not allow, before touching anything."""
+    workflow.check_transition(expected, new)
+    return bool(
+        CustomerAccount.update(status=new, updated_at=utcnow(), **columns)
+        .where((CustomerAccount.id == account_id) & (CustomerAccount.status == expected))
+        .execute()
+    )
+
+
+def send_back(account_id: int, expected: str, stages: Iterable[str]) -> bool:
+    """Put the account, seen in `expected`, back at the first of `stages` and mark each of them
+    to run again. Returns False (and changes nothing) if the account is not `expected` any
+    more. Call inside the caller's transaction; send the first stage after commit."""
+    stages = tuple(stages)
+    first = workflow.stage(stages[0])
+    if not move(account_id, expected, first.status):
+        return False
+    StageRun.update(state=workflow.WAITING, error=None, started_at=None, finished_at=None).where(
+        (StageRun.account == account_id) & (StageRun.stage.in_(stages))
+    ).execute()
+    return True
+
+
+def send_stage(stage_name: str, account_id: int) -> bool:
+    """Send the stage now that the status says it is due; returns whether the broker took it.
+    If the broker is unreachable the account is left as it is: the reconciler re-sends the due
+    stage of an account that has not moved for a while, so nothing accepted is lost."""
+    try:
+        broker.send_stage(stage_name, account_id)
+        return True
+    except Exception as error:  # redis.ConnectionError, TimeoutError...
+        log.warning("%s for account %s not enqueued (%s); the reconciler will send it", stage_name, account_id, error,
+                    extra={"account_id": account_id, "stage": stage_name})
+        return False
