@@ -2,7 +2,8 @@
 
 Starts what is not configured (an embedded redis-server unless REDIS_URL, a mail catcher
 unless SMTP_URL), migrates and seeds the demo organisation, then runs the workers (with the
-reconciler) and the gateway as child processes, sharing one environment. Ctrl-C stops it all.
+reconciler) in two pools, stages and webhook deliveries, and the gateway as child processes,
+sharing one environment. Ctrl-C stops it all.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from kamflow import demo
 from kamflow.embedded_redis import EmbeddedRedis
 from kamflow.mailcatcher import MailCatcher
-from shared import db, logging_setup
+from shared import db, logging_setup, queues
 from shared.config import RECORDED, RUN_FILE, VAR_DIR, Settings
 
 log = logging.getLogger("kamflow.run")
@@ -93,11 +94,17 @@ def run_stack(port: int, processes: int, threads: int) -> None:
         seeded = demo.seed()
 
     _record_run({name: env[name] for name in RECORDED if env.get(name)} | {"DATABASE_URL": settings.database_url})
+
+    worker = [sys.executable, "-m", "dramatiq", "workers.main"]
     children = [
+        # Two pools: the stages, and the webhook deliveries apart (a trickling receiver holds
+        # delivery threads only, never another organisation's accounts).
         subprocess.Popen(
-            [sys.executable, "-m", "dramatiq", "workers.main", "--processes", str(processes), "--threads", str(threads)],
+            worker + ["--processes", str(processes), "--threads", str(threads), "--queues", *queues.stage_pool_queues()],
             env=env,
         ),
+        subprocess.Popen(worker + ["--processes", "1", "--threads", str(threads), "--queues", *queues.DELIVERY_QUEUES],
+                         env=env),
         subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gevent",
              "--no-control-socket", "--access-logfile", "-", "gateway.wsgi:app"],

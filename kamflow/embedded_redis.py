@@ -2,6 +2,8 @@
 
 Used by `kamflow run` when REDIS_URL is not set, and by the tests. It persists nothing
 unless asked: a dev broker that forgets on restart is what the reconciler is there for.
+`appendonly=True` keeps an append-only file (fsync every second), as production's Redis does,
+so a restart keeps the queues and dead letters.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ def free_port() -> int:
 
 
 class EmbeddedRedis:
-    def __init__(self, port: int | None = None, directory: Path | str = "."):
+    def __init__(self, port: int | None = None, directory: Path | str = ".", appendonly: bool = False):
         self.port = port or free_port()
+        self.appendonly = appendonly
         self.directory = Path(directory)
         self.process: subprocess.Popen | None = None
 
@@ -39,7 +42,8 @@ class EmbeddedRedis:
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",
                 "--save", "",
-                "--appendonly", "no",
+                "--appendonly", "yes" if self.appendonly else "no",
+                "--appendfsync", "everysec",
                 "--dir", str(self.directory),
                 "--loglevel", "warning",
             ],

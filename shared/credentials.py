@@ -11,7 +11,7 @@ import datetime as dt
 
 import peewee
 
-from shared import access, mail
+from shared import access, db, mail
 from shared.config import Settings
 from shared.db import database
 from shared.models import CustomerAccount, OutboxEmail, utcnow
@@ -85,7 +85,7 @@ def send_credentials(account: CustomerAccount, settings: Settings, purpose: str 
     except BaseException as error:  # TimeLimitExceeded is a BaseException: release the claim then too
         release(outbox, error)
         raise
-    mark_sent(outbox)
+    mark_sent(outbox, settings)
     return True
 
 
@@ -96,5 +96,9 @@ def release(outbox: OutboxEmail, error: BaseException) -> None:
     ).execute()
 
 
-def mark_sent(outbox: OutboxEmail) -> None:
-    OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None).where(OutboxEmail.id == outbox.id).execute()
+def mark_sent(outbox: OutboxEmail, settings: Settings) -> None:
+    """The server has the email: record that through a database outage too, for as long as the
+    claim is ours (after its lease another run would take it over and send the email again)."""
+    lease_left = outbox.claimed_at + dt.timedelta(seconds=_lease_seconds(settings)) - utcnow()
+    db.record_done(lambda: OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None).where(
+        OutboxEmail.id == outbox.id).execute(), within_s=lease_left.total_seconds() - 1)

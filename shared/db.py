@@ -7,12 +7,15 @@ processes can write to the same file.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import peewee
 from playhouse.db_url import connect as connect_url
 
 database = peewee.DatabaseProxy()
+T = TypeVar("T")
 
 #: Connections per process: gunicorn's sync workers use one, a worker process one per thread
 #: plus its reconciler and middleware.
@@ -53,6 +56,24 @@ def bind(url: str) -> peewee.Database:
     if previous is not None and hasattr(previous, "close_all"):
         previous.close_all()
     return db
+
+
+def record_done(write: Callable[[], T], within_s: float) -> T:
+    """Run `write` (one autocommitted statement that records something already done outside,
+    like an email the SMTP server took), trying again on a fresh connection while the database
+    refuses work (a dropped connection, a lock not granted), for up to `within_s`. Giving up
+    too soon would have the outside effect happen twice."""
+    deadline = time.monotonic() + within_s
+    delay = 0.1
+    while True:
+        try:
+            return write()
+        except (peewee.OperationalError, peewee.InterfaceError):
+            if database.in_transaction() or time.monotonic() + delay > deadline:
+                raise
+            database.close()  # the pool drops a dead connection; the next statement opens another
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def migrate() -> list:

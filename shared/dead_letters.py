@@ -16,11 +16,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import logging
+
 import dramatiq
+import redis
 from dramatiq.common import q_name
 
 from shared import operations, queues, workflow
 from shared.models import CustomerAccount
+
+log = logging.getLogger(__name__)
 
 #: Options the broker and Retries add to a message; a requeued message starts clean.
 _RUN_OPTIONS = ("redis_message_id", "retries", "traceback", "requeue_timestamp", "eta")
@@ -148,9 +153,37 @@ def discard_for_account(client, stage_name: str, account_id: int) -> int:
 
 
 def retry_account(client, account_id: int) -> str:
-    """An operator's retry (Retry button, `kamflow retry`, requeueing its dead letter): the
-    account resumes from its failed stage, and that stage's dead letters for it, now obsolete,
-    go. Raises operations.CannotRetry with the reason when there is nothing to retry."""
+    """An operator's retry (the API's retry, the Retry button, `kamflow retry`, requeueing its
+    dead letter): the account resumes from its failed stage, and that stage's dead letters for
+    it, now obsolete, go. With the broker unreachable the retry still stands (the reconciler
+    sends the stage, and `discard_obsolete` drops the letters, once it is back). Raises
+    operations.CannotRetry with the reason when there is nothing to retry."""
     stage = operations.retry(account_id)
-    discard_for_account(client, stage, account_id)
+    try:
+        discard_for_account(client, stage, account_id)
+    except redis.RedisError as error:
+        log.warning("dead letters of account %s left for the reconciler (%s)", account_id, error,
+                    extra={"account_id": account_id, "stage": stage})
     return stage
+
+
+def discard_obsolete(client) -> int:
+    """Drop the stage dead letters of accounts that are not `failed` any more (retried while the
+    broker was down, or resumed by the reconciler after a give-up that could not be recorded):
+    a dead letter is an operator's to-do, and these are done. Returns how many went."""
+    dropped = 0
+    for stage_name in workflow.STAGE_NAMES:
+        letters = {}
+        for redis_id, data in client.hscan_iter(queues.dead_messages_key(stage_name)):
+            args = dramatiq.Message.decode(data).args
+            if args and isinstance(args[0], int):
+                letters[_text(redis_id)] = args[0]
+        if not letters:
+            continue
+        still_failed = {row.id for row in CustomerAccount.select(CustomerAccount.id).where(
+            CustomerAccount.id.in_(set(letters.values())) & (CustomerAccount.status == workflow.FAILED))}
+        for redis_id, account_id in letters.items():
+            if account_id not in still_failed:
+                _remove(client, stage_name, redis_id)
+                dropped += 1
+    return dropped

@@ -16,9 +16,19 @@ DELIVER_WEBHOOK = "deliver_webhook"
 MAINTENANCE_QUEUES = (DELIVER_WEBHOOK,)
 
 
+#: Queues that talk to other organisations' servers run on their own worker pool, so a slow
+#: or trickling receiver can hold only delivery threads, never the stages of anyone's accounts.
+DELIVERY_QUEUES = (DELIVER_WEBHOOK,)
+
+
 def queue_names() -> tuple[str, ...]:
     """The stage queues in workflow order, then the maintenance queues."""
     return workflow.STAGE_NAMES + MAINTENANCE_QUEUES
+
+
+def stage_pool_queues() -> tuple[str, ...]:
+    """What the main worker pool consumes: every queue but the deliveries."""
+    return tuple(q for q in queue_names() if q not in DELIVERY_QUEUES)
 
 
 def ready_key(queue: str) -> str:

@@ -23,7 +23,7 @@ import peewee
 
 from shared import broker, egress, webhook_signing, webhook_transport, workflow
 from shared.db import database
-from shared.models import CustomerAccount, WebhookDelivery, WebhookEndpoint, utcnow
+from shared.models import CustomerAccount, StageAttempt, WebhookDelivery, WebhookEndpoint, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +113,7 @@ def record_event(account_id: int, status: str) -> list[int]:
     event = EVENTS.get(status)
     if event is None:
         return []
-    if status == workflow.ACTIVE and WebhookDelivery.select().where(
-        (WebhookDelivery.account == account_id) & (WebhookDelivery.event == event)
-    ).exists():
+    if status == workflow.ACTIVE and _was_active_before(account_id):
         return []  # active again after a resend or an edit: the account did not *become* active
     account = CustomerAccount.get_by_id(account_id)
     endpoint = active_endpoint(account.organisation_id)
@@ -137,6 +135,18 @@ def record_event(account_id: int, status: str) -> list[int]:
     }
     WebhookDelivery.create(delivery_id=delivery_id, endpoint=endpoint, account=account_id, event=event, payload=payload)
     return [endpoint.id]
+
+
+def _was_active_before(account_id: int) -> bool:
+    """Whether the account was active before the move being recorded now. The last stage ends
+    every way to `active` (done or skipped), and each run leaves an attempt: more than one
+    finished attempt means an earlier activation, whether or not a URL was registered then."""
+    last_stage = workflow.STAGE_NAMES[-1]
+    finished = StageAttempt.select().where(
+        (StageAttempt.account == account_id) & (StageAttempt.stage == last_stage)
+        & StageAttempt.outcome.in_((workflow.DONE, workflow.SKIPPED))
+    ).count()
+    return finished > 1
 
 
 def wake(endpoint_ids: list[int]) -> None:
@@ -209,8 +219,10 @@ def deliver_pending(endpoint_id: int, post=_post, base_url: str = "") -> int:
             delivered += 1
             continue
         error = error or webhook_transport.describe_status(status)
+        # Back to pending only from the claim this run holds: a DELETE of the URL made while the
+        # post was in flight cancelled it, and a cancelled event must not come back to life.
         WebhookDelivery.update(state="pending", last_status_code=status, last_error=error[:2000]).where(
-            WebhookDelivery.id == delivery.id
+            (WebhookDelivery.id == delivery.id) & (WebhookDelivery.state == "sending")
         ).execute()
         raise DeliveryFailed(f"delivery {delivery.delivery_id} to {endpoint.url}: {error}")
     return delivered

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import PASSWORD, account_request
-from shared import db, organisations
+from shared import db, organisations, queues
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -83,12 +83,18 @@ def test_a_malformed_patch_names_the_field(api):
     assert set(market_errors) == {"end_date", "forecasts", "max_optimisations"}
 
 
-def test_retry_endpoint_resumes_a_failed_account_and_refuses_an_active_one(api, mailbox):
+def test_retry_endpoint_resumes_a_failed_account_and_refuses_an_active_one(api, mailbox, redis_client):
     mailbox.refuse_next(3)
     account_id = api.create(account_request()).get_json()["id"]
     assert api.wait_for_status(account_id)["status"] == "failed"
+    dead = queues.dead_key("send_credentials")
+    deadline = time.monotonic() + 10
+    while redis_client.zcard(dead) == 0:  # the give-up's message reaches the dead-letter set
+        assert time.monotonic() < deadline, "no dead letter for the failed stage"
+        time.sleep(0.05)
     answer = api.post(f"/api/v1/customer-accounts/{account_id}/retry")
     assert answer.status_code == 202
+    assert redis_client.zcard(dead) == 0  # the operator's to-do is done, as with /ops and the CLI
     assert api.wait_for_status(account_id)["status"] == "active"
     again = api.post(f"/api/v1/customer-accounts/{account_id}/retry")
     assert again.status_code == 409 and "not failed" in again.get_json()["message"]

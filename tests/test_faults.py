@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import time
+
 import dramatiq
 import pytest
+import redis
 
-from conftest import Api, account_request, make_settings
+from conftest import Api, account_request, make_settings, wait_drained
 from kamflow.embedded_redis import EmbeddedRedis
 
 
 @pytest.fixture
 def own_redis(tmp_path):
-    """A redis-server this test may stop and start again on the same port."""
-    server = EmbeddedRedis(directory=tmp_path / "redis").start()
+    """A redis-server this test may stop and start again on the same port (with an append-only
+    file, as in production, so what it held survives the restart)."""
+    server = EmbeddedRedis(directory=tmp_path / "redis", appendonly=True).start()
     yield server
     server.stop()
 
 
-@pytest.mark.slow
-def test_request_accepted_while_redis_is_down_completes_after_redis_is_back(own_redis, database_url, smtp_server, org_for):
+@pytest.fixture
+def system(own_redis, database_url, smtp_server, org_for):
+    """Workers and the API on the Redis this test stops; yields the API as the CRM calls it."""
     import workers
     from gateway import create_app
     from shared import db
@@ -30,21 +35,27 @@ def test_request_accepted_while_redis_is_down_completes_after_redis_is_back(own_
     worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=2)
     worker.start()
     try:
-        api = Api(create_app(settings, broker=broker).test_client(), org_for())
-        own_redis.stop()
-
-        answer = api.create(account_request(**{"setup.markets.0.forecasts": ["application"]}))
-        assert answer.status_code == 202  # accepted all the same
-        account_id = answer.get_json()["id"]
-        assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["status"] == "pending"
-
-        own_redis.start()
-        account = api.wait_for_status(account_id, timeout=30)
-        assert account["status"] == "active", account["rejection_reasons"]
-        assert len(smtp_server.wait_for(1)) == 1
+        yield Api(create_app(settings, broker=broker).test_client(), org_for())
     finally:
         worker.stop()
         broker.close()
+
+
+@pytest.mark.slow
+def test_request_accepted_while_redis_is_down_completes_after_redis_is_back(system, own_redis, smtp_server):
+    api = system
+    own_redis.stop()
+
+    answer = api.create(account_request(**{"setup.markets.0.forecasts": ["application"]}))
+    assert answer.status_code == 202  # accepted all the same
+    account_id = answer.get_json()["id"]
+    assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["status"] == "pending"
+
+    own_redis.start()
+    account = api.wait_for_status(account_id, timeout=30)
+    assert account["status"] == "active", account["rejection_reasons"]
+    wait_drained(redis.Redis.from_url(own_redis.url))
+    assert len(smtp_server.messages) == 1
 
 
 @pytest.fixture
@@ -59,3 +70,37 @@ def org_for(database_url):
             return organisations.create_api_token(organisation, "crm")
 
     return make
+
+
+@pytest.mark.slow
+def test_api_retry_while_redis_is_down_is_accepted_and_completes_once_redis_is_back(system, own_redis, smtp_server):
+    """The retry is an operator's decision, recorded in the database: with the broker away it
+    is answered 202 (not 500), the reconciler sends the stage once Redis is back, and the
+    give-up's dead letter, obsolete, does not stay behind."""
+    from shared import queues
+
+    api = system
+    client = redis.Redis.from_url(own_redis.url)
+    smtp_server.refuse_next(3)  # the first try and both retries: send_credentials gives up
+    account_id = api.create(account_request(**{"setup.markets.0.forecasts": ["application"]})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "failed"
+    wait_until(lambda: client.zcard(queues.dead_key("send_credentials")) == 1, "no dead letter for the give-up")
+    own_redis.stop()
+
+    answer = api.post(f"/api/v1/customer-accounts/{account_id}/retry")
+    assert answer.status_code == 202, answer.get_json()
+    assert answer.get_json()["status"] == "sending_credentials"
+
+    own_redis.start()  # with its append-only file: the dead letter is still there
+    assert api.wait_for_status(account_id, timeout=40)["status"] == "active"
+    assert [m["To"] for m in smtp_server.wait_for(1)] == ["claire.martin@foundry.example"]
+    wait_until(lambda: client.zcard(queues.dead_key("send_credentials")) == 0, "the dead letter stayed behind")
+    wait_drained(client)
+    assert len(smtp_server.messages) == 1
+
+
+def wait_until(predicate, message, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.1)

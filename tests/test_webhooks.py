@@ -14,7 +14,7 @@ import hmac
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from conftest import account_request
+from conftest import account_request, wait_drained
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -26,11 +26,22 @@ class Receiver:
         self.requests: list[dict] = []
         self.failures_left = 0
         self.lock = threading.Lock()
+        self.hold = False  # keep the next request waiting until `released`, then fail it
+        self.held = threading.Event()
+        self.released = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                if receiver.hold:
+                    receiver.hold = False
+                    receiver.held.set()
+                    receiver.released.wait(30)
+                    receiver.requests.append({"headers": dict(self.headers), "body": body, "answered": 503})
+                    self.send_response(503)
+                    self.end_headers()
+                    return
                 with receiver.lock:
                     failing = receiver.failures_left > 0
                     receiver.failures_left -= failing
@@ -53,8 +64,10 @@ class Receiver:
             return [r for r in self.requests if r["answered"] == 204]
 
     def wait_accepted(self, count, timeout=20.0) -> list[dict]:
+        """Wait for at least `count` accepted deliveries; fail the test if they do not come."""
         deadline = time.monotonic() + timeout
-        while len(self.accepted()) < count and time.monotonic() < deadline:
+        while len(self.accepted()) < count:
+            assert time.monotonic() < deadline, f"{len(self.accepted())} deliveries accepted in {timeout} s, not {count}"
             time.sleep(0.05)
         return self.accepted()
 
@@ -114,7 +127,7 @@ def test_an_account_reaching_active_is_posted_signed(api, receiver, secret):
     assert log["items"][0]["state"] == "delivered" and log["items"][0]["last_status_code"] == 204
 
 
-def test_a_receiver_that_is_down_gets_the_event_later_and_once(api, receiver, secret):
+def test_a_receiver_that_is_down_gets_the_event_later_and_once(api, receiver, secret, redis_client):
     receiver.failures_left = 5  # more than the actor's retries (2): the reconciler must pick it up
     body = account_request(**{"setup.markets.1.forecasts": ["manager"]})  # rejected
     account = api.wait_for_status(api.create(body).get_json()["id"])
@@ -125,7 +138,7 @@ def test_a_receiver_that_is_down_gets_the_event_later_and_once(api, receiver, se
     assert event["account"]["rejection_reasons"] == account["rejection_reasons"]
     delivery_ids = [r["headers"]["webhook-id"] for r in receiver.requests]
     assert len(delivery_ids) == 6 and set(delivery_ids) == {event["id"]}  # retried, same id
-    time.sleep(1.0)
+    wait_drained(redis_client)
     assert len(receiver.accepted()) == 1  # never again once received
     log = api.get("/api/v1/webhook/deliveries").get_json()["items"][0]
     assert log["attempts"] == 6 and log["state"] == "delivered"
@@ -144,10 +157,10 @@ def test_events_arrive_in_the_order_they_happened_even_after_an_outage(api, rece
     assert len({r["headers"]["webhook-id"] for r in accepted}) == 3
 
 
-def test_no_webhook_registered_means_no_delivery(api, receiver):
+def test_no_webhook_registered_means_no_delivery(api, receiver, redis_client):
     account = api.wait_for_status(api.create(account_request()).get_json()["id"])
     assert account["status"] == "active"
-    time.sleep(0.5)
+    wait_drained(redis_client)
     assert receiver.requests == []
     assert api.get("/api/v1/webhook").status_code == 404
 
@@ -178,22 +191,22 @@ def test_removing_the_url_cancels_what_was_not_delivered(api, receiver, secret):
     assert delivery["state"] == "cancelled"
 
 
-def test_active_again_after_a_resend_is_not_a_new_event(api, receiver, secret, mailbox):
+def test_active_again_after_a_resend_is_not_a_new_event(api, receiver, secret, mailbox, redis_client):
     account_id = api.create(account_request()).get_json()["id"]
     assert api.wait_for_status(account_id)["status"] == "active"
     receiver.wait_accepted(1)
     assert api.post(f"/api/v1/customer-accounts/{account_id}/resend-credentials").status_code == 202
     assert api.wait_for_status(account_id)["status"] == "active"
-    assert len(mailbox.wait_for(2)) == 2
-    time.sleep(0.5)
+    wait_drained(redis_client)
+    assert len(mailbox.messages) == 2
     assert [json.loads(r["body"])["event"] for r in receiver.accepted()] == ["account.active"]
 
 
-def test_an_operator_reads_the_delivery_log_from_the_command_line(api, receiver, secret, kamflow):
+def test_an_operator_reads_the_delivery_log_from_the_command_line(api, receiver, secret, kamflow, redis_client):
     account_id = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]
     api.wait_for_status(account_id)
     receiver.wait_accepted(1)
-    time.sleep(0.2)
+    wait_drained(redis_client)  # the delivery is marked delivered after the receiver answered
     output = kamflow("webhook-deliveries", "--org", "acme-energy").output
     assert "1 deliveries" in output
     line = next(line for line in output.splitlines() if "account.active" in line)
@@ -224,3 +237,52 @@ def test_registering_again_rotates_the_secret_with_two_signatures_during_the_ove
     for old in (secret, new_secret):
         with pytest.raises(WebhookVerificationError):
             Webhook(old).verify(later["body"], later["headers"])
+
+
+def test_a_url_removed_while_a_post_is_in_flight_stays_cancelled(api, receiver, secret, redis_client):
+    """DELETE answered while the receiver is still thinking about a POST that then fails: the
+    event stays cancelled, and a URL registered later does not inherit it."""
+    receiver.hold = True
+    account_id = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]
+    api.wait_for_status(account_id)
+    assert receiver.held.wait(20), "the delivery never reached the receiver"
+    assert api.client.delete("/api/v1/webhook", headers=api.headers).status_code == 204
+    receiver.released.set()  # the receiver answers 503 to the POST that was in flight
+    wait_drained(redis_client)
+    later = Receiver()
+    try:
+        assert api.client.put("/api/v1/webhook", json={"url": later.url}, headers=api.headers).status_code == 201
+        wait_drained(redis_client)
+        assert later.requests == []
+        (delivery,) = api.get("/api/v1/webhook/deliveries").get_json()["items"]
+        assert delivery["state"] == "cancelled" and delivery["account_id"] == account_id
+    finally:
+        later.server.shutdown()
+
+
+def test_an_account_active_before_the_url_existed_is_not_announced_active_after_a_change(api, receiver, redis_client,
+                                                                                          mailbox):
+    """As a new integrator tries it: account active, then PUT the webhook, then PATCH a new
+    market. The account runs activate_markets again and is active again, but did not *become*
+    active: no 'account.active' delivery. A new account still gets its one."""
+    account_id = api.create(account_request()).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    secret = api.client.put("/api/v1/webhook", json={"url": receiver.url}, headers=api.headers).get_json()["secret"]
+    setup = account_request()["setup"]
+    setup["markets"].append({"market": "fr-gas", "end_date": setup["markets"][0]["end_date"],
+                             "forecasts": ["application"], "max_optimisations": 1})
+    answer = api.client.patch(f"/api/v1/customer-accounts/{account_id}", json={"setup": setup}, headers=api.headers)
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["status"] == "activating"
+    assert api.wait_for_status(account_id)["status"] == "active"
+    wait_drained(redis_client)
+    assert receiver.requests == []
+    assert api.get("/api/v1/webhook/deliveries").get_json()["items"] == []
+
+    second = api.create(account_request(**{"customer.email": "other@foundry.example",
+                                           "customer.customer_reference": "R2"})).get_json()["id"]
+    assert api.wait_for_status(second)["status"] == "active"
+    wait_drained(redis_client)
+    (event,) = [json.loads(r["body"]) for r in receiver.accepted()]
+    assert event["event"] == "account.active" and event["account"]["id"] == second
+    assert Webhook(secret).verify(receiver.accepted()[0]["body"], receiver.accepted()[0]["headers"])

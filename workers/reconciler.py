@@ -1,5 +1,6 @@
 """Middleware: a periodic reconciler thread in every worker process (re-sends stalled accounts
-and webhook deliveries, forgets expired idempotency keys, samples the queue depths for /ops).
+and webhook deliveries, forgets expired idempotency keys and obsolete dead letters, samples the queue
+depths for /ops).
 
 One pass at a time across all processes and hosts: a pass first takes a short Redis lock, so
 scaling workers out does not multiply the re-sends.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from shared import broker as broker_setup
-from shared import idempotency, observability, reconcile, trends, webhooks
+from shared import dead_letters, idempotency, observability, reconcile, trends, webhooks
 from shared.db import database
 from shared.config import Settings
 from workers.periodic import PeriodicThread
@@ -44,5 +45,6 @@ class Reconciler(PeriodicThread):
         with database.connection_context():
             endpoints = webhooks.stalled_endpoints(self.settings.webhook_stall_after_s)
             idempotency.purge_expired()  # keys are kept KEY_TTL (24 h), then forgotten
+            dead_letters.discard_obsolete(broker.client)  # of accounts retried while Redis was down
         webhooks.wake(endpoints)
         return resent

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dramatiq
 import peewee
 from flask import current_app, g, jsonify, request
 from flask_smorest import Blueprint, abort
 
 from gateway.api.auth import authenticate
-from shared import accounts, claims, idempotency, operations, parameters, resend
+from shared import accounts, claims, dead_letters, idempotency, operations, parameters, resend
 from shared.change_schemas import AccountChangeSchema
 from shared.schemas import AccountListQuerySchema, AccountListSchema, AccountRequestSchema, AccountViewSchema
 
@@ -186,7 +187,7 @@ def retry(account_id: int):
     """Resume a `failed` account from the stage that failed."""
     account = _account_or_404(account_id)
     try:
-        operations.retry(account.id)
+        dead_letters.retry_account(dramatiq.get_broker().client, account.id)
     except operations.CannotRetry as refused:
         abort(409, message=str(refused))
     return accounts.describe(accounts.get_account(g.organisation, account_id), _base_url())

@@ -100,6 +100,6 @@ def send_due(settings: Settings, today: dt.date) -> int:
                     credentials.release(outbox, error)
                     log.warning("fixing notice %s not sent (%s); the next tick tries again", purpose, error)
                     continue
-                credentials.mark_sent(outbox)
+                credentials.mark_sent(outbox, settings)
                 sent += 1
     return sent
