@@ -19,7 +19,7 @@ import sys
 import time
 
 from kamflow import demo
-from kamflow.embedded_redis import EmbeddedRedis
+from kamflow.embedded_redis import EmbeddedRedis, free_port
 from kamflow.mailcatcher import MailCatcher
 from shared import db, logging_setup, queues
 from shared.config import RECORDED, RUN_FILE, VAR_DIR, Settings
@@ -58,6 +58,13 @@ def _make_var_private() -> None:
             path = os.path.join(directory, name)
             if not os.path.islink(path):
                 os.chmod(path, 0o600)
+
+
+def _delivery_pool_env(env: dict, prometheus_dir) -> dict:
+    """The delivery pool's exporter: its own samples and port (loopback), beside the stages'."""
+    samples = prometheus_dir / "deliveries"
+    samples.mkdir(parents=True, exist_ok=True)
+    return {**env, "dramatiq_prom_db": str(samples), "dramatiq_prom_port": str(free_port())}
 
 
 def run_stack(port: int, processes: int, threads: int) -> None:
@@ -104,7 +111,7 @@ def run_stack(port: int, processes: int, threads: int) -> None:
             env=env,
         ),
         subprocess.Popen(worker + ["--processes", "1", "--threads", str(threads), "--queues", *queues.DELIVERY_QUEUES],
-                         env=env),
+                         env=_delivery_pool_env(env, prometheus_dir)),
         subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gevent",
              "--no-control-socket", "--access-logfile", "-", "gateway.wsgi:app"],

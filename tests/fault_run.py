@@ -41,11 +41,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import redis
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from conftest import drained
 from kamflow.embedded_redis import EmbeddedRedis, free_port
 from kamflow.mailcatcher import MailCatcher
-from shared import db, queues, webhooks, workflow
+from shared import db, queues, webhook_signing, webhooks, workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -180,10 +181,13 @@ class Group:
     def start(self):
         self.starts += 1
         log = open(self.logs / f"{self.name}-{self.starts}.log", "wb")
+        samples = self.logs / f"prometheus-{self.name}-{self.starts}"  # its exporter: own samples, any free port
+        samples.mkdir()
+        env = {**self.env, "dramatiq_prom_db": str(samples), "dramatiq_prom_host": "127.0.0.1", "dramatiq_prom_port": "0"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dramatiq", "workers.main", "--processes", str(self.processes),
              "--threads", str(self.threads), "--queues", *self.queue_names],
-            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -291,10 +295,7 @@ class FaultRun:
         self.port = free_port()
         self.env = {**os.environ, **CLOCKS, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis.url,
                     "SMTP_URL": self.smtp.url, "SECRET_KEY": "fault-run-secret", "BASE_URL": f"http://127.0.0.1:{self.port}",
-                    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "API_RATE_LIMIT": "1000000 per minute",
-                    "dramatiq_prom_db": str(self.workdir / "prometheus"), "dramatiq_prom_host": "127.0.0.1",
-                    "dramatiq_prom_port": "0"}
-        (self.workdir / "prometheus").mkdir(exist_ok=True)
+                    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "API_RATE_LIMIT": "1000000 per minute"}
         self.tokens = tokens_and_kams
         self.gateway = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
@@ -525,12 +526,14 @@ class FaultRun:
         arrivals: dict[str, list[int]] = {org: [] for org in ORGS}
         for request in self.receiver.requests:
             body, headers = request["body"], request["headers"]
-            if not webhooks.verify(self.secrets[request["org"]], headers.get(webhooks.SIGNATURE_HEADER, ""), body):
+            try:  # as the receiver does, with the Standard Webhooks library
+                Webhook(self.secrets[request["org"]]).verify(body, headers)
+            except WebhookVerificationError:
                 report.problems.append(f"a webhook to {request['org']} failed its signature check")
                 continue
             event = json.loads(body)
             if event["event"] == "account.active":
-                delivery = headers[webhooks.DELIVERY_HEADER]
+                delivery = {k.lower(): v for k, v in headers.items()}[webhook_signing.ID_HEADER]
                 if delivery not in active_events.setdefault(event["account"]["id"], set()):
                     arrivals[request["org"]].append(row_ids.get(delivery, -1))
                 active_events[event["account"]["id"]].add(delivery)
