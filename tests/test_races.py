@@ -23,7 +23,7 @@ def test_a_patch_committed_while_a_stage_begins_is_kept_and_the_stage_still_runs
     patched = threading.Event()
     answers = []
 
-    def patch_company():
+    def patch_company(account_id):
         answer = api.client.patch(f"/api/v1/customer-accounts/{account_id}", headers=api.headers,
                                   json={"customer": {"company": "Martin Forge SAS", "phone": "+33 6 12 34 56 78"}})
         answers.append(answer.status_code)
@@ -32,9 +32,10 @@ def test_a_patch_committed_while_a_stage_begins_is_kept_and_the_stage_still_runs
     def stage_due_then_a_patch(status):
         """validate_customer's begin has just read the account: a PATCH commits now."""
         due = real_stage_due(status)
-        if sys._getframe(1).f_code.co_name == "begin" and status == workflow.PENDING and not answers:
+        caller = sys._getframe(1)
+        if caller.f_code.co_name == "begin" and status == workflow.PENDING and not answers:
             answers.append("racing")
-            threading.Thread(target=patch_company, daemon=True).start()
+            threading.Thread(target=patch_company, args=(caller.f_locals["account_id"],), daemon=True).start()
             # PostgreSQL lets the PATCH commit before the stage writes (no row lock taken by a
             # read); SQLite's writer lock makes the PATCH wait for the stage's transaction.
             if not database_url.startswith("sqlite"):
