@@ -114,9 +114,15 @@
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
         .then(function (data) {
-          el.innerHTML = data.html;
-          formatDates(el);
-          el.querySelectorAll("form[data-once]").forEach(bindOnce);
+          /* Swap only what changed: a live region rewritten with the same words is read out
+             again, and a focused button inside it would lose the focus every second. */
+          var fresh = document.createElement("div");
+          fresh.innerHTML = data.html;
+          formatDates(fresh);
+          if (fresh.innerHTML !== el.innerHTML) {
+            el.innerHTML = fresh.innerHTML;
+            el.querySelectorAll("form[data-once]").forEach(bindOnce);
+          }
           if (!data.final) setTimeout(tick, 1000);
         })
         .catch(function () { setTimeout(tick, 3000); });
