@@ -5,8 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 import threading
 import time
+
+# Every process a test starts inherits this environment. Dramatiq's exporter, which the
+# `dramatiq` CLI forks, would listen on 0.0.0.0:9191 and collide with a second `make test` or a
+# running `make run`: here it gets loopback and a port of the system's choosing. (Tests that
+# scrape it give their worker a known free port: tests/worker_processes.py.)
+os.environ.update({"dramatiq_prom_host": "127.0.0.1", "dramatiq_prom_port": "0",
+                   "dramatiq_prom_db": tempfile.mkdtemp(prefix="kamflow-test-prom-")})
 
 import dramatiq
 import pytest
