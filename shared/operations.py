@@ -11,7 +11,11 @@ from shared.models import CustomerAccount, StageRun
 
 
 class CannotRetry(Exception):
-    pass
+    """The account exists but is not in a state to retry; str() says why, for a person."""
+
+
+class NoSuchAccount(CannotRetry):
+    """There is no account with that id: a door answers 404, not "not retried"."""
 
 
 def failed_stage(account: CustomerAccount) -> str | None:
@@ -29,7 +33,7 @@ def retry(account_id: int) -> str:
     with database.atomic():
         account = CustomerAccount.get_or_none(CustomerAccount.id == account_id)
         if account is None:
-            raise CannotRetry(f"no customer account {account_id}")
+            raise NoSuchAccount(f"no customer account {account_id}")
         if account.status != workflow.FAILED:
             raise CannotRetry(f"account {account_id} is {account.status}, not failed: nothing to retry")
         stage_name = failed_stage(account)

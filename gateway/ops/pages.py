@@ -151,9 +151,9 @@ def retry(account_id: int):
         abort(404, description=f"No customer account {account_id}.")
     try:
         stage = dead_letters.retry_account(_client(), account_id)
+    except operations.NoSuchAccount:
+        abort(404, description=f"No customer account {account_id}.")
     except operations.CannotRetry as error:
-        if str(error).startswith("no customer account"):
-            abort(404, description=f"No customer account {account_id}.")
         flash(f"Not retried: {error}.", "error")
         return redirect(_back(), 303)
     except redis.RedisError as error:
