@@ -12,6 +12,7 @@ import pytest
 from optimisations.conftest import move_window, optimisation_body
 from shared import access, db, organisations
 from shared.models import CustomerAccount, Optimisation
+from shared.optimisations import forecasts
 from web.conftest import kam_page, manager_page  # noqa: F401  the logged-in KAM and manager
 from web.kam_browser import PASSWORD, Browser, csrf_of, error_of, text_of
 
@@ -135,9 +136,16 @@ def test_the_manager_uploads_the_company_forecast_with_errors_by_line(manager_pa
     assert "Upload the company" not in kam_page.get("/forecasts").text
 
 
-def test_a_customer_with_the_client_option_uploads_their_own(make_account, customer_page):
-    account = make_account()  # fr-power shares application, manager and client
+def test_a_customer_with_the_client_option_uploads_their_own(make_account, customer_page, org):
+    account = make_account()  # fr-power shares application, manager and client; de-gas application only
+    with db.database.connection_context():  # the manager's de-gas forecast is not shared with this account
+        forecasts.upload_csv("manager", "de-gas", "2027-01,31.25\n", org["manager"].email,
+                             organisation_id=org["organisation"].id)
     customer = customer_page(account)
+    shown = text_of(customer.get("/my-account/forecasts").text)
+    german, french = shown.split("Germany gas")[1].split("France power", 1)
+    assert "31.25" not in german and "Manager forecast" not in german  # not shared with this account
+    assert "Manager forecast" in french and "91.5" in french  # shared: the organisation's fr-power upload
     answer = customer.post_form("/my-account/forecasts", {
         "market": "fr-power", "file": (io.BytesIO(b"2027-01,70\n2027-02,69\n"), "mine.csv")},
         content_type="multipart/form-data")
