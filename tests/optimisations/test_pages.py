@@ -14,7 +14,7 @@ from shared import access, db, organisations
 from shared.models import CustomerAccount, Optimisation
 from shared.optimisations import forecasts
 from web.conftest import kam_page, manager_page  # noqa: F401  the logged-in KAM and manager
-from web.kam_browser import PASSWORD, Browser, csrf_of, error_of, text_of
+from web.kam_browser import PASSWORD, STEP1, Browser, csrf_of, error_of, step2_with_access, text_of
 
 TODAY = dt.date.today()
 
@@ -178,3 +178,16 @@ def test_the_manager_acts_for_the_kam_and_a_customer_is_kept_out_of_staff_pages(
 def test_every_page_needs_a_login(app, org, path):
     answer = app.test_client().get(path)
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_the_edit_page_refuses_a_maximum_below_the_existing_optimisations_and_says_why(make_account, kam_page):
+    account = make_account(**{"setup.editor": "kam"})
+    for name in ("A", "B"):
+        assert kam_page.post_form(f"/customers/{account}/optimisations/new", form_of(name=name)).status_code == 303
+    form = {k: v for k, v in STEP1.items() if k != "email"}
+    form.update(step2_with_access(**{"editor": "kam", "fr-power-max_optimisations": "1"}))
+    answer = kam_page.post_form(f"/customers/{account}/edit", form)
+    assert answer.status_code == 422
+    assert "fr-power has 2 optimisation(s): its maximum cannot go below 2" in text_of(answer.text)
+    with db.database.connection_context():
+        assert Optimisation.select().where(Optimisation.account == account).count() == 2
