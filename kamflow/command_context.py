@@ -14,10 +14,16 @@ from shared.config import Settings
 from shared.logging_setup import redact
 
 
+def command_settings() -> Settings:
+    """The settings every command runs with: the environment's, completed by a running
+    `make run`'s record (its Redis, mail catcher and database)."""
+    return Settings.from_env_or_run()
+
+
 def bind_database(*, migrating: bool = False) -> Settings:
     """Bind the database of DATABASE_URL. Except to migrate, it must exist and be migrated:
     run elsewhere, a command would otherwise create an empty SQLite file and crash."""
-    settings = Settings.from_env_or_run()
+    settings = command_settings()
     url = settings.database_url
     if not migrating and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         fail(f"no database at {url}: set DATABASE_URL, or run `kamflow migrate` to create it")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 import redis
 
-from kamflow.command_context import bind_database, fail
+from kamflow.command_context import bind_database, command_settings, fail
 from shared import db
 from shared.config import Settings
 from shared.login_throttle import LoginThrottle
@@ -21,7 +21,7 @@ def _throttle(settings: Settings) -> LoginThrottle:
 @click.command("login-locks")
 def login_locks():
     """Accounts and client addresses locked after too many failed logins."""
-    throttle = _throttle(Settings.from_env())
+    throttle = _throttle(command_settings())
     try:
         locks = throttle.locks()
     except redis.RedisError as error:
@@ -36,7 +36,7 @@ def login_locks():
 @click.argument("who")
 def unlock_login(who):
     """Lift the lock of an account (its email) or a client address (as login-locks shows it)."""
-    throttle = _throttle(Settings.from_env())
+    throttle = _throttle(command_settings())
     lifted = throttle.unlock(who.strip().lower())
     if not lifted:
         fail(f"{who} is not locked")

@@ -64,6 +64,9 @@ def test_make_run_prints_the_demo_slug_and_kamflow_commands_find_its_services(ma
     (line,) = [line for line in orgs.stdout.splitlines() if line.startswith("demo-supplier")]
     assert "Demo Supplier" in line and "fr-power" in line
 
+    locks = kamflow(make_run, "login-locks")  # a command reading Redis only finds it too
+    assert locks.returncode == 0 and "no login is locked" in locks.stdout, locks.stderr
+
     # Stopped, the record goes: a command no longer points at a Redis that is not there.
     os.killpg(make_run["process"].pid, signal.SIGINT)
     make_run["process"].wait(timeout=30)
