@@ -43,8 +43,14 @@ def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | No
             error=None,
             worker=worker,
         ).where(run_filter).execute()
-        attempt = StageRun.select(StageRun.attempts).where(run_filter).scalar()
-        StageAttempt.create(account=account_id, stage=stage_name, attempt=attempt, worker=worker, started_at=now)
+        # The attempt numbered from the run's counter in the same statement (INSERT ... SELECT).
+        StageAttempt.insert_from(
+            StageRun.select(StageRun.account, StageRun.stage, StageRun.attempts, peewee.Value(worker),
+                            peewee.Value(now, converter=StageAttempt.started_at.db_value),
+                            peewee.Value(workflow.RUNNING)).where(run_filter),
+            fields=[StageAttempt.account, StageAttempt.stage, StageAttempt.attempt, StageAttempt.worker,
+                    StageAttempt.started_at, StageAttempt.outcome],
+        ).execute()
         return CustomerAccount.get_by_id(account_id)
 
 
