@@ -10,6 +10,7 @@ import pytest
 from conftest import Api, account_request
 from shared import db, organisations
 from shared.models import MarketAccess
+from web.conftest import kam_page, manager_page  # noqa: F401  the logged-in KAM and manager, shared
 
 
 @pytest.fixture

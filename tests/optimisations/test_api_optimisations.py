@@ -8,7 +8,6 @@ import datetime as dt
 
 import pytest
 
-from conftest import account_request
 from optimisations.conftest import DROP, move_window, optimisation_body
 
 KAM_EDITS = {"setup.editor": "kam"}

@@ -13,7 +13,6 @@ from optimisations.conftest import move_window, optimisation_body
 from shared import access, db, organisations
 from shared.models import CustomerAccount, Optimisation
 from shared.optimisations import forecasts
-from web.conftest import kam_page, manager_page  # noqa: F401  the logged-in KAM and manager
 from web.kam_browser import PASSWORD, STEP1, Browser, csrf_of, error_of, step2_with_access, text_of
 
 TODAY = dt.date.today()
