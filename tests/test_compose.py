@@ -20,6 +20,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import redis
 
 from compose_topology import (COMPOSE_FILE, ENV_EXAMPLE, REPO, activated, call, compose, crm_request, env_file,
                               organisation, running_stack, service, wait_final)
@@ -137,6 +138,8 @@ def token(topology):
 @needs_postgres
 def test_the_compose_services_run_as_processes_turn_requests_into_active_accounts(topology, token):
     assert "0001_baseline: applied" in topology.migrate_output
+    broker = redis.Redis.from_url(topology.variables["REDIS_URL"])
+    assert broker.config_get("appendonly") == {"appendonly": "yes"}  # the file's redis arguments, AOF on
     secret = topology.run_cli("set-webhook", "--org", "volt", "--url",
                               f"http://127.0.0.1:{topology.receiver.server_port}/hooks")
     assert secret.returncode == 0, secret.stderr

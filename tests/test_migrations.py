@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -179,3 +180,30 @@ def test_gateway_and_workers_refuse_to_start_on_a_database_that_is_behind(releas
                     database_url, redis_url)
     assert worker.returncode != 0 and time.monotonic() - started < 60
     assert "Run `kamflow migrate`" in worker.stderr
+
+
+def test_make_migration_drafts_what_a_model_change_needs_and_the_draft_applies(tmp_path, monkeypatch):
+    """The documented path for a model change: `kamflow make-migration` drafts the file, `kamflow
+    migrate` applies it, and the database then has the new column."""
+    import peewee as pw
+
+    shutil.copytree(migrations.DIRECTORY, tmp_path / "migrations")
+    monkeypatch.setattr(migrations, "DIRECTORY", tmp_path / "migrations")
+    database_url = f"sqlite:///{tmp_path / 'kamflow.db'}"
+    assert kamflow(database_url, "migrate").exit_code == 0
+    models.ApiToken._meta.add_field("note", pw.CharField(max_length=100, null=True))
+    try:
+        drafted = kamflow(database_url, "make-migration", "api token note")
+        assert drafted.exit_code == 0, drafted.output
+        assert "add column api_token.note" in drafted.output
+        written = sorted((tmp_path / "migrations").glob("*_api_token_note.py"))
+        assert len(written) == 1 and "add_column('api_token', 'note'" in written[0].read_text()
+
+        applied = kamflow(database_url, "migrate")
+        assert f"{written[0].stem}: applied" in applied.output
+        database = db.bind(database_url)
+        with database.connection_context():
+            assert "note" in {c.name for c in database.get_columns("api_token")}
+        assert "nothing drafted" in kamflow(database_url, "make-migration", "again").output
+    finally:
+        models.ApiToken._meta.remove_field("note")

@@ -146,8 +146,8 @@ def draft(name: str) -> tuple[str | None, str]:
 
     with tempfile.TemporaryDirectory() as scratch:
         database = peewee.SqliteDatabase(str(Path(scratch) / "scratch.db"))
+        apply(database)
         with database.connection_context():
-            apply(database)
             diff = diff_models(database, models.ALL_MODELS)
     if not diff:
         return None, ""
