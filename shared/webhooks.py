@@ -119,6 +119,7 @@ def record_event(account_id: int, status: str) -> list[int]:
     endpoint = active_endpoint(account.organisation_id)
     if endpoint is None:
         return []
+    _hold_order(endpoint.id)
     delivery_id = uuid.uuid4()
     payload = {
         "id": str(delivery_id),
@@ -135,6 +136,15 @@ def record_event(account_id: int, status: str) -> list[int]:
     }
     WebhookDelivery.create(delivery_id=delivery_id, endpoint=endpoint, account=account_id, event=event, payload=payload)
     return [endpoint.id]
+
+
+def _hold_order(endpoint_id: int) -> None:
+    """Deliveries go out in id order, so ids must be given in the order the events commit.
+    Two stages settling at once for one organisation could otherwise take ids 10 and 11 and
+    commit 11 first: a delivery run would post 11, then find 10. Locking the endpoint's row
+    until commit serialises them (SQLite's writer lock already does)."""
+    if database.for_update:
+        WebhookEndpoint.select(WebhookEndpoint.id).where(WebhookEndpoint.id == endpoint_id).for_update().execute()
 
 
 def _was_active_before(account_id: int) -> bool:
