@@ -220,7 +220,7 @@ def running_stack(directory: Path, database_url: str, mail_delay_s: float = 0.0,
     mail = MailCatcher(delay_s=mail_delay_s).start()
     stack = Topology(directory, {
         "SECRET_KEY": "topology-test-secret", "POSTGRES_PASSWORD": "unused", "DATABASE_URL": database_url,
-        "SMTP_URL": mail.url, "BASE_URL": "http://127.0.0.1", "LOG_FORMAT": "text",
+        "SMTP_URL": mail.url, "BASE_URL": "http://127.0.0.1", "TRUSTED_HOSTS": "127.0.0.1", "LOG_FORMAT": "text",
         "GATEWAY_PROCESSES": "1", "WORKER_PROCESSES": "1", "WORKER_THREADS": "4", "WEBHOOK_THREADS": "2",
         "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "API_RATE_LIMIT": "100000 per minute", **overrides,
     })

@@ -161,6 +161,15 @@ def test_the_compose_services_run_as_processes_turn_requests_into_active_account
         time.sleep(0.3)
     assert sorted(activated(Receiver.events)) == sorted(accepted)  # each once
 
+    # The gateway's compose health check, pointed at where gateway-1 listens here.
+    _, gateway_env = service("gateway", topology.variables)
+    check = compose()["services"]["gateway"]["healthcheck"]["test"][1:]
+    port = topology.gateways[0].rsplit(":", 1)[1]
+    healthy = subprocess.run([sys.executable, *check[1:], "--port", port], env={**os.environ, **gateway_env},
+                             capture_output=True, text=True, timeout=30)
+    assert healthy.returncode == 0, healthy.stderr
+    assert call(topology.gateways[0] + "/readyz", token, headers={"Host": "elsewhere.example"})[0] == 400
+
     # Both worker hosts took part, and the compose health check says the pool is alive.
     _, worker_env = service("worker", topology.variables)
     health = subprocess.run([sys.executable, "-m", "workers.health", "--min-processes", "3"],
