@@ -25,8 +25,12 @@ from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, User, utcnow
 from shared.optimisations import limits
 
-CUSTOMER_FIELDS = ("company", "customer_reference", "last_name", "first_name", "phone", "is_demo")
+#: The customer's written fields (every door types them in) and all the customer fields a
+#: change may touch. The email is neither: it never changes.
+CUSTOMER_TEXT_FIELDS = ("company", "customer_reference", "last_name", "first_name", "phone")
+CUSTOMER_FIELDS = CUSTOMER_TEXT_FIELDS + ("is_demo",)
 
+#: What a market's set-up holds, besides which market it is.
 MARKET_FIELDS = ("start_date", "end_date", "forecasts", "max_optimisations")
 
 

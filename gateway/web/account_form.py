@@ -15,10 +15,13 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.web.display import phone
 
+from shared import parameters
 from shared.markets import FORECASTS
 
-CUSTOMER_FIELDS = ("company", "customer_reference", "last_name", "first_name", "phone", "email")
-MARKET_FIELDS = ("start_date", "end_date", "max_optimisations")
+#: Step 1's text inputs: the customer's written fields (shared.parameters) and the email.
+CUSTOMER_FIELDS = parameters.CUSTOMER_TEXT_FIELDS + ("email",)
+#: A market card's text inputs; its forecasts are checkboxes, read apart.
+MARKET_FIELDS = tuple(field for field in parameters.MARKET_FIELDS if field != "forecasts")
 YES_NO = {"yes": True, "no": False}
 
 

@@ -13,6 +13,7 @@ import phonenumbers
 from flask import Blueprint
 from markupsafe import Markup, escape
 
+from shared import parameters
 from shared.markets import CATALOGUE, FORECASTS
 
 display = Blueprint("display", __name__)
@@ -180,8 +181,7 @@ def _part_value(part: str, value) -> str:
 
 
 #: The form fields of step 1 (a step 2 page shows their errors but has no field to link to).
-CUSTOMER_FIELD_KEYS = ("company", "customer_reference", "last_name", "first_name", "phone", "email", "is_demo")
-MARKET_FIELDS = ("start_date", "end_date", "forecasts", "max_optimisations")
+CUSTOMER_FIELD_KEYS = parameters.CUSTOMER_TEXT_FIELDS + ("email", "is_demo")
 
 
 @display.app_template_global("field_labels")
@@ -193,5 +193,5 @@ def field_labels(market_ids=(), customer: bool = True) -> dict[str, str]:
     labels = {key: FIELD_LABELS[key] for key in keys}
     for market_id in market_ids:
         labels[f"{market_id}-market"] = market_name(market_id)
-        labels.update({f"{market_id}-{field}": field_label(f"setup.markets.{market_id}.{field}") for field in MARKET_FIELDS})
+        labels.update({f"{market_id}-{field}": field_label(f"setup.markets.{market_id}.{field}") for field in parameters.MARKET_FIELDS})
     return labels
