@@ -63,3 +63,26 @@ HOME = {OPERATOR: "ops.page", CUSTOMER: "my_account.show", KAM: "dashboard.show"
 
 def may(role: str | None, door: str) -> bool:
     return role in ALLOWED[door]
+
+
+# --- An account's optimisations (the article, "Setting up of the account") --------------------
+# The editor ("The KAM" or "The customer") alone inserts or modifies an optimisation's
+# parameters, switches its notifications and updates its fixings; the other side reads; both
+# always see the calendar. Without access (Case 1) the KAM side edits. The KAM side is the
+# account's KAM, the organisation's managers and the organisation's API token (acting for the
+# account's KAM); the customer side is the account's own login. The limits (markets, access
+# windows, number per market) are in shared.optimisations.limits, which asks this.
+KAM_SIDE, CUSTOMER_SIDE = "kam", "customer"
+#: The side a role acts on for an account's optimisations.
+SIDE_OF = {KAM: KAM_SIDE, MANAGER: KAM_SIDE, CUSTOMER: CUSTOMER_SIDE}
+#: The side an API token acts on: its organisation's KAM's.
+TOKEN_SIDE = KAM_SIDE
+
+
+def optimisation_editor(app_access: bool, editor: str | None) -> str:
+    return editor if app_access and editor in (KAM_SIDE, CUSTOMER_SIDE) else KAM_SIDE
+
+
+def may_edit_optimisations(side: str, app_access: bool, editor: str | None) -> bool:
+    return side == optimisation_editor(app_access, editor)
+

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import ValidationError
 
 from gateway.api.auth import authenticate
-from shared import accounts
+from shared import accounts, permissions
 from shared.models import Fixing
 from shared.optimisations import editing, limits, reading
 from shared.optimisations.schemas import (
@@ -55,7 +55,7 @@ def _optimisation(account_id: int, optimisation_id: int):
 
 
 def _view(optimisation):
-    return reading.describe(optimisation, limits.KAM, _today(), current_app.config["KAMFLOW"].public_base_url)
+    return reading.describe(optimisation, permissions.TOKEN_SIDE, _today(), current_app.config["KAMFLOW"].public_base_url)
 
 
 def _refused(refused: limits.Refused):
@@ -95,7 +95,7 @@ def create(data, account_id: int):
     `notify` true, `notify_recipients` ["customer"] with access, else ["kam"]."""
     account = _account(account_id)
     try:
-        optimisation = editing.create(account, data, limits.KAM, _actor(), _today())
+        optimisation = editing.create(account, data, permissions.TOKEN_SIDE, _actor(), _today())
     except limits.Refused as refused:
         _refused(refused)
     except ValidationError as error:
@@ -123,7 +123,7 @@ def change(patch, account_id: int, optimisation_id: int):
     computed again from the new parameters."""
     optimisation = _optimisation(account_id, optimisation_id)
     try:
-        changed = editing.change(optimisation, OptimisationSchema().dump(patch), limits.KAM, _actor(), _today())
+        changed = editing.change(optimisation, OptimisationSchema().dump(patch), permissions.TOKEN_SIDE, _actor(), _today())
     except limits.Refused as refused:
         _refused(refused)
     except ValidationError as error:
@@ -139,7 +139,7 @@ def delete(account_id: int, optimisation_id: int):
     """Delete an optimisation and its fixings (frees its place under max_optimisations)."""
     optimisation = _optimisation(account_id, optimisation_id)
     try:
-        editing.delete(optimisation, limits.KAM, _actor())
+        editing.delete(optimisation, permissions.TOKEN_SIDE, _actor())
     except limits.Refused as refused:
         _refused(refused)
 
@@ -154,7 +154,7 @@ def record_fixing(data, account_id: int, optimisation_id: int):
     """Record a fixing made: `fixed_on`, `price`, `share_pct`. The advice for the rest follows."""
     optimisation = _optimisation(account_id, optimisation_id)
     try:
-        editing.record_fixing(optimisation, data, limits.KAM, _actor(), _today())
+        editing.record_fixing(optimisation, data, permissions.TOKEN_SIDE, _actor(), _today())
     except limits.Refused as refused:
         _refused(refused)
     except ValidationError as error:
@@ -174,7 +174,7 @@ def update_fixing(data, account_id: int, optimisation_id: int, fixing_id: int):
     if fixing is None:
         abort(404, message=f"No fixing {fixing_id} on optimisation {optimisation_id}.")
     try:
-        editing.cancel_fixing(optimisation, fixing, limits.KAM, _actor())
+        editing.cancel_fixing(optimisation, fixing, permissions.TOKEN_SIDE, _actor())
     except limits.Refused as refused:
         _refused(refused)
     return _view(reading.one(optimisation.account, optimisation.id))

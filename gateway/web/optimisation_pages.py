@@ -47,13 +47,13 @@ def _door(account_id: int | None) -> Door:
         account = CustomerAccount.get_or_none(CustomerAccount.user == user.id)
         if account is None or not account.app_access:
             abort(404, description="No customer account is linked to your login.")
-        return Door(account, limits.CUSTOMER, "/my-account/optimisations")
+        return Door(account, permissions.SIDE_OF[user.role], "/my-account/optimisations")
     if not permissions.may(user.role, permissions.KAM_PAGES):
         abort(403, description=permissions.REFUSALS[permissions.KAM_PAGES])
     account = visibility.visible_account(user, account_id)
     if account is None:
         abort(404, description="There is no such customer account among yours.")
-    return Door(account, limits.KAM, f"/customers/{account.id}/optimisations")
+    return Door(account, permissions.SIDE_OF[user.role], f"/customers/{account.id}/optimisations")
 
 
 def _both(rule: str, **options):

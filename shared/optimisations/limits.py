@@ -11,8 +11,7 @@ The article, "Setting up of the account":
 - The editor ("The KAM" or "The customer") alone inserts or modifies the parameters, switches
   the notifications and updates the fixing statuses; the other side reads. Both always see the
   calendar.
-"The KAM side" is the account's KAM, the organisation's managers and the organisation's API
-token (acting for the account's KAM); "the customer side" is the account's own login.
+Who is on which side, and the editor rule itself, are said in shared.permissions.
 """
 
 from __future__ import annotations
@@ -20,9 +19,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+from shared import permissions
 from shared.models import CustomerAccount, MarketAccess, Optimisation, OrganisationMarket
 
-KAM, CUSTOMER = "kam", "customer"
+KAM, CUSTOMER = permissions.KAM_SIDE, permissions.CUSTOMER_SIDE
 BEFORE, OPEN, ENDED = "before", "open", "ended"
 
 
@@ -36,12 +36,12 @@ class Refused(Exception):
 
 
 def editor(account: CustomerAccount) -> str:
-    """Who edits: the KAM side when the customer has no access (Case 1), else the chosen editor."""
-    return account.editor if account.app_access and account.editor in (KAM, CUSTOMER) else KAM
+    """Who edits (shared.permissions says): the KAM side in Case 1, else the chosen editor."""
+    return permissions.optimisation_editor(account.app_access, account.editor)
 
 
 def may_edit(account: CustomerAccount, side: str) -> bool:
-    return editor(account) == side
+    return permissions.may_edit_optimisations(side, account.app_access, account.editor)
 
 
 def check_edit(account: CustomerAccount, side: str) -> None:
