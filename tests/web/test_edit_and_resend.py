@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 from marshmallow import ValidationError
 
-import workers.send_credentials
 from shared import db
 from shared.change_schemas import EMAIL_IS_FIXED, AccountChangeSchema
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User
@@ -162,8 +159,6 @@ def test_resend_is_refused_for_an_account_without_access(kam_page):
     assert audit(account_id, "credentials.resend") == []
 
 
-@pytest.mark.skipif("credentials_purpose" not in inspect.getsource(workers.send_credentials),
-                    reason="workers/send_credentials.py does not use shared.resend.credentials_purpose yet")
 def test_resend_sends_a_second_email_with_a_new_link(kam_page, active_account, mailbox):
     kam_page.post_form(f"/customers/{active_account}/resend-credentials", {}, page_path=f"/customers/{active_account}")
     first, second = mailbox.wait_for(2)
