@@ -16,8 +16,9 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_smorest import Api
 from flask_wtf import CSRFProtect
 from werkzeug.exceptions import BadRequest, HTTPException, SecurityError, UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import security_headers
+from gateway import security_headers, url_numbers
 from shared import broker as broker_setup
 from shared import db
 from shared.config import Settings
@@ -44,6 +45,13 @@ def _string_keys(value):
 def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     settings = (settings or Settings.from_env()).with_secret()
     app = Flask(__name__)
+    # Every <int:...> in a URL, at every door, fits a database id: a larger one is a 404, not a 500.
+    app.url_map.converters["int"] = url_numbers.BoundedInt
+    if settings.trusted_proxy_count:
+        # Behind N proxies, the client address (throttling, rate limits, login audit) and the
+        # scheme are the ones the N-th proxy from us reports; without proxies, the socket's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,
+                                x_proto=settings.trusted_proxy_count)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         KAMFLOW=settings,
@@ -90,7 +98,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway import metrics
     from gateway.api import customer_accounts, markets, optimisations, webhooks
     from gateway.api.docs import docs, require_caller
-    from gateway.api.rate_limits import make_limiter
+    from gateway.api.rate_limits import authenticated, limit_blueprint, make_limiter
     from gateway.health import health
     from gateway.ops import ops
     from gateway.readiness import readiness
@@ -106,13 +114,13 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway.web.set_password import set_password
     from gateway.web.wizard import wizard
 
-    # The CRM door: JSON, bearer tokens, rate-limited per token.
+    # The CRM door: JSON, bearer tokens, rate-limited per token (without a valid one, per address).
     app.config["RATELIMIT_STORAGE_URI"] = settings.redis_url or "memory://"
     app.config["RATELIMIT_KEY_PREFIX"] = "kamflow-ratelimit"
     limiter = make_limiter()
     limiter.init_app(app)
     for api_blueprint in (customer_accounts.blp, optimisations.blp, markets.blp, webhooks.blp):
-        limiter.limit(settings.api_rate_limit)(api_blueprint)
+        limit_blueprint(limiter, api_blueprint, settings.api_rate_limit, settings.api_unauthenticated_rate_limit)
         api.register_blueprint(api_blueprint)
         csrf.exempt(api_blueprint)  # bearer-token API: no cookies, so no CSRF to forge
     app.before_request(require_caller)  # the OpenAPI document and its page need a caller too
@@ -138,7 +146,8 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
             custom = error.description != type(error).description
             payload.setdefault("message", error.description if custom else ERROR_SUMMARIES.get(code, error.description))
             if code == 429:
-                payload["message"] = f"Too many requests for this API token: at most {error.description}."
+                caller = "this API token" if authenticated() else "your address without a valid API token"
+                payload["message"] = f"Too many requests for {caller}: at most {error.description}."
                 if (limit := limiter.current_limit) is not None:
                     headers = {**(headers or {}), "Retry-After": str(max(1, int(limit.reset_at - time.time())))}
             return jsonify(payload), code, headers

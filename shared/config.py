@@ -89,6 +89,13 @@ class Settings:
 
     #: Requests per API token (Flask-Limiter notation), shared by all gateway processes.
     api_rate_limit: str = "600 per minute"
+    #: API requests without a valid token, per client address (a new random token each time
+    #: must not mean a new bucket each time).
+    api_unauthenticated_rate_limit: str = "60 per minute"
+    #: How many reverse proxies in front of the gateway set X-Forwarded-For/-Proto (0: none; the
+    #: client address is the socket's). Set it exactly: trusting a header nobody strips lets a
+    #: client choose its address.
+    trusted_proxy_count: int = 0
 
     # Webhooks: retries of a receiver that is down, and when the reconciler tries again after.
     webhook_max_retries: int = 8

@@ -27,11 +27,21 @@ def today() -> dt.date:
     return dt.date.today()
 
 
+#: Control (Cc), format (Cf: zero-width, bidi overrides, soft hyphen, BOM), line and paragraph
+#: separators (Zl, Zp: U+2028, U+2029), surrogates and private use: none belongs in a name, a
+#: reference or a company, and they break what the text goes into — an email's headers and
+#: lines (the credentials email failed on U+2028), a CSV, a log line, a page's reading order.
+REFUSED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
+
+
 def refuse_control_characters(value: str) -> str:
-    """Names and references are printable text; a NUL or a control character is a forged or
-    broken input (and PostgreSQL cannot store a NUL)."""
-    if any(unicodedata.category(char) == "Cc" for char in value):
-        raise ValidationError("Must not contain control characters.")
+    """Names and references are printable text; anything of REFUSED_CATEGORIES is a forged or
+    broken input (and PostgreSQL cannot store a NUL). The message names the character."""
+    for char in value:
+        if unicodedata.category(char) in REFUSED_CATEGORIES:
+            raise ValidationError(
+                f"Must not contain control, invisible or line-separator characters (found U+{ord(char):04X})."
+            )
     return value
 
 
@@ -46,7 +56,7 @@ class Text(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
-        return refuse_control_characters(value.strip())
+        return refuse_control_characters(value).strip()
 
 
 class OptionalText(fields.String):
@@ -57,7 +67,7 @@ class OptionalText(fields.String):
         super().__init__(allow_none=True, load_default=None, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        value = refuse_control_characters(super()._deserialize(value, attr, data, **kwargs).strip())
+        value = refuse_control_characters(super()._deserialize(value, attr, data, **kwargs)).strip()
         if len(value) > self.max_length:
             raise ValidationError(f"Must be at most {self.max_length} characters.")
         return value or None

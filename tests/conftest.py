@@ -105,6 +105,7 @@ def make_settings(database_url: str, redis_url: str, smtp_url: str, **overrides)
         webhook_max_backoff_ms=400,
         webhook_stall_after_s=2,
         api_rate_limit="100000 per minute",  # the tests poll far faster than a CRM should
+        api_unauthenticated_rate_limit="100000 per minute",  # many tests check 401s from one address
         webhook_allow_private_networks=True,  # the tests' webhook receivers listen on loopback
     )
     values.update(overrides)
@@ -128,7 +129,7 @@ def broker(settings):
     db.migrate()
     # Each test starts from an empty broker: queues, heartbeats, worker registry, locks and
     # rate-limit counters of earlier tests would otherwise leak into what this one sees.
-    for pattern in ("dramatiq:*", "kamflow*"):
+    for pattern in ("dramatiq:*", "kamflow*", "LIMITS:*"):  # LIMITS: Flask-Limiter's counters
         for key in broker.client.scan_iter(match=pattern, count=1000):
             broker.client.delete(key)
     yield broker

@@ -15,12 +15,24 @@ def bearer_token() -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+_UNSET = object()
+
+
+def caller_token() -> ApiToken | None:
+    """The live API token this request carries, looked up once per request (the rate limiter
+    asks first, to count a valid token's requests per token and the rest per address)."""
+    record = g.get("caller_token", _UNSET)
+    if record is _UNSET:
+        token = bearer_token()
+        record = g.caller_token = organisations.live_api_token(token) if token else None
+    return record
+
+
 def authenticate() -> None:
     """`before_request` for API blueprints: sets g.organisation and g.api_token, or answers 401."""
-    token = bearer_token()
-    if token is None:
+    if bearer_token() is None:
         abort(401, message="Send your API token as 'Authorization: Bearer <token>'.")
-    record = organisations.live_api_token(token)
+    record = caller_token()
     if record is None:
         abort(401, message="This API token is not valid or has been revoked.")
     ApiToken.update(last_used_at=utcnow()).where(ApiToken.id == record.id).execute()

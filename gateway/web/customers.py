@@ -4,12 +4,14 @@ refreshes by itself through a small JSON endpoint."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from gateway.web.auth import current_staff, staff_required
 from shared import permissions, resend, stage_history, trials, visibility, workflow
 from shared.models import AuditEvent, CustomerAccount, MarketAccess
+from shared.schemas import MAX_PAGE
 
 customers = Blueprint("customers", __name__, url_prefix="/customers")
 
@@ -17,8 +19,11 @@ PER_PAGE = 20
 
 
 def _page_number() -> int:
-    text = request.args.get("page", "1")
-    return max(int(text), 1) if text.isdigit() else 1
+    """?page=N, from 1 to MAX_PAGE; anything else is a clear 400, never a database overflow."""
+    text = request.args.get("page", "1").strip()
+    if not re.fullmatch(r"[0-9]{1,7}", text) or not 1 <= int(text) <= MAX_PAGE:
+        abort(400, description=f"The page number must be a whole number from 1 to {MAX_PAGE:,}.")
+    return int(text)
 
 
 def visible_or_404(account_id: int) -> CustomerAccount:
