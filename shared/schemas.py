@@ -40,7 +40,7 @@ def refuse_control_characters(value: str) -> str:
     for char in value:
         if unicodedata.category(char) in REFUSED_CATEGORIES:
             raise ValidationError(
-                f"Must not contain control, invisible or line-separator characters (found U+{ord(char):04X})."
+                f"Must not contain control characters, invisible characters or line separators (found U+{ord(char):04X})."
             )
     return value
 

@@ -119,3 +119,24 @@ def test_kam_email_names_only_an_account_owner_of_the_tokens_organisation(api, w
     for email in ("ops@acme-energy.example", "claire@client.example", "kam@rival-power.example"):
         answer = api.create(account_request(**{"kam_email": email, "customer.email": "x@client.example"}))
         assert answer.status_code == 422 and "kam_email" in answer.get_json()["errors"]["json"]
+
+
+def test_dead_letters_are_seen_and_handled_only_by_the_operator_of_their_organisation(world, redis_client):
+    import time as clock
+
+    import dramatiq
+
+    from shared import queues
+
+    message = dramatiq.Message(queue_name="send_credentials", actor_name="send_credentials", args=(world["a"],),
+                               kwargs={}, options={"retries": 5})
+    redis_client.zadd(queues.dead_key("send_credentials"), {"dead-a": int(clock.time() * 1000)})
+    redis_client.hset(queues.dead_messages_key("send_credentials"), "dead-a", message.encode())
+    insider, outsider = world["browsers"]["operator A"], world["browsers"]["operator B"]
+    assert [d["account_id"] for d in insider.get("/ops/snapshot.json").get_json()["dead_letters"]] == [world["a"]]
+    assert outsider.get("/ops/snapshot.json").get_json()["dead_letters"] == []
+    refused = outsider.post("/ops/dead-letters/send_credentials/dead-a/discard", data={"csrf_token": _csrf(outsider, "/ops")})
+    assert refused.status_code == 404
+    assert redis_client.hexists(queues.dead_messages_key("send_credentials"), "dead-a")
+    done = insider.post("/ops/dead-letters/send_credentials/dead-a/discard", data={"csrf_token": _csrf(insider, "/ops")})
+    assert done.status_code == 303 and not redis_client.hexists(queues.dead_messages_key("send_credentials"), "dead-a")
