@@ -13,12 +13,13 @@ import time
 import redis
 
 from flask import Flask, Response, jsonify, render_template, request
-from flask_smorest import Api
 from flask_wtf import CSRFProtect
-from werkzeug.exceptions import BadRequest, HTTPException, SecurityError, UnsupportedMediaType
+from werkzeug.exceptions import (BadRequest, HTTPException, MethodNotAllowed, NotFound, SecurityError,
+                                 UnsupportedMediaType)
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import security_headers, url_numbers
+from gateway.api.openapi import KamflowApi
 from shared import broker as broker_setup
 from shared import db
 from shared.config import Settings
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
         MAX_CONTENT_LENGTH=256 * 1024,  # an account request is a few kB; refuse floods early
         API_TITLE="kamflow CRM API",
         API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
+        OPENAPI_VERSION="3.1.0",  # webhooks are described at the top level (3.1)
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={
@@ -89,7 +90,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
 
     csrf.init_app(app)
     security_headers.init_app(app, secure_cookie=app.config["SESSION_COOKIE_SECURE"])
-    api = Api(app)
+    api = KamflowApi(app)
     app.extensions["kamflow_login_throttle"] = LoginThrottle(
         redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2) if settings.redis_url else None,
         settings,
@@ -130,11 +131,26 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
         app.register_blueprint(blueprint)
     metrics.init_app(app)
 
+    def _methods_allowed(methods) -> list[str]:
+        """The methods that really match the path: werkzeug names a rule's methods in a 405 even
+        when its converter refused the value (an id past 64 bits), which is a 404."""
+        adapter = app.url_map.bind("localhost")
+        allowed = []
+        for method in sorted(methods):
+            try:
+                adapter.match(request.path, method=method)
+                allowed.append(method)
+            except HTTPException:
+                pass
+        return allowed
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         """JSON under /api (never an HTML page for an integrator); a page everywhere else."""
         if isinstance(error, SecurityError):  # a Host outside TRUSTED_HOSTS: no URL can be built for it
             return Response(f"{error.description}\n", 400, {"Content-Type": "text/plain; charset=utf-8"})
+        if isinstance(error, MethodNotAllowed) and not _methods_allowed(error.valid_methods or ()):
+            error = NotFound()
         if request.path.startswith("/api"):
             payload, code, headers = api.handle_http_exception(error)
             # marshmallow keys list items' errors by int index, next to "_schema" strings:
@@ -145,6 +161,8 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
             # webargs' validation errors carry no summary: give every error one
             custom = error.description != type(error).description
             payload.setdefault("message", error.description if custom else ERROR_SUMMARIES.get(code, error.description))
+            if isinstance(error, MethodNotAllowed):
+                headers = {**(headers or {}), "Allow": ", ".join(_methods_allowed(error.valid_methods or ()))}
             if code == 429:
                 caller = "this API token" if authenticated() else "your address without a valid API token"
                 payload["message"] = f"Too many requests for {caller}: at most {error.description}."

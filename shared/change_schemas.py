@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
-from shared.schemas import CustomerSchema, SetupSchema
+from shared.schemas import CustomerSchema, PhoneNumber, SetupSchema, Text, yes_no
 
 EMAIL_IS_FIXED = "The email cannot be modified: it is the customer's login."
 
@@ -32,3 +32,17 @@ class AccountChangeSchema(Schema):
 
     customer = fields.Nested(CustomerChangeSchema)
     setup = fields.Nested(SetupSchema)
+
+
+class CustomerPatchSchema(CustomerChangeSchema):
+    """The API's PATCH: every field optional (send only what changes), none blank."""
+
+    company = Text(max_length=200, not_blank=True)
+    last_name = Text(max_length=100, not_blank=True)
+    first_name = Text(max_length=100, not_blank=True)
+    phone = PhoneNumber()
+    is_demo = yes_no()
+
+
+class AccountPatchSchema(AccountChangeSchema):
+    customer = fields.Nested(CustomerPatchSchema)

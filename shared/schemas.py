@@ -45,14 +45,23 @@ def refuse_control_characters(value: str) -> str:
     return value
 
 
-class Text(fields.String):
-    """A string with surrounding spaces removed; blank counts as missing when required."""
+#: Printable text as JSON Schema says it (for clients and fuzzers): no control character...
+PRINTABLE_PATTERN = "^[^\u0000-\u001f\u007f-\u009f]*$"
+#: ...and, where a value is needed, not only spaces.
+NOT_BLANK_PATTERN = "^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
 
-    def __init__(self, *, max_length: int, required: bool = False, **kwargs):
+
+class Text(fields.String):
+    """A string with surrounding spaces removed; blank counts as missing when required (or, in a
+    change where the field may be left out, when `not_blank`)."""
+
+    def __init__(self, *, max_length: int, required: bool = False, not_blank: bool | None = None, **kwargs):
+        not_blank = required if not_blank is None else not_blank
         validators = [validate.Length(max=max_length, error=f"Must be at most {max_length} characters.")]
-        if required:
+        if not_blank:
             validators.append(validate.Length(min=1, error="Required: must not be blank."))
-        super().__init__(required=required, validate=validators, **kwargs)
+        metadata = {"pattern": NOT_BLANK_PATTERN if not_blank else PRINTABLE_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(required=required, validate=validators, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs)
@@ -64,7 +73,8 @@ class OptionalText(fields.String):
 
     def __init__(self, *, max_length: int, **kwargs):
         self.max_length = max_length
-        super().__init__(allow_none=True, load_default=None, **kwargs)
+        metadata = {"pattern": PRINTABLE_PATTERN, "maxLength": max_length, **kwargs.pop("metadata", {})}
+        super().__init__(allow_none=True, load_default=None, metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = refuse_control_characters(super()._deserialize(value, attr, data, **kwargs)).strip()
@@ -73,8 +83,17 @@ class OptionalText(fields.String):
         return value or None
 
 
+#: The shape of an international number as typed ("+33 1 23 45 67 89"); its validity for the
+#: country is checked by phonenumbers. Said in the OpenAPI document so clients know it up front.
+PHONE_PATTERN = r"^\+[0-9][0-9 ().-]{5,30}$"
+
+
 class PhoneNumber(fields.String):
     """An international phone number, stored in E.164 form (+33123456789)."""
+
+    def __init__(self, **kwargs):
+        metadata = {"pattern": PHONE_PATTERN, "example": "+33 1 23 45 67 89", **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs).strip()
@@ -95,6 +114,10 @@ class PhoneNumber(fields.String):
 
 class EmailAddress(fields.String):
     """A valid email address, normalised to lower case since it is a login."""
+
+    def __init__(self, **kwargs):
+        metadata = {"format": "email", "maxLength": 254, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs).strip()
@@ -234,8 +257,8 @@ class AccountRequestSchema(Schema):
 
 
 class StageViewSchema(Schema):
-    name = fields.String()
-    state = fields.String()
+    name = fields.String(validate=validate.OneOf(workflow.STAGE_NAMES))
+    state = fields.String(validate=validate.OneOf(workflow.STAGE_STATES))
     attempts = fields.Integer()
     error = fields.String(allow_none=True)
     started_at = UtcDateTime(allow_none=True)
@@ -243,12 +266,32 @@ class StageViewSchema(Schema):
 
 
 class MarketViewSchema(Schema):
-    market = fields.String()
+    market = fields.String(validate=validate.OneOf(sorted(CATALOGUE)))
     start_date = fields.Date()
     end_date = fields.Date()
-    forecasts = fields.List(fields.String())
+    forecasts = fields.List(fields.String(validate=validate.OneOf(FORECASTS)))
     max_optimisations = fields.Integer()
     active = fields.Boolean(metadata={"description": "Whether the entitlement is activated."})
+
+
+class LinksSchema(Schema):
+    self_ = fields.Url(data_key="self", attribute="self", metadata={"description": "This resource's URL"})
+
+
+class CustomerViewSchema(Schema):
+    company = fields.String()
+    customer_reference = fields.String(allow_none=True)
+    last_name = fields.String()
+    first_name = fields.String()
+    phone = fields.String(metadata={"description": "E.164", "example": "+33123456789"})
+    email = EmailAddress()
+    is_demo = fields.Boolean()
+
+
+class SetupViewSchema(Schema):
+    app_access = fields.Boolean()
+    editor = fields.String(allow_none=True, validate=validate.OneOf(EDITORS),
+                           metadata={"description": "Who edits the optimisations; null without access"})
 
 
 class AccountViewSchema(Schema):
@@ -256,16 +299,17 @@ class AccountViewSchema(Schema):
         unknown = EXCLUDE
 
     id = fields.Integer()
-    status = fields.String()
-    kam_email = fields.String()
-    customer = fields.Nested(CustomerSchema)
-    setup = fields.Dict()
+    status = fields.String(validate=validate.OneOf(workflow.STATUSES))
+    kam_email = EmailAddress()
+    customer = fields.Nested(CustomerViewSchema)
+    setup = fields.Nested(SetupViewSchema)
     markets = fields.List(fields.Nested(MarketViewSchema))
     stages = fields.List(fields.Nested(StageViewSchema))
-    rejection_reasons = fields.Dict(allow_none=True)
+    rejection_reasons = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), allow_none=True,
+                                    metadata={"description": "When rejected: the reasons by field"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
-    links = fields.Dict(keys=fields.String(), values=fields.String())
+    links = fields.Nested(LinksSchema)
 
 
 class AccountListSchema(Schema):
@@ -294,14 +338,21 @@ class AccountListQuerySchema(PageQuerySchema):
 
 
 class MarketCatalogueSchema(Schema):
-    id = fields.String()
+    id = fields.String(validate=validate.OneOf(sorted(CATALOGUE)))
     name = fields.String()
-    commodity = fields.String()
+    commodity = fields.String(validate=validate.OneOf(("gas", "power")))
     country = fields.String()
     short_term = fields.Boolean()
 
 
 # --- Webhooks ----------------------------------------------------------------------------------
+
+
+
+def _webhook_events() -> list[str]:
+    from shared.webhooks import EVENTS  # shared.webhooks needs this module's fields: imported late
+
+    return sorted(EVENTS.values())
 
 
 class WebhookUrl(fields.String):
@@ -322,29 +373,31 @@ class WebhookRegistrationSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    url = WebhookUrl(required=True, metadata={"description": "Where kamflow POSTs account events."})
+    url = WebhookUrl(required=True, metadata={"description": "Where kamflow POSTs account events.", "format": "uri",
+                                              "maxLength": 2000, "pattern": "^[hH][tT][tT][pP][sS]?://"})
     revoke_previous_secret = yes_no(load_default=False, metadata={"description": (
         "Registering again issues a new secret; the previous one keeps signing alongside it for 24 hours "
         "(two signatures) so your receiver can switch. true: stop signing with it at once (it leaked).")})
 
 
 class WebhookEndpointViewSchema(Schema):
-    url = fields.String()
+    url = fields.String(metadata={"format": "uri"})
     active = fields.Boolean()
     created_at = UtcDateTime()
     secret = fields.String(metadata={"description": "Shown once, when the endpoint is registered."})
     signature_header = fields.String(metadata={"description": "How deliveries are signed (Standard Webhooks)."})
-    events = fields.List(fields.String())
+    events = fields.List(fields.String(validate=validate.OneOf(_webhook_events())))
     previous_secret_valid_until = UtcDateTime(allow_none=True, metadata={
         "description": "Until when the secret this registration replaced still signs deliveries (a rotation)."})
 
 
 class WebhookDeliveryViewSchema(Schema):
-    delivery_id = fields.String()
-    event = fields.String()
+    delivery_id = fields.UUID()
+    event = fields.String(validate=validate.OneOf(_webhook_events()))
     account_id = fields.Integer()
-    url = fields.String()
-    state = fields.String(metadata={"description": "pending | sending | delivered | cancelled (the URL was removed)"})
+    url = fields.String(metadata={"format": "uri"})
+    state = fields.String(validate=validate.OneOf(("pending", "sending", "delivered", "cancelled")),
+                          metadata={"description": "cancelled: the URL was removed before it was delivered"})
     attempts = fields.Integer()
     last_status_code = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)

@@ -48,6 +48,7 @@ DONE = "done"
 SKIPPED = "skipped"
 STAGE_REJECTED = "rejected"
 STAGE_FAILED = "failed"
+STAGE_STATES = (WAITING, RUNNING, RETRYING, DONE, SKIPPED, STAGE_REJECTED, STAGE_FAILED)
 
 #: Where an account may go from each status. Everything that changes a status checks here.
 TRANSITIONS: dict[str, frozenset[str]] = {

@@ -214,3 +214,38 @@ def test_markdown_of_a_description_cannot_inject_markup():
 
     assert str(markdown_inline("<script>x</script> `a`")) == "&lt;script&gt;x&lt;/script&gt; <code>a</code>"
     assert str(markdown("- one\n- two")) == "<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"
+
+
+def test_every_operation_declares_its_errors_typed_and_no_default(api):
+    """What a generated client needs: a body for every error, operationIds, enums, headers."""
+    spec = api.get("/api/openapi.json").get_json()
+    error = {"$ref": "#/components/schemas/Error"}
+    operation_ids = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            operation_ids.append(operation["operationId"])
+            responses = operation["responses"]
+            assert "default" not in responses, (method, path)
+            assert {"401", "429"} <= set(responses), (method, path)
+            assert "Retry-After" in responses["429"]["headers"]
+            if "requestBody" in operation:
+                assert {"400", "413", "415", "422"} <= set(responses), (method, path)
+            if "{" in path:
+                assert "404" in responses, (method, path)
+            for code, response in responses.items():
+                if int(code) >= 400:
+                    assert response["content"]["application/json"]["schema"] == error, (method, path, code)
+    assert len(set(operation_ids)) == len(operation_ids)
+    assert {"createCustomerAccount", "changeCustomerAccount", "retryCustomerAccount", "resendCredentials",
+            "registerWebhook"} <= set(operation_ids)
+    schemas = spec["components"]["schemas"]
+    assert "409" in spec["paths"]["/api/v1/customer-accounts"]["post"]["responses"]
+    assert schemas["AccountView"]["properties"]["status"]["enum"][0] == "pending"
+    assert "required" not in schemas["CustomerPatch"]  # a phone-only PATCH can be built
+    assert [s["$ref"].rsplit("/", 1)[1] for s in schemas["Setup"]["oneOf"]] == ["SetupWithoutAccess", "SetupWithAccess"]
+    assert schemas["Customer"]["properties"]["email"]["format"] == "email"
+    assert schemas["Customer"]["properties"]["phone"]["pattern"].startswith("^\\+")
+    assert set(spec["webhooks"]) == {"account.active", "account.rejected", "account.failed"}
+    assert "created_at" in schemas["WebhookEvent"]["required"]

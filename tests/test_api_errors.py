@@ -134,6 +134,10 @@ def test_unknown_route_and_method_answer_json(api):
     assert api.get("/api/v1/nothing-here").is_json
     answer = api.client.delete("/api/v1/customer-accounts", headers=api.headers)
     assert answer.status_code == 405 and answer.is_json
+    assert answer.headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+    # An id no account can have is a 404 whatever the method, not a 405 naming methods it cannot use.
+    past_64_bits = api.client.patch("/api/v1/customer-accounts/1031811889428287193088", json={}, headers=api.headers)
+    assert past_64_bits.status_code == 404 and past_64_bits.is_json
 
 
 def test_a_token_over_its_rate_limit_gets_429_with_retry_after(settings, broker, org, redis_client):

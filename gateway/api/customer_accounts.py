@@ -9,7 +9,7 @@ from flask_smorest import Blueprint, abort
 
 from gateway.api.auth import authenticate
 from shared import accounts, claims, dead_letters, idempotency, operations, parameters, resend
-from shared.change_schemas import AccountChangeSchema
+from shared.change_schemas import AccountPatchSchema
 from shared.schemas import AccountListQuerySchema, AccountListSchema, AccountRequestSchema, AccountViewSchema
 
 blp = Blueprint(
@@ -59,10 +59,12 @@ def _replay(record, request_hash: str):
                    "24 hours) and creates nothing; with another body it is refused (422).",
 }])
 @blp.response(202, AccountViewSchema, description="Accepted: the workflow has started (status `pending`).", headers={
-    "Location": {"description": "The account's URL", "schema": {"type": "string"}},
-    "Idempotent-Replayed": {"description": "`true` when this is the stored first answer", "schema": {"type": "string"}},
+    "Location": {"description": "The account's URL", "schema": {"type": "string", "format": "uri"}},
+    "Idempotent-Replayed": {"description": "`true` when this is the stored first answer (absent otherwise)",
+                            "schema": {"type": "string", "enum": ["true"]}},
 })
-@blp.alt_response(401, description="Missing or invalid token")
+@blp.alt_response(409, description="Another account already holds this email (a login) or this customer reference: "
+                                   "`existing_account` names it when it is yours")
 @blp.alt_response(422, description="Invalid body, unknown KAM, or Idempotency-Key reused with another body")
 def create(request_data):
     """Create a customer account.
@@ -154,7 +156,7 @@ def _actor() -> str:
 
 
 @blp.patch(ACCOUNT)
-@blp.arguments(AccountChangeSchema(partial=tuple(f"customer.{f}" for f in parameters.CUSTOMER_FIELDS)))
+@blp.arguments(AccountPatchSchema)
 @blp.response(200, AccountViewSchema)
 @blp.alt_response(404, description="No such account in your organisation")
 @blp.alt_response(409, description="The account is not in a state that allows this change now")

@@ -13,6 +13,7 @@ from flask_login import current_user
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from gateway.api import openapi
 from gateway.api.auth import bearer_token
 from shared import organisations, permissions, webhook_signing
 
@@ -53,5 +54,5 @@ def require_caller():
 
 @docs.get("/api/docs")
 def page():
-    spec = current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
+    spec = openapi.document(current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec)
     return render_template("api_docs.html", spec=spec, signing=webhook_signing)
