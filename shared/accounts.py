@@ -117,7 +117,8 @@ def list_accounts(organisation: Organisation, *, page: int, per_page: int, statu
     if is_demo is not None:
         query = query.where(CustomerAccount.is_demo == is_demo)
     if kam_email:
-        query = query.join(User, on=(CustomerAccount.kam == User.id)).where(User.email == kam_email)
+        # Logins are stored lower case; a filter by an address no KAM has simply finds nothing.
+        query = query.join(User, on=(CustomerAccount.kam == User.id)).where(User.email == kam_email.strip().lower())
     if updated_since is not None:
         naive_utc = updated_since.astimezone(dt.timezone.utc).replace(tzinfo=None)
         query = query.where(CustomerAccount.updated_at >= naive_utc)

@@ -330,7 +330,8 @@ class PageQuerySchema(Schema):
 class AccountListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(workflow.STATUSES, error="Unknown status: choose one of {choices}."))
     is_demo = fields.Boolean(metadata={"description": "true: demo accounts only; false: real ones only"})
-    kam_email = EmailAddress(metadata={"description": "Only the accounts of this KAM"})
+    kam_email = fields.String(validate=validate.Length(max=254), metadata={
+        "description": "Only the accounts of this KAM", "format": "email"})
     updated_since = fields.AwareDateTime(
         default_timezone=dt.timezone.utc,
         metadata={"description": "ISO 8601 date-time; accounts changed at or after it (UTC if no offset)"},

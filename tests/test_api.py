@@ -249,3 +249,12 @@ def test_every_operation_declares_its_errors_typed_and_no_default(api):
     assert schemas["Customer"]["properties"]["phone"]["pattern"].startswith("^\\+")
     assert set(spec["webhooks"]) == {"account.active", "account.rejected", "account.failed"}
     assert "created_at" in schemas["WebhookEvent"]["required"]
+
+
+def test_the_kam_filter_takes_any_email_shaped_value(api):
+    """A filter finds what matches: an address no KAM can have finds nothing rather than a 422."""
+    account_id = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]
+    found = api.get("/api/v1/customer-accounts?kam_email=KAM@Acme-Energy.example").get_json()
+    assert [a["id"] for a in found["items"]] == [account_id]
+    nobody = api.get("/api/v1/customer-accounts?kam_email=someone%40x9bykz1h.test")
+    assert nobody.status_code == 200 and nobody.get_json()["total"] == 0

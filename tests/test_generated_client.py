@@ -45,6 +45,17 @@ def generate_client(base_url: str, token: str, directory):
         sys.path.remove(str(directory))
 
 
+def wait_until_active(get_customer_account, crm, account_id):
+    from kamflow_client.models import AccountViewStatus
+
+    deadline = time.monotonic() + 20
+    while (account := get_customer_account.sync(account_id, client=crm)).status != AccountViewStatus.ACTIVE:
+        assert account.status not in (AccountViewStatus.REJECTED, AccountViewStatus.FAILED), account
+        assert time.monotonic() < deadline, account
+        time.sleep(0.1)
+    return account
+
+
 def test_a_generated_client_walks_the_readme_flow(live_server, org, tmp_path):
     client_package = generate_client(live_server, org["token"], tmp_path)
     from kamflow_client import AuthenticatedClient
@@ -61,7 +72,6 @@ def test_a_generated_client_walks_the_readme_flow(live_server, org, tmp_path):
         AccountPatch,
         AccountRequest,
         AccountView,
-        AccountViewStatus,
         Customer,
         CustomerPatch,
         Error,
@@ -96,11 +106,7 @@ def test_a_generated_client_walks_the_readme_flow(live_server, org, tmp_path):
     assert created.headers["Location"] == created.parsed.links.self_
 
     # Poll to active.
-    deadline = time.monotonic() + 20
-    while (account := get_customer_account.sync(account_id, client=crm)).status != AccountViewStatus.ACTIVE:
-        assert account.status not in (AccountViewStatus.REJECTED, AccountViewStatus.FAILED), account
-        assert time.monotonic() < deadline, account
-        time.sleep(0.1)
+    account = wait_until_active(get_customer_account, crm, account_id)
     assert [stage.state.value for stage in account.stages] == ["done"] * 4
 
     # The same customer again, without the key: refused at once, the typed error names the account.
@@ -121,6 +127,7 @@ def test_a_generated_client_walks_the_readme_flow(live_server, org, tmp_path):
     # Resend the credentials.
     resent = resend_credentials.sync_detailed(account_id, client=crm)
     assert resent.status_code == 202 and isinstance(resent.parsed, AccountView)
+    wait_until_active(get_customer_account, crm, account_id)
 
     # Retry is refused (the account is not failed): the message comes from the typed error.
     retried = retry_customer_account.sync_detailed(account_id, client=crm)

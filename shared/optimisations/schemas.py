@@ -21,7 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from shared.markets import CATALOGUE
 from shared.optimisations.calendar import RISK_APPETITES
 from shared.optimisations.forecasts import KINDS
-from shared.schemas import Text, UtcDateTime, yes_no
+from shared.schemas import EDITORS, Text, UtcDateTime, yes_no
 
 TARIFF_INDEXES = ("base", "peak", "offpeak")
 RECIPIENTS = ("kam", "customer")
@@ -167,7 +167,7 @@ def decimal_string(**kwargs) -> fields.Decimal:
 
 class FixingViewSchema(Schema):
     id = fields.Integer()
-    status = fields.String(metadata={"description": "fixed | cancelled"})
+    status = fields.String(validate=validate.OneOf(("fixed", "cancelled")))
     fixed_on = fields.Date()
     price = decimal_string()
     share_pct = decimal_string()
@@ -180,7 +180,8 @@ class AdviceViewSchema(Schema):
     share_pct = decimal_string(places=2)
     volume_mwh = decimal_string(places=3)
     forecast_price = decimal_string(allow_none=True)
-    status = fields.String(metadata={"description": "to_do (advised) or fixed"})
+    status = fields.String(validate=validate.OneOf(("to_do", "fixed")),
+                           metadata={"description": "to_do (advised) or fixed"})
 
 
 class CalendarViewSchema(Schema):
@@ -194,21 +195,21 @@ class CalendarViewSchema(Schema):
 class OptimisationViewSchema(Schema):
     id = fields.Integer()
     account_id = fields.Integer()
-    market = fields.String()
+    market = fields.String(validate=validate.OneOf(sorted(CATALOGUE)))
     name = fields.String()
     delivery_start = Month()
     delivery_end = Month()
     volume_mwh = decimal_string()
-    tariff_indexes = fields.List(fields.String())
+    tariff_indexes = fields.List(fields.String(validate=validate.OneOf(TARIFF_INDEXES)))
     max_fixings = fields.Integer()
     min_share_pct = fields.Integer()
     window_start = fields.Date()
     window_end = fields.Date()
-    risk_appetite = fields.String()
-    forecast = fields.String()
+    risk_appetite = fields.String(validate=validate.OneOf(RISK_APPETITES))
+    forecast = fields.String(validate=validate.OneOf(KINDS))
     notify = fields.Boolean()
-    notify_recipients = fields.List(fields.String())
-    editor = fields.String(metadata={"description": "who may change it: kam or customer"})
+    notify_recipients = fields.List(fields.String(validate=validate.OneOf(RECIPIENTS)))
+    editor = fields.String(validate=validate.OneOf(EDITORS), metadata={"description": "who may change it"})
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     fixings = fields.List(fields.Nested(FixingViewSchema))
