@@ -330,8 +330,8 @@ class PageQuerySchema(Schema):
 class AccountListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(workflow.STATUSES, error="Unknown status: choose one of {choices}."))
     is_demo = fields.Boolean(metadata={"description": "true: demo accounts only; false: real ones only"})
-    kam_email = fields.String(validate=validate.Length(max=254), metadata={
-        "description": "Only the accounts of this KAM", "format": "email"})
+    # The shape of an address only: a filter by one no KAM can have finds nothing.
+    kam_email = fields.Email(validate=validate.Length(max=254), metadata={"description": "Only the accounts of this KAM"})
     updated_since = fields.AwareDateTime(
         default_timezone=dt.timezone.utc,
         metadata={"description": "ISO 8601 date-time; accounts changed at or after it (UTC if no offset)"},
@@ -342,7 +342,8 @@ class MarketCatalogueSchema(Schema):
     id = fields.String(validate=validate.OneOf(sorted(CATALOGUE)))
     name = fields.String()
     commodity = fields.String(validate=validate.OneOf(("gas", "power")))
-    country = fields.String()
+    country = fields.String(validate=validate.OneOf(sorted({m.country for m in CATALOGUE.values()})),
+                            metadata={"description": "ISO 3166-1 alpha-2"})
     short_term = fields.Boolean()
 
 

@@ -216,6 +216,14 @@ def test_markdown_of_a_description_cannot_inject_markup():
     assert str(markdown("- one\n- two")) == "<ul>\n<li>one</li>\n<li>two</li>\n</ul>\n"
 
 
+def test_the_served_document_is_valid_openapi(api):
+    from openapi_spec_validator import validate
+
+    spec = api.get("/api/openapi.json").get_json()
+    assert spec["openapi"] == "3.1.0"
+    validate(spec)  # raises, naming the offending part, if not
+
+
 def test_every_operation_declares_its_errors_typed_and_no_default(api):
     """What a generated client needs: a body for every error, operationIds, enums, headers."""
     spec = api.get("/api/openapi.json").get_json()

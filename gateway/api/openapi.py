@@ -49,6 +49,16 @@ OPERATION_IDS = {
     "optimisations.update_fixing": "cancelFixing",
 }
 
+DESCRIPTION = """The CRM door of kamflow: create customer accounts and follow their workflow.
+
+- Authentication: `Authorization: Bearer <token>` on every call (a token is scoped to one organisation).
+- Errors: every error answer has the `Error` body (`code`, `status`, `message`, `errors` by location and
+  field); each operation lists the statuses it can answer. A method a path does not have is a 405
+  with an `Allow` header; over the token's rate limit, a 429 with `Retry-After`.
+- Retry a creation safely with an `Idempotency-Key`; the same customer without one is a 409 naming
+  the account that has it.
+- Webhooks (see `webhooks`) are signed per Standard Webhooks."""
+
 ERROR_DESCRIPTIONS = {
     400: "The body is not valid JSON, or a header is malformed",
     401: "Missing, invalid or revoked API token",
@@ -233,6 +243,7 @@ def document(spec) -> dict:
     _setup_rule(doc.setdefault("components", {}).setdefault("schemas", {}))
     _tidy(doc)
     doc["webhooks"] = _webhooks()
+    doc["info"]["description"] = DESCRIPTION
     doc["components"].pop("responses", None)  # flask-smorest's per-status ones: each is inline above
     return doc
 
