@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from csrf import csrf_token
 from shared import access, db, password_policy
 from shared.models import User
 
@@ -47,7 +48,7 @@ def _page(client, org):
 def test_the_set_password_page_refuses_a_weak_password_by_the_field(client, org, password):
     user, link = _page(client, org)
     page = client.get(link)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    token = csrf_token(page.text)
     answer = client.post(link, data={"csrf_token": token, "password": password, "confirm": password})
     assert answer.status_code == 200
     message = re.search(r'<p class="error" id="password-error">(.*?)</p>', answer.text, flags=re.S).group(1)

@@ -6,11 +6,11 @@ A's accounts. Outside a person's scope an account is answered 404, as if it did 
 
 from __future__ import annotations
 
-import re
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from csrf import csrf_token
 from conftest import PASSWORD, account_request
 from shared import access, db, organisations, permissions
 from shared.models import CustomerAccount, User
@@ -50,7 +50,7 @@ def world(app, api, org):
 def _login(app, email, password):
     client = app.test_client()
     page = client.get("/login")
-    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page.text).group(1)
+    token = csrf_token(page.text)
     assert client.post("/login", data={"csrf_token": token, "email": email, "password": password}).status_code == 302
     return client
 
@@ -86,7 +86,7 @@ def test_the_matrix_agrees_with_the_permissions_table():
 
 
 def _csrf(client, page):
-    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', client.get(page).text).group(1)
+    return csrf_token(client.get(page).text)
 
 
 def test_an_operator_of_another_organisation_cannot_retry_or_see_its_accounts(world):

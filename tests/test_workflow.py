@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from csrf import csrf_token
 from conftest import DELETE, PASSWORD, account_request, wait_drained
 from shared import db, organisations
 from shared.models import CustomerAccount, OutboxEmail, User
@@ -16,10 +17,6 @@ pytestmark = pytest.mark.usefixtures("worker")
 def set_password_link(message) -> str:
     text = message.get_body(preferencelist=("plain",)).get_content()
     return re.search(r"http://localhost(/set-password/\S+)", text).group(1)
-
-
-def csrf_token(page: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def test_account_with_access_walks_every_stage_and_the_contact_gets_working_credentials(api, client, mailbox):

@@ -3,11 +3,11 @@ commands, and real `dramatiq workers.main` processes."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 
+from csrf import csrf_token
 from conftest import PASSWORD
 from worker_processes import start_worker, stop_worker, worker_env  # noqa: F401  (the ops tests import them from here)
 from shared import db, observability, organisations
@@ -28,7 +28,7 @@ class OpsBrowser:
         return self.client.get(path, **kwargs)
 
     def csrf(self, page="/ops") -> str:
-        return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', self.client.get(page).text).group(1)
+        return csrf_token(self.client.get(page).text)
 
     def post(self, path, data=None, page="/ops"):
         return self.client.post(path, data={"csrf_token": self.csrf(page), **(data or {})})

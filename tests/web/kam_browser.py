@@ -8,6 +8,7 @@ import html
 import re
 import time
 
+from csrf import csrf_token
 from shared import db
 from shared.models import CustomerAccount
 
@@ -51,7 +52,7 @@ STEP2_NO_ACCESS = {"app_access": "no"}
 
 
 def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    return csrf_token(page)
 
 
 def text_of(page: str) -> str:

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from csrf import csrf_token
 from conftest import account_request
 from shared import db
 from shared.models import AuditEvent, CustomerAccount, MarketAccess
@@ -223,7 +224,7 @@ def choose_password(client, mailbox):
     """Follow the credentials email's link and choose a password, as the customer does."""
     (message,) = mailbox.wait_for(1)
     link = re.search(r"https?://[^/\s]+(/set-password/[A-Za-z0-9_\-]+)", message.get_body(("plain",)).get_content()).group(1)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get(link).text).group(1)
+    token = csrf_token(client.get(link).text)
     return client.post(link, data={"csrf_token": token, "password": "a-long-secret-1", "confirm": "a-long-secret-1"})
 
 
