@@ -28,11 +28,19 @@ def account_request(tag: str, index: int, access: bool) -> dict:
             "app_access": True,
             "editor": "customer",
             "markets": [
-                {"market": "fr-power", "start_date": today.isoformat(),
-                 "end_date": (today + dt.timedelta(days=400)).isoformat(),
-                 "forecasts": ["application", "manager", "client"], "max_optimisations": 2},
-                {"market": "de-gas", "end_date": (today + dt.timedelta(days=200)).isoformat(),
-                 "forecasts": ["application"], "max_optimisations": 1},
+                {
+                    "market": "fr-power",
+                    "start_date": today.isoformat(),
+                    "end_date": (today + dt.timedelta(days=400)).isoformat(),
+                    "forecasts": ["application", "manager", "client"],
+                    "max_optimisations": 2,
+                },
+                {
+                    "market": "de-gas",
+                    "end_date": (today + dt.timedelta(days=200)).isoformat(),
+                    "forecasts": ["application"],
+                    "max_optimisations": 1,
+                },
             ],
         }
     return body

@@ -96,16 +96,22 @@ def run(database_url: str, redis_url: str, smtp_url: str, accounts: int) -> None
     import dramatiq
 
     import workers
+    from bench import organisation
     from gateway import create_app
     from shared import db, workflow
     from shared.config import Settings
     from shared.models import CustomerAccount
 
-    from bench import organisation
-
-    settings = Settings(database_url=database_url, redis_url=redis_url, smtp_url=smtp_url,
-                        secret_key=secrets.token_hex(32), base_url="http://127.0.0.1:1",
-                        api_rate_limit="1000000 per minute", reconcile_interval_s=3600, stall_after_s=7200)
+    settings = Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        smtp_url=smtp_url,
+        secret_key=secrets.token_hex(32),
+        base_url="http://127.0.0.1:1",
+        api_rate_limit="1000000 per minute",
+        reconcile_interval_s=3600,
+        stall_after_s=7200,
+    )
     broker = workers.boot(settings)
     db.migrate()
     token, _ = organisation.seed()
@@ -122,8 +128,11 @@ def run(database_url: str, redis_url: str, smtp_url: str, accounts: int) -> None
     for key, body in phases.new_batch(accounts, access=True):
         COUNTS["POST /api/v1/customer-accounts"]["messages"] += 1
         with Label("POST /api/v1/customer-accounts"):  # the app opens and closes its connection
-            answer = client.post("/api/v1/customer-accounts", json=body,
-                                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key})
+            answer = client.post(
+                "/api/v1/customer-accounts",
+                json=body,
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+            )
         assert answer.status_code == 202, answer.get_json()
         ids.append(answer.get_json()["id"])
     worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=1)
@@ -132,9 +141,11 @@ def run(database_url: str, redis_url: str, smtp_url: str, accounts: int) -> None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with Label("bench polling"), db.database.connection_context():
-                done = (CustomerAccount.select().where(CustomerAccount.id.in_(ids)
-                                                       & CustomerAccount.status.in_(list(workflow.FINAL_STATUSES)))
-                        .count())
+                done = (
+                    CustomerAccount.select()
+                    .where(CustomerAccount.id.in_(ids) & CustomerAccount.status.in_(list(workflow.FINAL_STATUSES)))
+                    .count()
+                )
             if done == len(ids):
                 break
             time.sleep(0.2)
@@ -147,15 +158,19 @@ def run(database_url: str, redis_url: str, smtp_url: str, accounts: int) -> None
 
 def render(accounts: int) -> str:
     columns = ["sql statements", "transactions", "db connections opened", "redis round trips"]
-    lines = [f"{'per message (average over ' + str(accounts) + ' accounts)':<44}" + "".join(f"{c:>24}" for c in columns)]
+    lines = [
+        f"{'per message (average over ' + str(accounts) + ' accounts)':<44}" + "".join(f"{c:>24}" for c in columns)
+    ]
     for label, counts in COUNTS.items():
         if not counts.get("messages"):
             continue
         lines.append(f"{label:<44}" + "".join(f"{counts[c] / counts['messages']:>24.1f}" for c in columns))
     engine = COUNTS.get("engine (fetch, ack, heartbeats)")
     if engine:
-        lines.append(f"{'engine (fetch, ack, heartbeats), per account':<44}"
-                     + "".join(f"{engine[c] / accounts:>24.1f}" for c in columns))
+        lines.append(
+            f"{'engine (fetch, ack, heartbeats), per account':<44}"
+            + "".join(f"{engine[c] / accounts:>24.1f}" for c in columns)
+        )
     return "\n".join(lines)
 
 

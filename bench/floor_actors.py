@@ -19,15 +19,13 @@ import time
 import dramatiq
 import redis
 
+from bench.floor_actors_keys import FIRSTS_KEY, LASTS_KEY, STEPS
+from bench.floor_model import FloorChain
 from shared import broker as broker_setup
 from shared import db
 from shared.config import Settings
 from shared.db import database
 from shared.models import utcnow
-
-from bench.floor_actors_keys import FIRSTS_KEY, LASTS_KEY, STEPS
-from bench.floor_model import FloorChain
-
 
 settings = Settings.from_env()
 db.bind(settings.database_url)
@@ -61,8 +59,11 @@ def _durable(step: int):
                     fields["started_at"] = utcnow()
                 if step == STEPS:
                     fields["finished_at"] = utcnow()
-                moved = (FloorChain.update(**fields)
-                         .where((FloorChain.id == chain_id) & (FloorChain.step == step - 1)).execute())
+                moved = (
+                    FloorChain.update(**fields)
+                    .where((FloorChain.id == chain_id) & (FloorChain.step == step - 1))
+                    .execute()
+                )
         if moved and step < STEPS:
             broker_setup.send(f"floor_durable_{step + 1}", chain_id)
 

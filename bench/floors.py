@@ -19,20 +19,25 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from kamflow.embedded_redis import free_port
-from shared.db import database
-
 from bench import load, phases, processes, stats
 from bench.deadline import Deadline
 from bench.floor_actors_keys import FIRSTS_KEY, LASTS_KEY, STEPS
 from bench.floor_model import FloorChain
 from bench.stack import Stack
+from kamflow.embedded_redis import free_port
+from shared.db import database
 
 
 def bare_endpoint(stack: Stack, count: int, concurrency: int, access: bool, deadline: Deadline) -> dict:
     port = free_port()
-    child = processes.start_gateway(stack.env, port, stack.gateway_workers, stack.directory,
-                                    app="bench.floor_app:app", name="bare endpoint (gunicorn)")
+    child = processes.start_gateway(
+        stack.env,
+        port,
+        stack.gateway_workers,
+        stack.directory,
+        app="bench.floor_app:app",
+        name="bare endpoint (gunicorn)",
+    )
     try:
         base_url = f"http://127.0.0.1:{port}"
         processes.wait_http_ok(f"{base_url}/api/v1/markets", child, deadline)
@@ -44,8 +49,14 @@ def bare_endpoint(stack: Stack, count: int, concurrency: int, access: bool, dead
 
 @contextlib.contextmanager
 def _pool(stack: Stack, count: int):
-    pool = processes.start_workers(stack.env, count, stack.worker_threads, stack.directory,
-                                   module="bench.floor_actors", name=f"floor workers ({count} process(es))")
+    pool = processes.start_workers(
+        stack.env,
+        count,
+        stack.worker_threads,
+        stack.directory,
+        module="bench.floor_actors",
+        name=f"floor workers ({count} process(es))",
+    )
     try:
         yield pool
     finally:
@@ -56,8 +67,9 @@ def _enqueue(redis_url: str, actor_name: str, ids) -> None:
     sender = RedisBroker(url=redis_url, middleware=[])
     try:
         for chain_id in ids:
-            sender.enqueue(dramatiq.Message(queue_name=actor_name, actor_name=actor_name, args=(chain_id,),
-                                            kwargs={}, options={}))
+            sender.enqueue(
+                dramatiq.Message(queue_name=actor_name, actor_name=actor_name, args=(chain_id,), kwargs={}, options={})
+            )
     finally:
         sender.close()
 
@@ -77,8 +89,13 @@ def noop_chain(stack: Stack, count: int, workers: int, deadline: Deadline) -> di
     finally:
         client.close()
     span = max(lasts) - min(firsts)
-    return {"floor": "noop_chain", "workers": workers, "chains": count, "chains_per_s": stats.rate(count, span),
-            "span_s": span}
+    return {
+        "floor": "noop_chain",
+        "workers": workers,
+        "chains": count,
+        "chains_per_s": stats.rate(count, span),
+        "span_s": span,
+    }
 
 
 def durable_chain(stack: Stack, count: int, workers: int, deadline: Deadline) -> dict:
@@ -103,5 +120,10 @@ def durable_chain(stack: Stack, count: int, workers: int, deadline: Deadline) ->
         first = FloorChain.select(FloorChain.started_at).order_by(FloorChain.started_at).limit(1).scalar()
         last = FloorChain.select(FloorChain.finished_at).order_by(FloorChain.finished_at.desc()).limit(1).scalar()
     span = (last - first).total_seconds()
-    return {"floor": "durable_chain", "workers": workers, "chains": count, "chains_per_s": stats.rate(count, span),
-            "span_s": span}
+    return {
+        "floor": "durable_chain",
+        "workers": workers,
+        "chains": count,
+        "chains_per_s": stats.rate(count, span),
+        "span_s": span,
+    }

@@ -18,12 +18,11 @@ import urllib.request
 
 import peewee
 
+from bench import organisation, stats
+from bench.deadline import Deadline
 from shared import workflow
 from shared.db import database
 from shared.models import CustomerAccount, MarketAccess, Organisation, StageRun, User, utcnow
-
-from bench import organisation, stats
-from bench.deadline import Deadline
 
 #: A stored account's status by its index: mostly active, some rejected or failed.
 REJECTED_EVERY, FAILED_EVERY = 40, 97
@@ -44,7 +43,7 @@ def _insert_fast(model, rows: list[dict]) -> None:
     names = list(rows[0])
     fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{field.column_name}"' for field in fields)
-    values = [tuple(field.db_value(row[name]) for field, name in zip(fields, names)) for row in rows]
+    values = [tuple(field.db_value(row[name]) for field, name in zip(fields, names, strict=True)) for row in rows]
     table = model._meta.table_name
     cursor = database.cursor()
     if isinstance(database.obj, peewee.PostgresqlDatabase):
@@ -68,30 +67,65 @@ def store_up_to(total: int) -> int:
         today = dt.date.today()
         with database.atomic():
             last_id = CustomerAccount.select(peewee.fn.MAX(CustomerAccount.id)).scalar() or 0
-            _insert_fast(CustomerAccount, [
-                {"organisation": org.id, "kam": kam.id,
-                 "company": f"Stored Customer {index:06d} SARL", "customer_reference": f"S-{index:06d}",
-                 "last_name": "Bernard", "first_name": "Louise", "phone": "+33123456789",
-                 "email": f"contact-{index}@stored-customer.example", "is_demo": index % 10 == 0,
-                 "app_access": True, "editor": "customer", "status": _status(index),
-                 "created_at": since + dt.timedelta(seconds=index), "updated_at": since + dt.timedelta(seconds=index)}
-                for index in range(have, have + missing)
-            ])
+            _insert_fast(
+                CustomerAccount,
+                [
+                    {
+                        "organisation": org.id,
+                        "kam": kam.id,
+                        "company": f"Stored Customer {index:06d} SARL",
+                        "customer_reference": f"S-{index:06d}",
+                        "last_name": "Bernard",
+                        "first_name": "Louise",
+                        "phone": "+33123456789",
+                        "email": f"contact-{index}@stored-customer.example",
+                        "is_demo": index % 10 == 0,
+                        "app_access": True,
+                        "editor": "customer",
+                        "status": _status(index),
+                        "created_at": since + dt.timedelta(seconds=index),
+                        "updated_at": since + dt.timedelta(seconds=index),
+                    }
+                    for index in range(have, have + missing)
+                ],
+            )
             added = CustomerAccount.select(CustomerAccount.id).where(CustomerAccount.id > last_id)
             MarketAccess.insert_from(
-                CustomerAccount.select(CustomerAccount.id, peewee.Value("fr-power"), peewee.Value(today),
-                                       peewee.Value(today + dt.timedelta(days=365)), peewee.Value('["application"]'),
-                                       peewee.Value(1)).where(CustomerAccount.id.in_(added)),
-                fields=[MarketAccess.account, MarketAccess.market, MarketAccess.start_date, MarketAccess.end_date,
-                        MarketAccess.forecasts, MarketAccess.max_optimisations],
+                CustomerAccount.select(
+                    CustomerAccount.id,
+                    peewee.Value("fr-power"),
+                    peewee.Value(today),
+                    peewee.Value(today + dt.timedelta(days=365)),
+                    peewee.Value('["application"]'),
+                    peewee.Value(1),
+                ).where(CustomerAccount.id.in_(added)),
+                fields=[
+                    MarketAccess.account,
+                    MarketAccess.market,
+                    MarketAccess.start_date,
+                    MarketAccess.end_date,
+                    MarketAccess.forecasts,
+                    MarketAccess.max_optimisations,
+                ],
             ).execute()
             for stage in workflow.STAGE_NAMES:
                 StageRun.insert_from(
-                    CustomerAccount.select(CustomerAccount.id, peewee.Value(stage), peewee.Value(workflow.DONE),
-                                           peewee.Value(1), CustomerAccount.created_at, CustomerAccount.updated_at)
-                    .where(CustomerAccount.id.in_(added)),
-                    fields=[StageRun.account, StageRun.stage, StageRun.state, StageRun.attempts, StageRun.started_at,
-                            StageRun.finished_at],
+                    CustomerAccount.select(
+                        CustomerAccount.id,
+                        peewee.Value(stage),
+                        peewee.Value(workflow.DONE),
+                        peewee.Value(1),
+                        CustomerAccount.created_at,
+                        CustomerAccount.updated_at,
+                    ).where(CustomerAccount.id.in_(added)),
+                    fields=[
+                        StageRun.account,
+                        StageRun.stage,
+                        StageRun.state,
+                        StageRun.attempts,
+                        StageRun.started_at,
+                        StageRun.finished_at,
+                    ],
                 ).execute()
     if database.obj is not None and isinstance(database.obj, peewee.PostgresqlDatabase):
         with database.connection_context():
@@ -146,8 +180,9 @@ def measure(base_url: str, token: str, page_client, stored: int, requests: int, 
     figures = {
         "stored": stored,
         "list_default_p95_ms": _p95(api, f"{base_url}/api/v1/customer-accounts", requests, deadline, bearer),
-        "list_filtered_p95_ms": _p95(api, f"{base_url}/api/v1/customer-accounts?status=rejected", requests,
-                                     deadline, bearer),
+        "list_filtered_p95_ms": _p95(
+            api, f"{base_url}/api/v1/customer-accounts?status=rejected", requests, deadline, bearer
+        ),
         "page_default_p95_ms": _p95(page_client, f"{base_url}/customers", requests, deadline),
         "page_search_p95_ms": _p95(page_client, f"{base_url}/customers?q={search}", requests, deadline),
     }

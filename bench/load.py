@@ -20,15 +20,14 @@ import urllib.request
 
 from peewee import fn
 
+from bench.deadline import Deadline
 from shared import workflow
 from shared.db import database
 from shared.models import CustomerAccount, StageAttempt
 
-from bench.deadline import Deadline
-
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @dataclasses.dataclass
@@ -51,10 +50,13 @@ class PostRun:
         return [p for p in self.posted if p.status == 202 and p.account_id]
 
 
-def _call(base_url: str, token: str, method: str, path: str, body: dict | None = None,
-          headers: dict | None = None) -> tuple[int, dict | None]:
+def _call(
+    base_url: str, token: str, method: str, path: str, body: dict | None = None, headers: dict | None = None
+) -> tuple[int, dict | None]:
     request = urllib.request.Request(
-        base_url + path, method=method, data=json.dumps(body).encode() if body is not None else None,
+        base_url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **(headers or {})},
     )
     try:
@@ -67,8 +69,14 @@ def _call(base_url: str, token: str, method: str, path: str, body: dict | None =
             return error.code, None
 
 
-def post_accounts(base_url: str, token: str, bodies: list[tuple[str, dict]], concurrency: int,
-                  deadline: Deadline, rate: float | None = None) -> PostRun:
+def post_accounts(
+    base_url: str,
+    token: str,
+    bodies: list[tuple[str, dict]],
+    concurrency: int,
+    deadline: Deadline,
+    rate: float | None = None,
+) -> PostRun:
     """POST every (idempotency key, body) from `concurrency` threads, at most `rate` a second
     when given; every answer is kept."""
     todo: queue.Queue = queue.Queue()
@@ -92,13 +100,20 @@ def post_accounts(base_url: str, token: str, bodies: list[tuple[str, dict]], con
                 time.sleep(max(0.0, clock["start"] + index / rate - time.perf_counter()))
             sent_at, started = utcnow(), time.perf_counter()
             try:
-                status, answer = _call(base_url, token, "POST", "/api/v1/customer-accounts", body,
-                                       {"Idempotency-Key": key})
+                status, answer = _call(
+                    base_url, token, "POST", "/api/v1/customer-accounts", body, {"Idempotency-Key": key}
+                )
                 error = None if status == 202 else json.dumps(answer)[:300]
             except OSError as failure:
                 status, answer, error = 0, None, str(failure)
-            result = Posted(index, sent_at, time.perf_counter() - started, status,
-                            (answer or {}).get("id") if status == 202 else None, error)
+            result = Posted(
+                index,
+                sent_at,
+                time.perf_counter() - started,
+                status,
+                (answer or {}).get("id") if status == 202 else None,
+                error,
+            )
             with lock:
                 posted.append(result)
 
@@ -123,9 +138,11 @@ def wait_final(account_ids: list[int], deadline: Deadline, alive_checks=()) -> d
             check()
         with database.connection_context():
             for chunk in _chunks(sorted(missing), 500):
-                rows = (CustomerAccount.select(CustomerAccount.id, CustomerAccount.status, CustomerAccount.updated_at)
-                        .where(CustomerAccount.id.in_(chunk) & CustomerAccount.status.in_(done))
-                        .tuples())
+                rows = (
+                    CustomerAccount.select(CustomerAccount.id, CustomerAccount.status, CustomerAccount.updated_at)
+                    .where(CustomerAccount.id.in_(chunk) & CustomerAccount.status.in_(done))
+                    .tuples()
+                )
                 for account_id, status, updated_at in rows:
                     final[account_id] = (status, updated_at)
                     missing.discard(account_id)
@@ -138,8 +155,10 @@ def wait_final(account_ids: list[int], deadline: Deadline, alive_checks=()) -> d
 def first_stage_start(account_ids: list[int]) -> dt.datetime | None:
     """When a worker first started a stage of any of these accounts."""
     with database.connection_context():
-        starts = [StageAttempt.select(fn.MIN(StageAttempt.started_at))
-                  .where(StageAttempt.account.in_(chunk)).scalar() for chunk in _chunks(account_ids, 500)]
+        starts = [
+            StageAttempt.select(fn.MIN(StageAttempt.started_at)).where(StageAttempt.account.in_(chunk)).scalar()
+            for chunk in _chunks(account_ids, 500)
+        ]
     # SQLite hands back an aggregate of a DateTimeField as the stored text.
     starts = [StageAttempt.started_at.python_value(s) if isinstance(s, str) else s for s in starts if s]
     return min(starts) if starts else None
@@ -147,4 +166,4 @@ def first_stage_start(account_ids: list[int]) -> dt.datetime | None:
 
 def _chunks(values: list, size: int):
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]

@@ -22,6 +22,7 @@ def seed() -> tuple[str, str]:
         organisation = organisations.create_organisation(SLUG, "Bench Supplier", MARKETS)
         organisations.create_staff_user(organisation, KAM_EMAIL, "kam", password)
         month = dt.date.today().strftime("%Y-%m")
-        forecasts.upload_csv("manager", "fr-power", f"month,price\n{month},91.50\n", "bench",
-                             organisation_id=organisation.id)
+        forecasts.upload_csv(
+            "manager", "fr-power", f"month,price\n{month},91.50\n", "bench", organisation_id=organisation.id
+        )
         return organisations.create_api_token(organisation, "bench-crm"), password

@@ -55,12 +55,20 @@ def drain(backlog: list[int], processes: int, access: bool, pool, deadline: Dead
     last = max((at for _, at in final.values()), default=None)
     span = (last - first).total_seconds() if first and last else None
     active = _outcomes(final)["active"]
-    return {"phase": "drain", "workers": processes, "access": access, "accounts": len(backlog),
-            **_outcomes(final), "flow_per_s": stats.rate(active, span), "span_s": span}
+    return {
+        "phase": "drain",
+        "workers": processes,
+        "access": access,
+        "accounts": len(backlog),
+        **_outcomes(final),
+        "flow_per_s": stats.rate(active, span),
+        "span_s": span,
+    }
 
 
-def live(stack: Stack, count: int, concurrency: int, processes: int, access: bool, rate: float, pool,
-         deadline: Deadline) -> dict:
+def live(
+    stack: Stack, count: int, concurrency: int, processes: int, access: bool, rate: float, pool, deadline: Deadline
+) -> dict:
     run = load.post_accounts(stack.base_url, stack.token, new_batch(count, access), concurrency, deadline, rate)
     ids = [p.account_id for p in run.accepted]
     final = load.wait_final(ids, deadline, alive_checks=[pool.check_alive])
@@ -70,8 +78,15 @@ def live(stack: Stack, count: int, concurrency: int, processes: int, access: boo
     last = max((at for _, at in final.values()), default=None)
     span = (last - first).total_seconds() if first and last else None
     outcomes = _outcomes(final)
-    return {"phase": "live", "workers": processes, "access": access, "offered_per_s": rate,
-            **post_figures(run, count), **outcomes,
-            "flow_per_s": stats.rate(outcomes["active"], span), "span_s": span,
-            "e2e_p50_ms": stats.milliseconds(stats.percentile(to_active, 50)),
-            "e2e_p95_ms": stats.milliseconds(stats.percentile(to_active, 95))}
+    return {
+        "phase": "live",
+        "workers": processes,
+        "access": access,
+        "offered_per_s": rate,
+        **post_figures(run, count),
+        **outcomes,
+        "flow_per_s": stats.rate(outcomes["active"], span),
+        "span_s": span,
+        "e2e_p50_ms": stats.milliseconds(stats.percentile(to_active, 50)),
+        "e2e_p95_ms": stats.milliseconds(stats.percentile(to_active, 95)),
+    }

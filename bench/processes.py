@@ -27,8 +27,9 @@ class Child:
         self.name = name
         self.log_path = log_path
         self.log = open(log_path, "ab")
-        self.process = subprocess.Popen(argv, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv, env=env, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
 
     @property
     def pid(self) -> int:
@@ -68,20 +69,31 @@ class Child:
             pass
 
 
-def start_gateway(env: dict, port: int, workers: int, log_dir: Path, app: str = "gateway.wsgi:app",
-                  name: str = "gateway (gunicorn)") -> Child:
+def start_gateway(
+    env: dict, port: int, workers: int, log_dir: Path, app: str = "gateway.wsgi:app", name: str = "gateway (gunicorn)"
+) -> Child:
     """gunicorn serving `app`; the bare endpoint floor gets exactly the same settings."""
-    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--log-level", "warning", app]
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        app,
+    ]
     return Child(name, argv, env, log_dir / f"{app.split(':')[0]}.log")
 
 
-def start_workers(env: dict, processes: int, threads: int, log_dir: Path, module: str = "workers.main",
-                  name: str | None = None) -> Child:
+def start_workers(
+    env: dict, processes: int, threads: int, log_dir: Path, module: str = "workers.main", name: str | None = None
+) -> Child:
     """`dramatiq module`; the chain floors get exactly the same process and thread counts."""
     argv = [sys.executable, "-m", "dramatiq", module, "--processes", str(processes), "--threads", str(threads)]
-    return Child(name or f"workers ({processes} process(es))", argv, env,
-                 log_dir / f"{module}-{processes}p.log")
+    return Child(name or f"workers ({processes} process(es))", argv, env, log_dir / f"{module}-{processes}p.log")
 
 
 def wait_http_ok(url: str, child: Child, deadline) -> None:

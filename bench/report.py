@@ -60,10 +60,20 @@ DATABASES = ("sqlite", "postgres")
 #: (key, title, target text). Every key is always in latest.json, null when not measured.
 HEADLINE = [
     ("accept_ratio", "POST accept/s over the bare JSON endpoint's", ">= 0.25"),
-    *[(f"chain_ratio_{db}_{n}p", f"drain active/s over bare no-op chains/s, {db}, {n} process{'es' * (n > 1)}", "")
-      for db in DATABASES for n in (1, 2)],
-    *[(f"e2e_ratio_{db}_{n}p", f"drain active/s over durable floor chains/s, {db}, {n} process{'es' * (n > 1)}",
-       ">= 0.5") for db in DATABASES for n in (1, 2)],
+    *[
+        (f"chain_ratio_{db}_{n}p", f"drain active/s over bare no-op chains/s, {db}, {n} process{'es' * (n > 1)}", "")
+        for db in DATABASES
+        for n in (1, 2)
+    ],
+    *[
+        (
+            f"e2e_ratio_{db}_{n}p",
+            f"drain active/s over durable floor chains/s, {db}, {n} process{'es' * (n > 1)}",
+            ">= 0.5",
+        )
+        for db in DATABASES
+        for n in (1, 2)
+    ],
     ("list_p95_ms_100k", "API list p95 (ms), most accounts stored, worst view", "< 50"),
     ("customers_page_p95_ms_100k", "Customers page p95 (ms), most accounts stored, worst view", "< 50"),
     ("live_p95_ms", "time to active p95 (ms), live at half capacity, 1 process", "< 1000"),
@@ -91,12 +101,15 @@ def headline(report: dict) -> dict:
     accept, lists, live, workers, gateway = [], [], [], [], []
     for label, result in report["databases"].items():
         phases = result.get("phases", [])
-        accept.append(stats.ratio(find(phases, "accept", 0).get("accept_per_s"),
-                                  _floor(result, "endpoint").get("accept_per_s")))
+        accept.append(
+            stats.ratio(find(phases, "accept", 0).get("accept_per_s"), _floor(result, "endpoint").get("accept_per_s"))
+        )
         for n in (1, 2):
             drained = find(phases, "drain", n).get("flow_per_s")
             out[f"chain_ratio_{label}_{n}p"] = stats.ratio(drained, _floor(result, "noop_chain", n).get("chains_per_s"))
-            out[f"e2e_ratio_{label}_{n}p"] = stats.ratio(drained, _floor(result, "durable_chain", n).get("chains_per_s"))
+            out[f"e2e_ratio_{label}_{n}p"] = stats.ratio(
+                drained, _floor(result, "durable_chain", n).get("chains_per_s")
+            )
         if result.get("lists"):
             lists.append(max(result["lists"], key=lambda figures: figures["stored"]))
         live.append(find(phases, "live", 1).get("e2e_p95_ms"))
@@ -114,8 +127,12 @@ def headline(report: dict) -> dict:
 
 LABEL = 64  # width of the ratio and memory labels
 
-MEMORY_TITLES = {"gateway": "gateway (gunicorn master + workers)", "workers_1": "workers, --processes 1",
-                 "workers_2": "workers, --processes 2", "workers_2_no_access": "workers, --processes 2, no access"}
+MEMORY_TITLES = {
+    "gateway": "gateway (gunicorn master + workers)",
+    "workers_1": "workers, --processes 1",
+    "workers_2": "workers, --processes 2",
+    "workers_2_no_access": "workers, --processes 2, no access",
+}
 
 
 def _cell(figures: dict, key: str, fmt: str) -> str:
@@ -125,7 +142,8 @@ def _cell(figures: dict, key: str, fmt: str) -> str:
 
 def _title(figures: dict) -> str:
     title = PHASE_TITLES[figures["phase"]].format(
-        w=figures["workers"], s="" if figures["workers"] == 1 else "es", rate=figures.get("offered_per_s") or 0)
+        w=figures["workers"], s="" if figures["workers"] == 1 else "es", rate=figures.get("offered_per_s") or 0
+    )
     return title + ("" if figures["access"] else ", no access")
 
 
@@ -143,43 +161,54 @@ def render(report: dict) -> str:
         width = max([len(_title(f)) for f in phases] + [40]) + 2
         lines.append("phase".ljust(width) + "".join(h.rjust(14) for h, _, _ in COLUMNS))
         for figures in phases:
-            lines.append(_title(figures).ljust(width)
-                         + "".join(_cell(figures, key, fmt).rjust(14) for _, key, fmt in COLUMNS))
+            lines.append(
+                _title(figures).ljust(width) + "".join(_cell(figures, key, fmt).rjust(14) for _, key, fmt in COLUMNS)
+            )
             if figures.get("refused"):
                 lines.append(f"    {figures['refused']} POST(s) refused, first: {figures['first_refusal']}")
             if figures.get("rejected") or figures.get("failed"):
-                lines.append(f"    not active: {figures.get('rejected', 0)} rejected, "
-                             f"{figures.get('failed', 0)} failed")
+                lines.append(
+                    f"    not active: {figures.get('rejected', 0)} rejected, {figures.get('failed', 0)} failed"
+                )
         lines.append("")
         for key, value in result.get("ratios", {}).items():
             lines.append(f"  {RATIO_TITLES[key]:<{LABEL}}" + ("-" if value is None else f"x{value:.2f}"))
         lines.append("")
         lines.append(f"  {'peak RSS (VmHWM)':<{LABEL}}{'processes':>10}{'largest':>12}{'sum':>12}")
         for key, peak in result.get("memory", {}).items():
-            lines.append(f"  {MEMORY_TITLES.get(key, key):<{LABEL}}{peak['processes']:>10}"
-                         f"{_mib(peak['largest_mib']):>12}{_mib(peak['total_mib']):>12}")
+            lines.append(
+                f"  {MEMORY_TITLES.get(key, key):<{LABEL}}{peak['processes']:>10}"
+                f"{_mib(peak['largest_mib']):>12}{_mib(peak['total_mib']):>12}"
+            )
         emails = result.get("emails")
         if emails:
             lines.append(f"  credentials emails received: {emails['received']} of {emails['expected']} expected")
         lines += _render_floors(result) + _render_lists(result)
-    lines += ["", f"kamflow against its floors, same run (worst of the databases measured){'':<6}{'value':>10}"
-                  f"{'target':>10}"]
+    lines += [
+        "",
+        f"kamflow against its floors, same run (worst of the databases measured){'':<6}{'value':>10}{'target':>10}",
+    ]
     for key, title, target in HEADLINE:
         value = report.get(key)
         shown = "-" if value is None else (f"{value:.2f}" if "ratio" in key else f"{value:.0f}")
         lines.append(f"  {key:<28}{title:<64}{shown:>10}{target:>10}")
     lines.append("")
-    lines.append(f"all accounts active: {'yes' if report.get('all_active') else 'NO'}; "
-                 f"took {report['duration_s']:.0f} s"
-                 + ("" if report.get("complete") else f"; INCOMPLETE: {report.get('error')}"))
-    lines.append("(figures, not verdicts: compare runs on the same machine; the sum of RSS counts shared pages "
-                 "once per process)")
+    lines.append(
+        f"all accounts active: {'yes' if report.get('all_active') else 'NO'}; "
+        f"took {report['duration_s']:.0f} s"
+        + ("" if report.get("complete") else f"; INCOMPLETE: {report.get('error')}")
+    )
+    lines.append(
+        "(figures, not verdicts: compare runs on the same machine; the sum of RSS counts shared pages once per process)"
+    )
     return "\n".join(lines)
 
 
-FLOOR_TITLES = {"endpoint": "bare JSON endpoint, gunicorn --workers {gateway_workers}",
-                "noop_chain": "bare 4-actor no-op chain, {workers} process(es)",
-                "durable_chain": "durable 4-actor floor chain, {workers} process(es)"}
+FLOOR_TITLES = {
+    "endpoint": "bare JSON endpoint, gunicorn --workers {gateway_workers}",
+    "noop_chain": "bare 4-actor no-op chain, {workers} process(es)",
+    "durable_chain": "durable 4-actor floor chain, {workers} process(es)",
+}
 
 
 def _render_floors(result: dict) -> list[str]:
@@ -187,8 +216,7 @@ def _render_floors(result: dict) -> list[str]:
     for figures in result.get("floors", []):
         title = FLOOR_TITLES[figures["floor"]].format(**figures)
         if figures["floor"] == "endpoint":
-            shown = (f"{figures['accept_per_s'] or 0:.1f} accepted/s, POST p95 "
-                     f"{figures['post_p95_ms'] or 0:.0f} ms")
+            shown = f"{figures['accept_per_s'] or 0:.1f} accepted/s, POST p95 {figures['post_p95_ms'] or 0:.0f} ms"
         else:
             shown = f"{figures['chains_per_s'] or 0:.1f} chains/s ({figures['chains']} chains)"
         lines.append(f"  {title:<{LABEL}}{shown}")
@@ -199,11 +227,15 @@ def _render_lists(result: dict) -> list[str]:
     rows = result.get("lists", [])
     if not rows:
         return []
-    lines = ["", f"  {'p95 with N accounts stored (ms)':<{LABEL}}{'API list':>10}{'filtered':>10}"
-                 f"{'page':>10}{'search':>10}"]
+    lines = [
+        "",
+        f"  {'p95 with N accounts stored (ms)':<{LABEL}}{'API list':>10}{'filtered':>10}{'page':>10}{'search':>10}",
+    ]
     for figures in rows:
-        cells = [figures[key] for key in ("list_default_p95_ms", "list_filtered_p95_ms", "page_default_p95_ms",
-                                          "page_search_p95_ms")]
+        cells = [
+            figures[key]
+            for key in ("list_default_p95_ms", "list_filtered_p95_ms", "page_default_p95_ms", "page_search_p95_ms")
+        ]
         lines.append(f"  {figures['stored']:<{LABEL},}" + "".join(f"{cell:>10.0f}" for cell in cells))
     return lines
 

@@ -37,20 +37,41 @@ def parse_args(argv):
     parser.add_argument("--concurrency", type=int, default=4, help="client threads posting (default %(default)s)")
     parser.add_argument("--gateway-workers", type=int, default=2, help="gunicorn --workers (default %(default)s)")
     parser.add_argument("--threads", type=int, default=4, help="dramatiq --threads per process (default %(default)s)")
-    parser.add_argument("--live-rate", type=float, default=None,
-                        help="accounts/s offered in the live phases (default: half the 1-process drain rate)")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help=f"hard limit of the whole run in seconds (default {TIMEOUT_PER_DATABASE_S} per database)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke configuration: 2 client threads, 2 threads per worker process, SQLite only")
-    parser.add_argument("--floor-chains", type=int, default=600,
-                        help="chains per floor measurement (default %(default)s)")
-    parser.add_argument("--stored", type=lambda text: [int(n) for n in text.split(",")], default=[1000, 100_000],
-                        help="accounts stored when timing the lists, comma-separated (default 1000,100000)")
-    parser.add_argument("--list-requests", type=int, default=40,
-                        help="timed requests per list view and size (default %(default)s)")
-    parser.add_argument("--json", type=Path, default=Path("var/bench/latest.json"),
-                        help="where to write the figures (default %(default)s)")
+    parser.add_argument(
+        "--live-rate",
+        type=float,
+        default=None,
+        help="accounts/s offered in the live phases (default: half the 1-process drain rate)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help=f"hard limit of the whole run in seconds (default {TIMEOUT_PER_DATABASE_S} per database)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke configuration: 2 client threads, 2 threads per worker process, SQLite only",
+    )
+    parser.add_argument(
+        "--floor-chains", type=int, default=600, help="chains per floor measurement (default %(default)s)"
+    )
+    parser.add_argument(
+        "--stored",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1000, 100_000],
+        help="accounts stored when timing the lists, comma-separated (default 1000,100000)",
+    )
+    parser.add_argument(
+        "--list-requests", type=int, default=40, help="timed requests per list view and size (default %(default)s)"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("var/bench/latest.json"),
+        help="where to write the figures (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.accounts < 1:
         parser.error("--accounts must be at least 1")
@@ -82,8 +103,18 @@ def bench_database(url: str, directory: Path, args, deadline: Deadline, result: 
                 result["phases"].append(drained)
                 if result["live_rate_per_s"] is None:  # half the capacity of the first round
                     result["live_rate_per_s"] = round(max((drained["flow_per_s"] or 2) * LIVE_LOAD, 1.0), 1)
-                result["phases"].append(phases.live(stack, args.accounts, args.concurrency, processes, access,
-                                                    result["live_rate_per_s"], pool, deadline))
+                result["phases"].append(
+                    phases.live(
+                        stack,
+                        args.accounts,
+                        args.concurrency,
+                        processes,
+                        access,
+                        result["live_rate_per_s"],
+                        pool,
+                        deadline,
+                    )
+                )
             result["memory"][f"workers_{processes}" + ("" if access else "_no_access")] = pool.peak
             if access:  # the chains are compared with the drain with access
                 result["floors"].append(floors.noop_chain(stack, args.floor_chains, processes, deadline))
@@ -124,13 +155,22 @@ def main(argv=None) -> int:
         args.timeout = TIMEOUT_PER_DATABASE_S * len(targets)
     deadline = Deadline(args.timeout)
     out = {
-        "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": {"accounts": args.accounts, "concurrency": args.concurrency,
-                   "gateway_workers": args.gateway_workers, "worker_threads": args.threads,
-                   "quick": args.quick, "timeout_s": args.timeout, "floor_chains": args.floor_chains,
-                   "stored": args.stored, "list_requests": args.list_requests},
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "config": {
+            "accounts": args.accounts,
+            "concurrency": args.concurrency,
+            "gateway_workers": args.gateway_workers,
+            "worker_threads": args.threads,
+            "quick": args.quick,
+            "timeout_s": args.timeout,
+            "floor_chains": args.floor_chains,
+            "stored": args.stored,
+            "list_requests": args.list_requests,
+        },
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "databases": {}, "complete": False, "error": None,
+        "databases": {},
+        "complete": False,
+        "error": None,
     }
     in_main_thread = threading.current_thread() is threading.main_thread()
     if in_main_thread:

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import redis
 
+from bench import memory, organisation, processes
+from bench.deadline import Deadline
 from kamflow.embedded_redis import EmbeddedRedis, free_port
 from kamflow.mailcatcher import MailCatcher
 from shared import db, observability
-
-from bench import memory, organisation, processes
-from bench.deadline import Deadline
 
 #: Fast clocks for the workers (like the tests'), and a rate limit the bench never reaches.
 FAST_SETTINGS = {
@@ -33,8 +32,9 @@ FAST_SETTINGS = {
 
 
 class Stack:
-    def __init__(self, database_url: str, directory: Path, deadline: Deadline, gateway_workers: int,
-                 worker_threads: int):
+    def __init__(
+        self, database_url: str, directory: Path, deadline: Deadline, gateway_workers: int, worker_threads: int
+    ):
         self.database_url = database_url
         self.directory = directory
         self.deadline = deadline
@@ -48,7 +48,7 @@ class Stack:
         self.kam_password = ""
         self.env: dict = {}
 
-    def __enter__(self) -> "Stack":
+    def __enter__(self) -> Stack:
         try:
             self._start()
         except BaseException:
@@ -113,8 +113,9 @@ class Stack:
             while True:
                 pool.check_alive()
                 mine = set(memory.tree(pool.pid))
-                alive = [w for w in observability.workers(client, alive_within_ms=5000)
-                         if w["alive"] and w["pid"] in mine]
+                alive = [
+                    w for w in observability.workers(client, alive_within_ms=5000) if w["alive"] and w["pid"] in mine
+                ]
                 if len(alive) >= count:
                     return
                 self.deadline.check(f"waiting for {count} worker process(es) to start")

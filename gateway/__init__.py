@@ -11,11 +11,16 @@ import logging
 import time
 
 import redis
-
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf import CSRFProtect
-from werkzeug.exceptions import (BadRequest, HTTPException, MethodNotAllowed, NotFound, SecurityError,
-                                 UnsupportedMediaType)
+from werkzeug.exceptions import (
+    BadRequest,
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    SecurityError,
+    UnsupportedMediaType,
+)
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import security_headers, url_numbers
@@ -51,8 +56,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     if settings.trusted_proxy_count:
         # Behind N proxies, the client address (throttling, rate limits, login audit) and the
         # scheme are the ones the N-th proxy from us reports; without proxies, the socket's.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count,
-                                x_proto=settings.trusted_proxy_count)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count, x_proto=settings.trusted_proxy_count)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         KAMFLOW=settings,
@@ -92,7 +96,9 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     security_headers.init_app(app, secure_cookie=app.config["SESSION_COOKIE_SECURE"])
     api = KamflowApi(app)
     app.extensions["kamflow_login_throttle"] = LoginThrottle(
-        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2) if settings.redis_url else None,
+        redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+        if settings.redis_url
+        else None,
         settings,
     )
 
@@ -126,8 +132,23 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
         csrf.exempt(api_blueprint)  # bearer-token API: no cookies, so no CSRF to forge
     app.before_request(require_caller)  # the OpenAPI document and its page need a caller too
     # Health, the KAMs' and customers' pages, and the operators' door (/ops, /readyz, /metrics).
-    for blueprint in (health, readiness, docs, set_password, auth, display, dashboard, customers, wizard,
-                      edit_parameters, help_pages, my_account, optimisation_pages, forecast_pages, ops):
+    for blueprint in (
+        health,
+        readiness,
+        docs,
+        set_password,
+        auth,
+        display,
+        dashboard,
+        customers,
+        wizard,
+        edit_parameters,
+        help_pages,
+        my_account,
+        optimisation_pages,
+        forecast_pages,
+        ops,
+    ):
         app.register_blueprint(blueprint)
     metrics.init_app(app)
 
@@ -180,8 +201,12 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     def json_bodies_only():
         """A body sent to the API as a form (curl -d) is refused for what it is, rather than
         answered with every field 'missing'."""
-        if (request.path.startswith("/api/") and request.method in ("POST", "PUT", "PATCH")
-                and request.content_length and not request.is_json):
+        if (
+            request.path.startswith("/api/")
+            and request.method in ("POST", "PUT", "PATCH")
+            and request.content_length
+            and not request.is_json
+        ):
             return http_error(UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json."))
 
     @app.errorhandler(Exception)

@@ -28,22 +28,28 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from shared import observability, permissions
-from shared.visibility import visible_accounts
 from shared.models import CustomerAccount
+from shared.visibility import visible_accounts
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 #: One registry per process, created once: create_app may run many times (tests), metrics may not.
 REGISTRY = CollectorRegistry()
 
 REQUESTS = Counter(
-    "kamflow_http_requests", "HTTP requests answered by the gateway.", ["endpoint", "method", "status"],
+    "kamflow_http_requests",
+    "HTTP requests answered by the gateway.",
+    ["endpoint", "method", "status"],
     registry=REGISTRY,
 )
 LATENCY = Histogram(
-    "kamflow_http_request_duration_seconds", "Time to answer a request.", ["endpoint", "method"],
+    "kamflow_http_request_duration_seconds",
+    "Time to answer a request.",
+    ["endpoint", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
+
+
 class AccountsCollector:
     """Accounts accepted and accounts by status, counted in the database when scraped: all of
     them, or those of `scope` (a person's organisation)."""
@@ -54,7 +60,9 @@ class AccountsCollector:
     def collect(self):
         with_db = not self._closed()
         total = (self.scope if self.scope is not None else CustomerAccount.select()).count() if with_db else 0
-        accepted = CounterMetricFamily("kamflow_accounts_accepted", "Customer accounts accepted (stored), by either door.")
+        accepted = CounterMetricFamily(
+            "kamflow_accounts_accepted", "Customer accounts accepted (stored), by either door."
+        )
         accepted.add_metric([], total)
         yield accepted
         by_status = GaugeMetricFamily("kamflow_accounts", "Customer accounts by status.", labels=["status"])
@@ -78,7 +86,7 @@ def _endpoint() -> str:
 
 
 def _caller() -> str | None:
-    """"prometheus" (METRICS_TOKEN), "person" (an operator's or manager's session) or None."""
+    """ "prometheus" (METRICS_TOKEN), "person" (an operator's or manager's session) or None."""
     token = current_app.config.get("METRICS_TOKEN") or ""
     given = request.headers.get("Authorization", "")
     if token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
@@ -136,7 +144,8 @@ def init_app(app: Flask) -> None:
         if caller is None:
             return Response(
                 "metrics need `Authorization: Bearer <METRICS_TOKEN>` or an operator's or manager's session\n",
-                401, {"WWW-Authenticate": 'Bearer realm="metrics"', "Content-Type": "text/plain"},
+                401,
+                {"WWW-Authenticate": 'Bearer realm="metrics"', "Content-Type": "text/plain"},
             )
         scope = visible_accounts(current_user.user) if caller == "person" else None
         return Response(scrape(scope), 200, {"Content-Type": CONTENT_TYPE_LATEST})

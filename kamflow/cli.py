@@ -29,8 +29,9 @@ def migrate():
         else:
             click.echo(f"{step.name}: applied")
     shipped = migrations.known()
-    click.echo(f"database is up to date: {len(shipped)} migration(s), the last {shipped[-1]} "
-               f"({redact(settings.database_url)})")
+    click.echo(
+        f"database is up to date: {len(shipped)} migration(s), the last {shipped[-1]} ({redact(settings.database_url)})"
+    )
 
 
 @main.command("make-migration")
@@ -41,8 +42,10 @@ def make_migration(name):
 
     path, differences = migrations.draft(name)
     if path is None:
-        click.echo("the migrations already create what the models declare: nothing drafted "
-                   "(a changed type, null or CHECK is written by hand: docs/migrations.md)")
+        click.echo(
+            "the migrations already create what the models declare: nothing drafted "
+            "(a changed type, null or CHECK is written by hand: docs/migrations.md)"
+        )
         return
     click.echo(differences)
     click.echo(f"drafted {path}: read it, fix every TODO, then run `kamflow migrate` and the tests")
@@ -58,7 +61,9 @@ def create_org(slug, name, markets):
 
     bind_database()
     try:
-        organisation = organisations.create_organisation(slug, name, [m.strip() for m in markets.split(",") if m.strip()])
+        organisation = organisations.create_organisation(
+            slug, name, [m.strip() for m in markets.split(",") if m.strip()]
+        )
     except organisations.SetupError as error:
         fail(str(error))
     click.echo(f"organisation {organisation.slug} created")
@@ -77,7 +82,9 @@ def list_orgs():
         return
     click.echo(f"{'slug':<24}{'name':<28}{'staff':>6}{'accounts':>10}  markets")
     for org in found:
-        click.echo(f"{org['slug']:<24}{org['name'][:27]:<28}{org['staff']:>6}{org['accounts']:>10}  {','.join(org['markets'])}")
+        click.echo(
+            f"{org['slug']:<24}{org['name'][:27]:<28}{org['staff']:>6}{org['accounts']:>10}  {','.join(org['markets'])}"
+        )
 
 
 @main.command("create-user")
@@ -174,8 +181,10 @@ def webhook_deliveries(slug, limit):
     for delivery in items:
         view = webhooks.describe_delivery(delivery)
         answer = view["last_error"] or (f"HTTP {view['last_status_code']}" if view["last_status_code"] else "-")
-        click.echo(f"{view['delivery_id']:<38}{view['event']:<18}{view['account_id']:>8}  {view['state']:<10}"
-                   f"{view['attempts']:>8}  {answer}")
+        click.echo(
+            f"{view['delivery_id']:<38}{view['event']:<18}{view['account_id']:>8}  {view['state']:<10}"
+            f"{view['attempts']:>8}  {answer}"
+        )
 
 
 def _when(moment) -> str:

@@ -33,8 +33,10 @@ def bind_database(*, migrating: bool = False) -> Settings:
 
         missing = migrations.pending(db.database)
         if missing:
-            fail(f"the database at {redact(url)} is behind: {len(missing)} migration(s) pending "
-                 f"({', '.join(missing)}): run `kamflow migrate` first")
+            fail(
+                f"the database at {redact(url)} is behind: {len(missing)} migration(s) pending "
+                f"({', '.join(missing)}): run `kamflow migrate` first"
+            )
     return settings
 
 

@@ -48,13 +48,21 @@ def seed() -> dict[str, str]:
         if organisation is None:
             organisation = organisations.create_organisation(SLUG, "Demo Supplier", DEMO_MARKETS)
             for market in MANAGER_FORECAST_MARKETS:
-                forecasts.upload_csv("manager", market, demo_curve_csv(market, premium=Decimal("3.00")),
-                                     MANAGER_EMAIL, organisation_id=organisation.id)
+                forecasts.upload_csv(
+                    "manager",
+                    market,
+                    demo_curve_csv(market, premium=Decimal("3.00")),
+                    MANAGER_EMAIL,
+                    organisation_id=organisation.id,
+                )
         for market in CATALOGUE:
             if forecasts.latest_upload("application", market) is None:
                 forecasts.upload_csv("application", market, demo_curve_csv(market), "demo")
         credentials = {}
-        for role, email, first, last in (("kam", KAM_EMAIL, "Kim", "Account"), ("manager", MANAGER_EMAIL, "Maud", "Manager")):
+        for role, email, first, last in (
+            ("kam", KAM_EMAIL, "Kim", "Account"),
+            ("manager", MANAGER_EMAIL, "Maud", "Manager"),
+        ):
             password = secrets.token_urlsafe(12)
             user = User.get_or_none(User.email == email)
             if user is None:

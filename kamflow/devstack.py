@@ -52,7 +52,7 @@ def _make_var_private() -> None:
     covers what this run and its children create; the walk fixes what an earlier run left."""
     os.umask(0o077)
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    for directory, subdirectories, files in os.walk(VAR_DIR):
+    for directory, _subdirectories, files in os.walk(VAR_DIR):
         os.chmod(directory, 0o700)
         for name in files:
             path = os.path.join(directory, name)
@@ -107,14 +107,30 @@ def run_stack(port: int, processes: int, threads: int) -> None:
         # Two pools: the stages, and the webhook deliveries apart (a trickling receiver holds
         # delivery threads only, never another organisation's accounts).
         subprocess.Popen(
-            worker + ["--processes", str(processes), "--threads", str(threads), "--queues", *queues.stage_pool_queues()],
+            worker
+            + ["--processes", str(processes), "--threads", str(threads), "--queues", *queues.stage_pool_queues()],
             env=env,
         ),
-        subprocess.Popen(worker + ["--processes", "1", "--threads", str(threads), "--queues", *queues.DELIVERY_QUEUES],
-                         env=_delivery_pool_env(env, prometheus_dir)),
         subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--worker-class", "gevent",
-             "--no-control-socket", "--access-logfile", "-", "gateway.wsgi:app"],
+            worker + ["--processes", "1", "--threads", str(threads), "--queues", *queues.DELIVERY_QUEUES],
+            env=_delivery_pool_env(env, prometheus_dir),
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--worker-class",
+                "gevent",
+                "--no-control-socket",
+                "--access-logfile",
+                "-",
+                "gateway.wsgi:app",
+            ],
             env=env,
         ),
     ]
@@ -122,8 +138,11 @@ def run_stack(port: int, processes: int, threads: int) -> None:
     print(f"KAM login: {seeded['kam'][0]} {seeded['kam'][1]}")
     print(f"Manager login: {seeded['manager'][0]} {seeded['manager'][1]}")
     print(f"API token: {seeded['token']}")
-    print(f"Organisation: {demo.SLUG} (kamflow list-orgs lists them; kamflow commands here find this stack's "
-          f"Redis and database in {RUN_FILE})", flush=True)
+    print(
+        f"Organisation: {demo.SLUG} (kamflow list-orgs lists them; kamflow commands here find this stack's "
+        f"Redis and database in {RUN_FILE})",
+        flush=True,
+    )
     print("Press Ctrl-C to stop.\n", flush=True)
 
     stopping = False

@@ -24,8 +24,13 @@ def load_forecast(market, slug, csv_file):
         if slug:
             owner = {"organisation_id": organisation_named(slug).id}
         try:
-            upload = forecasts.upload_csv("manager" if slug else "application", market, csv_file.read(),
-                                          "operator (kamflow load-forecast)", **owner)
+            upload = forecasts.upload_csv(
+                "manager" if slug else "application",
+                market,
+                csv_file.read(),
+                "operator (kamflow load-forecast)",
+                **owner,
+            )
         except forecasts.ForecastRejected as rejected:
             fail("the forecast was not loaded:\n  " + "\n  ".join(rejected.errors))
     click.echo(f"{upload.kind} forecast for {market}: {upload.months} months loaded")

@@ -29,7 +29,9 @@ def login_locks():
     if not locks:
         click.echo("no login is locked")
     for lock in locks:
-        click.echo(f"{lock.kind:<8} {lock.who:<40} locked for {lock.seconds_left // 60}m{lock.seconds_left % 60:02d}s more")
+        click.echo(
+            f"{lock.kind:<8} {lock.who:<40} locked for {lock.seconds_left // 60}m{lock.seconds_left % 60:02d}s more"
+        )
 
 
 @click.command("unlock-login")

@@ -26,7 +26,7 @@ class MailTimeout(AssertionError):
 
 
 class _Handler:
-    def __init__(self, catcher: "MailCatcher"):
+    def __init__(self, catcher: MailCatcher):
         self.catcher = catcher
 
     async def handle_DATA(self, server, session, envelope):
@@ -43,8 +43,9 @@ class _Handler:
 
 
 class MailCatcher:
-    def __init__(self, directory: Path | str | None = None, port: int | None = None, echo: bool = False,
-                 delay_s: float = 0.0):
+    def __init__(
+        self, directory: Path | str | None = None, port: int | None = None, echo: bool = False, delay_s: float = 0.0
+    ):
         self.directory = Path(directory) if directory else None
         #: Seconds before each message is accepted, as a busy relay takes: keeps stages in flight.
         self.delay_s = delay_s
@@ -62,7 +63,7 @@ class MailCatcher:
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
-    def start(self) -> "MailCatcher":
+    def start(self) -> MailCatcher:
         if self.directory:
             self.directory.mkdir(parents=True, exist_ok=True)
         self._controller.start()

@@ -16,8 +16,6 @@ from shared import db
 from shared.config import Settings
 
 
-
-
 def _broker(settings: Settings):
     """The broker (for sending) and its Redis client (for reading queues)."""
     from shared import broker as broker_setup
@@ -46,10 +44,14 @@ def status():
     for name, count in counts.items():
         click.echo(f"  {name:<22}{count:>8}")
     click.echo("")
-    click.echo(f"{'stage (last hour)':<24}{'done':>7}{'/min':>7}{'rejected':>9}{'errors':>7}{'gave up':>8}{'p50':>8}{'p95':>8}")
+    click.echo(
+        f"{'stage (last hour)':<24}{'done':>7}{'/min':>7}{'rejected':>9}{'errors':>7}{'gave up':>8}{'p50':>8}{'p95':>8}"
+    )
     for s in stages:
-        click.echo(f"  {s['stage']:<22}{s['completed']:>7}{s['per_minute']:>7}{s['rejected']:>9}{s['errors']:>7}"
-                   f"{s['failed']:>8}{_seconds(s['p50_s']):>8}{_seconds(s['p95_s']):>8}")
+        click.echo(
+            f"  {s['stage']:<22}{s['completed']:>7}{s['per_minute']:>7}{s['rejected']:>9}{s['errors']:>7}"
+            f"{s['failed']:>8}{_seconds(s['p50_s']):>8}{_seconds(s['p95_s']):>8}"
+        )
     click.echo("")
     if not settings.redis_url:
         click.echo("queues: REDIS_URL is not set and no `make run` is running here, so the broker cannot be read")
@@ -66,8 +68,10 @@ def status():
         click.echo(f"  {depth['queue']:<22}{depth['ready']:>8}{depth['delayed']:>9}{depth['dead']:>7}")
     click.echo("")
     summary = observability.workers_summary(found)
-    click.echo(f"workers: {summary['processes']} process(es) alive on {summary['hosts']} host(s), "
-               f"{summary['threads']} threads" + (f", {summary['silent']} silent" if summary["silent"] else ""))
+    click.echo(
+        f"workers: {summary['processes']} process(es) alive on {summary['hosts']} host(s), "
+        f"{summary['threads']} threads" + (f", {summary['silent']} silent" if summary["silent"] else "")
+    )
     for w in found:
         state = f"heartbeat {w['silent_s']}s ago" if w["alive"] else f"SILENT for {w['silent_s']}s"
         click.echo(f"  {w['host']}:{w['pid']:<8} {w['threads']:>3} threads  {state}")
@@ -86,8 +90,13 @@ def retry(account_ids, all_failed):
     with db.database.connection_context():
         ids = list(account_ids)
         if all_failed:
-            ids += [a.id for a in CustomerAccount.select(CustomerAccount.id).where(CustomerAccount.status == workflow.FAILED)
-                    .order_by(CustomerAccount.id) if a.id not in ids]
+            ids += [
+                a.id
+                for a in CustomerAccount.select(CustomerAccount.id)
+                .where(CustomerAccount.status == workflow.FAILED)
+                .order_by(CustomerAccount.id)
+                if a.id not in ids
+            ]
         if not ids:
             fail("name the accounts to retry, or pass --all-failed")
         problems, done = [], []
@@ -149,8 +158,10 @@ def requeue_dead(message_ids, queue, everything, discard):
     chosen = [by_id[m] for m in message_ids] if message_ids else letters
     problems, done = [], []
     verb = "discarding" if discard else "requeueing"
-    with db.database.connection_context(), click.progressbar(chosen, label=f"{verb} {len(chosen)} message(s)",
-                                                             show_pos=True) as bar:
+    with (
+        db.database.connection_context(),
+        click.progressbar(chosen, label=f"{verb} {len(chosen)} message(s)", show_pos=True) as bar,
+    ):
         for letter in bar:
             try:
                 if discard:

@@ -16,7 +16,7 @@ source to hold us to it):
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from shared import broker, workflow
 from shared.models import CustomerAccount, StageRun, utcnow
@@ -58,6 +58,11 @@ def send_stage(stage_name: str, account_id: int) -> bool:
         broker.send_stage(stage_name, account_id)
         return True
     except Exception as error:  # redis.ConnectionError, TimeoutError...
-        log.warning("%s for account %s not enqueued (%s); the reconciler will send it", stage_name, account_id, error,
-                    extra={"account_id": account_id, "stage": stage_name})
+        log.warning(
+            "%s for account %s not enqueued (%s); the reconciler will send it",
+            stage_name,
+            account_id,
+            error,
+            extra={"account_id": account_id, "stage": stage_name},
+        )
         return False

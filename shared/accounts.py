@@ -9,7 +9,7 @@ transaction commits. A claim already held refuses the request there and then (`I
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+from collections.abc import Callable
 
 import peewee
 
@@ -25,7 +25,9 @@ class UnknownKam(Exception):
 
 def find_kam(organisation: Organisation, email: str) -> User:
     kam = User.get_or_none(
-        (User.organisation == organisation) & (User.email == email) & (User.role.in_(permissions.ACCOUNT_OWNERS))
+        (User.organisation == organisation)
+        & (User.email == email)
+        & (User.role.in_(permissions.ACCOUNT_OWNERS))
         & (User.active == True)  # noqa: E712 (peewee expression)
     )
     if kam is None:
@@ -33,8 +35,13 @@ def find_kam(organisation: Organisation, email: str) -> User:
     return kam
 
 
-def create_account(organisation: Organisation, kam: User, request: dict, actor: str,
-                   remember: Callable[[CustomerAccount], None] | None = None) -> CustomerAccount:
+def create_account(
+    organisation: Organisation,
+    kam: User,
+    request: dict,
+    actor: str,
+    remember: Callable[[CustomerAccount], None] | None = None,
+) -> CustomerAccount:
     """Accept a request (a loaded `AccountRequestSchema`): store the account and start its workflow.
 
     Raises `claims.IdentityTaken` when another account or login holds the email or the customer
@@ -108,8 +115,16 @@ def get_account(organisation: Organisation, account_id: int) -> CustomerAccount 
     )
 
 
-def list_accounts(organisation: Organisation, *, page: int, per_page: int, status: str | None = None,
-                  is_demo: bool | None = None, kam_email: str | None = None, updated_since=None):
+def list_accounts(
+    organisation: Organisation,
+    *,
+    page: int,
+    per_page: int,
+    status: str | None = None,
+    is_demo: bool | None = None,
+    kam_email: str | None = None,
+    updated_since=None,
+):
     """One page of the organisation's accounts, newest first (by id: a stable order), and the total."""
     query = CustomerAccount.select().where(CustomerAccount.organisation == organisation)
     if status:
@@ -120,7 +135,7 @@ def list_accounts(organisation: Organisation, *, page: int, per_page: int, statu
         # Logins are stored lower case; a filter by an address no KAM has simply finds nothing.
         query = query.join(User, on=(CustomerAccount.kam == User.id)).where(User.email == kam_email.strip().lower())
     if updated_since is not None:
-        naive_utc = updated_since.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        naive_utc = updated_since.astimezone(dt.UTC).replace(tzinfo=None)
         query = query.where(CustomerAccount.updated_at >= naive_utc)
     total = query.count()
     items = list(query.order_by(CustomerAccount.id.desc()).paginate(page, per_page))
@@ -187,5 +202,9 @@ def describe_page(items: list[CustomerAccount], base_url: str = "") -> list[dict
     for market in MarketAccess.select().where(MarketAccess.account.in_(ids)).order_by(MarketAccess.market):
         markets[market.account_id].append(market)
     emails = dict(User.select(User.id, User.email).where(User.id.in_({account.kam_id for account in items})).tuples())
-    return [describe(account, base_url, runs=runs[account.id], markets=markets[account.id],
-                     kam_email=emails[account.kam_id]) for account in items]
+    return [
+        describe(
+            account, base_url, runs=runs[account.id], markets=markets[account.id], kam_email=emails[account.kam_id]
+        )
+        for account in items
+    ]

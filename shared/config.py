@@ -117,7 +117,7 @@ class Settings:
             )
 
     @classmethod
-    def from_env(cls, env: os._Environ | dict | None = None) -> "Settings":
+    def from_env(cls, env: os._Environ | dict | None = None) -> Settings:
         env = os.environ if env is None else env
         values = {}
         for field in dataclasses.fields(cls):
@@ -129,7 +129,7 @@ class Settings:
         return cls(**values)
 
     @classmethod
-    def from_env_or_run(cls, env: os._Environ | dict | None = None, run_file: Path | None = None) -> "Settings":
+    def from_env_or_run(cls, env: os._Environ | dict | None = None, run_file: Path | None = None) -> Settings:
         """The environment's settings, completed by what a running `kamflow run` recorded: so
         `kamflow status` beside `make run` finds its Redis. The environment always wins."""
         env = dict(os.environ if env is None else env)
@@ -146,7 +146,7 @@ class Settings:
     def trusted_host_list(self) -> list[str]:
         return [host.strip() for host in self.trusted_hosts.split(",") if host.strip()]
 
-    def with_secret(self) -> "Settings":
+    def with_secret(self) -> Settings:
         """A copy with a secret key: a random one per process if none is configured (dev only)."""
         if self.secret_key:
             return self

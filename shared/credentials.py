@@ -37,7 +37,9 @@ class EmailInFlight(Exception):
     died with it, in which case the claim can be taken over once its lease has run out."""
 
 
-def claim(account: CustomerAccount, purpose: str, settings: Settings, recipient: str | None = None) -> OutboxEmail | None:
+def claim(
+    account: CustomerAccount, purpose: str, settings: Settings, recipient: str | None = None
+) -> OutboxEmail | None:
     """Take the outbox row for sending; None if it is sent already. Raises EmailInFlight if
     another live run holds it. (Fixing-advice notices use the same outbox, one row per advice.)"""
     try:
@@ -100,5 +102,11 @@ def mark_sent(outbox: OutboxEmail, settings: Settings) -> None:
     """The server has the email: record that through a database outage too, for as long as the
     claim is ours (after its lease another run would take it over and send the email again)."""
     lease_left = outbox.claimed_at + dt.timedelta(seconds=_lease_seconds(settings)) - utcnow()
-    db.record_done(lambda: OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None).where(
-        OutboxEmail.id == outbox.id).execute(), within_s=lease_left.total_seconds() - 1)
+    db.record_done(
+        lambda: (
+            OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None)
+            .where(OutboxEmail.id == outbox.id)
+            .execute()
+        ),
+        within_s=lease_left.total_seconds() - 1,
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-
 from shared import observability, workflow
 from shared.models import CustomerAccount, MarketAccess, User
 from shared.visibility import visible_accounts
@@ -14,8 +13,11 @@ from shared.visibility import visible_accounts
 #: The dashboard's groups of statuses, in the order they are shown.
 GROUPS = (
     ("created", "Created, not started yet", (workflow.PENDING,)),
-    ("in_progress", "In progress",
-     (workflow.VALIDATING, workflow.PROVISIONING, workflow.ACTIVATING, workflow.SENDING_CREDENTIALS)),
+    (
+        "in_progress",
+        "In progress",
+        (workflow.VALIDATING, workflow.PROVISIONING, workflow.ACTIVATING, workflow.SENDING_CREDENTIALS),
+    ),
     ("active", "Active", (workflow.ACTIVE,)),
     ("rejected", "Rejected", (workflow.REJECTED,)),
     ("failed", "Failed", (workflow.FAILED,)),
@@ -30,12 +32,15 @@ def counts(user: User) -> list[tuple[str, str, int]]:
     by_status = observability.accounts_by_status(accounts.where(CustomerAccount.is_demo == False))  # noqa: E712
     demos = accounts.where(CustomerAccount.is_demo == True).count()  # noqa: E712
     return [(key, label, sum(by_status[s] for s in statuses)) for key, label, statuses in GROUPS] + [
-        ("demo", "Demo accounts", demos)]
+        ("demo", "Demo accounts", demos)
+    ]
 
 
 def recent(user: User, limit: int = 10) -> list[CustomerAccount]:
     """The person's accounts that changed most recently."""
-    return list(visible_accounts(user).order_by(CustomerAccount.updated_at.desc(), CustomerAccount.id.desc()).limit(limit))
+    return list(
+        visible_accounts(user).order_by(CustomerAccount.updated_at.desc(), CustomerAccount.id.desc()).limit(limit)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +50,9 @@ class Ending:
     end_date: dt.date
 
 
-def ending_soon(user: User, today: dt.date | None = None, days: int = ENDING_SOON_DAYS) -> tuple[list[Ending], list[Ending]]:
+def ending_soon(
+    user: User, today: dt.date | None = None, days: int = ENDING_SOON_DAYS
+) -> tuple[list[Ending], list[Ending]]:
     """(demo trials, market accesses of real accounts) whose end date falls within `days`,
     soonest first; rejected accounts are left out since they never had access."""
     today = today or dt.date.today()

@@ -8,8 +8,9 @@ processes can write to the same file.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import peewee
 from playhouse.db_url import connect as connect_url

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-
 import logging
 
 import dramatiq
@@ -67,9 +66,14 @@ def _decode(queue: str, redis_id, data, score) -> DeadLetter:
     message = dramatiq.Message.decode(data)
     traceback = (message.options.get("traceback") or "").strip().splitlines()
     return DeadLetter(
-        queue=queue, redis_id=_text(redis_id), message_id=message.message_id, actor=message.actor_name,
-        args=tuple(message.args), dead_at=dt.datetime.fromtimestamp(score / 1000, dt.timezone.utc).replace(tzinfo=None),
-        retries=message.options.get("retries", 0), error=traceback[-1] if traceback else "",
+        queue=queue,
+        redis_id=_text(redis_id),
+        message_id=message.message_id,
+        actor=message.actor_name,
+        args=tuple(message.args),
+        dead_at=dt.datetime.fromtimestamp(score / 1000, dt.UTC).replace(tzinfo=None),
+        retries=message.options.get("retries", 0),
+        error=traceback[-1] if traceback else "",
     )
 
 
@@ -86,7 +90,7 @@ def list_dead(client, limit: int = 50, queue: str | None = None) -> list[DeadLet
         if not entries:
             continue
         bodies = client.hmget(queues.dead_messages_key(name), [redis_id for redis_id, _ in entries])
-        for (redis_id, score), data in zip(entries, bodies):
+        for (redis_id, score), data in zip(entries, bodies, strict=True):
             if data is not None:
                 found.append(_decode(name, redis_id, data, score))
     return sorted(found, key=lambda d: d.dead_at, reverse=True)[:limit]
@@ -129,12 +133,18 @@ def requeue(client, queue: str, redis_id: str) -> str:
     try:
         old = dramatiq.Message.decode(data)
         options = {k: v for k, v in old.options.items() if k not in _RUN_OPTIONS}
-        fresh = dramatiq.Message(queue_name=q_name(old.queue_name), actor_name=old.actor_name, args=old.args,
-                                 kwargs=old.kwargs, options=options, message_id=old.message_id,
-                                 message_timestamp=old.message_timestamp)
+        fresh = dramatiq.Message(
+            queue_name=q_name(old.queue_name),
+            actor_name=old.actor_name,
+            args=old.args,
+            kwargs=old.kwargs,
+            options=options,
+            message_id=old.message_id,
+            message_timestamp=old.message_timestamp,
+        )
         dramatiq.get_broker().enqueue(fresh)
     except Exception:
-        client.zadd(queues.dead_key(queue), {redis_id: int(letter.dead_at.replace(tzinfo=dt.timezone.utc).timestamp() * 1000)})
+        client.zadd(queues.dead_key(queue), {redis_id: int(letter.dead_at.replace(tzinfo=dt.UTC).timestamp() * 1000)})
         raise
     client.hdel(queues.dead_messages_key(queue), redis_id)
     return f"{letter.actor} message {letter.message_id} requeued on {queue}"
@@ -162,8 +172,12 @@ def retry_account(client, account_id: int) -> str:
     try:
         discard_for_account(client, stage, account_id)
     except redis.RedisError as error:
-        log.warning("dead letters of account %s left for the reconciler (%s)", account_id, error,
-                    extra={"account_id": account_id, "stage": stage})
+        log.warning(
+            "dead letters of account %s left for the reconciler (%s)",
+            account_id,
+            error,
+            extra={"account_id": account_id, "stage": stage},
+        )
     return stage
 
 
@@ -180,8 +194,12 @@ def discard_obsolete(client) -> int:
                 letters[_text(redis_id)] = args[0]
         if not letters:
             continue
-        still_failed = {row.id for row in CustomerAccount.select(CustomerAccount.id).where(
-            CustomerAccount.id.in_(set(letters.values())) & (CustomerAccount.status == workflow.FAILED))}
+        still_failed = {
+            row.id
+            for row in CustomerAccount.select(CustomerAccount.id).where(
+                CustomerAccount.id.in_(set(letters.values())) & (CustomerAccount.status == workflow.FAILED)
+            )
+        }
         for redis_id, account_id in letters.items():
             if account_id not in still_failed:
                 _remove(client, stage_name, redis_id)

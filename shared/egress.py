@@ -27,18 +27,34 @@ MAX_URL_LENGTH = 2000
 #: Special-use and provider names that are never a public host (RFC 6761, RFC 8375, mDNS,
 #: cloud metadata services). A name under one of these is refused before any lookup.
 INTERNAL_NAME_SUFFIXES = (
-    "localhost", "local", "internal", "localdomain", "home.arpa", "lan", "intranet", "corp",
+    "localhost",
+    "local",
+    "internal",
+    "localdomain",
+    "home.arpa",
+    "lan",
+    "intranet",
+    "corp",
     "metadata.goog",
 )
-METADATA_NAMES = ("metadata", "instance-data", "metadata.google.internal", "metadata.azure.com",
-                  "metadata.tencentyun.com", "metadata.packet.net")
+METADATA_NAMES = (
+    "metadata",
+    "instance-data",
+    "metadata.google.internal",
+    "metadata.azure.com",
+    "metadata.tencentyun.com",
+    "metadata.packet.net",
+)
 
 #: Blocks that `ipaddress` counts as global but that no tenant's receiver lives in.
-NOT_PUBLIC = tuple(ipaddress.ip_network(n) for n in (
-    "192.0.0.0/24",    # IETF protocol assignments (Oracle Cloud metadata is 192.0.0.192)
-    "192.88.99.0/24",  # deprecated 6to4 relay anycast
-    "100.64.0.0/10",   # carrier-grade NAT (Alibaba Cloud metadata is 100.100.100.200)
-))
+NOT_PUBLIC = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "192.0.0.0/24",  # IETF protocol assignments (Oracle Cloud metadata is 192.0.0.192)
+        "192.88.99.0/24",  # deprecated 6to4 relay anycast
+        "100.64.0.0/10",  # carrier-grade NAT (Alibaba Cloud metadata is 100.100.100.200)
+    )
+)
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
@@ -61,8 +77,11 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     if ip.teredo:
         return ip.teredo[1]
     packed = ip.packed
-    if packed[:12] == bytes(12) or ip in ipaddress.ip_network("64:ff9b::/96") \
-            or ip in ipaddress.ip_network("64:ff9b:1::/48"):
+    if (
+        packed[:12] == bytes(12)
+        or ip in ipaddress.ip_network("64:ff9b::/96")
+        or ip in ipaddress.ip_network("64:ff9b:1::/48")
+    ):
         return ipaddress.IPv4Address(packed[12:])
     return None
 
@@ -116,9 +135,7 @@ def _refuse_unsafe_characters(url: str) -> None:
     for char in url:
         category = unicodedata.category(char)
         if category in ("Cc", "Cf", "Zl", "Zp", "Zs", "Co", "Cs", "Cn") or char == "\\":
-            raise InvalidUrl(
-                f"Must not contain spaces, control or invisible characters (found U+{ord(char):04X})."
-            )
+            raise InvalidUrl(f"Must not contain spaces, control or invisible characters (found U+{ord(char):04X}).")
 
 
 def _ascii_host(parts: SplitResult) -> str:
@@ -165,16 +182,21 @@ def check_url(url: str, *, allow_private: bool = False) -> str:
     labels = name.split(".")
     if not name or not all(_HOST_LABEL.match(label) for label in labels):
         raise InvalidUrl("The host name is not a valid domain name.")
-    if not allow_private and (len(labels) < 2 or name in METADATA_NAMES
-                              or any(name == s or name.endswith("." + s) for s in INTERNAL_NAME_SUFFIXES)):
+    if not allow_private and (
+        len(labels) < 2
+        or name in METADATA_NAMES
+        or any(name == s or name.endswith("." + s) for s in INTERNAL_NAME_SUFFIXES)
+    ):
         raise AddressNotAllowed("The host must be a public name or address, not an internal one.")
     return url
 
 
 def _check_address(ip, allow_private: bool) -> None:
     if not allow_private and not is_public(ip):
-        raise AddressNotAllowed("The host must be a public address: loopback, private, link-local, "
-                                "shared, multicast and reserved addresses are refused.")
+        raise AddressNotAllowed(
+            "The host must be a public address: loopback, private, link-local, "
+            "shared, multicast and reserved addresses are refused."
+        )
 
 
 def target(url: str) -> tuple[str, str, int, str]:
@@ -195,7 +217,7 @@ def resolve(host: str, port: int, *, allow_private: bool = False) -> tuple[int, 
     infos = socket.getaddrinfo(literal, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     if not infos:
         raise socket.gaierror("no address")
-    for family, _, _, _, sockaddr in infos:
+    for _family, _, _, _, sockaddr in infos:
         address = ipaddress.ip_address(sockaddr[0].split("%")[0])
         if len(sockaddr) == 4 and sockaddr[3]:
             address = ipaddress.IPv6Address(f"{address}%{sockaddr[3]}")

@@ -33,8 +33,12 @@ _PATTERNS = (
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + REDACTED),
     (re.compile(r"\bkf_[A-Za-z0-9_-]{6,}"), "kf_" + REDACTED),
     (re.compile(r"(/set-password/)[A-Za-z0-9_-]+"), r"\1" + REDACTED),
-    (re.compile(r"(?i)(\b(?:password|passwd|pwd|secret|secret_key|token|api_key)\b[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+"),
-     r"\1" + REDACTED),
+    (
+        re.compile(
+            r"(?i)(\b(?:password|passwd|pwd|secret|secret_key|token|api_key)\b[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+"
+        ),
+        r"\1" + REDACTED,
+    ),
     (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@"), r"\1" + REDACTED + "@"),
 )
 
@@ -97,7 +101,9 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s%(context)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        parts = [f"{key}={getattr(record, key)}" for key in ("account_id", "stage") if getattr(record, key, None) is not None]
+        parts = [
+            f"{key}={getattr(record, key)}" for key in ("account_id", "stage") if getattr(record, key, None) is not None
+        ]
         record.context = f" [{' '.join(parts)}]" if parts else ""
         text = super().format(record)
         return text if record.name.startswith(UNREDACTED_LOGGERS) else redact(text)
@@ -106,7 +112,7 @@ class TextFormatter(logging.Formatter):
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

@@ -64,28 +64,35 @@ class LoginThrottle:
     def _refusal(self, email: str, address: str):
         account_lock = self.client.pttl(_key("account", email, "lock"))
         if account_lock > 0:
-            return "locked", (f"Too many failed logins for this account: it is locked for the next "
-                              f"{_minutes(account_lock / 1000)}. Try again later, or ask an operator to lift the lock.")
+            return "locked", (
+                f"Too many failed logins for this account: it is locked for the next "
+                f"{_minutes(account_lock / 1000)}. Try again later, or ask an operator to lift the lock."
+            )
         address_lock = self.client.pttl(_key("address", address, "lock"))
         if address_lock > 0:
-            return "locked", (f"Too many failed logins from your network: logins from it are locked for the next "
-                              f"{_minutes(address_lock / 1000)}. Try again later, or ask an operator to lift the lock.")
+            return "locked", (
+                f"Too many failed logins from your network: logins from it are locked for the next "
+                f"{_minutes(address_lock / 1000)}. Try again later, or ask an operator to lift the lock."
+            )
         failures, last = self.client.hmget(_key("account", email, "failures"), "count", "last")
         over = int(failures or 0) - self.settings.login_backoff_after
         if over >= 0:
-            wait = min(2 ** over, MAX_BACKOFF_S) - (time.time() - float(last or 0))
+            wait = min(2**over, MAX_BACKOFF_S) - (time.time() - float(last or 0))
             if wait > 0:
                 self.failed(email, address)
-                return "throttled", (f"Too many failed logins for this account: wait {math.ceil(wait)} seconds "
-                                     f"before trying again.")
+                return "throttled", (
+                    f"Too many failed logins for this account: wait {math.ceil(wait)} seconds before trying again."
+                )
         return None
 
     def failed(self, email: str, address: str) -> None:
         if self.client is None:
             return
         try:
-            for kind, who, limit in (("account", email, self.settings.login_lock_after),
-                                     ("address", address, self.settings.login_address_lock_after)):
+            for kind, who, limit in (
+                ("account", email, self.settings.login_lock_after),
+                ("address", address, self.settings.login_address_lock_after),
+            ):
                 key = _key(kind, who, "failures")
                 with self.client.pipeline() as pipe:
                     pipe.hincrby(key, "count", 1).hset(key, "last", time.time()).expire(key, self.settings.login_lock_s)

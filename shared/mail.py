@@ -15,8 +15,9 @@ from urllib.parse import unquote, urlsplit
 SMTP_TIMEOUT_S = 20
 
 
-def credentials_message(*, mail_from: str, to: str, first_name: str, company: str, login: str, link: str,
-                        ttl_hours: int) -> EmailMessage:
+def credentials_message(
+    *, mail_from: str, to: str, first_name: str, company: str, login: str, link: str, ttl_hours: int
+) -> EmailMessage:
     """The customer's welcome: the login and a one-time set-password link, never a password."""
     message = EmailMessage()
     message["From"] = mail_from

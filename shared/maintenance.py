@@ -21,13 +21,20 @@ def close_expired_windows(today: dt.date) -> int:
     """Mark every market access whose end date has passed as closed (once), with an audit event."""
     due = list(MarketAccess.select().where((MarketAccess.end_date < today) & MarketAccess.closed_at.is_null()))
     for access in due:
-        closed = MarketAccess.update(closed_at=utcnow()).where(
-            (MarketAccess.id == access.id) & MarketAccess.closed_at.is_null()).execute()
+        closed = (
+            MarketAccess.update(closed_at=utcnow())
+            .where((MarketAccess.id == access.id) & MarketAccess.closed_at.is_null())
+            .execute()
+        )
         if closed:
             account = access.account
-            AuditEvent.create(organisation=account.organisation_id, account=account.id, actor="system",
-                              action="market.closed",
-                              detail={"market": access.market, "end_date": access.end_date.isoformat()})
+            AuditEvent.create(
+                organisation=account.organisation_id,
+                account=account.id,
+                actor="system",
+                action="market.closed",
+                detail={"market": access.market, "end_date": access.end_date.isoformat()},
+            )
     return len(due)
 
 
@@ -38,8 +45,10 @@ def run_daily(today: dt.date, trial_days: int) -> MaintenanceRun | None:
     try:
         with database.atomic():
             run = MaintenanceRun.create(day=today)
-            summary = {"windows_closed": close_expired_windows(today),
-                       "trials_ended": trials.end_due_trials(today, trial_days)}
+            summary = {
+                "windows_closed": close_expired_windows(today),
+                "trials_ended": trials.end_due_trials(today, trial_days),
+            }
             MaintenanceRun.update(finished_at=utcnow(), summary=summary).where(MaintenanceRun.id == run.id).execute()
     except peewee.IntegrityError:
         return None  # another process ran it at the same moment

@@ -80,15 +80,21 @@ def workers(client, alive_within_ms: int | None = None, now_ms: int | None = Non
         pipe.zscore(queues.HEARTBEATS_KEY, broker_id)
     beats = pipe.execute()
     found, forgotten = [], []
-    for broker_id, beat in zip(ids, beats):
+    for broker_id, beat in zip(ids, beats, strict=True):
         info = json.loads(registered[broker_id])
         last = int(beat) if beat is not None else info["started_at"]
         silent_ms = max(now_ms - last, 0)
         if silent_ms > FORGET_AFTER_MS:
             forgotten.append(broker_id)
             continue
-        found.append({**info, "broker_id": _text(broker_id), "silent_s": round(silent_ms / 1000, 1),
-                      "alive": silent_ms <= alive_within_ms})
+        found.append(
+            {
+                **info,
+                "broker_id": _text(broker_id),
+                "silent_s": round(silent_ms / 1000, 1),
+                "alive": silent_ms <= alive_within_ms,
+            }
+        )
     if forgotten:
         client.hdel(WORKERS_KEY, *forgotten)
     return sorted(found, key=lambda w: (not w["alive"], w["host"], w["pid"]))
@@ -96,8 +102,12 @@ def workers(client, alive_within_ms: int | None = None, now_ms: int | None = Non
 
 def workers_summary(found: list[dict]) -> dict:
     alive = [w for w in found if w["alive"]]
-    return {"processes": len(alive), "threads": sum(w["threads"] for w in alive),
-            "hosts": len({w["host"] for w in alive}), "silent": len(found) - len(alive)}
+    return {
+        "processes": len(alive),
+        "threads": sum(w["threads"] for w in alive),
+        "hosts": len({w["host"] for w in alive}),
+        "silent": len(found) - len(alive),
+    }
 
 
 def _text(value) -> str:
@@ -125,8 +135,10 @@ def stage_stats(window: dt.timedelta = STATS_WINDOW, now: dt.datetime | None = N
         .where(StageAttempt.finished_at >= since)
         .tuples()
     )
-    stats = {name: {"stage": name, "completed": 0, "rejected": 0, "errors": 0, "failed": 0, "durations": []}
-             for name in workflow.STAGE_NAMES}
+    stats = {
+        name: {"stage": name, "completed": 0, "rejected": 0, "errors": 0, "failed": 0, "durations": []}
+        for name in workflow.STAGE_NAMES
+    }
     for stage, outcome, started, finished in rows:
         entry = stats.get(stage)
         if entry is None:
@@ -175,11 +187,19 @@ def accounts_by_status(accounts: peewee.ModelSelect | None = None) -> dict[str, 
 def problem_accounts(accounts: peewee.ModelSelect | None = None, limit: int = 50) -> list[dict]:
     """Failed and rejected accounts, most recent first, with the stage that stopped them, its
     error and how many attempts it took."""
-    stopped_at = (StageRun.state.in_([workflow.STAGE_FAILED, workflow.STAGE_REJECTED]))
+    stopped_at = StageRun.state.in_([workflow.STAGE_FAILED, workflow.STAGE_REJECTED])
     query = (
         _scoped(accounts)
-        .select(CustomerAccount.id, CustomerAccount.company, CustomerAccount.status, CustomerAccount.updated_at,
-                Organisation.slug, StageRun.stage, StageRun.error, StageRun.attempts)
+        .select(
+            CustomerAccount.id,
+            CustomerAccount.company,
+            CustomerAccount.status,
+            CustomerAccount.updated_at,
+            Organisation.slug,
+            StageRun.stage,
+            StageRun.error,
+            StageRun.attempts,
+        )
         .join(Organisation, on=(CustomerAccount.organisation == Organisation.id))
         .switch(CustomerAccount)
         .join(StageRun, peewee.JOIN.LEFT_OUTER, on=((StageRun.account == CustomerAccount.id) & stopped_at))
@@ -189,8 +209,17 @@ def problem_accounts(accounts: peewee.ModelSelect | None = None, limit: int = 50
         .tuples()
     )
     return [
-        {"id": id_, "company": company, "status": status, "updated_at": updated, "organisation": slug,
-         "stage": stage, "error": error, "attempts": attempts or 0, "retryable": status == workflow.FAILED}
+        {
+            "id": id_,
+            "company": company,
+            "status": status,
+            "updated_at": updated,
+            "organisation": slug,
+            "stage": stage,
+            "error": error,
+            "attempts": attempts or 0,
+            "retryable": status == workflow.FAILED,
+        }
         for id_, company, status, updated, slug, stage, error, attempts in query
     ]
 
@@ -201,15 +230,33 @@ def timeline(account_id: int, accounts: peewee.ModelSelect | None = None) -> dic
     if account is None:
         return None
     attempts = []
-    for a in StageAttempt.select().where(StageAttempt.account == account_id).order_by(StageAttempt.started_at, StageAttempt.id):
+    for a in (
+        StageAttempt.select()
+        .where(StageAttempt.account == account_id)
+        .order_by(StageAttempt.started_at, StageAttempt.id)
+    ):
         duration = (a.finished_at - a.started_at).total_seconds() if a.finished_at else None
-        attempts.append({"stage": a.stage, "attempt": a.attempt, "worker": a.worker, "started_at": a.started_at,
-                         "finished_at": a.finished_at, "duration_s": duration, "outcome": a.outcome, "error": a.error})
+        attempts.append(
+            {
+                "stage": a.stage,
+                "attempt": a.attempt,
+                "worker": a.worker,
+                "started_at": a.started_at,
+                "finished_at": a.finished_at,
+                "duration_s": duration,
+                "outcome": a.outcome,
+                "error": a.error,
+            }
+        )
     order = {name: i for i, name in enumerate(workflow.STAGE_NAMES)}
     runs = sorted(StageRun.select().where(StageRun.account == account_id), key=lambda r: order.get(r.stage, 99))
     return {
-        "id": account.id, "company": account.company, "status": account.status,
-        "organisation": account.organisation.slug, "created_at": account.created_at, "updated_at": account.updated_at,
+        "id": account.id,
+        "company": account.company,
+        "status": account.status,
+        "organisation": account.organisation.slug,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
         "stages": [{"stage": r.stage, "state": r.state, "attempts": r.attempts, "error": r.error} for r in runs],
         "attempts": attempts,
     }

@@ -19,11 +19,7 @@ class NoSuchAccount(CannotRetry):
 
 
 def failed_stage(account: CustomerAccount) -> str | None:
-    run = (
-        StageRun.select()
-        .where((StageRun.account == account.id) & (StageRun.state == workflow.STAGE_FAILED))
-        .first()
-    )
+    run = StageRun.select().where((StageRun.account == account.id) & (StageRun.state == workflow.STAGE_FAILED)).first()
     return run.stage if run else None
 
 

@@ -11,7 +11,6 @@ from shared.models import ApiToken, CustomerAccount, Organisation, OrganisationM
 from shared.schemas import EmailAddress
 
 
-
 class SetupError(Exception):
     """A CLI/admin action that cannot be done as asked; the message says why."""
 
@@ -40,18 +39,26 @@ def overview() -> list[dict]:
     """Every organisation with its markets and how many staff and customer accounts it has."""
     found = []
     for organisation in Organisation.select().order_by(Organisation.slug):
-        markets = [row.market for row in OrganisationMarket.select().where(OrganisationMarket.organisation == organisation)]
-        found.append({
-            "slug": organisation.slug, "name": organisation.name,
-            "markets": [m for m in CATALOGUE if m in markets],
-            "staff": User.select().where((User.organisation == organisation) & User.role.in_(permissions.STAFF_ROLES)).count(),
-            "accounts": CustomerAccount.select().where(CustomerAccount.organisation == organisation).count(),
-        })
+        markets = [
+            row.market for row in OrganisationMarket.select().where(OrganisationMarket.organisation == organisation)
+        ]
+        found.append(
+            {
+                "slug": organisation.slug,
+                "name": organisation.name,
+                "markets": [m for m in CATALOGUE if m in markets],
+                "staff": User.select()
+                .where((User.organisation == organisation) & User.role.in_(permissions.STAFF_ROLES))
+                .count(),
+                "accounts": CustomerAccount.select().where(CustomerAccount.organisation == organisation).count(),
+            }
+        )
     return found
 
 
-def create_staff_user(organisation: Organisation, email: str, role: str, password: str,
-                      first_name: str = "", last_name: str = "") -> User:
+def create_staff_user(
+    organisation: Organisation, email: str, role: str, password: str, first_name: str = "", last_name: str = ""
+) -> User:
     if role not in permissions.STAFF_ROLES:
         raise SetupError(f"role must be one of {', '.join(permissions.STAFF_ROLES)}")
     if (reason := password_policy.problem(password, (email, first_name, last_name, organisation.name))) is not None:
@@ -62,8 +69,14 @@ def create_staff_user(organisation: Organisation, email: str, role: str, passwor
         raise SetupError(f"{email!r}: {' '.join(error.messages)}") from None
     if User.select().where(User.email == email).exists():
         raise SetupError(f"a user with email {email!r} exists already")
-    return User.create(organisation=organisation, email=email, role=role, first_name=first_name,
-                       last_name=last_name, password_hash=security.hash_password(password))
+    return User.create(
+        organisation=organisation,
+        email=email,
+        role=role,
+        first_name=first_name,
+        last_name=last_name,
+        password_hash=security.hash_password(password),
+    )
 
 
 def set_staff_password(user: User, password: str) -> None:
@@ -101,4 +114,3 @@ def revoke_api_tokens(organisation: Organisation, name: str) -> int:
 
 def api_tokens(organisation: Organisation) -> list[ApiToken]:
     return list(ApiToken.select().where(ApiToken.organisation == organisation).order_by(ApiToken.created_at))
-

@@ -20,8 +20,8 @@ import dataclasses
 import peewee
 
 from shared import account_status, claims, rules, sessions, trials, workflow
-from shared.markets import in_article_order
 from shared.db import database
+from shared.markets import in_article_order
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, User, utcnow
 from shared.optimisations import limits
 
@@ -74,8 +74,12 @@ class Applied:
 
 
 def _market_values(row: MarketAccess) -> dict:
-    return {"start_date": row.start_date, "end_date": row.end_date, "forecasts": in_article_order(row.forecasts),
-            "max_optimisations": row.max_optimisations}
+    return {
+        "start_date": row.start_date,
+        "end_date": row.end_date,
+        "forecasts": in_article_order(row.forecasts),
+        "max_optimisations": row.max_optimisations,
+    }
 
 
 def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> None:
@@ -90,10 +94,12 @@ def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> 
         try:
             with database.atomic():
                 CustomerAccount.update(reference_claim=account.customer_reference).where(
-                    CustomerAccount.id == account.id).execute()
+                    CustomerAccount.id == account.id
+                ).execute()
         except peewee.IntegrityError:
-            raise ChangeRefused({"customer": {"customer_reference": [
-                "This customer reference is already used in your organisation."]}}) from None
+            raise ChangeRefused(
+                {"customer": {"customer_reference": ["This customer reference is already used in your organisation."]}}
+            ) from None
         account.reference_claim = account.customer_reference
 
 
@@ -101,8 +107,9 @@ def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[s
     """Write the setup; return the stages it concerns."""
     orphans = limits.orphan_problems(account, setup)
     if orphans:  # the limits would no longer cover existing optimisations: refuse, say why
-        raise ChangeRefused({"_schema": [message for messages in orphans.values() for message in messages],
-                             "setup": orphans})
+        raise ChangeRefused(
+            {"_schema": [message for messages in orphans.values() for message in messages], "setup": orphans}
+        )
     had_access, access = account.app_access, setup["app_access"]
     if access != had_access:
         changes["setup.app_access"] = [had_access, access]
@@ -133,8 +140,15 @@ def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[s
             touched = True
     if access and not had_access:
         if rules.login_taken(account.email, account):
-            raise ChangeRefused({"setup": {"app_access": [
-                "This email is already used as a login elsewhere; the customer cannot get access with it."]}})
+            raise ChangeRefused(
+                {
+                    "setup": {
+                        "app_access": [
+                            "This email is already used as a login elsewhere; the customer cannot get access with it."
+                        ]
+                    }
+                }
+            )
         if account.user_id:  # access given back: the login that was switched off works again
             User.update(active=True).where(User.id == account.user_id).execute()
         return ["provision_access", "activate_markets", "send_credentials"]
@@ -153,9 +167,14 @@ def _schedule(account: CustomerAccount, stages: list[str]) -> tuple[str, ...]:
         due = workflow.stage_due(account.status)
         if due is not None and workflow.STAGE_NAMES.index(due.name) < workflow.STAGE_NAMES.index(first.name):
             return ()  # the workflow has not reached those stages yet: they will run on the new data
-        raise ChangeRefused({"_schema": [
-            f"This change needs the account's set-up to run again, which is possible once the account is "
-            f"active (it is {account.status.replace('_', ' ')} now)."]})
+        raise ChangeRefused(
+            {
+                "_schema": [
+                    f"This change needs the account's set-up to run again, which is possible once the account is "
+                    f"active (it is {account.status.replace('_', ' ')} now)."
+                ]
+            }
+        )
     if not account_status.send_back(account.id, workflow.ACTIVE, stages):
         raise ChangeRefused({"_schema": ["The account changed meanwhile; reload the page and try again."]})
     return tuple(stages)
@@ -167,8 +186,9 @@ def apply_change(account: CustomerAccount, change: dict, actor: str) -> Applied:
     with database.atomic():
         account = CustomerAccount.select().where(CustomerAccount.id == account.id).get()
         if account.status == workflow.REJECTED:
-            raise ChangeRefused({"_schema": [
-                "This account was rejected, which is final: create a new account with corrected details."]})
+            raise ChangeRefused(
+                {"_schema": ["This account was rejected, which is final: create a new account with corrected details."]}
+            )
         changes: dict = {}
         if "customer" in change:
             _apply_customer(account, change["customer"], changes)
@@ -177,13 +197,20 @@ def apply_change(account: CustomerAccount, change: dict, actor: str) -> Applied:
             return Applied({}, ())
         reruns = _schedule(account, stages)
         # Only the columns this change is about: a stage running meanwhile writes others.
-        written = [field for field in CUSTOMER_FIELDS + ("app_access", "editor")
-                   if f"customer.{field}" in changes or f"setup.{field}" in changes]
+        written = [
+            field
+            for field in CUSTOMER_FIELDS + ("app_access", "editor")
+            if f"customer.{field}" in changes or f"setup.{field}" in changes
+        ]
         CustomerAccount.update(
-            **{field: getattr(account, field) for field in written}, updated_at=utcnow(),
+            **{field: getattr(account, field) for field in written},
+            updated_at=utcnow(),
         ).where(CustomerAccount.id == account.id).execute()
         AuditEvent.create(
-            organisation=account.organisation_id, account=account.id, actor=actor, action="parameters.changed",
+            organisation=account.organisation_id,
+            account=account.id,
+            actor=actor,
+            action="parameters.changed",
             detail={"changes": _jsonable(changes), "reruns": list(reruns)},
         )
     return Applied(changes, reruns)

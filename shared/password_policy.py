@@ -24,14 +24,18 @@ def problem(password: str, context: tuple[str, ...] | list[str] = ()) -> str | N
     """Why `password` is refused, in words for the person choosing it; None if it is fine.
     `context`: what an attacker would try first for this person (email, names, company)."""
     if len(password) < MIN_LENGTH:
-        return (f"Use at least {MIN_LENGTH} characters (this one has {len(password)}). Several unrelated words "
-                f"make a long password that is easy to remember.")
+        return (
+            f"Use at least {MIN_LENGTH} characters (this one has {len(password)}). Several unrelated words "
+            f"make a long password that is easy to remember."
+        )
     if len(password) > MAX_LENGTH:
         return f"Use at most {MAX_LENGTH} characters."
     hints = [word for value in context if value for word in _words(value)]
     if _only_known_words(password, [*hints, *SERVICE_WORDS]):
-        return ("This password is too easy to guess: it is built from your own email, name or company, or this "
-                "service's name. Add a few unrelated words.")
+        return (
+            "This password is too easy to guess: it is built from your own email, name or company, or this "
+            "service's name. Add a few unrelated words."
+        )
     verdict = zxcvbn(password[:100], user_inputs=[*hints, *SERVICE_WORDS])
     if verdict["score"] >= MIN_SCORE:
         return None

@@ -19,12 +19,12 @@ MANAGER, KAM, CUSTOMER, OPERATOR = "manager", "kam", "customer", "operator"
 ROLES = (MANAGER, KAM, CUSTOMER, OPERATOR)
 
 # The doors, and the actions behind them that not every role of a door may take.
-KAM_PAGES = "kam pages"                  # dashboard, customers, wizard, edit, resend, optimisations
-CUSTOMER_PAGES = "customer pages"        # /my-account and the customer's optimisations and forecasts
-OPS = "ops"                              # /ops: system numbers, the organisation's accounts, Retry
-DEAD_LETTERS = "dead letters"            # /ops: requeue or discard a dead message
-METRICS = "metrics"                      # /metrics with a session (Prometheus uses METRICS_TOKEN)
-API_DOCUMENTS = "api documents"          # /api/docs and /api/openapi.json with a session
+KAM_PAGES = "kam pages"  # dashboard, customers, wizard, edit, resend, optimisations
+CUSTOMER_PAGES = "customer pages"  # /my-account and the customer's optimisations and forecasts
+OPS = "ops"  # /ops: system numbers, the organisation's accounts, Retry
+DEAD_LETTERS = "dead letters"  # /ops: requeue or discard a dead message
+METRICS = "metrics"  # /metrics with a session (Prometheus uses METRICS_TOKEN)
+API_DOCUMENTS = "api documents"  # /api/docs and /api/openapi.json with a session
 MANAGER_FORECASTS = "manager forecasts"  # upload the organisation's manager forecasts
 
 ALLOWED: dict[str, frozenset[str]] = {
@@ -85,4 +85,3 @@ def optimisation_editor(app_access: bool, editor: str | None) -> str:
 
 def may_edit_optimisations(side: str, app_access: bool, editor: str | None) -> bool:
     return side == optimisation_editor(app_access, editor)
-

@@ -49,8 +49,13 @@ def request_resend(account: CustomerAccount, actor: str) -> int:
         # New credentials replace the old ones: whoever is logged in with them is logged out.
         sessions.end_sessions(account.user_id)
         number = resend_count(account.id) + 1
-        AuditEvent.create(organisation=account.organisation_id, account=account.id, actor=actor,
-                          action=RESEND_ACTION, detail={"round": number})
+        AuditEvent.create(
+            organisation=account.organisation_id,
+            account=account.id,
+            actor=actor,
+            action=RESEND_ACTION,
+            detail={"round": number},
+        )
     return number
 
 
@@ -62,7 +67,10 @@ def sent_emails(account_id: int) -> list[OutboxEmail]:
     """The credentials emails that went out, oldest first."""
     return list(
         OutboxEmail.select()
-        .where((OutboxEmail.account == account_id) & (OutboxEmail.state == "sent")
-               & OutboxEmail.purpose.startswith(CREDENTIALS))
+        .where(
+            (OutboxEmail.account == account_id)
+            & (OutboxEmail.state == "sent")
+            & OutboxEmail.purpose.startswith(CREDENTIALS)
+        )
         .order_by(OutboxEmail.sent_at)
     )

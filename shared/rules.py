@@ -19,7 +19,9 @@ Problems = dict[str, list[str]]
 
 
 def offered_markets(organisation_id: int) -> set[str]:
-    rows = OrganisationMarket.select(OrganisationMarket.market).where(OrganisationMarket.organisation == organisation_id)
+    rows = OrganisationMarket.select(OrganisationMarket.market).where(
+        OrganisationMarket.organisation == organisation_id
+    )
     return {row.market for row in rows}
 
 

@@ -100,9 +100,7 @@ class PhoneNumber(fields.String):
         if len(value) > 32:
             raise ValidationError("Must be at most 32 characters.")
         if not value.startswith("+"):
-            raise ValidationError(
-                "Enter an international number: + then the country code, e.g. +33 1 23 45 67 89."
-            )
+            raise ValidationError("Enter an international number: + then the country code, e.g. +33 1 23 45 67 89.")
         try:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException:
@@ -135,7 +133,7 @@ class UtcDateTime(fields.DateTime):
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return super()._serialize(value, attr, obj, **kwargs)
 
 
@@ -290,8 +288,11 @@ class CustomerViewSchema(Schema):
 
 class SetupViewSchema(Schema):
     app_access = fields.Boolean()
-    editor = fields.String(allow_none=True, validate=validate.OneOf(EDITORS),
-                           metadata={"description": "Who edits the optimisations; null without access"})
+    editor = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(EDITORS),
+        metadata={"description": "Who edits the optimisations; null without access"},
+    )
 
 
 class AccountViewSchema(Schema):
@@ -305,8 +306,12 @@ class AccountViewSchema(Schema):
     setup = fields.Nested(SetupViewSchema)
     markets = fields.List(fields.Nested(MarketViewSchema))
     stages = fields.List(fields.Nested(StageViewSchema))
-    rejection_reasons = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), allow_none=True,
-                                    metadata={"description": "When rejected: the reasons by field"})
+    rejection_reasons = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        allow_none=True,
+        metadata={"description": "When rejected: the reasons by field"},
+    )
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     links = fields.Nested(LinksSchema)
@@ -323,7 +328,9 @@ class PageQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE, error="Must be from 1 to {max}."))
+    page = fields.Integer(
+        load_default=1, validate=validate.Range(min=1, max=MAX_PAGE, error="Must be from 1 to {max}.")
+    )
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Must be from 1 to 100."))
 
 
@@ -331,9 +338,11 @@ class AccountListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(workflow.STATUSES, error="Unknown status: choose one of {choices}."))
     is_demo = fields.Boolean(metadata={"description": "true: demo accounts only; false: real ones only"})
     # The shape of an address only: a filter by one no KAM can have finds nothing.
-    kam_email = fields.Email(validate=validate.Length(max=254), metadata={"description": "Only the accounts of this KAM"})
+    kam_email = fields.Email(
+        validate=validate.Length(max=254), metadata={"description": "Only the accounts of this KAM"}
+    )
     updated_since = fields.AwareDateTime(
-        default_timezone=dt.timezone.utc,
+        default_timezone=dt.UTC,
         metadata={"description": "ISO 8601 date-time; accounts changed at or after it (UTC if no offset)"},
     )
 
@@ -342,13 +351,14 @@ class MarketCatalogueSchema(Schema):
     id = fields.String(validate=validate.OneOf(sorted(CATALOGUE)))
     name = fields.String()
     commodity = fields.String(validate=validate.OneOf(("gas", "power")))
-    country = fields.String(validate=validate.OneOf(sorted({m.country for m in CATALOGUE.values()})),
-                            metadata={"description": "ISO 3166-1 alpha-2"})
+    country = fields.String(
+        validate=validate.OneOf(sorted({m.country for m in CATALOGUE.values()})),
+        metadata={"description": "ISO 3166-1 alpha-2"},
+    )
     short_term = fields.Boolean()
 
 
 # --- Webhooks ----------------------------------------------------------------------------------
-
 
 
 def _webhook_events() -> list[str]:
@@ -375,11 +385,24 @@ class WebhookRegistrationSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    url = WebhookUrl(required=True, metadata={"description": "Where kamflow POSTs account events.", "format": "uri",
-                                              "maxLength": 2000, "pattern": "^[hH][tT][tT][pP][sS]?://"})
-    revoke_previous_secret = yes_no(load_default=False, metadata={"description": (
-        "Registering again issues a new secret; the previous one keeps signing alongside it for 24 hours "
-        "(two signatures) so your receiver can switch. true: stop signing with it at once (it leaked).")})
+    url = WebhookUrl(
+        required=True,
+        metadata={
+            "description": "Where kamflow POSTs account events.",
+            "format": "uri",
+            "maxLength": 2000,
+            "pattern": "^[hH][tT][tT][pP][sS]?://",
+        },
+    )
+    revoke_previous_secret = yes_no(
+        load_default=False,
+        metadata={
+            "description": (
+                "Registering again issues a new secret; the previous one keeps signing alongside it for 24 hours "
+                "(two signatures) so your receiver can switch. true: stop signing with it at once (it leaked)."
+            )
+        },
+    )
 
 
 class WebhookEndpointViewSchema(Schema):
@@ -389,8 +412,12 @@ class WebhookEndpointViewSchema(Schema):
     secret = fields.String(metadata={"description": "Shown once, when the endpoint is registered."})
     signature_header = fields.String(metadata={"description": "How deliveries are signed (Standard Webhooks)."})
     events = fields.List(fields.String(validate=validate.OneOf(_webhook_events())))
-    previous_secret_valid_until = UtcDateTime(allow_none=True, metadata={
-        "description": "Until when the secret this registration replaced still signs deliveries (a rotation)."})
+    previous_secret_valid_until = UtcDateTime(
+        allow_none=True,
+        metadata={
+            "description": "Until when the secret this registration replaced still signs deliveries (a rotation)."
+        },
+    )
 
 
 class WebhookDeliveryViewSchema(Schema):
@@ -398,8 +425,10 @@ class WebhookDeliveryViewSchema(Schema):
     event = fields.String(validate=validate.OneOf(_webhook_events()))
     account_id = fields.Integer()
     url = fields.String(metadata={"format": "uri"})
-    state = fields.String(validate=validate.OneOf(("pending", "sending", "delivered", "cancelled")),
-                          metadata={"description": "cancelled: the URL was removed before it was delivered"})
+    state = fields.String(
+        validate=validate.OneOf(("pending", "sending", "delivered", "cancelled")),
+        metadata={"description": "cancelled: the URL was removed before it was delivered"},
+    )
     attempts = fields.Integer()
     last_status_code = fields.Integer(allow_none=True)
     last_error = fields.String(allow_none=True)

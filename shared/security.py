@@ -11,6 +11,7 @@ import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+
 def new_token(prefix: str = "") -> str:
     return prefix + secrets.token_urlsafe(32)
 

@@ -24,8 +24,7 @@ def user_for(session_value: str) -> User | None:
     user_id, _, version = (session_value or "").partition(":")
     if not (user_id.isdigit() and version.isdigit()) or len(user_id) > 18 or len(version) > 18:
         return None
-    return User.get_or_none((User.id == int(user_id)) & (User.session_version == int(version))
-                            & (User.active == True))  # noqa: E712
+    return User.get_or_none((User.id == int(user_id)) & (User.session_version == int(version)) & (User.active == True))  # noqa: E712
 
 
 def end_sessions(user_id: int) -> None:

@@ -45,11 +45,22 @@ def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | No
         ).where(run_filter).execute()
         # The attempt numbered from the run's counter in the same statement (INSERT ... SELECT).
         StageAttempt.insert_from(
-            StageRun.select(StageRun.account, StageRun.stage, StageRun.attempts, peewee.Value(worker),
-                            peewee.Value(now, converter=StageAttempt.started_at.db_value),
-                            peewee.Value(workflow.RUNNING)).where(run_filter),
-            fields=[StageAttempt.account, StageAttempt.stage, StageAttempt.attempt, StageAttempt.worker,
-                    StageAttempt.started_at, StageAttempt.outcome],
+            StageRun.select(
+                StageRun.account,
+                StageRun.stage,
+                StageRun.attempts,
+                peewee.Value(worker),
+                peewee.Value(now, converter=StageAttempt.started_at.db_value),
+                peewee.Value(workflow.RUNNING),
+            ).where(run_filter),
+            fields=[
+                StageAttempt.account,
+                StageAttempt.stage,
+                StageAttempt.attempt,
+                StageAttempt.worker,
+                StageAttempt.started_at,
+                StageAttempt.outcome,
+            ],
         ).execute()
         return CustomerAccount.get_by_id(account_id)
 
@@ -59,9 +70,9 @@ def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | 
     re-labels the attempt that raised: its outcome is `failed`, not `retrying`.)"""
     this_stage = (StageAttempt.account == account_id) & (StageAttempt.stage == stage_name)
     latest = StageAttempt.select(peewee.fn.MAX(StageAttempt.attempt)).where(this_stage)  # a subquery: one statement
-    StageAttempt.update(outcome=outcome, error=error, finished_at=peewee.fn.COALESCE(StageAttempt.finished_at, now)).where(
-        this_stage & (StageAttempt.attempt == latest)
-    ).execute()
+    StageAttempt.update(
+        outcome=outcome, error=error, finished_at=peewee.fn.COALESCE(StageAttempt.finished_at, now)
+    ).where(this_stage & (StageAttempt.attempt == latest)).execute()
 
 
 def _settle(account_id: int, stage_name: str, run_state: str, new_status: str, *, error=None, **account_fields) -> bool:

@@ -45,8 +45,9 @@ def bucket_starts(window: Window, bucket: dt.timedelta, now: dt.datetime) -> lis
     """The start of each bucket, oldest first, the last one holding `now`."""
     count = int(window.span / bucket)
     step = bucket.total_seconds()
-    end = dt.datetime.fromtimestamp((now.replace(tzinfo=dt.timezone.utc).timestamp() // step + 1) * step,
-                                    dt.timezone.utc).replace(tzinfo=None)
+    end = dt.datetime.fromtimestamp((now.replace(tzinfo=dt.UTC).timestamp() // step + 1) * step, dt.UTC).replace(
+        tzinfo=None
+    )
     return [end - bucket * (count - i) for i in range(count)]
 
 
@@ -57,8 +58,9 @@ def _index(moment: dt.datetime, starts: list[dt.datetime], bucket: dt.timedelta)
     return index if index < len(starts) else None
 
 
-def accounts_per_minute(window: Window, accounts: peewee.ModelSelect | None = None,
-                        now: dt.datetime | None = None) -> dict:
+def accounts_per_minute(
+    window: Window, accounts: peewee.ModelSelect | None = None, now: dt.datetime | None = None
+) -> dict:
     """Per bucket, accounts accepted and accounts reaching active (again, after an edit or a
     resend, counts too: the workflow did the work), as a rate per minute."""
     now = now or utcnow()
@@ -70,10 +72,16 @@ def accounts_per_minute(window: Window, accounts: peewee.ModelSelect | None = No
             accepted[i] += 1
     last = workflow.STAGE_NAMES[-1]
     reached = [0.0] * len(starts)
-    rows = (StageAttempt.select(StageAttempt.finished_at)
-            .where((StageAttempt.stage == last) & StageAttempt.outcome.in_([workflow.DONE, workflow.SKIPPED])
-                   & (StageAttempt.finished_at >= starts[0]) & StageAttempt.account.in_(scope))
-            .tuples())
+    rows = (
+        StageAttempt.select(StageAttempt.finished_at)
+        .where(
+            (StageAttempt.stage == last)
+            & StageAttempt.outcome.in_([workflow.DONE, workflow.SKIPPED])
+            & (StageAttempt.finished_at >= starts[0])
+            & StageAttempt.account.in_(scope)
+        )
+        .tuples()
+    )
     for (finished,) in rows:
         if (i := _index(finished, starts, window.bucket)) is not None:
             reached[i] += 1
@@ -87,15 +95,20 @@ def stage_p95(window: Window, now: dt.datetime | None = None) -> dict:
     now = now or utcnow()
     starts = bucket_starts(window, window.duration_bucket, now)
     durations: dict[str, list[list[float]]] = {name: [[] for _ in starts] for name in workflow.STAGE_NAMES}
-    rows = (StageAttempt.select(StageAttempt.stage, StageAttempt.started_at, StageAttempt.finished_at)
-            .where((StageAttempt.finished_at >= starts[0]) & (StageAttempt.outcome != workflow.SKIPPED))
-            .tuples())
+    rows = (
+        StageAttempt.select(StageAttempt.stage, StageAttempt.started_at, StageAttempt.finished_at)
+        .where((StageAttempt.finished_at >= starts[0]) & (StageAttempt.outcome != workflow.SKIPPED))
+        .tuples()
+    )
     for stage, started, finished in rows:
         if stage in durations and (i := _index(finished, starts, window.duration_bucket)) is not None:
             durations[stage][i].append(max((finished - started).total_seconds(), 0.0))
-    return {"starts": starts,
-            "stages": {name: [percentile(sorted(values), 0.95) for values in buckets]
-                       for name, buckets in durations.items()}}
+    return {
+        "starts": starts,
+        "stages": {
+            name: [percentile(sorted(values), 0.95) for values in buckets] for name, buckets in durations.items()
+        },
+    }
 
 
 def record_queue_depths(client, depths: list[dict], now_s: float | None = None) -> bool:
@@ -103,8 +116,11 @@ def record_queue_depths(client, depths: list[dict], now_s: float | None = None) 
     per SAMPLE_EVERY_S whoever calls; returns whether this one was kept."""
     if not client.set(SAMPLE_GATE_KEY, "1", nx=True, px=SAMPLE_EVERY_S * 1000):
         return False
-    sample = {"t": now_s if now_s is not None else time.time(),
-              "ready": sum(q["ready"] for q in depths), "delayed": sum(q["delayed"] for q in depths)}
+    sample = {
+        "t": now_s if now_s is not None else time.time(),
+        "ready": sum(q["ready"] for q in depths),
+        "delayed": sum(q["delayed"] for q in depths),
+    }
     pipe = client.pipeline(transaction=False)
     pipe.lpush(SAMPLES_KEY, json.dumps(sample))
     pipe.ltrim(SAMPLES_KEY, 0, KEEP_SAMPLES - 1)
@@ -120,7 +136,7 @@ def queue_depth(client, window: Window, now: dt.datetime | None = None) -> dict:
     delayed: list[float | None] = [None] * len(starts)
     for raw in client.lrange(SAMPLES_KEY, 0, KEEP_SAMPLES - 1):
         sample = json.loads(raw)
-        moment = dt.datetime.fromtimestamp(sample["t"], dt.timezone.utc).replace(tzinfo=None)
+        moment = dt.datetime.fromtimestamp(sample["t"], dt.UTC).replace(tzinfo=None)
         if (i := _index(moment, starts, window.bucket)) is None:
             continue
         ready[i] = max(ready[i] or 0, sample["ready"])

@@ -20,8 +20,12 @@ def ends_on(account: CustomerAccount, trial_days: int) -> dt.date | None:
     if not account.is_demo:
         return None
     if account.app_access:
-        latest = (MarketAccess.select(MarketAccess.end_date).where(MarketAccess.account == account.id)
-                  .order_by(MarketAccess.end_date.desc()).first())
+        latest = (
+            MarketAccess.select(MarketAccess.end_date)
+            .where(MarketAccess.account == account.id)
+            .order_by(MarketAccess.end_date.desc())
+            .first()
+        )
         if latest is not None:
             return latest.end_date
     return account.created_at.date() + dt.timedelta(days=trial_days)
@@ -30,19 +34,28 @@ def ends_on(account: CustomerAccount, trial_days: int) -> dt.date | None:
 def end_due_trials(today: dt.date, trial_days: int) -> int:
     """End every demo trial whose last day is before `today` (once: ended ones are skipped)."""
     ended = 0
-    for account in CustomerAccount.select().where(CustomerAccount.is_demo & CustomerAccount.trial_ended_at.is_null()
-                                                  & (CustomerAccount.status == "active")):
+    for account in CustomerAccount.select().where(
+        CustomerAccount.is_demo & CustomerAccount.trial_ended_at.is_null() & (CustomerAccount.status == "active")
+    ):
         last_day = ends_on(account, trial_days)
         if last_day is None or last_day >= today:
             continue
-        moved = CustomerAccount.update(trial_ended_at=utcnow()).where(
-            (CustomerAccount.id == account.id) & CustomerAccount.trial_ended_at.is_null()).execute()
+        moved = (
+            CustomerAccount.update(trial_ended_at=utcnow())
+            .where((CustomerAccount.id == account.id) & CustomerAccount.trial_ended_at.is_null())
+            .execute()
+        )
         if not moved:
             continue
         if account.user_id:
             User.update(active=False).where(User.id == account.user_id).execute()
-        AuditEvent.create(organisation=account.organisation_id, account=account.id, actor="system",
-                          action="trial.ended", detail={"last_day": last_day.isoformat()})
+        AuditEvent.create(
+            organisation=account.organisation_id,
+            account=account.id,
+            actor="system",
+            action="trial.ended",
+            detail={"last_day": last_day.isoformat()},
+        )
         ended += 1
     return ended
 

@@ -13,7 +13,6 @@ from shared import permissions
 from shared.models import CustomerAccount, User
 
 
-
 def visible_accounts(user: User) -> peewee.ModelSelect:
     query = CustomerAccount.select().where(CustomerAccount.organisation == user.organisation_id)
     scope = permissions.ACCOUNT_SCOPE.get(user.role, "none")
@@ -52,15 +51,25 @@ def search(query: peewee.ModelSelect, text: str) -> peewee.ModelSelect:
     if not text:
         return query
     matches = None
-    for field in (CustomerAccount.company, CustomerAccount.customer_reference, CustomerAccount.last_name,
-                  CustomerAccount.first_name, CustomerAccount.email):
+    for field in (
+        CustomerAccount.company,
+        CustomerAccount.customer_reference,
+        CustomerAccount.last_name,
+        CustomerAccount.first_name,
+        CustomerAccount.email,
+    ):
         condition = field.contains(text)  # ILIKE on PostgreSQL, LIKE (case-blind) on SQLite
         matches = condition if matches is None else (matches | condition)
     return query.where(matches)
 
 
-def page_of(query: peewee.ModelSelect, page: int, per_page: int, *, searching: bool = False,
-            ) -> tuple[list[CustomerAccount], int]:
+def page_of(
+    query: peewee.ModelSelect,
+    page: int,
+    per_page: int,
+    *,
+    searching: bool = False,
+) -> tuple[list[CustomerAccount], int]:
     """One page of `query`, newest first, and the total count.
 
     A search reads every account in scope (a substring matches no index), so its total comes

@@ -33,8 +33,10 @@ LEGACY_HEADERS_UNTIL = "2027-05-31"
 LEGACY_SIGNATURE_HEADER = "Kamflow-Signature"
 LEGACY_DELIVERY_HEADER = "Kamflow-Delivery"
 LEGACY_EVENT_HEADER = "Kamflow-Event"
-SIGNATURE_DOC = (f"{SIGNATURE_HEADER}: v1,<base64 HMAC-SHA256(key, '<{ID_HEADER}>.<{TIMESTAMP_HEADER}>.<raw body>')> "
-                 f"(Standard Webhooks; key = base64-decoded secret after '{SECRET_PREFIX}')")
+SIGNATURE_DOC = (
+    f"{SIGNATURE_HEADER}: v1,<base64 HMAC-SHA256(key, '<{ID_HEADER}>.<{TIMESTAMP_HEADER}>.<raw body>')> "
+    f"(Standard Webhooks; key = base64-decoded secret after '{SECRET_PREFIX}')"
+)
 
 
 def new_secret() -> str:
@@ -63,7 +65,9 @@ def legacy_signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def headers(message_id: str, event: str, body: bytes, secrets_in_force: list[str], timestamp: int | None = None) -> dict:
+def headers(
+    message_id: str, event: str, body: bytes, secrets_in_force: list[str], timestamp: int | None = None
+) -> dict:
     """The signing headers of one attempt. `secrets_in_force`: the current secret first, then a
     previous one still inside its rotation overlap."""
     timestamp = int(time.time()) if timestamp is None else timestamp

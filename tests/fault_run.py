@@ -41,9 +41,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import redis
+from conftest import drained
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from conftest import drained
 from kamflow.embedded_redis import EmbeddedRedis, free_port
 from kamflow.mailcatcher import MailCatcher
 from shared import db, queues, webhook_signing, webhooks, workflow
@@ -53,11 +53,19 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The clocks of the run (environment of every kamflow process). Retries outlast each fault,
 #: so a fault delays an account but never fails it.
 CLOCKS = {
-    "MAX_RETRIES": "20", "MIN_BACKOFF_MS": "200", "MAX_BACKOFF_MS": "2000", "STAGE_TIME_LIMIT_MS": "10000",
-    "STALL_AFTER_S": "15", "RECONCILE_INTERVAL_S": "1", "HEARTBEAT_TIMEOUT_MS": "10000",
+    "MAX_RETRIES": "20",
+    "MIN_BACKOFF_MS": "200",
+    "MAX_BACKOFF_MS": "2000",
+    "STAGE_TIME_LIMIT_MS": "10000",
+    "STALL_AFTER_S": "15",
+    "RECONCILE_INTERVAL_S": "1",
+    "HEARTBEAT_TIMEOUT_MS": "10000",
     "MAINTENANCE_CHANCE": "100000",
-    "WEBHOOK_MAX_RETRIES": "20", "WEBHOOK_MIN_BACKOFF_MS": "200", "WEBHOOK_MAX_BACKOFF_MS": "2000",
-    "WEBHOOK_STALL_AFTER_S": "10", "WEBHOOK_TIMEOUT_S": "5",
+    "WEBHOOK_MAX_RETRIES": "20",
+    "WEBHOOK_MIN_BACKOFF_MS": "200",
+    "WEBHOOK_MAX_BACKOFF_MS": "2000",
+    "WEBHOOK_STALL_AFTER_S": "10",
+    "WEBHOOK_TIMEOUT_S": "5",
 }
 
 
@@ -74,16 +82,24 @@ def bound_s(clocks: dict = CLOCKS) -> float:
 
         bound = STALL_AFTER_S + RECONCILE_INTERVAL_S + MAX_BACKOFF_MS + 4 x STAGE_TIME_LIMIT_MS
     """
-    return (float(clocks["STALL_AFTER_S"]) + float(clocks["RECONCILE_INTERVAL_S"])
-            + int(clocks["MAX_BACKOFF_MS"]) / 1000 + len(workflow.STAGES) * int(clocks["STAGE_TIME_LIMIT_MS"]) / 1000)
+    return (
+        float(clocks["STALL_AFTER_S"])
+        + float(clocks["RECONCILE_INTERVAL_S"])
+        + int(clocks["MAX_BACKOFF_MS"]) / 1000
+        + len(workflow.STAGES) * int(clocks["STAGE_TIME_LIMIT_MS"]) / 1000
+    )
 
 
 def webhook_bound_s(clocks: dict = CLOCKS) -> float:
     """Longest a webhook may take after the account is final and the faults are over: a retry
     in backoff, or a claim held by a killed delivery worker (its lease) found by the reconciler."""
-    return (int(clocks["WEBHOOK_MAX_BACKOFF_MS"]) / 1000 + webhooks.CLAIM_LEASE_S
-            + float(clocks["WEBHOOK_STALL_AFTER_S"]) + float(clocks["RECONCILE_INTERVAL_S"])
-            + float(clocks["WEBHOOK_TIMEOUT_S"]))
+    return (
+        int(clocks["WEBHOOK_MAX_BACKOFF_MS"]) / 1000
+        + webhooks.CLAIM_LEASE_S
+        + float(clocks["WEBHOOK_STALL_AFTER_S"])
+        + float(clocks["RECONCILE_INTERVAL_S"])
+        + float(clocks["WEBHOOK_TIMEOUT_S"])
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,10 +117,19 @@ class Plan:
 
 
 #: `make test` runs this one (well under a minute of load); `make test-faults` the full ones.
-SHORT = Plan(accounts=60, rate_per_s=4, kills=3, redis_down_s=4, db_down_s=2, smtp_refuse_s=2, smtp_drop_s=2,
-             receiver_down_s=3)
-FULL = Plan(accounts=1000, rate_per_s=8, kills=12, redis_down_s=10, db_down_s=5, smtp_refuse_s=5, smtp_drop_s=5,
-            receiver_down_s=10)
+SHORT = Plan(
+    accounts=60, rate_per_s=4, kills=3, redis_down_s=4, db_down_s=2, smtp_refuse_s=2, smtp_drop_s=2, receiver_down_s=3
+)
+FULL = Plan(
+    accounts=1000,
+    rate_per_s=8,
+    kills=12,
+    redis_down_s=10,
+    db_down_s=5,
+    smtp_refuse_s=5,
+    smtp_drop_s=5,
+    receiver_down_s=10,
+)
 
 ORGS = ("north", "south")
 
@@ -183,11 +208,31 @@ class Group:
         log = open(self.logs / f"{self.name}-{self.starts}.log", "wb")
         samples = self.logs / f"prometheus-{self.name}-{self.starts}"  # its exporter: own samples, any free port
         samples.mkdir()
-        env = {**self.env, "dramatiq_prom_db": str(samples), "dramatiq_prom_host": "127.0.0.1", "dramatiq_prom_port": "0"}
+        env = {
+            **self.env,
+            "dramatiq_prom_db": str(samples),
+            "dramatiq_prom_host": "127.0.0.1",
+            "dramatiq_prom_port": "0",
+        }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "dramatiq", "workers.main", "--processes", str(self.processes),
-             "--threads", str(self.threads), "--queues", *self.queue_names],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "dramatiq",
+                "workers.main",
+                "--processes",
+                str(self.processes),
+                "--threads",
+                str(self.threads),
+                "--queues",
+                *self.queue_names,
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -259,17 +304,32 @@ def _request_body(index: int, org: str, kind: str, run: str) -> tuple[str, dict]
     email = f"c{index}-{run}@{org}.example"
     body = {
         "kam_email": f"kam@{org}.example",
-        "customer": {"company": f"Company {index}", "customer_reference": f"R{index}", "last_name": "Martin",
-                     "first_name": "Claire", "phone": "+33 1 23 45 67 89", "email": email, "is_demo": False},
+        "customer": {
+            "company": f"Company {index}",
+            "customer_reference": f"R{index}",
+            "last_name": "Martin",
+            "first_name": "Claire",
+            "phone": "+33 1 23 45 67 89",
+            "email": email,
+            "is_demo": False,
+        },
         "setup": {"app_access": False},
     }
     if kind != "no_access":
-        body["setup"] = {"app_access": True, "editor": "customer", "markets": [
-            {"market": "fr-power", "start_date": today.isoformat(),
-             "end_date": (today + dt.timedelta(days=300)).isoformat(),
-             # A planted rule violation: no manager forecast exists for fr-power -> rejected.
-             "forecasts": ["application", "manager"] if kind == "reject" else ["application"],
-             "max_optimisations": 1}]}
+        body["setup"] = {
+            "app_access": True,
+            "editor": "customer",
+            "markets": [
+                {
+                    "market": "fr-power",
+                    "start_date": today.isoformat(),
+                    "end_date": (today + dt.timedelta(days=300)).isoformat(),
+                    # A planted rule violation: no manager forecast exists for fr-power -> rejected.
+                    "forecasts": ["application", "manager"] if kind == "reject" else ["application"],
+                    "max_optimisations": 1,
+                }
+            ],
+        }
     return email, body
 
 
@@ -278,8 +338,9 @@ class FaultRun:
         self.plan, self.database_url, self.workdir = plan, database_url, workdir
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.report = Report(plan=plan, database="PostgreSQL" if database_url.startswith("postgres") else "SQLite",
-                             bound_s=bound_s())
+        self.report = Report(
+            plan=plan, database="PostgreSQL" if database_url.startswith("postgres") else "SQLite", bound_s=bound_s()
+        )
         self.accepted: dict[int, Accepted] = {}
         self.accepted_lock = threading.Lock()
         self.run_id = f"{int(time.time())}"
@@ -293,17 +354,41 @@ class FaultRun:
         self.smtp = MailCatcher().start()
         self.receiver = WebhookReceiver()
         self.port = free_port()
-        self.env = {**os.environ, **CLOCKS, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis.url,
-                    "SMTP_URL": self.smtp.url, "SECRET_KEY": "fault-run-secret", "BASE_URL": f"http://127.0.0.1:{self.port}",
-                    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true", "API_RATE_LIMIT": "1000000 per minute"}
+        self.env = {
+            **os.environ,
+            **CLOCKS,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis.url,
+            "SMTP_URL": self.smtp.url,
+            "SECRET_KEY": "fault-run-secret",
+            "BASE_URL": f"http://127.0.0.1:{self.port}",
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+            "API_RATE_LIMIT": "1000000 per minute",
+        }
         self.tokens = tokens_and_kams
         self.gateway = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "4",
-             "--no-control-socket", "gateway.wsgi:app"],
-            env=self.env, cwd=ROOT, stdout=open(self.logs / "gateway.log", "wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
-        self.hosts = [Group(f"host{n}", queues.stage_pool_queues(), 2, 2, self.env, self.logs)
-                      for n in range(self.plan.hosts)]
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--no-control-socket",
+                "gateway.wsgi:app",
+            ],
+            env=self.env,
+            cwd=ROOT,
+            stdout=open(self.logs / "gateway.log", "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.hosts = [
+            Group(f"host{n}", queues.stage_pool_queues(), 2, 2, self.env, self.logs) for n in range(self.plan.hosts)
+        ]
         self.delivery = Group("deliveries", queues.DELIVERY_QUEUES, 1, 2, self.env, self.logs)
         for group in self.hosts + [self.delivery]:
             group.start()
@@ -313,9 +398,16 @@ class FaultRun:
     def _http(self, method: str, path: str, org: str, body=None, headers=None, timeout=30.0):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                         headers={"Authorization": f"Bearer {self.tokens[org]}", "Content-Type": "application/json",
-                                  **(headers or {})})
+            conn.request(
+                method,
+                path,
+                body=json.dumps(body) if body is not None else None,
+                headers={
+                    "Authorization": f"Bearer {self.tokens[org]}",
+                    "Content-Type": "application/json",
+                    **(headers or {}),
+                },
+            )
             answer = conn.getresponse()
             return answer.status, answer.read()
         finally:
@@ -368,8 +460,14 @@ class FaultRun:
             give_up = time.monotonic() + 120
             while True:  # a CRM retries with the same key until it gets its 202
                 try:
-                    status, answer = self._http("POST", "/api/v1/customer-accounts", org, body,
-                                                {"Idempotency-Key": f"fault-{self.run_id}-{index}"}, timeout=15)
+                    status, answer = self._http(
+                        "POST",
+                        "/api/v1/customer-accounts",
+                        org,
+                        body,
+                        {"Idempotency-Key": f"fault-{self.run_id}-{index}"},
+                        timeout=15,
+                    )
                 except OSError:
                     status, answer = None, b""
                 if status == 202:
@@ -425,8 +523,10 @@ class FaultRun:
             ends = time.monotonic() + self.plan.db_down_s
             with killer.connection_context():
                 while time.monotonic() < ends:
-                    killer.execute_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+                    killer.execute_sql(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
                     time.sleep(0.05)
             killer.close_all()
         else:
@@ -464,8 +564,16 @@ class FaultRun:
         load_started = time.time()
         indexes, lock = iter(range(self.plan.accounts)), threading.Lock()
         threads = [threading.Thread(target=self._load, args=(started, indexes, lock), daemon=True) for _ in range(8)]
-        threads += [threading.Thread(target=fault, args=(started,), daemon=True) for fault in (
-            self._kills, self._redis_outage, self._database_outage, self._smtp_faults, self._receiver_outage)]
+        threads += [
+            threading.Thread(target=fault, args=(started,), daemon=True)
+            for fault in (
+                self._kills,
+                self._redis_outage,
+                self._database_outage,
+                self._smtp_faults,
+                self._receiver_outage,
+            )
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -484,12 +592,17 @@ class FaultRun:
         ids = [a.account_id for a in self.accepted.values()]
         while True:
             with db.database.connection_context():
-                waiting = (CustomerAccount.select().where(CustomerAccount.id.in_(ids)
-                                                          & CustomerAccount.status.not_in(workflow.FINAL_STATUSES)).count())
+                waiting = (
+                    CustomerAccount.select()
+                    .where(CustomerAccount.id.in_(ids) & CustomerAccount.status.not_in(workflow.FINAL_STATUSES))
+                    .count()
+                )
             if not waiting:
                 return
             if time.time() > last_fault + self.report.bound_s:
-                self.report.problems.append(f"{waiting} account(s) not final {self.report.bound_s:.0f} s after the last fault")
+                self.report.problems.append(
+                    f"{waiting} account(s) not final {self.report.bound_s:.0f} s after the last fault"
+                )
                 return
             time.sleep(0.5)
 
@@ -558,14 +671,16 @@ class FaultRun:
                 continue
             report.active += account.status == workflow.ACTIVE
             report.rejected += account.status == workflow.REJECTED
-            final_at = account.updated_at.replace(tzinfo=dt.timezone.utc).timestamp()
+            final_at = account.updated_at.replace(tzinfo=dt.UTC).timestamp()
             worst = max(worst, final_at - request.accepted_at)
             finals.append(final_at)
             wanted = 1 if request.kind == "access" else 0
             got = emails_to.get(request.email, 0)
             if got != wanted:
                 report.duplicates += max(0, got - wanted)
-                report.problems.append(f"account {account.id} ({request.kind}): {got} credentials email(s), not {wanted}")
+                report.problems.append(
+                    f"account {account.id} ({request.kind}): {got} credentials email(s), not {wanted}"
+                )
             events = len(active_events.get(account.id, ()))
             if events != (1 if expected == workflow.ACTIVE else 0):
                 report.duplicates += max(0, events - 1)

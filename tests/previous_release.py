@@ -30,8 +30,9 @@ def load(database_url: str) -> dict:
                 for row in content["rows"]:
                     database.execute_sql(f'INSERT INTO "{table}" ({columns}) VALUES ({marks})', row)
                 if engine == "postgresql":  # as the release's own inserts would have left them
-                    database.execute_sql(f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
-                                         f'(SELECT max(id) FROM "{table}"))')
+                    database.execute_sql(
+                        f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT max(id) FROM \"{table}\"))"
+                    )
     finally:
         if hasattr(database, "close_all"):
             database.close_all()

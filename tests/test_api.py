@@ -6,9 +6,9 @@ import re
 import threading
 
 import pytest
-
-from csrf import csrf_token
 from conftest import Api, account_request
+from csrf import csrf_token
+
 from shared import db, organisations
 from shared.models import CustomerAccount
 
@@ -48,8 +48,18 @@ def test_same_idempotency_key_with_another_body_is_refused_clearly(api):
 
 
 def test_without_a_key_each_post_is_a_new_request(api):
-    ids = {api.create(account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}",
-                                         "setup": {"app_access": False}})).get_json()["id"] for n in range(2)}
+    ids = {
+        api.create(
+            account_request(
+                **{
+                    "customer.email": f"c{n}@foundry.example",
+                    "customer.customer_reference": f"R{n}",
+                    "setup": {"app_access": False},
+                }
+            )
+        ).get_json()["id"]
+        for n in range(2)
+    }
     assert len(ids) == 2
 
 
@@ -79,7 +89,11 @@ def test_get_one_shows_status_markets_and_stages(api):
     fr = next(m for m in account["markets"] if m["market"] == "fr-power")
     assert fr["forecasts"] == ["application", "manager", "client"] and fr["max_optimisations"] == 2
     assert [s["name"] for s in account["stages"]] == [
-        "validate_customer", "provision_access", "activate_markets", "send_credentials"]
+        "validate_customer",
+        "provision_access",
+        "activate_markets",
+        "send_credentials",
+    ]
     assert all(s["attempts"] == 1 for s in account["stages"])
 
 
@@ -97,8 +111,13 @@ def test_another_organisations_account_is_not_found(api, org, client):
 def test_list_filters_by_status_and_paginates_newest_first(api):
     ids = []
     for n in range(3):
-        body = account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}",
-                                  "setup": {"app_access": False}})
+        body = account_request(
+            **{
+                "customer.email": f"c{n}@foundry.example",
+                "customer.customer_reference": f"R{n}",
+                "setup": {"app_access": False},
+            }
+        )
         ids.append(api.create(body).get_json()["id"])
     for account_id in ids:
         api.wait_for_status(account_id)
@@ -123,7 +142,9 @@ def test_markets_lists_the_catalogue_with_what_the_organisation_offers(api):
 def test_openapi_document_describes_the_endpoints_from_the_schemas(api):
     spec = api.get("/api/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    assert {"/api/v1/customer-accounts", "/api/v1/customer-accounts/{account_id}", "/api/v1/markets"} <= set(spec["paths"])
+    assert {"/api/v1/customer-accounts", "/api/v1/customer-accounts/{account_id}", "/api/v1/markets"} <= set(
+        spec["paths"]
+    )
     request_schema = spec["components"]["schemas"]["AccountRequest"]
     assert set(request_schema["required"]) == {"kam_email", "customer", "setup"}
     assert "202" in spec["paths"]["/api/v1/customer-accounts"]["post"]["responses"]
@@ -160,8 +181,16 @@ def test_idempotency_keys_are_kept_a_day_then_forgotten_by_the_reconciler(api, b
 
     body = account_request(**{"setup": {"app_access": False}})
     first = api.create(body, headers={"Idempotency-Key": "old"}).get_json()["id"]
-    api.create(account_request(**{"customer.email": "x@foundry.example", "customer.customer_reference": "X",
-                                  "setup": {"app_access": False}}), headers={"Idempotency-Key": "fresh"})
+    api.create(
+        account_request(
+            **{
+                "customer.email": "x@foundry.example",
+                "customer.customer_reference": "X",
+                "setup": {"app_access": False},
+            }
+        ),
+        headers={"Idempotency-Key": "fresh"},
+    )
     with db.database.connection_context():
         IdempotencyKey.update(created_at=utcnow() - dt.timedelta(hours=25)).where(IdempotencyKey.key == "old").execute()
     broker.client.delete("kamflow:reconciler:lock")
@@ -248,8 +277,13 @@ def test_every_operation_declares_its_errors_typed_and_no_default(api):
                 if int(code) >= 400:
                     assert response["content"]["application/json"]["schema"] == error, (method, path, code)
     assert len(set(operation_ids)) == len(operation_ids)
-    assert {"createCustomerAccount", "changeCustomerAccount", "retryCustomerAccount", "resendCredentials",
-            "registerWebhook"} <= set(operation_ids)
+    assert {
+        "createCustomerAccount",
+        "changeCustomerAccount",
+        "retryCustomerAccount",
+        "resendCredentials",
+        "registerWebhook",
+    } <= set(operation_ids)
     schemas = spec["components"]["schemas"]
     assert "409" in spec["paths"]["/api/v1/customer-accounts"]["post"]["responses"]
     assert schemas["AccountView"]["properties"]["status"]["enum"][0] == "pending"

@@ -7,8 +7,8 @@ import re
 import time
 
 import pytest
-
 from conftest import PASSWORD, account_request, wait_drained
+
 from shared import db, organisations, queues
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -19,8 +19,13 @@ def patch(api, account_id, body):
 
 
 def no_access_account(api, n=0) -> int:
-    body = account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}",
-                              "setup": {"app_access": False}})
+    body = account_request(
+        **{
+            "customer.email": f"c{n}@foundry.example",
+            "customer.customer_reference": f"R{n}",
+            "setup": {"app_access": False},
+        }
+    )
     account_id = api.create(body).get_json()["id"]
     assert api.wait_for_status(account_id)["status"] == "active"
     return account_id
@@ -31,7 +36,8 @@ def test_patching_the_email_is_refused(api):
     answer = patch(api, account_id, {"customer": {"email": "new@foundry.example"}})
     assert answer.status_code == 422
     assert answer.get_json()["errors"]["json"]["customer"]["email"] == [
-        "The email cannot be modified: it is the customer's login."]
+        "The email cannot be modified: it is the customer's login."
+    ]
     assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["customer"]["email"] == "c0@foundry.example"
 
 
@@ -52,15 +58,28 @@ def test_patching_contact_details_changes_them_and_runs_no_stage(api, redis_clie
 def test_giving_access_later_provisions_activates_and_sends_credentials(api, mailbox):
     account_id = no_access_account(api)
     today = dt.date.today()
-    setup = {"app_access": True, "editor": "kam", "markets": [
-        {"market": "fr-gas", "end_date": (today + dt.timedelta(days=90)).isoformat(), "forecasts": ["application"],
-         "max_optimisations": 3}]}
+    setup = {
+        "app_access": True,
+        "editor": "kam",
+        "markets": [
+            {
+                "market": "fr-gas",
+                "end_date": (today + dt.timedelta(days=90)).isoformat(),
+                "forecasts": ["application"],
+                "max_optimisations": 3,
+            }
+        ],
+    }
     answer = patch(api, account_id, {"setup": setup})
     assert answer.status_code == 200
     account = api.wait_for_status(account_id)
     assert account["status"] == "active"
     assert {s["name"]: s["state"] for s in account["stages"]} == {
-        "validate_customer": "done", "provision_access": "done", "activate_markets": "done", "send_credentials": "done"}
+        "validate_customer": "done",
+        "provision_access": "done",
+        "activate_markets": "done",
+        "send_credentials": "done",
+    }
     assert account["markets"][0]["market"] == "fr-gas" and account["markets"][0]["active"]
     (message,) = mailbox.wait_for(1)
     assert message["To"] == "c0@foundry.example"
@@ -69,9 +88,18 @@ def test_giving_access_later_provisions_activates_and_sends_credentials(api, mai
 def test_a_patch_that_does_not_fit_the_organisation_is_refused_and_changes_nothing(api):
     account_id = no_access_account(api)
     today = dt.date.today()
-    setup = {"app_access": True, "editor": "kam", "markets": [
-        {"market": "gb-power", "end_date": (today + dt.timedelta(days=90)).isoformat(), "forecasts": ["application"],
-         "max_optimisations": 1}]}
+    setup = {
+        "app_access": True,
+        "editor": "kam",
+        "markets": [
+            {
+                "market": "gb-power",
+                "end_date": (today + dt.timedelta(days=90)).isoformat(),
+                "forecasts": ["application"],
+                "max_optimisations": 1,
+            }
+        ],
+    }
     answer = patch(api, account_id, {"setup": setup})
     assert answer.status_code == 422
     assert "does not offer" in answer.get_json()["errors"]["json"]["setup"]["markets"]["0"]["market"][0]
@@ -80,8 +108,19 @@ def test_a_patch_that_does_not_fit_the_organisation_is_refused_and_changes_nothi
 
 def test_a_malformed_patch_names_the_field(api):
     account_id = no_access_account(api)
-    answer = patch(api, account_id, {"setup": {"app_access": True, "editor": "kam", "markets": [
-        {"market": "fr-power", "end_date": "2020-01-01", "forecasts": ["client"], "max_optimisations": 0}]}})
+    answer = patch(
+        api,
+        account_id,
+        {
+            "setup": {
+                "app_access": True,
+                "editor": "kam",
+                "markets": [
+                    {"market": "fr-power", "end_date": "2020-01-01", "forecasts": ["client"], "max_optimisations": 0}
+                ],
+            }
+        },
+    )
     assert answer.status_code == 422
     market_errors = answer.get_json()["errors"]["json"]["setup"]["markets"]["0"]
     assert set(market_errors) == {"end_date", "forecasts", "max_optimisations"}
@@ -140,10 +179,16 @@ def test_list_filters_by_demo_kam_and_updated_since(api, org):
         organisations.create_staff_user(org["organisation"], "kam2@acme-energy.example", "kam", PASSWORD)
     first = no_access_account(api, 0)
     time.sleep(0.05)
-    since = dt.datetime.now(dt.timezone.utc).isoformat()
-    demo = account_request(**{"customer.email": "d@foundry.example", "customer.customer_reference": "D",
-                              "customer.is_demo": True, "kam_email": "kam2@acme-energy.example",
-                              "setup": {"app_access": False}})
+    since = dt.datetime.now(dt.UTC).isoformat()
+    demo = account_request(
+        **{
+            "customer.email": "d@foundry.example",
+            "customer.customer_reference": "D",
+            "customer.is_demo": True,
+            "kam_email": "kam2@acme-energy.example",
+            "setup": {"app_access": False},
+        }
+    )
     second = api.create(demo).get_json()["id"]
     api.wait_for_status(second)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from conftest import DELETE, account_request
+
 from shared import db
 from shared.models import AuditEvent, CustomerAccount, IdempotencyKey, MarketAccess, StageRun
 
@@ -35,38 +35,96 @@ BAD_INPUTS = [
     ("editor missing with access", {"setup.editor": DELETE}, ("setup", "editor"), "Choose who edits the optimisation"),
     ("editor unknown", {"setup.editor": "manager"}, ("setup", "editor"), "Choose who edits"),
     ("no market with access", {"setup.markets": []}, ("setup", "markets"), "at least one market"),
-    ("markets asked without access", {"setup.app_access": False, "setup.editor": DELETE}, ("setup", "markets"),
-     "Only asked when the customer gets access"),
+    (
+        "markets asked without access",
+        {"setup.app_access": False, "setup.editor": DELETE},
+        ("setup", "markets"),
+        "Only asked when the customer gets access",
+    ),
     ("unknown market", {"setup.markets.0.market": "xx-power"}, ("setup", "markets", "0", "market"), "Unknown market"),
     ("market twice", {"setup.markets.1.market": "fr-power"}, ("setup", "markets", "1", "market"), "selected twice"),
-    ("impossible date", {"setup.markets.0.end_date": "2027-02-30"}, ("setup", "markets", "0", "end_date"), "Not a valid date"),
-    ("date not a date", {"setup.markets.0.start_date": "next monday"}, ("setup", "markets", "0", "start_date"), "Not a valid date"),
-    ("end date in the past", {"setup.markets.0.start_date": "2020-01-01", "setup.markets.0.end_date": YESTERDAY},
-     ("setup", "markets", "0", "end_date"), "Must not be in the past"),
-    ("end before start", {"setup.markets.0.start_date": (TODAY + dt.timedelta(days=30)).isoformat(),
-                          "setup.markets.0.end_date": (TODAY + dt.timedelta(days=10)).isoformat()},
-     ("setup", "markets", "0", "end_date"), "on or after the start date"),
+    (
+        "impossible date",
+        {"setup.markets.0.end_date": "2027-02-30"},
+        ("setup", "markets", "0", "end_date"),
+        "Not a valid date",
+    ),
+    (
+        "date not a date",
+        {"setup.markets.0.start_date": "next monday"},
+        ("setup", "markets", "0", "start_date"),
+        "Not a valid date",
+    ),
+    (
+        "end date in the past",
+        {"setup.markets.0.start_date": "2020-01-01", "setup.markets.0.end_date": YESTERDAY},
+        ("setup", "markets", "0", "end_date"),
+        "Must not be in the past",
+    ),
+    (
+        "end before start",
+        {
+            "setup.markets.0.start_date": (TODAY + dt.timedelta(days=30)).isoformat(),
+            "setup.markets.0.end_date": (TODAY + dt.timedelta(days=10)).isoformat(),
+        },
+        ("setup", "markets", "0", "end_date"),
+        "on or after the start date",
+    ),
     ("no forecast", {"setup.markets.0.forecasts": []}, ("setup", "markets", "0", "forecasts"), "at least one forecast"),
-    ("unknown forecast", {"setup.markets.0.forecasts": ["oracle"]}, ("setup", "markets", "0", "forecasts", "0"), "Unknown forecast"),
-    ("client forecast alone", {"setup.markets.0.forecasts": ["client"]}, ("setup", "markets", "0", "forecasts"),
-     "share the application or the manager forecast"),
-    ("forecast twice", {"setup.markets.0.forecasts": ["application", "application"]},
-     ("setup", "markets", "0", "forecasts"), "chosen once"),
-    ("zero optimisations", {"setup.markets.0.max_optimisations": 0}, ("setup", "markets", "0", "max_optimisations"), "whole number from 1"),
-    ("fractional optimisations", {"setup.markets.0.max_optimisations": 1.5}, ("setup", "markets", "0", "max_optimisations"), "Not a valid integer"),
-    ("optimisations as text", {"setup.markets.0.max_optimisations": "2"}, ("setup", "markets", "0", "max_optimisations"), "Not a valid integer"),
+    (
+        "unknown forecast",
+        {"setup.markets.0.forecasts": ["oracle"]},
+        ("setup", "markets", "0", "forecasts", "0"),
+        "Unknown forecast",
+    ),
+    (
+        "client forecast alone",
+        {"setup.markets.0.forecasts": ["client"]},
+        ("setup", "markets", "0", "forecasts"),
+        "share the application or the manager forecast",
+    ),
+    (
+        "forecast twice",
+        {"setup.markets.0.forecasts": ["application", "application"]},
+        ("setup", "markets", "0", "forecasts"),
+        "chosen once",
+    ),
+    (
+        "zero optimisations",
+        {"setup.markets.0.max_optimisations": 0},
+        ("setup", "markets", "0", "max_optimisations"),
+        "whole number from 1",
+    ),
+    (
+        "fractional optimisations",
+        {"setup.markets.0.max_optimisations": 1.5},
+        ("setup", "markets", "0", "max_optimisations"),
+        "Not a valid integer",
+    ),
+    (
+        "optimisations as text",
+        {"setup.markets.0.max_optimisations": "2"},
+        ("setup", "markets", "0", "max_optimisations"),
+        "Not a valid integer",
+    ),
     ("kam missing", {"kam_email": DELETE}, ("kam_email",), "Missing data"),
     ("kam not of the organisation", {"kam_email": "someone@elsewhere.example"}, ("kam_email",), "No active KAM"),
     ("customer not an object", {"customer": "Acme"}, ("customer", "_schema"), "Invalid input type"),
     ("NUL in the company", {"customer.company": "Acme\u0000 SAS"}, ("customer", "company"), "control characters"),
-    ("control character in a reference", {"customer.customer_reference": "R\u0007"}, ("customer", "customer_reference"),
-     "control characters"),
+    (
+        "control character in a reference",
+        {"customer.customer_reference": "R\u0007"},
+        ("customer", "customer_reference"),
+        "control characters",
+    ),
 ]
 
 
 def nothing_stored() -> bool:
     with db.database.connection_context():
-        return not any(m.select().exists() for m in (CustomerAccount, MarketAccess, StageRun, AuditEvent, IdempotencyKey))
+        return not any(
+            m.select().exists() for m in (CustomerAccount, MarketAccess, StageRun, AuditEvent, IdempotencyKey)
+        )
 
 
 def dig(errors: dict, path: tuple):
@@ -75,7 +133,9 @@ def dig(errors: dict, path: tuple):
     return " ".join(errors) if isinstance(errors, list) else str(errors)
 
 
-@pytest.mark.parametrize("changes, path, reason", [case[1:] for case in BAD_INPUTS], ids=[case[0] for case in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "changes, path, reason", [case[1:] for case in BAD_INPUTS], ids=[case[0] for case in BAD_INPUTS]
+)
 def test_bad_input_is_refused_with_the_field_and_reason_and_nothing_is_stored(api, changes, path, reason):
     answer = api.create(account_request(**changes), headers={"Idempotency-Key": "bad-1"})
     assert answer.status_code == 422, answer.get_json()
@@ -85,7 +145,9 @@ def test_bad_input_is_refused_with_the_field_and_reason_and_nothing_is_stored(ap
 
 
 def test_malformed_json_is_a_400_in_json(api):
-    answer = api.client.post("/api/v1/customer-accounts", data="{not json", headers={**api.headers, "Content-Type": "application/json"})
+    answer = api.client.post(
+        "/api/v1/customer-accounts", data="{not json", headers={**api.headers, "Content-Type": "application/json"}
+    )
     assert answer.status_code == 400
     assert answer.is_json and answer.get_json()["errors"] == {"json": ["Invalid JSON body."]}
     assert answer.get_json()["message"] == "The request body is not valid JSON."
@@ -99,8 +161,11 @@ def test_a_body_that_is_not_an_object_is_refused(api):
 
 
 def test_a_huge_body_is_refused_before_it_is_read(api):
-    answer = api.client.post("/api/v1/customer-accounts", data="x" * (300 * 1024),
-                             headers={**api.headers, "Content-Type": "application/json"})
+    answer = api.client.post(
+        "/api/v1/customer-accounts",
+        data="x" * (300 * 1024),
+        headers={**api.headers, "Content-Type": "application/json"},
+    )
     assert answer.status_code == 413 and answer.is_json
     assert nothing_stored()
 
@@ -144,6 +209,7 @@ def test_a_token_over_its_rate_limit_gets_429_with_retry_after(settings, broker,
     import dataclasses
 
     from conftest import Api
+
     from gateway import create_app
 
     redis_client.delete(*redis_client.keys("kamflow-ratelimit*") or ["none"])
@@ -157,6 +223,7 @@ def test_a_token_over_its_rate_limit_gets_429_with_retry_after(settings, broker,
     assert "3 per 1 minute" in refused.get_json()["message"]
     with db.database.connection_context():
         from shared import organisations
+
         other = organisations.create_api_token(org["organisation"], "second-crm")
     assert Api(app.test_client(), other).get("/api/v1/markets").status_code == 200  # per token
 
@@ -186,14 +253,18 @@ def test_an_unknown_query_parameter_is_refused_not_ignored(api):
 
 def test_json_nested_too_deeply_is_a_400_not_a_crash(api):
     body = "[" * 100_000 + "]" * 100_000
-    answer = api.client.post("/api/v1/customer-accounts", data=body, headers={**api.headers, "Content-Type": "application/json"})
+    answer = api.client.post(
+        "/api/v1/customer-accounts", data=body, headers={**api.headers, "Content-Type": "application/json"}
+    )
     assert answer.status_code == 400 and answer.is_json
     assert answer.get_json()["message"] == "The JSON body is nested too deeply."
     assert nothing_stored()
 
 
 def test_a_form_encoded_body_is_refused_as_not_json(api):
-    answer = api.client.post("/api/v1/customer-accounts", data={"kam_email": "kam@acme-energy.example"}, headers=api.headers)
+    answer = api.client.post(
+        "/api/v1/customer-accounts", data={"kam_email": "kam@acme-energy.example"}, headers=api.headers
+    )
     assert answer.status_code == 415 and answer.is_json
     assert "Content-Type: application/json" in answer.get_json()["message"]
     assert nothing_stored()

@@ -28,8 +28,9 @@ def test_fuzzed_requests_never_get_a_5xx_or_an_undocumented_answer(app, org):
     sent = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        has_inputs = any(len(part) for part in (operation.path_parameters, operation.query, operation.headers,
-                                                  operation.body))
+        has_inputs = any(
+            len(part) for part in (operation.path_parameters, operation.query, operation.headers, operation.body)
+        )
         # An operation without any input (GET /markets) has nothing to make invalid.
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if has_inputs else (GenerationMode.POSITIVE,):
 

@@ -11,9 +11,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 PHASES = [  # (phase, worker processes, access), in the order the bench runs them
-    ("accept", 0, True), ("drain", 1, True), ("live", 1, True),
-    ("accept", 0, True), ("drain", 2, True), ("live", 2, True),
-    ("accept", 0, False), ("drain", 2, False), ("live", 2, False),
+    ("accept", 0, True),
+    ("drain", 1, True),
+    ("live", 1, True),
+    ("accept", 0, True),
+    ("drain", 2, True),
+    ("live", 2, True),
+    ("accept", 0, False),
+    ("drain", 2, False),
+    ("live", 2, False),
 ]
 FIGURES = {
     "accept": ["accept_per_s", "post_p50_ms", "post_p95_ms"],
@@ -21,18 +27,34 @@ FIGURES = {
     "live": ["accept_per_s", "post_p50_ms", "post_p95_ms", "flow_per_s", "e2e_p50_ms", "e2e_p95_ms", "offered_per_s"],
 }
 
-HEADLINE_SQLITE = ["accept_ratio", "chain_ratio_sqlite_1p", "chain_ratio_sqlite_2p", "e2e_ratio_sqlite_1p",
-                   "e2e_ratio_sqlite_2p", "list_p95_ms_100k", "customers_page_p95_ms_100k", "live_p95_ms",
-                   "worker_rss_mb", "gateway_rss_mb"]
-HEADLINE_POSTGRES = ["chain_ratio_postgres_1p", "chain_ratio_postgres_2p", "e2e_ratio_postgres_1p",
-                     "e2e_ratio_postgres_2p"]
+HEADLINE_SQLITE = [
+    "accept_ratio",
+    "chain_ratio_sqlite_1p",
+    "chain_ratio_sqlite_2p",
+    "e2e_ratio_sqlite_1p",
+    "e2e_ratio_sqlite_2p",
+    "list_p95_ms_100k",
+    "customers_page_p95_ms_100k",
+    "live_p95_ms",
+    "worker_rss_mb",
+    "gateway_rss_mb",
+]
+HEADLINE_POSTGRES = [
+    "chain_ratio_postgres_1p",
+    "chain_ratio_postgres_2p",
+    "e2e_ratio_postgres_1p",
+    "e2e_ratio_postgres_2p",
+]
 
 
 def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
     out = tmp_path / "bench.json"
     finished = subprocess.run(
         [sys.executable, "-m", "bench.run", "--accounts", "10", "--quick", "--timeout", "150", "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -51,8 +73,12 @@ def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
         else:
             assert (figures["active"], figures["rejected"], figures["failed"]) == (10, 0, 0)
 
-    assert set(result["ratios"]) == {"workers_2_vs_1", "no_access_vs_access", "to_active_p50_1_vs_2",
-                                     "to_active_p50_access_vs_no_access"}
+    assert set(result["ratios"]) == {
+        "workers_2_vs_1",
+        "no_access_vs_access",
+        "to_active_p50_1_vs_2",
+        "to_active_p50_access_vs_no_access",
+    }
     assert all(isinstance(value, float) and value > 0 for value in result["ratios"].values())
     assert set(result["memory"]) == {"gateway", "workers_1", "workers_2", "workers_2_no_access"}
     for peak in result["memory"].values():
@@ -62,8 +88,13 @@ def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
 
     # The floors, measured in the same run with the same settings as kamflow's figures.
     floors = [(f["floor"], f.get("workers")) for f in result["floors"]]
-    assert floors == [("endpoint", None), ("noop_chain", 1), ("durable_chain", 1), ("noop_chain", 2),
-                      ("durable_chain", 2)]
+    assert floors == [
+        ("endpoint", None),
+        ("noop_chain", 1),
+        ("durable_chain", 1),
+        ("noop_chain", 2),
+        ("durable_chain", 2),
+    ]
     endpoint = result["floors"][0]
     assert endpoint["accepted"] == 10 and endpoint["refused"] == 0 and endpoint["accept_per_s"] > 0
     for chain in result["floors"][1:]:
@@ -79,13 +110,26 @@ def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
         assert isinstance(report[key], (int, float)) and report[key] > 0, (key, report[key])
     for key in HEADLINE_POSTGRES:
         assert key in report and report[key] is None  # --quick: SQLite only
-    assert report["list_p95_ms_100k"] == max(result["lists"][-1]["list_default_p95_ms"],
-                                             result["lists"][-1]["list_filtered_p95_ms"])
-    assert report["worker_rss_mb"] == max(peak["largest_mib"] for key, peak in result["memory"].items()
-                                          if key.startswith("workers"))
+    assert report["list_p95_ms_100k"] == max(
+        result["lists"][-1]["list_default_p95_ms"], result["lists"][-1]["list_filtered_p95_ms"]
+    )
+    assert report["worker_rss_mb"] == max(
+        peak["largest_mib"] for key, peak in result["memory"].items() if key.startswith("workers")
+    )
 
     printed = finished.stdout
-    for heading in ("accept/s", "POST p95", "active/s", "to active p95", "2 vs 1 worker process",
-                    "no access vs access", "peak RSS", "all accounts active: yes", "bare JSON endpoint",
-                    "durable 4-actor floor chain", "kamflow against its floors", *HEADLINE_SQLITE):
+    for heading in (
+        "accept/s",
+        "POST p95",
+        "active/s",
+        "to active p95",
+        "2 vs 1 worker process",
+        "no access vs access",
+        "peak RSS",
+        "all accounts active: yes",
+        "bare JSON endpoint",
+        "durable 4-actor floor chain",
+        "kamflow against its floors",
+        *HEADLINE_SQLITE,
+    ):
         assert heading in printed

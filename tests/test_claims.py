@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-
 from conftest import Api, account_request
+
 from shared import accounts, db, organisations
 from shared.models import CustomerAccount
 
@@ -31,8 +31,10 @@ def test_the_same_customer_posted_again_is_refused_at_once_naming_the_first_acco
     assert body["code"] == 409 and body["status"] == "Conflict"
     assert f"Customer account {first_id}" in body["message"]
     assert f"Customer account {first_id}" in body["errors"]["json"]["customer"]["email"][0]
-    assert body["existing_account"] == {"id": first_id,
-                                        "links": {"self": f"http://localhost/api/v1/customer-accounts/{first_id}"}}
+    assert body["existing_account"] == {
+        "id": first_id,
+        "links": {"self": f"http://localhost/api/v1/customer-accounts/{first_id}"},
+    }
 
     same_reference = api.create(account_request(**{"customer.email": "someone.else@foundry.example"}))
     assert same_reference.status_code == 409
@@ -51,7 +53,9 @@ def test_another_organisations_customer_email_is_refused_without_saying_whose(ap
     answer = Api(client, token).create(account_request(**{"kam_email": "kam@rival.example"}))
     assert answer.status_code == 409
     body = answer.get_json()
-    assert body["errors"]["json"]["customer"] == {"email": ["This email is already used as a login; it must be unique."]}
+    assert body["errors"]["json"]["customer"] == {
+        "email": ["This email is already used as a login; it must be unique."]
+    }
     assert "existing_account" not in body and "Martin Foundry" not in body["message"]
 
 
@@ -69,7 +73,9 @@ def test_the_validate_stage_still_checks_a_login_created_after_acceptance(api, o
     made with the customer's email after the account was stored)."""
     with db.database.connection_context():
         account = accounts.insert_account(org["organisation"], org["kam"], _loaded(account_request()), actor="test")
-        organisations.create_staff_user(org["organisation"], "claire.martin@foundry.example", "kam", "correct-horse-battery")
+        organisations.create_staff_user(
+            org["organisation"], "claire.martin@foundry.example", "kam", "correct-horse-battery"
+        )
     accounts.start_workflow(account.id)
     body = api.wait_for_status(account.id)
     assert body["status"] == "rejected"
@@ -87,9 +93,14 @@ def test_two_concurrent_posts_of_one_customer_accept_one_and_refuse_the_other_na
     """Without an Idempotency-Key, at the same moment: the unique claims let exactly one in."""
     barrier = threading.Barrier(4)
     answers = []
-    bodies = [account_request(**{changed: value}) for value in
-              (["R-1", "R-2", "R-3", "R-4"] if changed.endswith("reference") else
-               ["a@foundry.example", "b@foundry.example", "c@foundry.example", "d@foundry.example"])]
+    bodies = [
+        account_request(**{changed: value})
+        for value in (
+            ["R-1", "R-2", "R-3", "R-4"]
+            if changed.endswith("reference")
+            else ["a@foundry.example", "b@foundry.example", "c@foundry.example", "d@foundry.example"]
+        )
+    ]
 
     def post(body):
         client = Api(app.test_client(), org["token"])

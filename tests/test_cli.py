@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import Api, account_request
+
 from shared.config import Settings
 
 
@@ -17,8 +17,9 @@ def test_setting_up_an_organisation_from_the_command_line_gives_a_working_api_to
     assert kamflow("migrate").exit_code == 0
     made = kamflow("create-org", "--slug", "volt", "--name", "Volt Supply", "--markets", "fr-power,de-gas")
     assert made.exit_code == 0 and "volt created" in made.output
-    user = kamflow("create-user", "--org", "volt", "--email", "kam@volt.example", "--role", "kam",
-                   "--password", "long-enough-pw")
+    user = kamflow(
+        "create-user", "--org", "volt", "--email", "kam@volt.example", "--role", "kam", "--password", "long-enough-pw"
+    )
     assert user.exit_code == 0, user.output
     token = kamflow("create-api-token", "--org", "volt", "--name", "crm").output.strip()
     assert token.startswith("kf_") and len(token) > 40
@@ -29,13 +30,31 @@ def test_setting_up_an_organisation_from_the_command_line_gives_a_working_api_to
     assert api.get("/api/v1/customer-accounts").get_json()["total"] == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (("create-org", "--slug", "x", "--name", "X", "--markets", "fr-power,mars-power"), "unknown market(s): mars-power"),
-    (("create-user", "--org", "nowhere", "--email", "a@b.example", "--role", "kam", "--password", "long-enough-pw"),
-     "no organisation with slug 'nowhere'"),
-    (("create-api-token", "--org", "nowhere", "--name", "crm"), "no organisation with slug 'nowhere'"),
-    (("retry", "999"), "no customer account 999"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ("create-org", "--slug", "x", "--name", "X", "--markets", "fr-power,mars-power"),
+            "unknown market(s): mars-power",
+        ),
+        (
+            (
+                "create-user",
+                "--org",
+                "nowhere",
+                "--email",
+                "a@b.example",
+                "--role",
+                "kam",
+                "--password",
+                "long-enough-pw",
+            ),
+            "no organisation with slug 'nowhere'",
+        ),
+        (("create-api-token", "--org", "nowhere", "--name", "crm"), "no organisation with slug 'nowhere'"),
+        (("retry", "999"), "no customer account 999"),
+    ],
+)
 def test_mistakes_are_explained_and_exit_non_zero(kamflow, args, message):
     result = kamflow(*args)
     assert result.exit_code == 1
@@ -44,7 +63,9 @@ def test_mistakes_are_explained_and_exit_non_zero(kamflow, args, message):
 
 def test_short_password_is_refused(kamflow):
     kamflow("create-org", "--slug", "volt", "--name", "Volt", "--markets", "fr-power")
-    result = kamflow("create-user", "--org", "volt", "--email", "k@volt.example", "--role", "kam", "--password", "short")
+    result = kamflow(
+        "create-user", "--org", "volt", "--email", "k@volt.example", "--role", "kam", "--password", "short"
+    )
     assert result.exit_code == 1 and "at least 12 characters" in result.output
 
 
@@ -77,7 +98,9 @@ def test_tokens_can_be_listed_and_revoked_and_a_revoked_token_is_refused_at_once
     assert kamflow("revoke-api-token", "--org", "volt", "--name", "crm").exit_code == 0
     assert api.get("/api/v1/markets").status_code == 401
     assert kamflow("revoke-api-token", "--org", "volt", "--name", "crm").exit_code == 1  # nothing left to revoke
-    revoked_line = next(line for line in kamflow("list-api-tokens", "--org", "volt").output.splitlines() if "crm" in line)
+    revoked_line = next(
+        line for line in kamflow("list-api-tokens", "--org", "volt").output.splitlines() if "crm" in line
+    )
     assert not revoked_line.rstrip().endswith("-")  # shows when it was revoked
 
 
@@ -91,7 +114,9 @@ def test_set_webhook_prints_the_secret_once(kamflow):
 
 def test_an_invalid_email_is_refused_for_a_user(kamflow):
     kamflow("create-org", "--slug", "volt", "--name", "Volt", "--markets", "fr-power")
-    result = kamflow("create-user", "--org", "volt", "--email", "a b@@", "--role", "kam", "--password", "long-enough-pw")
+    result = kamflow(
+        "create-user", "--org", "volt", "--email", "a b@@", "--role", "kam", "--password", "long-enough-pw"
+    )
     assert result.exit_code == 1 and "Not a valid email address" in result.output
 
 
@@ -120,4 +145,7 @@ def test_a_record_left_by_a_killed_run_is_ignored(tmp_path):
     assert Settings.from_env_or_run({}, record).redis_url == ""
     record.write_text(json.dumps({"pid": os.getpid(), "settings": {"REDIS_URL": "redis://127.0.0.1:1/0"}}))
     assert Settings.from_env_or_run({}, record).redis_url == "redis://127.0.0.1:1/0"
-    assert Settings.from_env_or_run({"REDIS_URL": "redis://elsewhere:6379/0"}, record).redis_url == "redis://elsewhere:6379/0"
+    assert (
+        Settings.from_env_or_run({"REDIS_URL": "redis://elsewhere:6379/0"}, record).redis_url
+        == "redis://elsewhere:6379/0"
+    )

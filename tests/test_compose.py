@@ -21,10 +21,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import redis
-
-from compose_topology import (COMPOSE_FILE, ENV_EXAMPLE, REPO, activated, call, compose, crm_request, env_file,
-                              organisation, running_stack, service, wait_final)
+from compose_topology import (
+    COMPOSE_FILE,
+    ENV_EXAMPLE,
+    REPO,
+    activated,
+    call,
+    compose,
+    crm_request,
+    env_file,
+    organisation,
+    running_stack,
+    service,
+    wait_final,
+)
 from conftest import POSTGRES_URL
+
 from shared import queues, workflow
 from shared.config import Settings
 
@@ -39,16 +51,21 @@ needs_postgres = pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL 
 def test_docker_compose_accepts_the_file_with_the_example_settings_and_refuses_it_without_a_secret(tmp_path):
     shutil.copy(COMPOSE_FILE, tmp_path / "docker-compose.yml")
     example = ENV_EXAMPLE.read_text()
-    (tmp_path / ".env").write_text(example.replace("\nSECRET_KEY=\n", "\nSECRET_KEY=0123456789abcdef\n")
-                                   .replace("\nPOSTGRES_PASSWORD=\n", "\nPOSTGRES_PASSWORD=pw\n"))
-    checked = subprocess.run([DOCKER_COMPOSE, "-f", "docker-compose.yml", "config"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
+    (tmp_path / ".env").write_text(
+        example.replace("\nSECRET_KEY=\n", "\nSECRET_KEY=0123456789abcdef\n").replace(
+            "\nPOSTGRES_PASSWORD=\n", "\nPOSTGRES_PASSWORD=pw\n"
+        )
+    )
+    checked = subprocess.run(
+        [DOCKER_COMPOSE, "-f", "docker-compose.yml", "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert checked.returncode == 0, checked.stderr
     assert "service_completed_successfully" in checked.stdout
 
     (tmp_path / ".env").write_text(example.replace("\nPOSTGRES_PASSWORD=\n", "\nPOSTGRES_PASSWORD=pw\n"))
-    refused = subprocess.run([DOCKER_COMPOSE, "-f", "docker-compose.yml", "config"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(
+        [DOCKER_COMPOSE, "-f", "docker-compose.yml", "config"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert refused.returncode != 0 and "set SECRET_KEY in .env" in refused.stderr
 
 
@@ -80,7 +97,7 @@ def test_the_workers_consume_every_queue_once_the_webhooks_apart():
     webhook_command, _ = service("webhook-worker", variables)
 
     def consumed(command):
-        return command[command.index("--queues") + 1:]
+        return command[command.index("--queues") + 1 :]
 
     assert consumed(stage_command) == list(workflow.STAGE_NAMES)
     assert consumed(webhook_command) == [queues.DELIVER_WEBHOOK]
@@ -94,8 +111,11 @@ def test_the_image_runs_as_an_unprivileged_user_and_holds_no_settings():
     baked = " ".join(re.findall(r"^(?:ENV|ARG)\s+(.+(?:\\\n.+)*)", dockerfile, flags=re.M))
     for setting in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SMTP_URL", "METRICS_TOKEN", "PASSWORD"):
         assert setting not in baked, setting
-    rules = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    rules = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert rules[0] == "*" and not any(".env" in rule for rule in rules)  # only what is listed goes in
 
 
@@ -140,20 +160,27 @@ def test_the_compose_services_run_as_processes_turn_requests_into_active_account
     assert "0001_baseline: applied" in topology.migrate_output
     broker = redis.Redis.from_url(topology.variables["REDIS_URL"])
     assert broker.config_get("appendonly") == {"appendonly": "yes"}  # the file's redis arguments, AOF on
-    secret = topology.run_cli("set-webhook", "--org", "volt", "--url",
-                              f"http://127.0.0.1:{topology.receiver.server_port}/hooks")
+    secret = topology.run_cli(
+        "set-webhook", "--org", "volt", "--url", f"http://127.0.0.1:{topology.receiver.server_port}/hooks"
+    )
     assert secret.returncode == 0, secret.stderr
 
     accepted = []
     for n in range(6):  # alternately through both gateways, as a load balancer would
-        status, body, headers = call(f"{topology.gateways[n % 2]}/api/v1/customer-accounts", token, "POST",
-                                     crm_request(n), {"Idempotency-Key": f"topology-{n}"})
+        status, body, headers = call(
+            f"{topology.gateways[n % 2]}/api/v1/customer-accounts",
+            token,
+            "POST",
+            crm_request(n),
+            {"Idempotency-Key": f"topology-{n}"},
+        )
         assert status == 202, body
         accepted.append(body["id"])
 
     final = wait_final(topology.gateways[0], token, accepted)
     assert {i: b["status"] for i, b in final.items()} == {i: "active" for i in accepted}, [
-        topology.log(n)[-3000:] for n in ("worker-1", "worker-2")]
+        topology.log(n)[-3000:] for n in ("worker-1", "worker-2")
+    ]
     emails = topology.mail.wait_for(len(accepted), timeout=30)
     assert sorted(m["To"] for m in emails) == sorted(f"buyer{n}@plant{n}.example" for n in range(6))
     deadline = time.monotonic() + 60
@@ -165,15 +192,25 @@ def test_the_compose_services_run_as_processes_turn_requests_into_active_account
     _, gateway_env = service("gateway", topology.variables)
     check = compose()["services"]["gateway"]["healthcheck"]["test"][1:]
     port = topology.gateways[0].rsplit(":", 1)[1]
-    healthy = subprocess.run([sys.executable, *check[1:], "--port", port], env={**os.environ, **gateway_env},
-                             capture_output=True, text=True, timeout=30)
+    healthy = subprocess.run(
+        [sys.executable, *check[1:], "--port", port],
+        env={**os.environ, **gateway_env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert healthy.returncode == 0, healthy.stderr
     assert call(topology.gateways[0] + "/readyz", token, headers={"Host": "elsewhere.example"})[0] == 400
 
     # Both worker hosts took part, and the compose health check says the pool is alive.
     _, worker_env = service("worker", topology.variables)
-    health = subprocess.run([sys.executable, "-m", "workers.health", "--min-processes", "3"],
-                            env={**os.environ, **worker_env}, capture_output=True, text=True, timeout=30)
+    health = subprocess.run(
+        [sys.executable, "-m", "workers.health", "--min-processes", "3"],
+        env={**os.environ, **worker_env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert health.returncode == 0, health.stderr
 
 
@@ -184,7 +221,7 @@ def test_half_sent_requests_do_not_keep_others_from_the_gateway(topology):
     for n in range(12):  # headers cut short, and bodies promised but never sent
         sock = socket.create_connection((host, int(port)), timeout=5)
         if n % 2:
-            sock.sendall(b"POST /api/v1/customer-accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"kam")
+            sock.sendall(b'POST /api/v1/customer-accounts HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{"kam')
         else:
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         stalled.append(sock)
@@ -204,9 +241,11 @@ def test_a_gateway_told_to_stop_finishes_the_request_it_is_reading(topology, tok
     still read, stored and answered 202; only then does the gateway exit, by itself."""
     host, port = topology.gateways[1].removeprefix("http://").split(":")
     body = json.dumps(crm_request(100)).encode()
-    head = (f"POST /api/v1/customer-accounts HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Type: application/json\r\nIdempotency-Key: in-flight-100\r\nContent-Length: {len(body)}\r\n"
-            "Connection: close\r\n\r\n").encode()
+    head = (
+        f"POST /api/v1/customer-accounts HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nIdempotency-Key: in-flight-100\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
     gateway = topology.processes["gateway-2"]
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(head + body[:40])

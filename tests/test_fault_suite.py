@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 
-import pytest
-
 import fault_run
+import pytest
 from conftest import DATABASES, PASSWORD, fresh_database_url
+
 from shared import db, organisations
 
 
 def configurations(mode: str) -> list:
     if mode == "short":  # the harder broker (forgets everything on restart), the CI's main database
         return [pytest.param(DATABASES[-1], False, id=f"{DATABASES[-1]}-no-aof")]
-    return [pytest.param(database, aof, id=f"{database}-{'aof' if aof else 'no-aof'}")
-            for database in reversed(DATABASES) for aof in (True, False)]
+    return [
+        pytest.param(database, aof, id=f"{database}-{'aof' if aof else 'no-aof'}")
+        for database in reversed(DATABASES)
+        for aof in (True, False)
+    ]
 
 
 def pytest_generate_tests(metafunc):

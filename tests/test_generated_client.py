@@ -15,7 +15,6 @@ import time
 import httpx
 import pytest
 from standardwebhooks import Webhook
-
 from test_webhooks import Receiver
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -30,9 +29,23 @@ def generate_client(base_url: str, token: str, directory):
     (directory / "openapi.json").write_bytes(document.content)
     (directory / "config.yaml").write_text("post_hooks: []\n")  # no formatter needed to import it
     generated = subprocess.run(
-        [sys.executable, "-m", "openapi_python_client", "generate", "--path", str(directory / "openapi.json"),
-         "--config", str(directory / "config.yaml"), "--meta", "none", "--output-path", str(directory / PACKAGE)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "openapi_python_client",
+            "generate",
+            "--path",
+            str(directory / "openapi.json"),
+            "--config",
+            str(directory / "config.yaml"),
+            "--meta",
+            "none",
+            "--output-path",
+            str(directory / PACKAGE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     assert "Warning" not in generated.stdout + generated.stderr, generated.stdout + generated.stderr
@@ -89,16 +102,32 @@ def test_a_generated_client_walks_the_readme_flow(live_server, org, tmp_path):
     crm = AuthenticatedClient(base_url=live_server, token=org["token"], raise_on_unexpected_status=True)
 
     def customer(email, reference):
-        return Customer(company="Acme SAS", customer_reference=reference, last_name="Martin", first_name="Claire",
-                        phone="+33 1 23 45 67 89", email=email, is_demo=False)
+        return Customer(
+            company="Acme SAS",
+            customer_reference=reference,
+            last_name="Martin",
+            first_name="Claire",
+            phone="+33 1 23 45 67 89",
+            email=email,
+            is_demo=False,
+        )
 
     # Create (README: "Create an account from the command line, as a CRM would").
     request = AccountRequest(
         kam_email="kam@acme-energy.example",
         customer=customer("claire.martin@acme.example", "FR-000123"),
-        setup=SetupWithAccess(app_access=True, editor=SetupWithAccessEditor.CUSTOMER, markets=[MarketSetup(
-            market=MarketSetupMarket.FR_POWER, end_date=dt.date.today() + dt.timedelta(days=400),
-            forecasts=[MarketSetupForecastsItem.APPLICATION, MarketSetupForecastsItem.CLIENT], max_optimisations=2)]),
+        setup=SetupWithAccess(
+            app_access=True,
+            editor=SetupWithAccessEditor.CUSTOMER,
+            markets=[
+                MarketSetup(
+                    market=MarketSetupMarket.FR_POWER,
+                    end_date=dt.date.today() + dt.timedelta(days=400),
+                    forecasts=[MarketSetupForecastsItem.APPLICATION, MarketSetupForecastsItem.CLIENT],
+                    max_optimisations=2,
+                )
+            ],
+        ),
     )
     created = create_customer_account.sync_detailed(client=crm, body=request, idempotency_key="crm-0001")
     assert created.status_code == 202 and isinstance(created.parsed, AccountView)
@@ -119,8 +148,9 @@ def test_a_generated_client_walks_the_readme_flow(live_server, org, tmp_path):
     assert [a.id for a in listed.items] == [account_id] and listed.total == 1
 
     # A phone-only PATCH.
-    changed = change_customer_account.sync(account_id, client=crm,
-                                           body=AccountPatch(customer=CustomerPatch(phone="+33 6 12 34 56 78")))
+    changed = change_customer_account.sync(
+        account_id, client=crm, body=AccountPatch(customer=CustomerPatch(phone="+33 6 12 34 56 78"))
+    )
     assert isinstance(changed, AccountView), changed
     assert changed.customer.phone == "+33612345678" and changed.customer.company == "Acme SAS"
 
@@ -136,7 +166,7 @@ def test_a_generated_client_walks_the_readme_flow(live_server, org, tmp_path):
 
     # A 404 is typed too.
     missing = get_customer_account.sync_detailed(987654321, client=crm)
-    assert missing.status_code == 404 and f"No customer account 987654321" in missing.parsed.message
+    assert missing.status_code == 404 and "No customer account 987654321" in missing.parsed.message
 
     # Webhook registration, then a delivery verified with the Standard Webhooks library.
     receiver = Receiver()
@@ -144,9 +174,14 @@ def test_a_generated_client_walks_the_readme_flow(live_server, org, tmp_path):
         registered = register_webhook.sync(client=crm, body=WebhookRegistration(url=receiver.url))
         assert registered.secret.startswith("whsec_")
         assert get_webhook.sync(client=crm).url == receiver.url
-        second = create_customer_account.sync(client=crm, body=AccountRequest(
-            kam_email="kam@acme-energy.example", customer=customer("paul.durand@acme.example", "FR-000124"),
-            setup=SetupWithoutAccess(app_access=False)))
+        second = create_customer_account.sync(
+            client=crm,
+            body=AccountRequest(
+                kam_email="kam@acme-energy.example",
+                customer=customer("paul.durand@acme.example", "FR-000124"),
+                setup=SetupWithoutAccess(app_access=False),
+            ),
+        )
         assert isinstance(second, AccountView), second
         (delivery,) = receiver.wait_accepted(1)
         event = Webhook(registered.secret).verify(delivery["body"], delivery["headers"])

@@ -23,21 +23,31 @@ KAMFLOW = [sys.executable, "-m", "kamflow.cli"]
 @pytest.fixture
 def make_run(tmp_path):
     """`kamflow run` in its own var/ directory, on free loopback ports, stopped by Ctrl-C."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "SMTP_URL", "DATABASE_URL", "BASE_URL") and not k.lower().startswith("dramatiq_prom")}
-    env.update({"KAMFLOW_VAR_DIR": str(tmp_path / "var"), "PORT": str(free_port()),
-                "dramatiq_prom_port": str(free_port())})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "SMTP_URL", "DATABASE_URL", "BASE_URL") and not k.lower().startswith("dramatiq_prom")
+    }
+    env.update(
+        {"KAMFLOW_VAR_DIR": str(tmp_path / "var"), "PORT": str(free_port()), "dramatiq_prom_port": str(free_port())}
+    )
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([*KAMFLOW, "run"], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [*KAMFLOW, "run"], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     run_file = tmp_path / "var" / "run.json"
     deadline = time.monotonic() + 60
     while not ("Organisation:" in log.read_text() and run_file.exists()):
         assert process.poll() is None and time.monotonic() < deadline, log.read_text()
         time.sleep(0.2)
-    yield {"env": {k: v for k, v in env.items() if k not in ("PORT", "dramatiq_prom_port")}, "cwd": tmp_path,
-           "log": log, "run_file": run_file, "process": process}
+    yield {
+        "env": {k: v for k, v in env.items() if k not in ("PORT", "dramatiq_prom_port")},
+        "cwd": tmp_path,
+        "log": log,
+        "run_file": run_file,
+        "process": process,
+    }
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=30)
@@ -51,7 +61,9 @@ def test_make_run_prints_the_demo_slug_and_kamflow_commands_find_its_services(ma
     output = make_run["log"].read_text()
     assert "Organisation: demo-supplier" in output
     recorded = json.loads(make_run["run_file"].read_text())["settings"]
-    assert recorded["REDIS_URL"].startswith("redis://127.0.0.1:") and recorded["SMTP_URL"].startswith("smtp://127.0.0.1:")
+    assert recorded["REDIS_URL"].startswith("redis://127.0.0.1:") and recorded["SMTP_URL"].startswith(
+        "smtp://127.0.0.1:"
+    )
     assert oct(make_run["run_file"].stat().st_mode & 0o777) == "0o600"  # var/ holds private things
 
     status = kamflow(make_run, "status")
@@ -80,7 +92,10 @@ def test_make_run_keeps_var_private_to_its_owner(make_run):
     var = make_run["cwd"] / "var"
     paths = [var, *var.rglob("*")]
     assert any(path.name == "kamflow.db" for path in paths) and any(path.is_dir() for path in paths[1:])
-    exposed = [f"{path} {oct(path.stat().st_mode & 0o777)}" for path in paths
-               if not path.is_symlink() and path.stat().st_mode & 0o077]
+    exposed = [
+        f"{path} {oct(path.stat().st_mode & 0o777)}"
+        for path in paths
+        if not path.is_symlink() and path.stat().st_mode & 0o077
+    ]
     assert exposed == []
     assert oct(var.stat().st_mode & 0o777) == "0o700"

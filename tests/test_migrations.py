@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import dramatiq
+import previous_release
 import pytest
 from click.testing import CliRunner
-
-import previous_release
 from conftest import Api, account_request
-from shared import db, migrations, models, workflow
+
+from shared import db, migrations, models
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,9 +41,12 @@ def schema(database_url: str) -> dict:
                 continue
             found[table] = {
                 "columns": sorted((c.name, c.data_type.lower(), c.null) for c in database.get_columns(table)),
-                "indexes": sorted((tuple(i.columns), i.unique) for i in database.get_indexes(table)
-                                  if not i.name.endswith("_pkey")),
-                "foreign_keys": sorted((f.column, f.dest_table, f.dest_column) for f in database.get_foreign_keys(table)),
+                "indexes": sorted(
+                    (tuple(i.columns), i.unique) for i in database.get_indexes(table) if not i.name.endswith("_pkey")
+                ),
+                "foreign_keys": sorted(
+                    (f.column, f.dest_table, f.dest_column) for f in database.get_foreign_keys(table)
+                ),
                 "checks": sorted(_checks(database, table)),
             }
     if hasattr(database, "close_all"):
@@ -55,8 +58,10 @@ def _checks(database, table) -> list[str]:
     if database.param == "?":  # SQLite keeps the CREATE statement
         sql = database.execute_sql("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
         return [re.sub(r"\s+", " ", c) for c in re.findall(r"CHECK \((.+?)\)(?:,|\))", sql)]
-    rows = database.execute_sql("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-                                "WHERE contype = 'c' AND conrelid = %s::regclass", (f'"{table}"',)).fetchall()
+    rows = database.execute_sql(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'c' AND conrelid = %s::regclass",
+        (f'"{table}"',),
+    ).fetchall()
     return [row[0] for row in rows]
 
 
@@ -108,7 +113,8 @@ def test_the_previous_release_database_is_behind_and_says_what_to_do(release_dat
 
 
 def test_the_previous_release_database_with_its_data_is_upgraded_then_used_through_the_api(
-        release_database, settings, redis_url, mailbox):
+    release_database, settings, redis_url, mailbox
+):
     import workers
     from gateway import create_app
 
@@ -146,13 +152,18 @@ def test_the_previous_release_database_with_its_data_is_upgraded_then_used_throu
         assert api.post(f"/api/v1/customer-accounts/{failed}/retry").status_code == 202
         assert api.wait_for_status(failed, timeout=30)["status"] == "active"
 
-        new = api.create(account_request(**{"customer.email": "new.customer@after-upgrade.example",
-                                            "customer.customer_reference": "FR-999999"}))
+        new = api.create(
+            account_request(
+                **{"customer.email": "new.customer@after-upgrade.example", "customer.customer_reference": "FR-999999"}
+            )
+        )
         assert new.status_code == 202, new.get_json()
         assert api.wait_for_status(new.get_json()["id"])["status"] == "active"
         recipients = {message["To"] for message in mailbox.messages}
         # the new customer, and each resumed or retried account with access (contact10..15)
-        assert {"new.customer@after-upgrade.example"} | {f"contact{n}@customer{n}.example" for n in range(10, 16)} <= recipients
+        assert {"new.customer@after-upgrade.example"} | {
+            f"contact{n}@customer{n}.example" for n in range(10, 16)
+        } <= recipients
 
         deliveries = api.get("/api/v1/webhook/deliveries").get_json()
         assert len(deliveries["items"]) >= 3
@@ -163,21 +174,32 @@ def test_the_previous_release_database_with_its_data_is_upgraded_then_used_throu
 
 
 def _spawn(args, database_url, redis_url):
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "x" * 32,
-           "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "x" * 32,
+        "PYTHONPATH": str(REPO),
+    }
     return subprocess.run(args, env=env, cwd=REPO, capture_output=True, text=True, timeout=60)
 
 
 def test_gateway_and_workers_refuse_to_start_on_a_database_that_is_behind(release_database, redis_url):
     database_url, _ = release_database
-    gateway = _spawn([sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--no-control-socket",
-                      "gateway.wsgi:app"], database_url, redis_url)
+    gateway = _spawn(
+        [sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:0", "--no-control-socket", "gateway.wsgi:app"],
+        database_url,
+        redis_url,
+    )
     assert gateway.returncode != 0
     assert "Run `kamflow migrate`" in gateway.stderr
 
     started = time.monotonic()
-    worker = _spawn([sys.executable, "-m", "dramatiq", "workers.main", "--processes", "1", "--threads", "1"],
-                    database_url, redis_url)
+    worker = _spawn(
+        [sys.executable, "-m", "dramatiq", "workers.main", "--processes", "1", "--threads", "1"],
+        database_url,
+        redis_url,
+    )
     assert worker.returncode != 0 and time.monotonic() - started < 60
     assert "Run `kamflow migrate`" in worker.stderr
 

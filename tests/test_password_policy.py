@@ -6,15 +6,30 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from csrf import csrf_token
+
 from shared import access, db, password_policy
 from shared.models import User
 
-GUESSABLE = ["aaaaaaaaaaaa", "password1234", "Password123!", "qwertyuiop12", "123456789012", "iloveyou2024",
-             "abcdefghijkl", "Claire.Martin", "martinfoundry", "kamflow12345"]
-FINE = ["violet-harbour-lantern-42", "correct horse battery", "meine kleine Möwe fliegt", "zq7#lowercase-only",
-        "ALLCAPS WORDS STILL FINE"]
+GUESSABLE = [
+    "aaaaaaaaaaaa",
+    "password1234",
+    "Password123!",
+    "qwertyuiop12",
+    "123456789012",
+    "iloveyou2024",
+    "abcdefghijkl",
+    "Claire.Martin",
+    "martinfoundry",
+    "kamflow12345",
+]
+FINE = [
+    "violet-harbour-lantern-42",
+    "correct horse battery",
+    "meine kleine Möwe fliegt",
+    "zq7#lowercase-only",
+    "ALLCAPS WORDS STILL FINE",
+]
 
 
 @pytest.mark.parametrize("password", GUESSABLE)
@@ -39,8 +54,13 @@ def test_too_long_is_refused():
 
 def _page(client, org):
     with db.database.connection_context():
-        user = User.create(organisation=org["organisation"], email="claire.martin@foundry.example", role="customer",
-                           first_name="Claire", last_name="Martin")
+        user = User.create(
+            organisation=org["organisation"],
+            email="claire.martin@foundry.example",
+            role="customer",
+            first_name="Claire",
+            last_name="Martin",
+        )
         return user, f"/set-password/{access.issue_set_password_token(user.id, ttl_hours=1)}"
 
 
@@ -58,9 +78,27 @@ def test_the_set_password_page_refuses_a_weak_password_by_the_field(client, org,
 
 
 def test_staff_passwords_follow_the_same_rule(kamflow, org):
-    refused = kamflow("create-user", "--org", "acme-energy", "--email", "new@acme-energy.example", "--role", "kam",
-                      "--password", "acme-energy1")
+    refused = kamflow(
+        "create-user",
+        "--org",
+        "acme-energy",
+        "--email",
+        "new@acme-energy.example",
+        "--role",
+        "kam",
+        "--password",
+        "acme-energy1",
+    )
     assert refused.exit_code == 1 and "too easy to guess" in refused.output
-    made = kamflow("create-user", "--org", "acme-energy", "--email", "new@acme-energy.example", "--role", "kam",
-                   "--password", "violet-harbour-lantern-42")
+    made = kamflow(
+        "create-user",
+        "--org",
+        "acme-energy",
+        "--email",
+        "new@acme-energy.example",
+        "--role",
+        "kam",
+        "--password",
+        "violet-harbour-lantern-42",
+    )
     assert made.exit_code == 0, made.output

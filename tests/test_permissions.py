@@ -6,12 +6,11 @@ A's accounts. Outside a person's scope an account is answered 404, as if it did 
 
 from __future__ import annotations
 
-
 import pytest
+from conftest import PASSWORD, account_request
+from csrf import csrf_token
 from prometheus_client.parser import text_string_to_metric_families
 
-from csrf import csrf_token
-from conftest import PASSWORD, account_request
 from shared import access, db, organisations, permissions
 from shared.models import CustomerAccount, User
 
@@ -25,7 +24,8 @@ def world(app, api, org):
         a = org["organisation"]
         b = organisations.create_organisation("rival-power", "Rival Power", ["fr-power"])
         people = {
-            "manager A": org["manager"].email, "kam A": org["kam"].email,
+            "manager A": org["manager"].email,
+            "kam A": org["kam"].email,
             "operator A": organisations.create_staff_user(a, "ops@acme-energy.example", "operator", PASSWORD).email,
             "other kam A": organisations.create_staff_user(a, "kam2@acme-energy.example", "kam", PASSWORD).email,
             "manager B": organisations.create_staff_user(b, "boss@rival-power.example", "manager", PASSWORD).email,
@@ -34,16 +34,20 @@ def world(app, api, org):
         }
         token_b = organisations.create_api_token(b, "crm")
     account_a = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]
-    body_b = account_request(**{"kam_email": "kam@rival-power.example", "customer.email": "b@client.example",
-                                "setup": {"app_access": False}})
-    account_b = api.client.post("/api/v1/customer-accounts", json=body_b,
-                                headers={"Authorization": f"Bearer {token_b}"}).get_json()["id"]
+    body_b = account_request(
+        **{"kam_email": "kam@rival-power.example", "customer.email": "b@client.example", "setup": {"app_access": False}}
+    )
+    account_b = api.client.post(
+        "/api/v1/customer-accounts", json=body_b, headers={"Authorization": f"Bearer {token_b}"}
+    ).get_json()["id"]
     with db.database.connection_context():
         customer = User.create(organisation=org["organisation"], email="claire@client.example", role="customer")
         CustomerAccount.update(user=customer).where(CustomerAccount.id == account_a).execute()
         access.set_password(access.issue_set_password_token(customer.id, 1), STRONG)
     people["customer A"] = "claire@client.example"
-    browsers = {name: _login(app, email, STRONG if name == "customer A" else PASSWORD) for name, email in people.items()}
+    browsers = {
+        name: _login(app, email, STRONG if name == "customer A" else PASSWORD) for name, email in people.items()
+    }
     return {"browsers": browsers, "a": account_a, "b": account_b}
 
 
@@ -74,13 +78,16 @@ MATRIX = {
 def test_each_role_of_each_organisation_gets_what_the_permissions_say(world, door):
     path = door.format(a=world["a"])
     got = [world["browsers"][who].get(path).status_code for who in ROLES]
-    assert dict(zip(ROLES, got)) == dict(zip(ROLES, MATRIX[door]))
+    assert dict(zip(ROLES, got, strict=True)) == dict(zip(ROLES, MATRIX[door], strict=True))
 
 
 def test_the_matrix_agrees_with_the_permissions_table():
     role_of = {who: who.split()[-2] if who.startswith("other") else who.split()[0] for who in ROLES}
-    for door, allowed in (("/dashboard", permissions.KAM_PAGES), ("/ops", permissions.OPS),
-                          ("/my-account", permissions.CUSTOMER_PAGES)):
+    for door, allowed in (
+        ("/dashboard", permissions.KAM_PAGES),
+        ("/ops", permissions.OPS),
+        ("/my-account", permissions.CUSTOMER_PAGES),
+    ):
         expected = [200 if permissions.may(role_of[who], allowed) else 403 for who in ROLES]
         assert MATRIX[door] == expected
 
@@ -128,15 +135,24 @@ def test_dead_letters_are_seen_and_handled_only_by_the_operator_of_their_organis
 
     from shared import queues
 
-    message = dramatiq.Message(queue_name="send_credentials", actor_name="send_credentials", args=(world["a"],),
-                               kwargs={}, options={"retries": 5})
+    message = dramatiq.Message(
+        queue_name="send_credentials",
+        actor_name="send_credentials",
+        args=(world["a"],),
+        kwargs={},
+        options={"retries": 5},
+    )
     redis_client.zadd(queues.dead_key("send_credentials"), {"dead-a": int(clock.time() * 1000)})
     redis_client.hset(queues.dead_messages_key("send_credentials"), "dead-a", message.encode())
     insider, outsider = world["browsers"]["operator A"], world["browsers"]["operator B"]
     assert [d["account_id"] for d in insider.get("/ops/snapshot.json").get_json()["dead_letters"]] == [world["a"]]
     assert outsider.get("/ops/snapshot.json").get_json()["dead_letters"] == []
-    refused = outsider.post("/ops/dead-letters/send_credentials/dead-a/discard", data={"csrf_token": _csrf(outsider, "/ops")})
+    refused = outsider.post(
+        "/ops/dead-letters/send_credentials/dead-a/discard", data={"csrf_token": _csrf(outsider, "/ops")}
+    )
     assert refused.status_code == 404
     assert redis_client.hexists(queues.dead_messages_key("send_credentials"), "dead-a")
-    done = insider.post("/ops/dead-letters/send_credentials/dead-a/discard", data={"csrf_token": _csrf(insider, "/ops")})
+    done = insider.post(
+        "/ops/dead-letters/send_credentials/dead-a/discard", data={"csrf_token": _csrf(insider, "/ops")}
+    )
     assert done.status_code == 303 and not redis_client.hexists(queues.dead_messages_key("send_credentials"), "dead-a")

@@ -10,22 +10,26 @@ import sys
 import threading
 
 import pytest
-
 from conftest import account_request, wait_drained
+
 from shared import workflow
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-def test_a_patch_committed_while_a_stage_begins_is_kept_and_the_stage_still_runs(api, monkeypatch, redis_client,
-                                                                                 database_url):
+def test_a_patch_committed_while_a_stage_begins_is_kept_and_the_stage_still_runs(
+    api, monkeypatch, redis_client, database_url
+):
     real_stage_due = workflow.stage_due
     patched = threading.Event()
     answers = []
 
     def patch_company(account_id):
-        answer = api.client.patch(f"/api/v1/customer-accounts/{account_id}", headers=api.headers,
-                                  json={"customer": {"company": "Martin Forge SAS", "phone": "+33 6 12 34 56 78"}})
+        answer = api.client.patch(
+            f"/api/v1/customer-accounts/{account_id}",
+            headers=api.headers,
+            json={"customer": {"company": "Martin Forge SAS", "phone": "+33 6 12 34 56 78"}},
+        )
         answers.append(answer.status_code)
         patched.set()
 

@@ -13,14 +13,16 @@ import urllib.error
 from collections import Counter
 
 import pytest
-
 from compose_topology import call, crm_request, organisation, running_stack, wait_final
 from conftest import POSTGRES_URL
+
 from shared import db
 from shared.models import StageAttempt, utcnow
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set: several hosts share PostgreSQL")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not POSTGRES_URL, reason="TEST_POSTGRES_URL is not set: several hosts share PostgreSQL"),
+]
 
 POST_EVERY_S = 0.25
 MAX_ACCOUNTS = 400
@@ -53,8 +55,13 @@ class Crm(threading.Thread):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                status, body, headers = call(f"{self.gateways[target]}/api/v1/customer-accounts", self.token, "POST",
-                                             crm_request(n), {"Idempotency-Key": key})
+                status, body, headers = call(
+                    f"{self.gateways[target]}/api/v1/customer-accounts",
+                    self.token,
+                    "POST",
+                    crm_request(n),
+                    {"Idempotency-Key": key},
+                )
             except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError) as error:
                 reason = getattr(error, "reason", error)
                 self.failovers[type(reason).__name__] += 1
@@ -82,8 +89,13 @@ def test_restarting_every_worker_and_gateway_one_by_one_under_load_loses_nothing
         crm.start()
         time.sleep(3)
         exit_codes, stopping = {}, {}
-        for name, kind in (("worker-1", "worker"), ("worker-2", "worker"), ("webhook-worker", "webhook-worker"),
-                           ("gateway-1", "gateway"), ("gateway-2", "gateway")):
+        for name, kind in (
+            ("worker-1", "worker"),
+            ("worker-2", "worker"),
+            ("webhook-worker", "webhook-worker"),
+            ("gateway-1", "gateway"),
+            ("gateway-2", "gateway"),
+        ):
             pids, told = stack.pids(name), utcnow()
             exit_codes[name] = stack.stop(name)  # SIGTERM, then wait: in-flight work finishes first
             stopping[name] = (pids, told, utcnow())
@@ -122,13 +134,22 @@ def test_restarting_every_worker_and_gateway_one_by_one_under_load_loses_nothing
             for name in ("worker-1", "worker-2"):
                 pids, told, exited = stopping[name]
                 finished_in_grace = [
-                    a for a in StageAttempt.select().where((StageAttempt.started_at < told) & (StageAttempt.finished_at > told))
-                    if a.worker and int(a.worker.split(":")[1]) in pids and a.finished_at <= exited and a.outcome == "done"]
+                    a
+                    for a in StageAttempt.select().where(
+                        (StageAttempt.started_at < told) & (StageAttempt.finished_at > told)
+                    )
+                    if a.worker
+                    and int(a.worker.split(":")[1]) in pids
+                    and a.finished_at <= exited
+                    and a.outcome == "done"
+                ]
                 in_grace[name] = len(finished_in_grace)
         # Open defect (issue 10): on the current main this count reads 0 for both workers although
         # the roll ran under load; the attempts' worker pids are not matched to the service's
         # processes. Until that is found it is reported, not asserted: what a user sees (every
         # account active once, one email each, every process stopping by itself) is asserted above.
         print(f"stages finished within the grace period, by worker: {in_grace}")
-        print(f"{len(accepted)} accounts accepted during the roll; answers {dict(crm.answers)}; "
-              f"sent to the other gateway after {dict(crm.failovers) or 'no'} connection failures")
+        print(
+            f"{len(accepted)} accounts accepted during the roll; answers {dict(crm.answers)}; "
+            f"sent to the other gateway after {dict(crm.failovers) or 'no'} connection failures"
+        )

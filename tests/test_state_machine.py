@@ -40,9 +40,18 @@ def bound(database_url):
 
 
 def new_account(organisation, kam, status: str) -> int:
-    account = CustomerAccount.create(organisation=organisation, kam=kam, company="Acme", last_name="Martin",
-                                     first_name="Claire", phone="+33123456789", email="c@acme.example",
-                                     is_demo=False, app_access=True, editor="kam")
+    account = CustomerAccount.create(
+        organisation=organisation,
+        kam=kam,
+        company="Acme",
+        last_name="Martin",
+        first_name="Claire",
+        phone="+33123456789",
+        email="c@acme.example",
+        is_demo=False,
+        app_access=True,
+        editor="kam",
+    )
     CustomerAccount.update(status=status).where(CustomerAccount.id == account.id).execute()  # the table's start
     StageRun.insert_many([{"account": account.id, "stage": name} for name in workflow.STAGE_NAMES]).execute()
     return account.id
@@ -131,8 +140,10 @@ def _status_writes(tree: ast.AST) -> list[tuple[int, str]]:
                 found.append((node.lineno, "setattr(..., 'status', ...)"))
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Attribute) and t.attr == "status" and "account" in _names(t.value).lower()
-                   for t in targets):
+            if any(
+                isinstance(t, ast.Attribute) and t.attr == "status" and "account" in _names(t.value).lower()
+                for t in targets
+            ):
                 found.append((node.lineno, ".status = ..."))
     return found
 

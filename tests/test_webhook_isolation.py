@@ -15,10 +15,10 @@ import time
 
 import dramatiq
 import pytest
-
 from conftest import Api, account_request, make_settings
-from shared import db, organisations, queues
 from test_webhooks import Receiver
+
+from shared import db, organisations, queues
 
 TRICKLING_ORGS = 4
 
@@ -78,15 +78,23 @@ def delivery_deadline_s():
 def settings(database_url, redis_url, smtp_server, delivery_deadline_s):
     """A stage time limit far above how long the tests wait: only the pools keep a trickle from
     holding a stage's thread, and only the delivery deadline from holding a delivery thread."""
-    return make_settings(database_url, redis_url, smtp_server.url, stage_time_limit_ms=60_000, stall_after_s=70,
-                         webhook_timeout_s=delivery_deadline_s)
+    return make_settings(
+        database_url,
+        redis_url,
+        smtp_server.url,
+        stage_time_limit_ms=60_000,
+        stall_after_s=70,
+        webhook_timeout_s=delivery_deadline_s,
+    )
 
 
 @pytest.fixture
 def pools(broker):
     """The two pools `make run` starts: stages (2 threads) and deliveries (2 threads)."""
-    started = [dramatiq.Worker(broker, queues=set(queues.stage_pool_queues()), worker_timeout=100, worker_threads=2),
-               dramatiq.Worker(broker, queues=set(queues.DELIVERY_QUEUES), worker_timeout=100, worker_threads=2)]
+    started = [
+        dramatiq.Worker(broker, queues=set(queues.stage_pool_queues()), worker_timeout=100, worker_threads=2),
+        dramatiq.Worker(broker, queues=set(queues.DELIVERY_QUEUES), worker_timeout=100, worker_threads=2),
+    ]
     for worker in started:
         worker.start()
     yield started
@@ -111,8 +119,14 @@ def trickling(client, pools):
     try:
         for n, receiver in enumerate(receivers):
             slow = trickling_organisation(client, n, receiver)
-            body = account_request(**{"kam_email": f"kam@slow-{n}.example", "customer.email": f"c@slow-{n}.example",
-                                      "customer.customer_reference": f"S{n}", "setup": {"app_access": False}})
+            body = account_request(
+                **{
+                    "kam_email": f"kam@slow-{n}.example",
+                    "customer.email": f"c@slow-{n}.example",
+                    "customer.customer_reference": f"S{n}",
+                    "setup": {"app_access": False},
+                }
+            )
             slow.wait_for_status(slow.create(body).get_json()["id"])
         deadline = time.monotonic() + 20
         while sum(r.open for r in receivers) < 2:
@@ -127,9 +141,12 @@ def trickling(client, pools):
 def test_trickling_receivers_of_other_organisations_do_not_delay_an_organisations_accounts(api, trickling):
     receivers = trickling
     started = time.monotonic()
-    ids = [api.create(account_request(**{"customer.email": f"c{n}@foundry.example",
-                                         "customer.customer_reference": f"R{n}"})).get_json()["id"]
-           for n in range(3)]
+    ids = [
+        api.create(
+            account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}"})
+        ).get_json()["id"]
+        for n in range(3)
+    ]
     for account_id in ids:
         # Each account walks four stages; a held stage thread would keep it waiting 60 s.
         assert api.wait_for_status(account_id, timeout=15)["status"] == "active"

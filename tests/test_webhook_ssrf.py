@@ -18,32 +18,84 @@ from shared.models import WebhookDelivery
 
 NOT_PUBLIC = [
     # loopback, in every notation a resolver or browser accepts
-    "http://127.0.0.1/", "http://127.1/", "http://2130706433/", "http://0177.0.0.1/", "http://0x7f.0.0.1/",
-    "http://0x7f000001/", "http://017700000001/", "http://127.0.0.1./", "http://127.000.000.001/",
-    "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://[::127.0.0.1]/",
-    "http://[0:0:0:0:0:ffff:127.0.0.1]:6379/", "http://localhost/", "http://LOCALHOST./",
-    "http://api.localhost/", "http://１２７.０.０.１/",
+    "http://127.0.0.1/",
+    "http://127.1/",
+    "http://2130706433/",
+    "http://0177.0.0.1/",
+    "http://0x7f.0.0.1/",
+    "http://0x7f000001/",
+    "http://017700000001/",
+    "http://127.0.0.1./",
+    "http://127.000.000.001/",
+    "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:7f00:1]/",
+    "http://[::127.0.0.1]/",
+    "http://[0:0:0:0:0:ffff:127.0.0.1]:6379/",
+    "http://localhost/",
+    "http://LOCALHOST./",
+    "http://api.localhost/",
+    "http://１２７.０.０.１/",
     # private, link-local, CGNAT, unique-local, multicast, reserved, unspecified, benchmarking
-    "http://10.0.0.1/", "http://172.16.5.4/", "http://192.168.1.1:8080/", "http://169.254.169.254/latest/meta-data/",
-    "http://0xa9fea9fe/", "http://100.64.0.1/", "http://100.100.100.200/", "http://[fd00:ec2::254]/",
-    "http://[fe80::1]/", "http://[fe80::1%25eth0]/", "http://224.0.0.1/", "http://[ff02::1]/", "http://240.0.0.1/",
-    "http://255.255.255.255/", "http://0.0.0.0/", "http://0/", "http://[::]/", "http://198.18.0.1/",
-    "http://192.0.0.192/", "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:7f00:1::1]/", "http://[2002:a9fe:a9fe::]/",
+    "http://10.0.0.1/",
+    "http://172.16.5.4/",
+    "http://192.168.1.1:8080/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://0xa9fea9fe/",
+    "http://100.64.0.1/",
+    "http://100.100.100.200/",
+    "http://[fd00:ec2::254]/",
+    "http://[fe80::1]/",
+    "http://[fe80::1%25eth0]/",
+    "http://224.0.0.1/",
+    "http://[ff02::1]/",
+    "http://240.0.0.1/",
+    "http://255.255.255.255/",
+    "http://0.0.0.0/",
+    "http://0/",
+    "http://[::]/",
+    "http://198.18.0.1/",
+    "http://192.0.0.192/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://[2002:7f00:1::1]/",
+    "http://[2002:a9fe:a9fe::]/",
     # metadata and internal names
-    "http://metadata.google.internal/computeMetadata/v1/", "http://metadata/", "http://instance-data/",
-    "http://redis.internal/", "http://printer.local/", "http://intranet/",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://metadata/",
+    "http://instance-data/",
+    "http://redis.internal/",
+    "http://printer.local/",
+    "http://intranet/",
 ]
 
 MALFORMED = [
-    "http://crm.example.com/hook\r\nX-Injected: 1", "http://crm.example.com/ho ok", "http://crm.example.com/\x00",
-    "http://crm.example.com/\u2028", "http://crm.example.com\u200b/", "http://crm.example.com\\@127.0.0.1/",
-    "http://user:pass@crm.example.com/", "http://crm.example.com@127.0.0.1/", "http://crm.example.com:0/",
-    "http://crm.example.com:99999/", "http://256.1.1.1/", "http://1.2.3.4.5/", "http://0x1g.0.0.1/",
-    "gopher://crm.example.com/", "file:///etc/passwd", "http:///hook", "http://-crm.example.com/",
+    "http://crm.example.com/hook\r\nX-Injected: 1",
+    "http://crm.example.com/ho ok",
+    "http://crm.example.com/\x00",
+    "http://crm.example.com/\u2028",
+    "http://crm.example.com\u200b/",
+    "http://crm.example.com\\@127.0.0.1/",
+    "http://user:pass@crm.example.com/",
+    "http://crm.example.com@127.0.0.1/",
+    "http://crm.example.com:0/",
+    "http://crm.example.com:99999/",
+    "http://256.1.1.1/",
+    "http://1.2.3.4.5/",
+    "http://0x1g.0.0.1/",
+    "gopher://crm.example.com/",
+    "file:///etc/passwd",
+    "http:///hook",
+    "http://-crm.example.com/",
 ]
 
-PUBLIC = ["https://crm.acme.example.com/kamflow", "http://8.8.8.8/hook", "http://134744072/hook",
-          "https://[2606:4700:4700::1111]/hook", "http://crm.example.com:8443/a?b=c", "https://xn--crm-bta.example/"]
+PUBLIC = [
+    "https://crm.acme.example.com/kamflow",
+    "http://8.8.8.8/hook",
+    "http://134744072/hook",
+    "https://[2606:4700:4700::1111]/hook",
+    "http://crm.example.com:8443/a?b=c",
+    "https://xn--crm-bta.example/",
+]
 
 
 @pytest.mark.parametrize("url", NOT_PUBLIC)
@@ -72,8 +124,17 @@ def strict_api(settings, broker, org):
     return app.test_client(), {"Authorization": f"Bearer {org['token']}"}
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:6379/", "http://0x7f.1/", "http://[::ffff:169.254.169.254]/",
-                                 "http://metadata.google.internal/", "http://10.1.2.3/", "http://foo\u2029.example/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:6379/",
+        "http://0x7f.1/",
+        "http://[::ffff:169.254.169.254]/",
+        "http://metadata.google.internal/",
+        "http://10.1.2.3/",
+        "http://foo\u2029.example/",
+    ],
+)
 def test_the_api_refuses_to_register_a_non_public_url(strict_api, url):
     client, headers = strict_api
     answer = client.put("/api/v1/webhook", json={"url": url}, headers=headers)
@@ -102,8 +163,13 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                receiver.hits.append({"path": self.path, "host": self.headers["Host"],
-                                      "body": self.rfile.read(int(self.headers["Content-Length"]))})
+                receiver.hits.append(
+                    {
+                        "path": self.path,
+                        "host": self.headers["Host"],
+                        "body": self.rfile.read(int(self.headers["Content-Length"])),
+                    }
+                )
                 answer(self)
 
             do_GET = do_POST
@@ -141,6 +207,7 @@ def _status(code, location=None):
             handler.send_header("Location", location)
         handler.send_header("Content-Length", "0")
         handler.end_headers()
+
     return answer
 
 
@@ -148,8 +215,9 @@ def test_a_redirect_is_a_failed_attempt_and_is_not_followed(receivers):
     target = receivers(_status(204))
     for code in (301, 302, 303, 307, 308):
         redirecting = receivers(_status(code, f"http://127.0.0.1:{target.port}/stolen"))
-        status = webhook_transport.post(f"http://127.0.0.1:{redirecting.port}/hook", b"{}",
-                                        {"Content-Type": "application/json"}, allow_private=True)
+        status = webhook_transport.post(
+            f"http://127.0.0.1:{redirecting.port}/hook", b"{}", {"Content-Type": "application/json"}, allow_private=True
+        )
         assert status == code and "redirects are not followed" in webhook_transport.describe_status(status)
     assert target.hits == []
 
@@ -198,8 +266,10 @@ def test_a_name_with_any_private_address_is_refused_at_connect_time(receivers, m
     def mixed(host, port, *args, **kwargs):
         if host != "crm.mixed.example.com":
             return real(host, port, *args, **kwargs)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port)),
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+        ]
 
     monkeypatch.setattr(socket, "getaddrinfo", mixed)
     with pytest.raises(webhook_transport.DeliveryError) as failed:
@@ -210,6 +280,7 @@ def test_a_name_with_any_private_address_is_refused_at_connect_time(receivers, m
 def test_the_delivery_log_shows_a_category_not_socket_messages(api, org, broker, receivers):
     """A URL stored before the rule (or under another setting) is still refused when connecting;
     a closed port and a port that hangs up read the same to the tenant."""
+
     def hang_up(handler):
         handler.connection.shutdown(socket.SHUT_RDWR)
 
@@ -221,15 +292,23 @@ def test_the_delivery_log_shows_a_category_not_socket_messages(api, org, broker,
     strict = lambda url, body, headers: webhook_transport.post(url, body, headers, allow_private=False)  # noqa: E731
     lenient = lambda url, body, headers: webhook_transport.post(url, body, headers, allow_private=True)  # noqa: E731
 
-    attempts = ((f"http://127.0.0.1:{rude.port}/", strict), (f"http://127.0.0.1:{rude.port}/", lenient),
-                (f"http://127.0.0.1:{closed_port}/", lenient))
+    attempts = (
+        (f"http://127.0.0.1:{rude.port}/", strict),
+        (f"http://127.0.0.1:{rude.port}/", lenient),
+        (f"http://127.0.0.1:{closed_port}/", lenient),
+    )
     accounts = [api.create(_no_access(n)).get_json()["id"] for n in range(len(attempts))]
     errors = []
     with database.connection_context():
-        for (url, post), account_id in zip(attempts, accounts):
+        for (url, post), account_id in zip(attempts, accounts, strict=True):
             endpoint, _ = webhooks.register(org["organisation"].id, url, allow_private=True)
-            WebhookDelivery.create(delivery_id=f"00000000-0000-4000-8000-00000000000{account_id}", endpoint=endpoint,
-                                   account=account_id, event="account.active", payload={"id": "x"})
+            WebhookDelivery.create(
+                delivery_id=f"00000000-0000-4000-8000-00000000000{account_id}",
+                endpoint=endpoint,
+                account=account_id,
+                event="account.active",
+                payload={"id": "x"},
+            )
             with pytest.raises(webhooks.DeliveryFailed):
                 webhooks.deliver_pending(endpoint.id, post=post)
             errors.append(WebhookDelivery.get(WebhookDelivery.endpoint == endpoint).last_error)
@@ -244,5 +323,10 @@ def test_the_delivery_log_shows_a_category_not_socket_messages(api, org, broker,
 def _no_access(n):
     from conftest import account_request
 
-    return account_request(**{"customer.email": f"ssrf{n}@foundry.example", "customer.customer_reference": f"S{n}",
-                              "setup": {"app_access": False}})
+    return account_request(
+        **{
+            "customer.email": f"ssrf{n}@foundry.example",
+            "customer.customer_reference": f"S{n}",
+            "setup": {"app_access": False},
+        }
+    )

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import base64
-import hashlib
-import hmac
-
 import pytest
-from standardwebhooks import Webhook, WebhookVerificationError
-
 from conftest import account_request, wait_drained
+from standardwebhooks import Webhook, WebhookVerificationError
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -45,7 +43,9 @@ class Receiver:
                 with receiver.lock:
                     failing = receiver.failures_left > 0
                     receiver.failures_left -= failing
-                    receiver.requests.append({"headers": dict(self.headers), "body": body, "answered": 503 if failing else 204})
+                    receiver.requests.append(
+                        {"headers": dict(self.headers), "body": body, "answered": 503 if failing else 204}
+                    )
                 self.send_response(503 if failing else 204)
                 self.end_headers()
 
@@ -67,7 +67,9 @@ class Receiver:
         """Wait for at least `count` accepted deliveries; fail the test if they do not come."""
         deadline = time.monotonic() + timeout
         while len(self.accepted()) < count:
-            assert time.monotonic() < deadline, f"{len(self.accepted())} deliveries accepted in {timeout} s, not {count}"
+            assert time.monotonic() < deadline, (
+                f"{len(self.accepted())} deliveries accepted in {timeout} s, not {count}"
+            )
             time.sleep(0.05)
         return self.accepted()
 
@@ -111,11 +113,15 @@ def test_an_account_reaching_active_is_posted_signed(api, receiver, secret):
     assert request["headers"]["webhook-id"] == body["id"]
     assert Webhook(secret).verify(request["body"], request["headers"]) == body
     with pytest.raises(WebhookVerificationError):
-        Webhook("whsec_" + base64.b64encode(b"not-the-secret-at-all-24b").decode()).verify(request["body"], request["headers"])
+        Webhook("whsec_" + base64.b64encode(b"not-the-secret-at-all-24b").decode()).verify(
+            request["body"], request["headers"]
+        )
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(request["body"] + b" ", request["headers"])
     with pytest.raises(WebhookVerificationError):  # a replay: the signed timestamp is too old
-        Webhook(secret).verify(request["body"], {**request["headers"], "webhook-timestamp": str(int(time.time()) - 3600)})
+        Webhook(secret).verify(
+            request["body"], {**request["headers"], "webhook-timestamp": str(int(time.time()) - 3600)}
+        )
     # The deprecated header, still sent (see README): HMAC over "<t>." + body with the secret string.
     assert request["headers"]["Kamflow-Event"] == "account.active"
     assert request["headers"]["Kamflow-Delivery"] == body["id"]
@@ -148,8 +154,13 @@ def test_events_arrive_in_the_order_they_happened_even_after_an_outage(api, rece
     receiver.failures_left = 3
     ids = []
     for n in range(3):
-        body = account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}",
-                                  "setup": {"app_access": False}})
+        body = account_request(
+            **{
+                "customer.email": f"c{n}@foundry.example",
+                "customer.customer_reference": f"R{n}",
+                "setup": {"app_access": False},
+            }
+        )
         ids.append(api.create(body).get_json()["id"])
         api.wait_for_status(ids[-1])
     accepted = receiver.wait_accepted(3, timeout=30)
@@ -171,8 +182,13 @@ def test_replacing_a_broken_url_delivers_the_waiting_events_there_in_order(api, 
     api.client.put("/api/v1/webhook", json={"url": broken.url}, headers=api.headers)
     ids = []
     for n in range(2):
-        body = account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}",
-                                  "setup": {"app_access": False}})
+        body = account_request(
+            **{
+                "customer.email": f"c{n}@foundry.example",
+                "customer.customer_reference": f"R{n}",
+                "setup": {"app_access": False},
+            }
+        )
         ids.append(api.create(body).get_json()["id"])
         api.wait_for_status(ids[-1])
     new_secret = api.client.put("/api/v1/webhook", json={"url": receiver.url}, headers=api.headers).get_json()["secret"]
@@ -225,12 +241,21 @@ def test_registering_again_rotates_the_secret_with_two_signatures_during_the_ove
     assert Webhook(secret).verify(request["body"], request["headers"])
     assert Webhook(new_secret).verify(request["body"], request["headers"])
 
-    revoked = api.client.put("/api/v1/webhook", json={"url": receiver.url, "revoke_previous_secret": True},
-                             headers=api.headers).get_json()
+    revoked = api.client.put(
+        "/api/v1/webhook", json={"url": receiver.url, "revoke_previous_secret": True}, headers=api.headers
+    ).get_json()
     assert revoked["previous_secret_valid_until"] is None
-    api.wait_for_status(api.create(account_request(**{
-        "customer.email": "other@foundry.example", "customer.customer_reference": "R2",
-        "setup": {"app_access": False}})).get_json()["id"])
+    api.wait_for_status(
+        api.create(
+            account_request(
+                **{
+                    "customer.email": "other@foundry.example",
+                    "customer.customer_reference": "R2",
+                    "setup": {"app_access": False},
+                }
+            )
+        ).get_json()["id"]
+    )
     later = receiver.wait_accepted(2)[1]
     assert len(later["headers"]["webhook-signature"].split(" ")) == 1
     assert Webhook(revoked["secret"]).verify(later["body"], later["headers"])
@@ -260,8 +285,9 @@ def test_a_url_removed_while_a_post_is_in_flight_stays_cancelled(api, receiver, 
         later.server.shutdown()
 
 
-def test_an_account_active_before_the_url_existed_is_not_announced_active_after_a_change(api, receiver, redis_client,
-                                                                                          mailbox):
+def test_an_account_active_before_the_url_existed_is_not_announced_active_after_a_change(
+    api, receiver, redis_client, mailbox
+):
     """As a new integrator tries it: account active, then PUT the webhook, then PATCH a new
     market. The account runs activate_markets again and is active again, but did not *become*
     active: no 'account.active' delivery. A new account still gets its one."""
@@ -269,8 +295,14 @@ def test_an_account_active_before_the_url_existed_is_not_announced_active_after_
     assert api.wait_for_status(account_id)["status"] == "active"
     secret = api.client.put("/api/v1/webhook", json={"url": receiver.url}, headers=api.headers).get_json()["secret"]
     setup = account_request()["setup"]
-    setup["markets"].append({"market": "fr-gas", "end_date": setup["markets"][0]["end_date"],
-                             "forecasts": ["application"], "max_optimisations": 1})
+    setup["markets"].append(
+        {
+            "market": "fr-gas",
+            "end_date": setup["markets"][0]["end_date"],
+            "forecasts": ["application"],
+            "max_optimisations": 1,
+        }
+    )
     answer = api.client.patch(f"/api/v1/customer-accounts/{account_id}", json={"setup": setup}, headers=api.headers)
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["status"] == "activating"
@@ -279,8 +311,9 @@ def test_an_account_active_before_the_url_existed_is_not_announced_active_after_
     assert receiver.requests == []
     assert api.get("/api/v1/webhook/deliveries").get_json()["items"] == []
 
-    second = api.create(account_request(**{"customer.email": "other@foundry.example",
-                                           "customer.customer_reference": "R2"})).get_json()["id"]
+    second = api.create(
+        account_request(**{"customer.email": "other@foundry.example", "customer.customer_reference": "R2"})
+    ).get_json()["id"]
     assert api.wait_for_status(second)["status"] == "active"
     wait_drained(redis_client)
     (event,) = [json.loads(r["body"]) for r in receiver.accepted()]

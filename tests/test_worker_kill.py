@@ -15,9 +15,9 @@ import threading
 import time
 
 import pytest
-
 import worker_processes
 from conftest import account_request, wait_drained
+
 from shared import db
 from shared.models import StageRun
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from csrf import csrf_token
 from conftest import DELETE, PASSWORD, account_request, wait_drained
+from csrf import csrf_token
+
 from shared import db, organisations
 from shared.models import CustomerAccount, OutboxEmail, User
 
@@ -51,7 +51,9 @@ def test_account_with_access_walks_every_stage_and_the_contact_gets_working_cred
     page = client.get(link)
     assert page.status_code == 200
     assert "claire.martin@foundry.example" in page.text
-    done = client.post(link, data={"csrf_token": csrf_token(page.text), "password": "a-long-secret-1", "confirm": "a-long-secret-1"})
+    done = client.post(
+        link, data={"csrf_token": csrf_token(page.text), "password": "a-long-secret-1", "confirm": "a-long-secret-1"}
+    )
     # Logged in at once, with a new session, on their own account (no second login).
     assert done.status_code == 303 and done.headers["Location"].endswith("/my-account")
     mine = client.get("/my-account")
@@ -121,7 +123,9 @@ def test_market_not_offered_by_the_organisation_is_rejected(api):
     body = account_request(**{"setup.markets.1.market": "gb-gas"})
     account = api.wait_for_status(api.create(body).get_json()["id"])
     assert account["status"] == "rejected"
-    assert account["rejection_reasons"] == {"setup.markets.gb-gas.market": ["Your organisation does not offer this market."]}
+    assert account["rejection_reasons"] == {
+        "setup.markets.gb-gas.market": ["Your organisation does not offer this market."]
+    }
 
 
 def test_second_live_account_with_the_same_email_or_reference_is_refused_and_a_rejected_one_frees_them(api):
@@ -136,11 +140,21 @@ def test_second_live_account_with_the_same_email_or_reference_is_refused_and_a_r
     assert list(refused.get_json()["errors"]["json"]["customer"]) == ["customer_reference"]
 
     # A rejected request holds nothing: the email is free for a corrected one.
-    wrong = account_request(**{"customer.email": "other@foundry.example", "customer.customer_reference": "FR-2",
-                               "setup.markets.1.market": "gb-gas"})
+    wrong = account_request(
+        **{
+            "customer.email": "other@foundry.example",
+            "customer.customer_reference": "FR-2",
+            "setup.markets.1.market": "gb-gas",
+        }
+    )
     assert api.wait_for_status(api.create(wrong).get_json()["id"])["status"] == "rejected"
-    corrected = account_request(**{"customer.email": "other@foundry.example", "customer.customer_reference": "FR-2",
-                                   "setup": {"app_access": False}})
+    corrected = account_request(
+        **{
+            "customer.email": "other@foundry.example",
+            "customer.customer_reference": "FR-2",
+            "setup": {"app_access": False},
+        }
+    )
     assert api.wait_for_status(api.create(corrected).get_json()["id"])["status"] == "active"
 
 
@@ -204,8 +218,11 @@ def test_the_timeline_records_every_attempt_with_its_worker_and_error(api, mailb
     account = api.wait_for_status(api.create(account_request()).get_json()["id"])
     assert account["status"] == "active"
     with db.database.connection_context():
-        attempts = list(StageAttempt.select().where(StageAttempt.account == account["id"])
-                        .order_by(StageAttempt.started_at, StageAttempt.id))
+        attempts = list(
+            StageAttempt.select()
+            .where(StageAttempt.account == account["id"])
+            .order_by(StageAttempt.started_at, StageAttempt.id)
+        )
     assert [(a.stage, a.attempt, a.outcome) for a in attempts] == [
         ("validate_customer", 1, "done"),
         ("provision_access", 1, "done"),
@@ -218,18 +235,31 @@ def test_the_timeline_records_every_attempt_with_its_worker_and_error(api, mailb
 
 
 def test_the_customer_logs_in_with_the_emailed_link_and_sees_only_their_own_account(api, client, mailbox):
-    other = account_request(**{"customer.email": "someone@else.example", "customer.company": "Other Corp",
-                               "customer.customer_reference": "OTHER"})
+    other = account_request(
+        **{
+            "customer.email": "someone@else.example",
+            "customer.company": "Other Corp",
+            "customer.customer_reference": "OTHER",
+        }
+    )
     assert api.wait_for_status(api.create(other).get_json()["id"])["status"] == "active"
     assert api.wait_for_status(api.create(account_request()).get_json()["id"])["status"] == "active"
     message = next(m for m in mailbox.wait_for(2) if m["To"] == "claire.martin@foundry.example")
     link = set_password_link(message)
     page = client.get(link)
-    client.post(link, data={"csrf_token": csrf_token(page.text), "password": "a-long-secret-1", "confirm": "a-long-secret-1"})
+    client.post(
+        link, data={"csrf_token": csrf_token(page.text), "password": "a-long-secret-1", "confirm": "a-long-secret-1"}
+    )
 
     login = client.get("/login")
-    answer = client.post("/login", data={"csrf_token": csrf_token(login.text), "email": "claire.martin@foundry.example",
-                                         "password": "a-long-secret-1"})
+    answer = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(login.text),
+            "email": "claire.martin@foundry.example",
+            "password": "a-long-secret-1",
+        },
+    )
     assert answer.headers["Location"].endswith("/my-account")
     mine = client.get("/my-account")
     assert mine.status_code == 200

@@ -20,15 +20,25 @@ from kamflow.embedded_redis import free_port
 def worker_env(settings, smtp_url: str, **extra) -> dict:
     """The environment of a worker process on the tests' database, Redis and SMTP server."""
     env = {k: v for k, v in os.environ.items() if not k.lower().startswith(("prometheus_multiproc", "dramatiq_prom"))}
-    env.update({
-        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url, "SMTP_URL": smtp_url,
-        "BASE_URL": settings.base_url, "MAX_RETRIES": "2", "MIN_BACKOFF_MS": "100", "MAX_BACKOFF_MS": "400",
-        "STAGE_TIME_LIMIT_MS": "6000", "STALL_AFTER_S": "7", "RECONCILE_INTERVAL_S": "0.5",
-        "HEARTBEAT_TIMEOUT_MS": "5000",
-        # Dramatiq's exporter: loopback, a free port, samples of this process only.
-        "dramatiq_prom_host": "127.0.0.1", "dramatiq_prom_port": str(free_port()),
-        "dramatiq_prom_db": tempfile.mkdtemp(prefix="kamflow-test-prom-"),
-    })
+    env.update(
+        {
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "SMTP_URL": smtp_url,
+            "BASE_URL": settings.base_url,
+            "MAX_RETRIES": "2",
+            "MIN_BACKOFF_MS": "100",
+            "MAX_BACKOFF_MS": "400",
+            "STAGE_TIME_LIMIT_MS": "6000",
+            "STALL_AFTER_S": "7",
+            "RECONCILE_INTERVAL_S": "0.5",
+            "HEARTBEAT_TIMEOUT_MS": "5000",
+            # Dramatiq's exporter: loopback, a free port, samples of this process only.
+            "dramatiq_prom_host": "127.0.0.1",
+            "dramatiq_prom_port": str(free_port()),
+            "dramatiq_prom_db": tempfile.mkdtemp(prefix="kamflow-test-prom-"),
+        }
+    )
     env.update(extra)
     return env
 
@@ -38,7 +48,10 @@ def start_worker(env: dict, threads: int = 2, log_path=None) -> subprocess.Popen
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     return subprocess.Popen(
         [sys.executable, "-m", "dramatiq", "workers.main", "--processes", "1", "--threads", str(threads)],
-        env=env, stdout=out, stderr=out, start_new_session=True,
+        env=env,
+        stdout=out,
+        stderr=out,
+        start_new_session=True,
     )
 
 
@@ -79,5 +92,5 @@ def _address(hex_address: str) -> str:
 
     raw = bytes.fromhex(hex_address)
     # /proc writes each 32-bit word in host (little-endian) order.
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     return str(ipaddress.ip_address(words))

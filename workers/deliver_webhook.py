@@ -18,8 +18,11 @@ QUEUE = webhooks.QUEUE
 
 
 def declare(broker, settings: Settings) -> dramatiq.Actor:
-    post = functools.partial(webhook_transport.post, allow_private=settings.webhook_allow_private_networks,
-                             deadline_s=settings.webhook_timeout_s)
+    post = functools.partial(
+        webhook_transport.post,
+        allow_private=settings.webhook_allow_private_networks,
+        deadline_s=settings.webhook_timeout_s,
+    )
 
     def deliver_webhook(endpoint_id: int) -> None:
         with database.connection_context():

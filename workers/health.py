@@ -81,8 +81,12 @@ def check(client, host: str | None, max_silence_ms: int, min_processes: int = 1)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m workers.health", description=__doc__.split("\n\n")[0])
     parser.add_argument("--any-host", action="store_true", help="accept a live worker on any host")
-    parser.add_argument("--max-silence", type=float, default=observability.ALIVE_WITHIN_MS / 1000,
-                        help="seconds without a heartbeat before a worker counts as dead (default %(default)s)")
+    parser.add_argument(
+        "--max-silence",
+        type=float,
+        default=observability.ALIVE_WITHIN_MS / 1000,
+        help="seconds without a heartbeat before a worker counts as dead (default %(default)s)",
+    )
     parser.add_argument("--min-processes", type=int, default=1)
     args = parser.parse_args(argv)
     url = Settings.from_env().redis_url
@@ -91,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
-        healthy, why = check(client, None if args.any_host else socket.gethostname(),
-                             int(args.max_silence * 1000), args.min_processes)
+        healthy, why = check(
+            client, None if args.any_host else socket.gethostname(), int(args.max_silence * 1000), args.min_processes
+        )
     except redis.RedisError as error:
         healthy, why = False, f"broker unreachable: {error}"
     print(("healthy: " if healthy else "unhealthy: ") + why, file=sys.stdout if healthy else sys.stderr)

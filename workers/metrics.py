@@ -45,8 +45,15 @@ def _only_when_booted(name):
     return guarded
 
 
-for _hook in ("after_nack", "after_enqueue", "before_delay_message", "before_process_message",
-              "after_process_message", "after_skip_message", "after_worker_shutdown"):
+for _hook in (
+    "after_nack",
+    "after_enqueue",
+    "before_delay_message",
+    "before_process_message",
+    "after_process_message",
+    "after_skip_message",
+    "after_worker_shutdown",
+):
     setattr(Prometheus, _hook, _only_when_booted(_hook))
 
 
@@ -63,8 +70,10 @@ class FinalStatusMetrics(Middleware):
         import prometheus_client as prom
 
         counter = prom.Counter(
-            "kamflow_accounts_final", "Customer accounts reaching a final status (active, rejected, failed).",
-            ["status"], registry=prom.CollectorRegistry(),
+            "kamflow_accounts_final",
+            "Customer accounts reaching a final status (active, rejected, failed).",
+            ["status"],
+            registry=prom.CollectorRegistry(),
         )
         for status in sorted(workflow.FINAL_STATUSES):
             counter.labels(status)  # exported at 0 from the start, so rate() works

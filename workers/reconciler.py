@@ -12,8 +12,8 @@ import logging
 
 from shared import broker as broker_setup
 from shared import dead_letters, idempotency, observability, reconcile, trends, webhooks
-from shared.db import database
 from shared.config import Settings
+from shared.db import database
 from workers.periodic import PeriodicThread
 
 log = logging.getLogger(__name__)

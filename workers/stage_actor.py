@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import dramatiq
 
@@ -31,15 +31,15 @@ class Outcome:
     waiting_for: str | None = None
 
     @classmethod
-    def done(cls) -> "Outcome":
+    def done(cls) -> Outcome:
         return cls()
 
     @classmethod
-    def reject(cls, problems: dict[str, list[str]]) -> "Outcome":
+    def reject(cls, problems: dict[str, list[str]]) -> Outcome:
         return cls(rejected=problems)
 
     @classmethod
-    def wait(cls, reason: str) -> "Outcome":
+    def wait(cls, reason: str) -> Outcome:
         """Not now, and not a failure: the stage stays due and the reconciler sends it again."""
         return cls(waiting_for=reason)
 
@@ -68,7 +68,9 @@ def run_stage(stage_name: str, account_id: int, fn: StageFunction, settings: Set
                 raise
             if outcome.waiting_for:
                 stage_runs.wait(account_id, stage_name, outcome.waiting_for)
-                log.info("stage waiting: %s", outcome.waiting_for, extra={"account_id": account_id, "stage": stage_name})
+                log.info(
+                    "stage waiting: %s", outcome.waiting_for, extra={"account_id": account_id, "stage": stage_name}
+                )
                 return
             if outcome.rejected:
                 if stage_runs.reject(account_id, stage_name, outcome.rejected):

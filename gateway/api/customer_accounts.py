@@ -41,8 +41,10 @@ def _replay(record, request_hash: str):
         )
     body = record.response_body
     if record.account_id:  # links rebuilt under BASE_URL: a stored answer never replays a forged host
-        body = {**body, "links": {**body.get("links", {}),
-                                  "self": f"{_base_url()}/api/v1/customer-accounts/{record.account_id}"}}
+        body = {
+            **body,
+            "links": {**body.get("links", {}), "self": f"{_base_url()}/api/v1/customer-accounts/{record.account_id}"},
+        }
     response = jsonify(body)
     response.status_code = record.response_status
     response.headers["Location"] = body["links"]["self"]
@@ -52,19 +54,35 @@ def _replay(record, request_hash: str):
 
 @blp.post("")
 @blp.arguments(AccountRequestSchema)
-@blp.doc(parameters=[{
-    "in": "header", "name": "Idempotency-Key", "required": False,
-    "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
-    "description": "Retry safely: the same key with the same body returns the first answer (kept at least "
-                   "24 hours) and creates nothing; with another body it is refused (422).",
-}])
-@blp.response(202, AccountViewSchema, description="Accepted: the workflow has started (status `pending`).", headers={
-    "Location": {"description": "The account's URL", "schema": {"type": "string", "format": "uri"}},
-    "Idempotent-Replayed": {"description": "`true` when this is the stored first answer (absent otherwise)",
-                            "schema": {"type": "string", "enum": ["true"]}},
-})
-@blp.alt_response(409, description="Another account already holds this email (a login) or this customer reference: "
-                                   "`existing_account` names it when it is yours")
+@blp.doc(
+    parameters=[
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
+            "description": "Retry safely: the same key with the same body returns the first answer (kept at least "
+            "24 hours) and creates nothing; with another body it is refused (422).",
+        }
+    ]
+)
+@blp.response(
+    202,
+    AccountViewSchema,
+    description="Accepted: the workflow has started (status `pending`).",
+    headers={
+        "Location": {"description": "The account's URL", "schema": {"type": "string", "format": "uri"}},
+        "Idempotent-Replayed": {
+            "description": "`true` when this is the stored first answer (absent otherwise)",
+            "schema": {"type": "string", "enum": ["true"]},
+        },
+    },
+)
+@blp.alt_response(
+    409,
+    description="Another account already holds this email (a login) or this customer reference: "
+    "`existing_account` names it when it is yours",
+)
 @blp.alt_response(422, description="Invalid body, unknown KAM, or Idempotency-Key reused with another body")
 def create(request_data):
     """Create a customer account.
@@ -74,8 +92,11 @@ def create(request_data):
     """
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key and len(key) > idempotency.MAX_KEY_LENGTH:
-        abort(400, message=f"Idempotency-Key must be at most {idempotency.MAX_KEY_LENGTH} characters.",
-              errors={"headers": {"Idempotency-Key": [f"Must be at most {idempotency.MAX_KEY_LENGTH} characters."]}})
+        abort(
+            400,
+            message=f"Idempotency-Key must be at most {idempotency.MAX_KEY_LENGTH} characters.",
+            errors={"headers": {"Idempotency-Key": [f"Must be at most {idempotency.MAX_KEY_LENGTH} characters."]}},
+        )
     request_hash = idempotency.fingerprint(request.get_json())
     organisation = g.organisation
     if key and (record := idempotency.lookup(organisation.id, key)):
@@ -83,8 +104,11 @@ def create(request_data):
     try:
         kam = accounts.find_kam(organisation, request_data["kam_email"])
     except accounts.UnknownKam:
-        abort(422, message="Unknown KAM.", errors={"json": {"kam_email": [
-            "No active KAM or manager of your organisation has this email."]}})
+        abort(
+            422,
+            message="Unknown KAM.",
+            errors={"json": {"kam_email": ["No active KAM or manager of your organisation has this email."]}},
+        )
     answer: dict = {}
 
     def remember(account) -> None:
@@ -115,8 +139,10 @@ def _refuse_taken(taken: claims.IdentityTaken):
     """409 naming the account that holds the email or the reference (when it is the caller's)."""
     extra = {}
     if taken.account_id is not None:
-        extra["existing_account"] = {"id": taken.account_id,
-                                     "links": {"self": f"{_base_url()}/api/v1/customer-accounts/{taken.account_id}"}}
+        extra["existing_account"] = {
+            "id": taken.account_id,
+            "links": {"self": f"{_base_url()}/api/v1/customer-accounts/{taken.account_id}"},
+        }
     abort(409, message=str(taken), errors={"json": taken.errors}, **extra)
 
 
@@ -175,8 +201,11 @@ def change(change_data, account_id: int):
         applied = parameters.apply_change(account, change_data, actor=_actor())
     except parameters.ChangeRefused as refused:
         code = 409 if "_schema" in refused.errors else 422
-        abort(code, message=" ".join(refused.errors.get("_schema", ["The change is not valid."])),
-              errors={"json": refused.errors})
+        abort(
+            code,
+            message=" ".join(refused.errors.get("_schema", ["The change is not valid."])),
+            errors={"json": refused.errors},
+        )
     parameters.start_reruns(account.id, applied)
     return accounts.describe(accounts.get_account(g.organisation, account_id), _base_url())
 

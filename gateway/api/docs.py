@@ -47,8 +47,9 @@ def require_caller():
         return None
     if _has_valid_token() or permissions.may(getattr(current_user, "role", None), permissions.API_DOCUMENTS):
         return None
-    answer = jsonify(code=401, status="Unauthorized",
-                     message="Send your API token as 'Authorization: Bearer <token>', or log in.")
+    answer = jsonify(
+        code=401, status="Unauthorized", message="Send your API token as 'Authorization: Bearer <token>', or log in."
+    )
     return answer, 401
 
 

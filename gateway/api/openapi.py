@@ -24,7 +24,7 @@ from flask import current_app
 from flask_smorest import Api
 from marshmallow import Schema, fields, validate
 
-from shared import webhook_signing, webhooks, workflow
+from shared import webhook_signing, webhooks
 from shared.schemas import UtcDateTime
 
 #: What each operation does, by Flask endpoint; an endpoint missing here gets its view's name.
@@ -72,11 +72,19 @@ ERROR_DESCRIPTIONS = {
 
 def _field_errors(where: str) -> fields.Raw:
     """Messages by field (nested objects for nested fields), or a list of messages about the whole."""
-    return fields.Raw(metadata={"description": f"The errors in the {where}", "oneOf": [
-        {"type": "object", "additionalProperties": True, "description": "By field: a list of messages, or an "
-                                                                           "object for a nested field"},
-        {"type": "array", "items": {"type": "string"}, "description": "About the whole"},
-    ]})
+    return fields.Raw(
+        metadata={
+            "description": f"The errors in the {where}",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "By field: a list of messages, or an object for a nested field",
+                },
+                {"type": "array", "items": {"type": "string"}, "description": "About the whole"},
+            ],
+        }
+    )
 
 
 class ErrorLocationsSchema(Schema):
@@ -99,8 +107,10 @@ class ErrorSchema(Schema):
     status = fields.String(required=True, metadata={"description": "The HTTP status's name"})
     message = fields.String(required=True, metadata={"description": "What went wrong, for a person"})
     errors = fields.Nested(ErrorLocationsSchema)
-    existing_account = fields.Nested(ExistingAccountSchema, metadata={
-        "description": "On a 409: the account that already holds this email or customer reference"})
+    existing_account = fields.Nested(
+        ExistingAccountSchema,
+        metadata={"description": "On a 409: the account that already holds this email or customer reference"},
+    )
 
 
 class WebhookAccountSchema(Schema):
@@ -108,8 +118,9 @@ class WebhookAccountSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(sorted(webhooks.EVENTS)))
     company = fields.String(required=True)
     customer_reference = fields.String(required=True, allow_none=True)
-    rejection_reasons = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
-                                    allow_none=True)
+    rejection_reasons = fields.Dict(
+        keys=fields.String(), values=fields.List(fields.String()), required=True, allow_none=True
+    )
     links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 
@@ -138,11 +149,17 @@ class KamflowApi(Api):
 
 
 def _error(code: int, description: str | None = None) -> dict:
-    response = {"description": description or ERROR_DESCRIPTIONS[code],
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    response = {
+        "description": description or ERROR_DESCRIPTIONS[code],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
     if code == 429:
-        response["headers"] = {"Retry-After": {"description": "Seconds until the token may call again",
-                                               "schema": {"type": "integer", "minimum": 1}}}
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds until the token may call again",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
     return response
 
 
@@ -173,17 +190,27 @@ def _setup_rule(schemas: dict) -> None:
         return
     properties = setup["properties"]
     schemas["SetupWithoutAccess"] = {
-        "type": "object", "additionalProperties": False, "required": ["app_access"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["app_access"],
         "properties": {"app_access": {"type": "boolean", "const": False}},
     }
     schemas["SetupWithAccess"] = {
-        "type": "object", "additionalProperties": False, "required": ["app_access", "editor", "markets"],
-        "properties": {"app_access": {"type": "boolean", "const": True}, "editor": properties["editor"],
-                       "markets": {**properties["markets"], "minItems": 1}},
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["app_access", "editor", "markets"],
+        "properties": {
+            "app_access": {"type": "boolean", "const": True},
+            "editor": properties["editor"],
+            "markets": {**properties["markets"], "minItems": 1},
+        },
     }
     schemas["Setup"] = {
-        "description": "Step 2: `{\"app_access\": false}` alone, or access with its editor and markets.",
-        "oneOf": [{"$ref": "#/components/schemas/SetupWithoutAccess"}, {"$ref": "#/components/schemas/SetupWithAccess"}],
+        "description": 'Step 2: `{"app_access": false}` alone, or access with its editor and markets.',
+        "oneOf": [
+            {"$ref": "#/components/schemas/SetupWithoutAccess"},
+            {"$ref": "#/components/schemas/SetupWithAccess"},
+        ],
     }
 
 
@@ -208,33 +235,55 @@ def _tidy(node) -> None:
 
 def _webhooks() -> dict:
     headers = [
-        {"in": "header", "name": webhook_signing.ID_HEADER, "required": True, "schema": {"type": "string"},
-         "description": "The delivery id, the same on every retry: ignore one you have seen"},
-        {"in": "header", "name": webhook_signing.TIMESTAMP_HEADER, "required": True, "schema": {"type": "string"},
-         "description": "Unix seconds of this attempt: refuse old ones"},
-        {"in": "header", "name": webhook_signing.SIGNATURE_HEADER, "required": True, "schema": {"type": "string"},
-         "description": webhook_signing.SIGNATURE_DOC + "; two, space-separated, during a secret rotation"},
+        {
+            "in": "header",
+            "name": webhook_signing.ID_HEADER,
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "The delivery id, the same on every retry: ignore one you have seen",
+        },
+        {
+            "in": "header",
+            "name": webhook_signing.TIMESTAMP_HEADER,
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "Unix seconds of this attempt: refuse old ones",
+        },
+        {
+            "in": "header",
+            "name": webhook_signing.SIGNATURE_HEADER,
+            "required": True,
+            "schema": {"type": "string"},
+            "description": webhook_signing.SIGNATURE_DOC + "; two, space-separated, during a secret rotation",
+        },
     ]
     operations = {}
     for status, event in webhooks.EVENTS.items():
-        operations[event] = {"post": {
-            "operationId": "on" + "".join(part.capitalize() for part in event.split(".")),
-            "summary": f"The account became `{status}`",
-            "description": "POSTed to your registered URL, signed per Standard Webhooks; answer 2xx to take it "
-                           "(otherwise it is retried with backoff, in order).",
-            "parameters": headers,
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/WebhookEvent"}}}},
-            "responses": {"2XX": {"description": "Taken; it will not be sent again"}},
-        }}
+        operations[event] = {
+            "post": {
+                "operationId": "on" + "".join(part.capitalize() for part in event.split(".")),
+                "summary": f"The account became `{status}`",
+                "description": "POSTed to your registered URL, signed per Standard Webhooks; answer 2xx to take it "
+                "(otherwise it is retried with backoff, in order).",
+                "parameters": headers,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEvent"}}},
+                },
+                "responses": {"2XX": {"description": "Taken; it will not be sent again"}},
+            }
+        }
     return operations
 
 
 def document(spec) -> dict:
     """The served document: the generated one, completed (a copy: the spec is not changed)."""
     doc = copy.deepcopy(spec.to_dict())
-    endpoints = {(_openapi_path(rule.rule), method.lower()): rule.endpoint
-                 for rule in current_app.url_map.iter_rules() for method in rule.methods}
+    endpoints = {
+        (_openapi_path(rule.rule), method.lower()): rule.endpoint
+        for rule in current_app.url_map.iter_rules()
+        for method in rule.methods
+    }
     for path, operations in doc.get("paths", {}).items():
         for method, operation in operations.items():
             if method in ("get", "post", "put", "patch", "delete"):

@@ -23,8 +23,12 @@ from shared.optimisations.schemas import (
     OptimisationViewSchema,
 )
 
-blp = Blueprint("optimisations", __name__, url_prefix="/api/v1/customer-accounts",
-                description="An account's optimisations: fixing-advice calendars within the account's limits")
+blp = Blueprint(
+    "optimisations",
+    __name__,
+    url_prefix="/api/v1/customer-accounts",
+    description="An account's optimisations: fixing-advice calendars within the account's limits",
+)
 blp.before_request(authenticate)
 
 _ID = "int(max=9223372036854775807)"
@@ -55,7 +59,9 @@ def _optimisation(account_id: int, optimisation_id: int):
 
 
 def _view(optimisation):
-    return reading.describe(optimisation, permissions.TOKEN_SIDE, _today(), current_app.config["KAMFLOW"].public_base_url)
+    return reading.describe(
+        optimisation, permissions.TOKEN_SIDE, _today(), current_app.config["KAMFLOW"].public_base_url
+    )
 
 
 def _refused(refused: limits.Refused):
@@ -68,7 +74,9 @@ def _invalid(error: ValidationError):
     abort(422, message="The optimisation is not valid: see `errors`, by field.", errors={"json": error.messages})
 
 
-LIMIT_DOC = "The account's limits refuse it (max_optimisations, access window start_date/end_date); the message names the limit"
+LIMIT_DOC = (
+    "The account's limits refuse it (max_optimisations, access window start_date/end_date); the message names the limit"
+)
 
 
 @blp.get(ACCOUNT)
@@ -81,8 +89,12 @@ def list_optimisations(account_id: int):
 
 @blp.post(ACCOUNT)
 @blp.arguments(OptimisationSchema)
-@blp.response(201, OptimisationViewSchema, description="Created, with its calendar", headers={
-    "Location": {"description": "The optimisation's URL", "schema": {"type": "string"}}})
+@blp.response(
+    201,
+    OptimisationViewSchema,
+    description="Created, with its calendar",
+    headers={"Location": {"description": "The optimisation's URL", "schema": {"type": "string"}}},
+)
 @blp.alt_response(403, description="The customer is the editor: the KAM (and so the token) only reads")
 @blp.alt_response(404, description="No such account in your organisation")
 @blp.alt_response(409, description=LIMIT_DOC)
@@ -123,7 +135,9 @@ def change(patch, account_id: int, optimisation_id: int):
     computed again from the new parameters."""
     optimisation = _optimisation(account_id, optimisation_id)
     try:
-        changed = editing.change(optimisation, OptimisationSchema().dump(patch), permissions.TOKEN_SIDE, _actor(), _today())
+        changed = editing.change(
+            optimisation, OptimisationSchema().dump(patch), permissions.TOKEN_SIDE, _actor(), _today()
+        )
     except limits.Refused as refused:
         _refused(refused)
     except ValidationError as error:

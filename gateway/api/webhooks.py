@@ -16,9 +16,14 @@ from shared.schemas import (
     WebhookRegistrationSchema,
 )
 
-blp = Blueprint("webhooks", __name__, url_prefix="/api/v1/webhook",
-                description="Be told when an account reaches active, rejected or failed")
+blp = Blueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/api/v1/webhook",
+    description="Be told when an account reaches active, rejected or failed",
+)
 blp.before_request(authenticate)
+
 
 def _view(endpoint, secret=None) -> dict:
     view = {
@@ -44,12 +49,20 @@ def register(data):
     allow_private = current_app.config["KAMFLOW"].webhook_allow_private_networks
     with database.atomic():
         try:
-            endpoint, secret = webhooks.register(g.organisation.id, data["url"], allow_private=allow_private,
-                                               revoke_previous_secret=data["revoke_previous_secret"])
+            endpoint, secret = webhooks.register(
+                g.organisation.id,
+                data["url"],
+                allow_private=allow_private,
+                revoke_previous_secret=data["revoke_previous_secret"],
+            )
         except webhooks.InvalidUrl as refused:
             abort(422, message="kamflow will not send to this URL.", errors={"json": {"url": [str(refused)]}})
-        AuditEvent.create(organisation=g.organisation, actor=f"api-token:{g.api_token.name}",
-                          action="webhook.registered", detail={"url": data["url"]})
+        AuditEvent.create(
+            organisation=g.organisation,
+            actor=f"api-token:{g.api_token.name}",
+            action="webhook.registered",
+            detail={"url": data["url"]},
+        )
     return _view(endpoint, secret)
 
 
@@ -77,5 +90,9 @@ def remove():
 def delivery_log(query):
     """Every delivery, newest first: its state, attempts, and the receiver's last answer."""
     items, total = webhooks.deliveries(g.organisation.id, query["page"], query["per_page"])
-    return {"items": [webhooks.describe_delivery(d) for d in items], "page": query["page"],
-            "per_page": query["per_page"], "total": total}
+    return {
+        "items": [webhooks.describe_delivery(d) for d in items],
+        "page": query["page"],
+        "per_page": query["per_page"],
+        "total": total,
+    }

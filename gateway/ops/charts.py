@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -32,8 +32,13 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
-def line_chart(title: str, starts: Sequence[dt.datetime], series: Sequence[tuple[str, Sequence[float | None]]],
-               fmt: Callable[[float], str], chart_id: str | None = None) -> Markup:
+def line_chart(
+    title: str,
+    starts: Sequence[dt.datetime],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    fmt: Callable[[float], str],
+    chart_id: str | None = None,
+) -> Markup:
     """One chart: a line per series over the buckets starting at `starts` (UTC); a None value is
     a gap (nothing measured then), not a zero."""
     chart_id = chart_id or f"chart-{next(_ids)}"
@@ -57,11 +62,15 @@ def line_chart(title: str, starts: Sequence[dt.datetime], series: Sequence[tuple
     for fraction in (0, 0.5, 1):  # grid lines and the y axis' labels
         level = top * fraction
         parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(level):.1f}" y2="{y(level):.1f}"/>')
-        parts.append(f'<text class="axis" x="{LEFT - 6}" y="{y(level) + 4:.1f}" text-anchor="end">{escape(fmt(level))}</text>')
+        parts.append(
+            f'<text class="axis" x="{LEFT - 6}" y="{y(level) + 4:.1f}" text-anchor="end">{escape(fmt(level))}</text>'
+        )
     for i in sorted({0, n // 2, n - 1}) if n else ():  # the x axis: time, UTC
         anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
-        parts.append(f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
-                     f'{starts[i].strftime("%H:%M")}</text>')
+        parts.append(
+            f'<text class="axis" x="{x(i):.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
+            f"{starts[i].strftime('%H:%M')}</text>"
+        )
     for index, (name, line) in enumerate(series):
         for segment in _segments(line):
             points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in segment)
@@ -69,14 +78,18 @@ def line_chart(title: str, starts: Sequence[dt.datetime], series: Sequence[tuple
                 i, v = segment[0]
                 parts.append(f'<circle class="series series-{index}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5"/>')
             else:
-                parts.append(f'<polyline class="series series-{index}" data-series="{escape(name)}" points="{points}"/>')
+                parts.append(
+                    f'<polyline class="series series-{index}" data-series="{escape(name)}" points="{points}"/>'
+                )
     parts.append("</svg>")
     legend = "".join(
         f'<li><span class="swatch series-{index}"></span>{escape(name)}: {escape(_latest_and_peak(line, fmt))}</li>'
         for index, (name, line) in enumerate(series)
     )
-    return Markup(f'<figure class="chart-figure">{"".join(parts)}<figcaption><strong>{escape(title)}</strong>'
-                  f'<ul class="legend">{legend}</ul></figcaption></figure>')
+    return Markup(
+        f'<figure class="chart-figure">{"".join(parts)}<figcaption><strong>{escape(title)}</strong>'
+        f'<ul class="legend">{legend}</ul></figcaption></figure>'
+    )
 
 
 def _segments(line: Sequence[float | None]) -> list[list[tuple[int, float]]]:

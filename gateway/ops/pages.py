@@ -53,8 +53,12 @@ def snapshot() -> dict:
         "workers": [],
         "dead_letters": [],
         "maintenance": [
-            {"day": run.day.isoformat(), "started_at": run.started_at.isoformat() + "Z",
-             "finished_at": run.finished_at.isoformat() + "Z" if run.finished_at else None, "summary": run.summary or {}}
+            {
+                "day": run.day.isoformat(),
+                "started_at": run.started_at.isoformat() + "Z",
+                "finished_at": run.finished_at.isoformat() + "Z" if run.finished_at else None,
+                "summary": run.summary or {},
+            }
             for run in maintenance.recent_runs()
         ],
     }
@@ -83,18 +87,32 @@ def trend_charts(window: trends.Window, broker_error: str | None) -> list:
     accounts = trends.accounts_per_minute(window, account_scope())
     durations = trends.stage_p95(window)
     found = [
-        charts.line_chart(f"Accounts per minute, {window.label}", accounts["starts"],
-                          [("accepted", accounts["accepted"]), ("reaching active", accounts["active"])],
-                          lambda v: f"{v:.3g}", chart_id="chart-accounts"),
-        charts.line_chart(f"Stage p95 duration, {window.label}", durations["starts"],
-                          [(name, line) for name, line in durations["stages"].items()], seconds,
-                          chart_id="chart-p95"),
+        charts.line_chart(
+            f"Accounts per minute, {window.label}",
+            accounts["starts"],
+            [("accepted", accounts["accepted"]), ("reaching active", accounts["active"])],
+            lambda v: f"{v:.3g}",
+            chart_id="chart-accounts",
+        ),
+        charts.line_chart(
+            f"Stage p95 duration, {window.label}",
+            durations["starts"],
+            [(name, line) for name, line in durations["stages"].items()],
+            seconds,
+            chart_id="chart-p95",
+        ),
     ]
     if broker_error is None:
         depth = trends.queue_depth(_client(), window)
-        found.append(charts.line_chart(f"Queue depth (messages, all queues), {window.label}", depth["starts"],
-                                       [("ready", depth["ready"]), ("delayed", depth["delayed"])],
-                                       lambda v: f"{v:.0f}", chart_id="chart-queues"))
+        found.append(
+            charts.line_chart(
+                f"Queue depth (messages, all queues), {window.label}",
+                depth["starts"],
+                [("ready", depth["ready"]), ("delayed", depth["delayed"])],
+                lambda v: f"{v:.0f}",
+                chart_id="chart-queues",
+            )
+        )
     return found
 
 
@@ -126,8 +144,15 @@ def panel():
 def snapshot_json():
     data = snapshot()
     data["dead_letters"] = [
-        {"queue": d.queue, "id": d.redis_id, "actor": d.actor, "account_id": d.account_id, "dead_at": d.dead_at.isoformat(),
-         "attempts": d.attempts, "error": d.error}
+        {
+            "queue": d.queue,
+            "id": d.redis_id,
+            "actor": d.actor,
+            "account_id": d.account_id,
+            "dead_at": d.dead_at.isoformat(),
+            "attempts": d.attempts,
+            "error": d.error,
+        }
         for d in data["dead_letters"]
     ]
     for problem in data["problems"]:
@@ -159,8 +184,12 @@ def retry(account_id: int):
     except redis.RedisError as error:
         flash(f"Not retried: the broker is unreachable ({error}).", "error")
         return redirect(_back(), 303)
-    log.info("operator %s retried the account from %s", current_user.email, stage,
-             extra={"account_id": account_id, "stage": stage})
+    log.info(
+        "operator %s retried the account from %s",
+        current_user.email,
+        stage,
+        extra={"account_id": account_id, "stage": stage},
+    )
     flash(f"Account {account_id}: {stage} sent again.", "success")
     return redirect(_back(), 303)
 
@@ -182,12 +211,24 @@ def _in_scope(letters: list, scope) -> list:
     webhook message its endpoint."""
     ids = {letter.account_id for letter in letters if letter.account_id is not None}
     accounts = {a.id for a in scope.where(CustomerAccount.id.in_(ids or [0])).select(CustomerAccount.id)}
-    endpoint_ids = {letter.args[0] for letter in letters
-                    if letter.actor == webhooks.QUEUE and letter.args and isinstance(letter.args[0], int)}
-    endpoints = {e.id for e in WebhookEndpoint.select(WebhookEndpoint.id).where(
-        WebhookEndpoint.id.in_(endpoint_ids or [0]) & (WebhookEndpoint.organisation == current_user.user.organisation_id))}
-    return [letter for letter in letters if letter.account_id in accounts
-            or (letter.actor == webhooks.QUEUE and letter.args and letter.args[0] in endpoints)]
+    endpoint_ids = {
+        letter.args[0]
+        for letter in letters
+        if letter.actor == webhooks.QUEUE and letter.args and isinstance(letter.args[0], int)
+    }
+    endpoints = {
+        e.id
+        for e in WebhookEndpoint.select(WebhookEndpoint.id).where(
+            WebhookEndpoint.id.in_(endpoint_ids or [0])
+            & (WebhookEndpoint.organisation == current_user.user.organisation_id)
+        )
+    }
+    return [
+        letter
+        for letter in letters
+        if letter.account_id in accounts
+        or (letter.actor == webhooks.QUEUE and letter.args and letter.args[0] in endpoints)
+    ]
 
 
 def _act_on_dead_letter(queue: str, redis_id: str, action: str):

@@ -14,7 +14,6 @@ import datetime as dt
 from werkzeug.datastructures import MultiDict
 
 from gateway.web.display import phone
-
 from shared import parameters
 from shared.markets import FORECASTS
 
@@ -49,8 +48,16 @@ def blank_setup_state(market_ids: list[str], today: dt.date) -> dict:
     return {
         "app_access": "",
         "editor": "",
-        "markets": {m: {"selected": False, "start_date": today.isoformat(), "end_date": "", "forecasts": [],
-                        "max_optimisations": ""} for m in market_ids},
+        "markets": {
+            m: {
+                "selected": False,
+                "start_date": today.isoformat(),
+                "end_date": "",
+                "forecasts": [],
+                "max_optimisations": "",
+            }
+            for m in market_ids
+        },
     }
 
 
@@ -105,8 +112,11 @@ def account_setup_state(account, market_ids: list[str], today: dt.date) -> dict:
     state["editor"] = account.editor or ""
     for row in account.markets:
         state["markets"][row.market] = {
-            "selected": True, "start_date": row.start_date.isoformat(), "end_date": row.end_date.isoformat(),
-            "forecasts": list(row.forecasts), "max_optimisations": str(row.max_optimisations),
+            "selected": True,
+            "start_date": row.start_date.isoformat(),
+            "end_date": row.end_date.isoformat(),
+            "forecasts": list(row.forecasts),
+            "max_optimisations": str(row.max_optimisations),
         }
     return state
 

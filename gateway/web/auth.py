@@ -33,6 +33,7 @@ login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to see this page."
 login_manager.login_message_category = "info"
 
+
 class Login:
     """Flask-Login's view of a user: the row's id, re-read from the database per request."""
 

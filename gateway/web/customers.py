@@ -45,11 +45,23 @@ def list_accounts():
     items, total = visibility.page_of(query, page, PER_PAGE, searching=bool(query_text))
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     markets = {}
-    for row in MarketAccess.select().where(MarketAccess.account.in_([a.id for a in items])).order_by(MarketAccess.market):
+    for row in (
+        MarketAccess.select().where(MarketAccess.account.in_([a.id for a in items])).order_by(MarketAccess.market)
+    ):
         markets.setdefault(row.account_id, []).append(row.market)
-    return render_template("customers.html", items=items, total=total, page=page, pages=pages, q=query_text,
-                           markets=markets, final=workflow.FINAL_STATUSES, owners=owners, kam=kam_id,
-                           owner_emails={user.id: user.email for user in owners})
+    return render_template(
+        "customers.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=pages,
+        q=query_text,
+        markets=markets,
+        final=workflow.FINAL_STATUSES,
+        owners=owners,
+        kam=kam_id,
+        owner_emails={user.id: user.email for user in owners},
+    )
 
 
 def _kam_filter(owners) -> int | None:
@@ -94,8 +106,9 @@ def progress(account_id: int):
     """The live part of the account page, rendered on the server (one template for both)."""
     account = visible_or_404(account_id)
     context = _progress(account)
-    return jsonify(status=account.status, final=context["final"],
-                   html=render_template("_account_progress.html", **context))
+    return jsonify(
+        status=account.status, final=context["final"], html=render_template("_account_progress.html", **context)
+    )
 
 
 @customers.route("/<int:account_id>/status")
@@ -103,8 +116,11 @@ def progress(account_id: int):
 def status_badge(account_id: int):
     """A list row's live status: polled by the page while the account's workflow runs."""
     account = visible_or_404(account_id)
-    return jsonify(status=account.status, final=account.status in workflow.FINAL_STATUSES,
-                   html=render_template("_status_badge.html", account=account))
+    return jsonify(
+        status=account.status,
+        final=account.status in workflow.FINAL_STATUSES,
+        html=render_template("_status_badge.html", account=account),
+    )
 
 
 @customers.route("/<int:account_id>/resend-credentials", methods=["GET", "POST"])

@@ -15,5 +15,11 @@ dashboard = Blueprint("dashboard", __name__)
 def show():
     staff = current_staff()
     demos, ending = activity.ending_soon(staff)
-    return render_template("dashboard.html", counts=activity.counts(staff), recent=activity.recent(staff),
-                           demos=demos, ending=ending, days=activity.ENDING_SOON_DAYS)
+    return render_template(
+        "dashboard.html",
+        counts=activity.counts(staff),
+        recent=activity.recent(staff),
+        demos=demos,
+        ending=ending,
+        days=activity.ENDING_SOON_DAYS,
+    )

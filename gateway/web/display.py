@@ -146,8 +146,10 @@ def change_value(field: str, value) -> str:
     last = field.split(".")[-1]
     if field.startswith("setup.markets."):
         if isinstance(value, dict):
-            return (f"from {value.get('start_date')} to {value.get('end_date')}; {forecast_names(value.get('forecasts'))}; "
-                    f"{value.get('max_optimisations')} optimisation(s)")
+            return (
+                f"from {value.get('start_date')} to {value.get('end_date')}; {forecast_names(value.get('forecasts'))}; "
+                f"{value.get('max_optimisations')} optimisation(s)"
+            )
     if last == "editor":
         return editor_name(value)
     if isinstance(value, bool):
@@ -193,5 +195,10 @@ def field_labels(market_ids=(), customer: bool = True) -> dict[str, str]:
     labels = {key: FIELD_LABELS[key] for key in keys}
     for market_id in market_ids:
         labels[f"{market_id}-market"] = market_name(market_id)
-        labels.update({f"{market_id}-{field}": field_label(f"setup.markets.{market_id}.{field}") for field in parameters.MARKET_FIELDS})
+        labels.update(
+            {
+                f"{market_id}-{field}": field_label(f"setup.markets.{market_id}.{field}")
+                for field in parameters.MARKET_FIELDS
+            }
+        )
     return labels

@@ -47,9 +47,13 @@ def edit(account_id: int):
             raise parameters.ChangeRefused(problems)
         applied = parameters.apply_change(account, change, actor=staff.email)
     except ValidationError as error:
-        return _render(staff, account, customer, state, account_form.field_errors(error.messages, order), market_ids, 422)
+        return _render(
+            staff, account, customer, state, account_form.field_errors(error.messages, order), market_ids, 422
+        )
     except parameters.ChangeRefused as refused:
-        return _render(staff, account, customer, state, account_form.field_errors(refused.errors, order), market_ids, 422)
+        return _render(
+            staff, account, customer, state, account_form.field_errors(refused.errors, order), market_ids, 422
+        )
     parameters.start_reruns(account.id, applied)
     if not applied.changes:
         flash("Nothing was changed.", "info")
@@ -62,7 +66,13 @@ def edit(account_id: int):
 
 def _render(staff, account, customer, state, errors, market_ids, status=200):
     return render_template(
-        "edit_parameters.html", account=account, customer=customer, state=state, errors=errors,
-        market_ids=market_ids, catalogue=CATALOGUE,
-        with_manager=rules.markets_with_manager_forecasts(staff.organisation_id), today=dt.date.today(),
+        "edit_parameters.html",
+        account=account,
+        customer=customer,
+        state=state,
+        errors=errors,
+        market_ids=market_ids,
+        catalogue=CATALOGUE,
+        with_manager=rules.markets_with_manager_forecasts(staff.organisation_id),
+        today=dt.date.today(),
     ), status

@@ -41,16 +41,24 @@ def organisation_forecasts():
             errors["file"] = ["Choose a CSV file to upload."]
         if not errors:
             try:
-                upload = forecasts.upload_csv("manager", market, content, user.email, organisation_id=user.organisation_id)
+                upload = forecasts.upload_csv(
+                    "manager", market, content, user.email, organisation_id=user.organisation_id
+                )
             except forecasts.ForecastRejected as rejected:
                 errors["file"] = rejected.errors
             else:
-                flash(f"Forecast for {CATALOGUE[market].name} uploaded: {upload.months} months. It is now the manager "
-                      f"forecast of this market.", "success")
+                flash(
+                    f"Forecast for {CATALOGUE[market].name} uploaded: {upload.months} months. It is now the manager "
+                    f"forecast of this market.",
+                    "success",
+                )
                 return redirect("/forecasts", 303)
         status = 422
     return render_template(
-        "forecasts.html", markets=markets, errors=errors, chosen=request.form.get("market", ""),
+        "forecasts.html",
+        markets=markets,
+        errors=errors,
+        chosen=request.form.get("market", ""),
         history=forecasts.uploads("manager", organisation_id=user.organisation_id),
         application={m: forecasts.latest_upload("application", m) for m in markets},
         may_upload=permissions.may(user.role, permissions.MANAGER_FORECASTS),
@@ -100,8 +108,20 @@ def my_forecasts():
                 upload = forecasts.latest_upload(kind, access.market, as_of=as_of, **forecasts.owner_of(kind, account))
                 curves[kind] = forecasts.curve_of(upload)
         months = sorted({m for curve in curves.values() for m in curve})
-        views.append({"access": access, "phase": limits.phase(access, today), "curves": curves, "months": months,
-                      "may_upload": "client" in access.forecasts and limits.phase(access, today) == limits.OPEN})
-    return render_template("my_forecasts.html", account=account, views=views, errors=errors,
-                           chosen=request.form.get("market", ""),
-                           history=forecasts.uploads("client", account_id=account.id)), status
+        views.append(
+            {
+                "access": access,
+                "phase": limits.phase(access, today),
+                "curves": curves,
+                "months": months,
+                "may_upload": "client" in access.forecasts and limits.phase(access, today) == limits.OPEN,
+            }
+        )
+    return render_template(
+        "my_forecasts.html",
+        account=account,
+        views=views,
+        errors=errors,
+        chosen=request.form.get("market", ""),
+        history=forecasts.uploads("client", account_id=account.id),
+    ), status

@@ -24,7 +24,5 @@ def show():
     account = CustomerAccount.get_or_none(CustomerAccount.user == current_user.user.id)
     if account is None:
         abort(404, description="No customer account is linked to your login.")
-    markets = list(
-        account.markets.where(MarketAccess.activated_at.is_null(False)).order_by(MarketAccess.market)
-    )
+    markets = list(account.markets.where(MarketAccess.activated_at.is_null(False)).order_by(MarketAccess.market))
     return render_template("my_account.html", account=account, markets=markets, today=dt.date.today())

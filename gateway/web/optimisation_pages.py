@@ -17,18 +17,29 @@ from shared import permissions, visibility
 from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, Fixing, MarketAccess
 from shared.optimisations import editing, limits, reading
+from shared.optimisations.calendar import RISK_APPETITES
 from shared.optimisations.schemas import (
     RECIPIENTS,
     TARIFF_INDEXES,
     FixingSchema,
     OptimisationSchema,
 )
-from shared.optimisations.calendar import RISK_APPETITES
 
 optimisation_pages = Blueprint("optimisation_pages", __name__)
 
-TEXT_FIELDS = ("name", "market", "delivery_start", "delivery_end", "volume_mwh", "max_fixings", "min_share_pct",
-               "window_start", "window_end", "forecast", "risk_appetite")
+TEXT_FIELDS = (
+    "name",
+    "market",
+    "delivery_start",
+    "delivery_end",
+    "volume_mwh",
+    "max_fixings",
+    "min_share_pct",
+    "window_start",
+    "window_end",
+    "forecast",
+    "risk_appetite",
+)
 WHOLE = re.compile(r"^\s*-?\d{1,9}\s*$")
 
 
@@ -61,11 +72,19 @@ def _both(rule: str, **options):
 
     def register(view):
         guarded = login_required(view)
-        optimisation_pages.add_url_rule(f"/customers/<int:account_id>/optimisations{rule}", view_func=guarded,
-                                        endpoint=f"staff_{view.__name__}", **options)
-        optimisation_pages.add_url_rule(f"/my-account/optimisations{rule}", view_func=guarded,
-                                        endpoint=f"customer_{view.__name__}", defaults={"account_id": None},
-                                        **options)
+        optimisation_pages.add_url_rule(
+            f"/customers/<int:account_id>/optimisations{rule}",
+            view_func=guarded,
+            endpoint=f"staff_{view.__name__}",
+            **options,
+        )
+        optimisation_pages.add_url_rule(
+            f"/my-account/optimisations{rule}",
+            view_func=guarded,
+            endpoint=f"customer_{view.__name__}",
+            defaults={"account_id": None},
+            **options,
+        )
         return view
 
     return register
@@ -93,8 +112,14 @@ def form_input(form) -> dict:
     data: dict = {}
     for name in TEXT_FIELDS:
         value = form.get(name, "").strip()
-        if value == "" and name not in ("name", "market", "delivery_start", "delivery_end", "volume_mwh",
-                                        "risk_appetite"):
+        if value == "" and name not in (
+            "name",
+            "market",
+            "delivery_start",
+            "delivery_end",
+            "volume_mwh",
+            "risk_appetite",
+        ):
             continue
         data[name] = int(value) if name in ("max_fixings", "min_share_pct") and WHOLE.match(value) else value
     data["tariff_indexes"] = form.getlist("tariff_indexes")
@@ -111,9 +136,18 @@ def _flat(messages: dict) -> dict:
 
 def _render_form(door: Door, state: dict, errors: dict, optimisation=None, status: int = 200):
     return render_template(
-        "optimisation_form.html", door=door, account=door.account, state=state, errors=errors,
-        optimisation=optimisation, markets=_markets_for(door), catalogue=CATALOGUE, appetites=RISK_APPETITES,
-        tariff_indexes=TARIFF_INDEXES, recipients=RECIPIENTS, kinds=limits.forecast_kinds,
+        "optimisation_form.html",
+        door=door,
+        account=door.account,
+        state=state,
+        errors=errors,
+        optimisation=optimisation,
+        markets=_markets_for(door),
+        catalogue=CATALOGUE,
+        appetites=RISK_APPETITES,
+        tariff_indexes=TARIFF_INDEXES,
+        recipients=RECIPIENTS,
+        kinds=limits.forecast_kinds,
     ), status
 
 
@@ -125,17 +159,30 @@ def list_view(account_id):
     markets = list(door.account.markets.order_by(MarketAccess.market)) if door.account.app_access else []
     counts = {m.market: limits.count_on(door.account, m.market) for m in markets}
     phases = {m.market: limits.phase(m, today) for m in markets}
-    return render_template("optimisations.html", door=door, account=door.account, items=items, markets=markets,
-                           counts=counts, phases=phases, may_edit=limits.may_edit(door.account, door.side))
+    return render_template(
+        "optimisations.html",
+        door=door,
+        account=door.account,
+        items=items,
+        markets=markets,
+        counts=counts,
+        phases=phases,
+        may_edit=limits.may_edit(door.account, door.side),
+    )
 
 
 @_both("/new", methods=["GET", "POST"])
 def create_view(account_id):
     door = _door(account_id)
     if request.method == "GET":
-        state = {"tariff_indexes": ["base"], "max_fixings": "4", "min_share_pct": "10", "notify": "yes",
-                 "notify_recipients": ["customer"] if door.account.app_access else ["kam"],
-                 "market": request.args.get("market", "")}
+        state = {
+            "tariff_indexes": ["base"],
+            "max_fixings": "4",
+            "min_share_pct": "10",
+            "notify": "yes",
+            "notify_recipients": ["customer"] if door.account.app_access else ["kam"],
+            "market": request.args.get("market", ""),
+        }
         try:
             limits.check_edit(door.account, door.side)
         except limits.Refused as refused:
@@ -149,8 +196,9 @@ def create_view(account_id):
     except ValidationError as error:
         return _render_form(door, state, _flat(error.messages), status=422)
     except limits.Refused as refused:
-        return _render_form(door, state, {refused.field or "_schema": [refused.message]},
-                            status=403 if refused.status == 403 else 422)
+        return _render_form(
+            door, state, {refused.field or "_schema": [refused.message]}, status=403 if refused.status == 403 else 422
+        )
     flash(f"Optimisation “{optimisation.name}” created: its calendar of fixing advice is below.", "success")
     return redirect(f"{door.base}/{optimisation.id}", 303)
 
@@ -161,10 +209,16 @@ def show_view(account_id, optimisation_id):
     optimisation = _optimisation_or_404(door, optimisation_id)
     today = dt.date.today()
     return render_template(
-        "optimisation.html", door=door, account=door.account, optimisation=optimisation,
+        "optimisation.html",
+        door=door,
+        account=door.account,
+        optimisation=optimisation,
         calendar=reading.calendar_for(optimisation, door.side, today),
         fixings=list(optimisation.fixings.order_by(Fixing.fixed_on, Fixing.id)),
-        may_edit=limits.may_edit(door.account, door.side), errors={}, fixing_state={}, today=today,
+        may_edit=limits.may_edit(door.account, door.side),
+        errors={},
+        fixing_state={},
+        today=today,
     )
 
 
@@ -186,8 +240,13 @@ def edit_view(account_id, optimisation_id):
     except ValidationError as error:
         return _render_form(door, state, _flat(error.messages), optimisation, 422)
     except limits.Refused as refused:
-        return _render_form(door, state, {refused.field or "_schema": [refused.message]}, optimisation,
-                            403 if refused.status == 403 else 422)
+        return _render_form(
+            door,
+            state,
+            {refused.field or "_schema": [refused.message]},
+            optimisation,
+            403 if refused.status == 403 else 422,
+        )
     flash("Parameters saved: the calendar is computed again from them.", "success")
     return redirect(f"{door.base}/{optimisation.id}", 303)
 
@@ -221,10 +280,16 @@ def record_view(account_id, optimisation_id):
         return redirect(f"{door.base}/{optimisation.id}", 303)
     today = dt.date.today()
     return render_template(
-        "optimisation.html", door=door, account=door.account, optimisation=optimisation,
+        "optimisation.html",
+        door=door,
+        account=door.account,
+        optimisation=optimisation,
         calendar=reading.calendar_for(optimisation, door.side, today),
         fixings=list(optimisation.fixings.order_by(Fixing.fixed_on, Fixing.id)),
-        may_edit=True, errors={f"fixing-{k}": v for k, v in errors.items()}, fixing_state=state, today=today,
+        may_edit=True,
+        errors={f"fixing-{k}": v for k, v in errors.items()},
+        fixing_state=state,
+        today=today,
     ), 422
 
 

@@ -20,7 +20,10 @@ class SetPasswordForm(FlaskForm):
     )
     confirm = PasswordField(
         "Repeat the password",
-        validators=[DataRequired(message="Repeat the password."), EqualTo("password", message="The two passwords differ.")],
+        validators=[
+            DataRequired(message="Repeat the password."),
+            EqualTo("password", message="The two passwords differ."),
+        ],
     )
     #: What an attacker would try first for this person (set by the view): their login, names, company.
     about: tuple[str, ...] = ()

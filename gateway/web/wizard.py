@@ -55,8 +55,7 @@ def define_customer():
     except ValidationError as error:
         errors = {"customer": error.messages}
     if errors:
-        return render_template("wizard_customer.html", state=state,
-                               errors=account_form.field_errors(errors, [])), 422
+        return render_template("wizard_customer.html", state=state, errors=account_form.field_errors(errors, [])), 422
     # From here on the email and phone read as they are stored (lower-case, one phone form).
     _save(customer=account_form.stored_customer_state(state, customer))
     return redirect(url_for("wizard.set_up"))
@@ -79,8 +78,11 @@ def from_rejected(account_id: int):
     left_out = [market_name(m) for m in setup["markets"] if m not in market_ids]
     setup["markets"] = {m: values for m, values in setup["markets"].items() if m in market_ids}
     session[SESSION_KEY] = {"customer": account_form.account_customer_state(account), "setup": setup}
-    flash(f"The answers of the rejected request for {account.company} are filled in: correct what the reasons "
-          f"named, then create the account.", "info")
+    flash(
+        f"The answers of the rejected request for {account.company} are filled in: correct what the reasons "
+        f"named, then create the account.",
+        "info",
+    )
     if left_out:
         flash(f"Not offered by your organisation, so left out: {', '.join(left_out)}.", "info")
     return redirect(url_for("wizard.define_customer"))
@@ -109,7 +111,9 @@ def set_up():
     try:
         loaded = AccountRequestSchema().load(body)
     except ValidationError as error:
-        return _render(staff, draft["customer"], state, account_form.field_errors(error.messages, order), market_ids, 422)
+        return _render(
+            staff, draft["customer"], state, account_form.field_errors(error.messages, order), market_ids, 422
+        )
     problems = {"setup": parameters.setup_problems(staff.organisation_id, loaded["setup"])}
     if any(problems.values()):
         return _render(staff, draft["customer"], state, account_form.field_errors(problems, order), market_ids, 422)
@@ -119,8 +123,9 @@ def set_up():
     except claims.IdentityTaken as taken:
         # Another request for this customer came first: step 1 again, the message by its field
         # (step 2's answers stay in the draft for when the KAM comes back).
-        return render_template("wizard_customer.html", state=draft["customer"],
-                               errors=account_form.field_errors(taken.errors, [])), 409
+        return render_template(
+            "wizard_customer.html", state=draft["customer"], errors=account_form.field_errors(taken.errors, [])
+        ), 409
     session.pop(SESSION_KEY, None)
     flash(f"The customer account of {account.company} is created.", "success")
     return redirect(url_for("customers.account_page", account_id=account.id))

@@ -123,8 +123,10 @@ def require_current(url: str) -> None:
         else:
             database.close()
     if missing:
-        message = (f"the database is behind this release: {len(missing)} migration(s) pending "
-                   f"({', '.join(missing)}). Run `kamflow migrate`, then start again.")
+        message = (
+            f"the database is behind this release: {len(missing)} migration(s) pending "
+            f"({', '.join(missing)}). Run `kamflow migrate`, then start again."
+        )
         log.error(message)
         raise DatabaseBehind(message)
 

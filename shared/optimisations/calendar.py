@@ -119,8 +119,7 @@ def _shares(total_bp: int, min_bp: int, weights: list[Decimal]) -> list[int]:
     return [min_bp + e for e in extra]
 
 
-def compute(conditions: Conditions, curve: dict[dt.date, Decimal], fixings: list[Recorded],
-            today: dt.date) -> Calendar:
+def compute(conditions: Conditions, curve: dict[dt.date, Decimal], fixings: list[Recorded], today: dt.date) -> Calendar:
     """The calendar for these inputs; see the module docstring for the strategies."""
     if conditions.risk_appetite not in RISK_APPETITES:
         raise ValueError(f"unknown risk appetite {conditions.risk_appetite!r}")
@@ -140,8 +139,9 @@ def compute(conditions: Conditions, curve: dict[dt.date, Decimal], fixings: list
             why = "no fixing is left under the contract"
         else:
             why = "what is left is below the minimum share per fixing"
-        return Calendar(fixed, (), remaining_bp,
-                        f"{Decimal(remaining_bp) / 100} % of the volume cannot be advised any more: {why}.")
+        return Calendar(
+            fixed, (), remaining_bp, f"{Decimal(remaining_bp) / 100} % of the volume cannot be advised any more: {why}."
+        )
     appetite = conditions.risk_appetite
     if appetite == "low":
         dates = _spread(days, most)
@@ -155,7 +155,11 @@ def compute(conditions: Conditions, curve: dict[dt.date, Decimal], fixings: list
     else:
         weights = [Decimal(1) / p for p in prices]
     shares = _shares(remaining_bp, min_bp, weights)
-    advice = tuple(Advice(day, share, price) for day, share, price in zip(dates, shares, prices))
-    return Calendar(fixed, advice, 0,
-                    f"{len(advice)} fixing(s) advised for the remaining {Decimal(remaining_bp) / 100} % "
-                    f"({appetite} risk appetite).")
+    advice = tuple(Advice(day, share, price) for day, share, price in zip(dates, shares, prices, strict=True))
+    return Calendar(
+        fixed,
+        advice,
+        0,
+        f"{len(advice)} fixing(s) advised for the remaining {Decimal(remaining_bp) / 100} % "
+        f"({appetite} risk appetite).",
+    )

@@ -16,15 +16,32 @@ from shared.models import AuditEvent, CustomerAccount, Fixing, Optimisation, utc
 from shared.optimisations import limits
 from shared.optimisations.schemas import OptimisationSchema, complete
 
-PARAMETERS = ("name", "delivery_start", "delivery_end", "volume_mwh", "tariff_indexes", "max_fixings",
-              "min_share_pct", "window_start", "window_end", "risk_appetite", "forecast", "notify",
-              "notify_recipients")
+PARAMETERS = (
+    "name",
+    "delivery_start",
+    "delivery_end",
+    "volume_mwh",
+    "tariff_indexes",
+    "max_fixings",
+    "min_share_pct",
+    "window_start",
+    "window_end",
+    "risk_appetite",
+    "forecast",
+    "notify",
+    "notify_recipients",
+)
 
 
 def _audit(optimisation: Optimisation, actor: str, action: str, detail: dict) -> None:
     account = optimisation.account
-    AuditEvent.create(organisation=account.organisation_id, account=account.id, actor=actor, action=action,
-                      detail={"optimisation": optimisation.id, **detail})
+    AuditEvent.create(
+        organisation=account.organisation_id,
+        account=account.id,
+        actor=actor,
+        action=action,
+        detail={"optimisation": optimisation.id, **detail},
+    )
 
 
 def _resolve(account: CustomerAccount, data: dict) -> dict:
@@ -33,17 +50,27 @@ def _resolve(account: CustomerAccount, data: dict) -> dict:
     kinds = limits.forecast_kinds(account, data["market"])
     if data["forecast"] is None:
         if not kinds:
-            raise limits.Refused(422, "No forecast is shared with the account for this market.", field="forecast",
-                                 limit="forecasts")
+            raise limits.Refused(
+                422, "No forecast is shared with the account for this market.", field="forecast", limit="forecasts"
+            )
         data["forecast"] = kinds[0]
     elif data["forecast"] not in kinds:
-        raise limits.Refused(422, f"The {data['forecast']} forecast is not available to this account on this market "
-                                  f"(available: {', '.join(kinds) or 'none'}).", field="forecast", limit="forecasts")
+        raise limits.Refused(
+            422,
+            f"The {data['forecast']} forecast is not available to this account on this market "
+            f"(available: {', '.join(kinds) or 'none'}).",
+            field="forecast",
+            limit="forecasts",
+        )
     if data["notify_recipients"] is None:
         data["notify_recipients"] = ["customer"] if account.app_access else ["kam"]
     if "customer" in data["notify_recipients"] and not account.app_access:
-        raise limits.Refused(422, "The customer has no access to the application: only the KAM can be notified.",
-                             field="notify_recipients", limit="app_access")
+        raise limits.Refused(
+            422,
+            "The customer has no access to the application: only the KAM can be notified.",
+            field="notify_recipients",
+            limit="app_access",
+        )
     return data
 
 
@@ -56,8 +83,9 @@ def create(account: CustomerAccount, data: dict, side: str, actor: str, today: d
         account = _locked(account.id)
         limits.check_create(account, data["market"], side, today)
         data = _resolve(account, data)
-        optimisation = Optimisation.create(account=account, market=data["market"], created_by=actor,
-                                           **{field: data[field] for field in PARAMETERS})
+        optimisation = Optimisation.create(
+            account=account, market=data["market"], created_by=actor, **{field: data[field] for field in PARAMETERS}
+        )
         _audit(optimisation, actor, "optimisation.created", {"name": optimisation.name, "market": optimisation.market})
     return optimisation
 
@@ -71,8 +99,9 @@ def _locked(account_id: int) -> CustomerAccount:
 
 def as_input(optimisation: Optimisation) -> dict:
     """The optimisation in the shape OptimisationSchema loads (for a PATCH merged over it)."""
-    return OptimisationSchema().dump({"market": optimisation.market,
-                                      **{field: getattr(optimisation, field) for field in PARAMETERS}})
+    return OptimisationSchema().dump(
+        {"market": optimisation.market, **{field: getattr(optimisation, field) for field in PARAMETERS}}
+    )
 
 
 def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today: dt.date) -> Optimisation:
@@ -88,13 +117,17 @@ def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today
     problems = fixing_conflicts(data, _fixed(optimisation))
     if problems:
         raise ValidationError(problems)
-    changes = {field: [str(getattr(optimisation, field)), str(data[field])] for field in PARAMETERS
-               if getattr(optimisation, field) != data[field]}
+    changes = {
+        field: [str(getattr(optimisation, field)), str(data[field])]
+        for field in PARAMETERS
+        if getattr(optimisation, field) != data[field]
+    }
     if not changes:
         return optimisation
     with database.atomic():
         Optimisation.update(updated_at=utcnow(), **{field: data[field] for field in PARAMETERS}).where(
-            Optimisation.id == optimisation.id).execute()
+            Optimisation.id == optimisation.id
+        ).execute()
         _audit(optimisation, actor, "optimisation.changed", {"changes": changes})
     return Optimisation.get_by_id(optimisation.id)
 
@@ -136,8 +169,10 @@ def record_fixing(optimisation: Optimisation, fixing: dict, side: str, actor: st
         if day > today:
             errors["fixed_on"] = ["A fixing is recorded once made: the date cannot be in the future."]
         elif not optimisation.window_start <= day <= optimisation.window_end:
-            errors["fixed_on"] = [f"Must lie in the fixing window ({optimisation.window_start.isoformat()} to "
-                                  f"{optimisation.window_end.isoformat()})."]
+            errors["fixed_on"] = [
+                f"Must lie in the fixing window ({optimisation.window_start.isoformat()} to "
+                f"{optimisation.window_end.isoformat()})."
+            ]
         if len(fixed) >= optimisation.max_fixings:
             errors["_schema"] = [f"The contract allows {optimisation.max_fixings} fixing(s); all are recorded."]
         elif share > remaining:
@@ -145,15 +180,19 @@ def record_fixing(optimisation: Optimisation, fixing: dict, side: str, actor: st
         elif share < minimum and share != remaining:
             errors["share_pct"] = [f"Each fixing is at least {minimum} % of the volume (min_share_pct)."]
         elif Decimal(0) < remaining - share < minimum:
-            errors["share_pct"] = [f"This would leave {remaining - share} % to fix, below the minimum share of "
-                                   f"{minimum} %: fix {remaining} % or at most {remaining - minimum} %."]
+            errors["share_pct"] = [
+                f"This would leave {remaining - share} % to fix, below the minimum share of "
+                f"{minimum} %: fix {remaining} % or at most {remaining - minimum} %."
+            ]
         elif len(fixed) + 1 == optimisation.max_fixings and share != remaining:
-            errors["share_pct"] = [f"This is the last fixing the contract allows: it must cover the remaining "
-                                   f"{remaining} %."]
+            errors["share_pct"] = [
+                f"This is the last fixing the contract allows: it must cover the remaining {remaining} %."
+            ]
         if errors:
             raise ValidationError(errors)
-        row = Fixing.create(optimisation=optimisation, fixed_on=day, price=fixing["price"], share_pct=share,
-                            recorded_by=actor)
+        row = Fixing.create(
+            optimisation=optimisation, fixed_on=day, price=fixing["price"], share_pct=share, recorded_by=actor
+        )
         Optimisation.update(updated_at=utcnow()).where(Optimisation.id == optimisation.id).execute()
         _audit(optimisation, actor, "fixing.recorded", {"fixing": row.id, "share_pct": str(share)})
     return row
@@ -163,7 +202,8 @@ def cancel_fixing(optimisation: Optimisation, fixing: Fixing, side: str, actor: 
     limits.check_edit(optimisation.account, side)
     with database.atomic():
         Fixing.update(status="cancelled", cancelled_at=utcnow()).where(
-            (Fixing.id == fixing.id) & (Fixing.status == "fixed")).execute()
+            (Fixing.id == fixing.id) & (Fixing.status == "fixed")
+        ).execute()
         Optimisation.update(updated_at=utcnow()).where(Optimisation.id == optimisation.id).execute()
         _audit(optimisation, actor, "fixing.cancelled", {"fixing": fixing.id})
     return Fixing.get_by_id(fixing.id)

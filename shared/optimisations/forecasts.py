@@ -92,16 +92,29 @@ def parse_csv(content: bytes | str) -> dict[dt.date, Decimal]:
     return dict(sorted(curve.items()))
 
 
-def store(kind: str, market: str, curve: dict[dt.date, Decimal], uploaded_by: str, *,
-          organisation_id: int | None = None, account_id: int | None = None) -> ForecastUpload:
+def store(
+    kind: str,
+    market: str,
+    curve: dict[dt.date, Decimal],
+    uploaded_by: str,
+    *,
+    organisation_id: int | None = None,
+    account_id: int | None = None,
+) -> ForecastUpload:
     """Keep one upload and its prices, in one transaction; it becomes the curve in use."""
     if kind not in KINDS:
         raise ValueError(f"unknown forecast kind {kind!r}")
     if market not in CATALOGUE:
         raise ForecastRejected([f"Unknown market {market!r}."])
     with database.atomic():
-        upload = ForecastUpload.create(kind=kind, market=market, organisation=organisation_id, account=account_id,
-                                       uploaded_by=uploaded_by, months=len(curve))
+        upload = ForecastUpload.create(
+            kind=kind,
+            market=market,
+            organisation=organisation_id,
+            account=account_id,
+            uploaded_by=uploaded_by,
+            months=len(curve),
+        )
         ForecastPrice.insert_many(
             [{"upload": upload.id, "month": month, "price": price} for month, price in curve.items()]
         ).execute()
@@ -122,8 +135,14 @@ def _owned(query, kind: str, organisation_id: int | None, account_id: int | None
     return query
 
 
-def latest_upload(kind: str, market: str, *, organisation_id: int | None = None, account_id: int | None = None,
-                  as_of: dt.datetime | None = None) -> ForecastUpload | None:
+def latest_upload(
+    kind: str,
+    market: str,
+    *,
+    organisation_id: int | None = None,
+    account_id: int | None = None,
+    as_of: dt.datetime | None = None,
+) -> ForecastUpload | None:
     """The upload in use (or the one in use at `as_of`)."""
     query = _owned(ForecastUpload.select().where(ForecastUpload.market == market), kind, organisation_id, account_id)
     if as_of is not None:
@@ -137,8 +156,9 @@ def curve_of(upload: ForecastUpload | None) -> dict[dt.date, Decimal]:
     return {row.month: Decimal(row.price) for row in upload.prices.order_by(ForecastPrice.month)}
 
 
-def uploads(kind: str, *, organisation_id: int | None = None, account_id: int | None = None,
-            market: str | None = None) -> list[ForecastUpload]:
+def uploads(
+    kind: str, *, organisation_id: int | None = None, account_id: int | None = None, market: str | None = None
+) -> list[ForecastUpload]:
     """Every upload of one owner, newest first: the history a person sees."""
     query = _owned(ForecastUpload.select(), kind, organisation_id, account_id)
     if market:
@@ -148,9 +168,11 @@ def uploads(kind: str, *, organisation_id: int | None = None, account_id: int | 
 
 def markets_with_manager_forecasts(organisation_id: int) -> set[str]:
     """Where the manager has uploaded a forecast: where the 'manager' option may be shared."""
-    rows = (ForecastUpload.select(ForecastUpload.market)
-            .where((ForecastUpload.kind == "manager") & (ForecastUpload.organisation == organisation_id))
-            .distinct())
+    rows = (
+        ForecastUpload.select(ForecastUpload.market)
+        .where((ForecastUpload.kind == "manager") & (ForecastUpload.organisation == organisation_id))
+        .distinct()
+    )
     return {row.market for row in rows}
 
 

@@ -48,11 +48,17 @@ def check_edit(account: CustomerAccount, side: str) -> None:
     if may_edit(account, side):
         return
     if side == KAM:
-        raise Refused(403, "The customer is the editor of this account's optimisations: only the customer inserts "
-                           "or modifies parameters, switches notifications and updates fixings; the KAM reads.",
-                      limit="editor")
-    raise Refused(403, "Your KAM is the editor of your optimisations: call them to change a parameter, the "
-                       "notifications or a fixing.", limit="editor")
+        raise Refused(
+            403,
+            "The customer is the editor of this account's optimisations: only the customer inserts "
+            "or modifies parameters, switches notifications and updates fixings; the KAM reads.",
+            limit="editor",
+        )
+    raise Refused(
+        403,
+        "Your KAM is the editor of your optimisations: call them to change a parameter, the notifications or a fixing.",
+        limit="editor",
+    )
 
 
 def phase(access: MarketAccess, today: dt.date) -> str:
@@ -80,24 +86,42 @@ def check_create(account: CustomerAccount, market: str, side: str, today: dt.dat
     check_edit(account, side)
     if not account.app_access:
         offered = OrganisationMarket.select().where(
-            (OrganisationMarket.organisation == account.organisation_id) & (OrganisationMarket.market == market))
+            (OrganisationMarket.organisation == account.organisation_id) & (OrganisationMarket.market == market)
+        )
         if not offered.exists():
             raise Refused(422, "Your organisation does not offer this market.", field="market", limit="markets")
         return
     access = market_access(account, market)
     if access is None:
-        raise Refused(422, "This market is not one of the account's markets (set in the account's parameters).",
-                      field="market", limit="markets")
+        raise Refused(
+            422,
+            "This market is not one of the account's markets (set in the account's parameters).",
+            field="market",
+            limit="markets",
+        )
     window = phase(access, today)
     if window == BEFORE:
-        raise Refused(409, f"Access to this market starts on {access.start_date.isoformat()}: optimisations can be "
-                           f"created from then.", field="market", limit="start_date")
+        raise Refused(
+            409,
+            f"Access to this market starts on {access.start_date.isoformat()}: optimisations can be created from then.",
+            field="market",
+            limit="start_date",
+        )
     if window == ENDED:
-        raise Refused(409, f"Access to this market ended on {access.end_date.isoformat()}: no new optimisation.",
-                      field="market", limit="end_date")
+        raise Refused(
+            409,
+            f"Access to this market ended on {access.end_date.isoformat()}: no new optimisation.",
+            field="market",
+            limit="end_date",
+        )
     if count_on(account, market) >= access.max_optimisations:
-        raise Refused(409, f"The account may have at most {access.max_optimisations} optimisation(s) on this market "
-                           f"(max_optimisations), and has them already.", field="market", limit="max_optimisations")
+        raise Refused(
+            409,
+            f"The account may have at most {access.max_optimisations} optimisation(s) on this market "
+            f"(max_optimisations), and has them already.",
+            field="market",
+            limit="max_optimisations",
+        )
 
 
 def forecast_kinds(account: CustomerAccount, market: str) -> list[str]:
@@ -139,13 +163,18 @@ def may_upload_client_forecast(account: CustomerAccount, market: str, today: dt.
     """A customer with the client option uploads their own forecast, inside the access window."""
     access = market_access(account, market)
     if access is None or "client" not in access.forecasts:
-        raise Refused(403, "The client forecast option is not shared with you for this market.", field="market",
-                      limit="forecasts")
+        raise Refused(
+            403, "The client forecast option is not shared with you for this market.", field="market", limit="forecasts"
+        )
     window = phase(access, today)
     if window != OPEN:
-        raise Refused(409, f"Your access to this market is {'not open yet' if window == BEFORE else 'over'} "
-                           f"({access.start_date.isoformat()} to {access.end_date.isoformat()}).",
-                      field="market", limit="start_date" if window == BEFORE else "end_date")
+        raise Refused(
+            409,
+            f"Your access to this market is {'not open yet' if window == BEFORE else 'over'} "
+            f"({access.start_date.isoformat()} to {access.end_date.isoformat()}).",
+            field="market",
+            limit="start_date" if window == BEFORE else "end_date",
+        )
 
 
 def orphan_problems(account: CustomerAccount, setup: dict) -> dict:
@@ -160,17 +189,22 @@ def orphan_problems(account: CustomerAccount, setup: dict) -> dict:
     if not setup.get("app_access"):
         if account.app_access:
             total = sum(counts.values())
-            return {"app_access": [
-                f"The account has {total} optimisation(s) made under its access limits; switching access off would "
-                f"leave them outside any limit. Delete them first."]}
+            return {
+                "app_access": [
+                    f"The account has {total} optimisation(s) made under its access limits; switching access off would "
+                    f"leave them outside any limit. Delete them first."
+                ]
+            }
         return {}
     wanted = {m["market"]: m for m in setup.get("markets") or []}
     problems: dict = {}
     for market, count in sorted(counts.items()):
         if market not in wanted:
             problems.setdefault("markets", []).append(
-                f"{market} has {count} optimisation(s): it cannot be removed until they are deleted.")
+                f"{market} has {count} optimisation(s): it cannot be removed until they are deleted."
+            )
         elif wanted[market]["max_optimisations"] < count:
             problems.setdefault("markets", []).append(
-                f"{market} has {count} optimisation(s): its maximum cannot go below {count}.")
+                f"{market} has {count} optimisation(s): its maximum cannot go below {count}."
+            )
     return problems

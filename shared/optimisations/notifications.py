@@ -55,8 +55,11 @@ def _recipients(optimisation: Optimisation, today: dt.date) -> list[tuple[str, s
 
 def notice(settings: Settings, optimisation: Optimisation, entry: dict, to: str, side: str) -> EmailMessage:
     account = optimisation.account
-    path = (f"/customers/{account.id}/optimisations/{optimisation.id}" if side == limits.KAM
-            else f"/my-account/optimisations/{optimisation.id}")
+    path = (
+        f"/customers/{account.id}/optimisations/{optimisation.id}"
+        if side == limits.KAM
+        else f"/my-account/optimisations/{optimisation.id}"
+    )
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
@@ -64,7 +67,7 @@ def notice(settings: Settings, optimisation: Optimisation, entry: dict, to: str,
     message["Message-ID"] = make_msgid(domain=settings.mail_from.rpartition("@")[2] or None)
     message["Subject"] = f"Fixing advice for {entry['date']:%A %d %B %Y}: {optimisation.name}"
     message.set_content(
-        f"Fixing advice for {account.company}, optimisation \"{optimisation.name}\" ({optimisation.market}):\n\n"
+        f'Fixing advice for {account.company}, optimisation "{optimisation.name}" ({optimisation.market}):\n\n'
         f"On {entry['date']:%A %d %B %Y}, fix {entry['share_pct']:.2f} % of the volume ({entry['volume_mwh']} MWh).\n\n"
         f"The calendar of fixing advice: {settings.public_base_url}{path}\n\n"
         f"You receive this email because notifications are on for this optimisation.\n"
@@ -79,8 +82,9 @@ def send_due(settings: Settings, today: dt.date) -> int:
     if not dates:
         return 0
     sent = 0
-    query = (Optimisation.select().join(CustomerAccount)
-             .where(Optimisation.notify & (CustomerAccount.status == "active")))
+    query = (
+        Optimisation.select().join(CustomerAccount).where(Optimisation.notify & (CustomerAccount.status == "active"))
+    )
     for optimisation in query:
         for role, email, side in _recipients(optimisation, today):
             calendar = reading.calendar_for(optimisation, side, today)

@@ -19,8 +19,13 @@ def one(account: CustomerAccount, optimisation_id: int) -> Optimisation | None:
 
 
 def conditions(optimisation: Optimisation) -> calendar.Conditions:
-    return calendar.Conditions(optimisation.window_start, optimisation.window_end, optimisation.max_fixings,
-                               optimisation.min_share_pct, optimisation.risk_appetite)
+    return calendar.Conditions(
+        optimisation.window_start,
+        optimisation.window_end,
+        optimisation.max_fixings,
+        optimisation.min_share_pct,
+        optimisation.risk_appetite,
+    )
 
 
 def recorded(optimisation: Optimisation, *, until: dt.date | None = None) -> list[calendar.Recorded]:
@@ -33,8 +38,9 @@ def recorded(optimisation: Optimisation, *, until: dt.date | None = None) -> lis
 def curve(optimisation: Optimisation, *, as_of: dt.date | None = None) -> dict:
     account = optimisation.account
     moment = None if as_of is None else dt.datetime.combine(as_of, dt.time.max)
-    upload = forecasts.latest_upload(optimisation.forecast, optimisation.market, as_of=moment,
-                                     **forecasts.owner_of(optimisation.forecast, account))
+    upload = forecasts.latest_upload(
+        optimisation.forecast, optimisation.market, as_of=moment, **forecasts.owner_of(optimisation.forecast, account)
+    )
     return forecasts.curve_of(upload)
 
 
@@ -43,35 +49,81 @@ def calendar_for(optimisation: Optimisation, side: str, today: dt.date) -> dict:
     whether advice is shown at all, and since when it is frozen."""
     sight = limits.sight(optimisation.account, optimisation.market, side, today)
     if not sight.forecast:
-        return {"available": False, "frozen_at": None, "entries": [], "unplaced_pct": Decimal(0),
-                "note": "Your access to this market has not started yet: the forecast and the fixing advice appear "
-                        "from the start date."}
+        return {
+            "available": False,
+            "frozen_at": None,
+            "entries": [],
+            "unplaced_pct": Decimal(0),
+            "note": "Your access to this market has not started yet: the forecast and the fixing advice appear "
+            "from the start date.",
+        }
     moment = sight.frozen_at or today
     prices = curve(optimisation, as_of=sight.frozen_at)
     result = calendar.compute(conditions(optimisation), prices, recorded(optimisation, until=sight.frozen_at), moment)
     volume = Decimal(optimisation.volume_mwh)
-    entries = [{"date": f.fixed_on, "share_pct": Decimal(f.share_bp) / 100, "status": "fixed",
-                "volume_mwh": (volume * f.share_bp / calendar.FULL).quantize(Decimal("0.001")),
-                "forecast_price": None} for f in result.fixed]
-    entries += [{"date": a.on, "share_pct": a.share_pct, "status": "to_do", "forecast_price": a.forecast_price,
-                 "volume_mwh": (volume * a.share_bp / calendar.FULL).quantize(Decimal("0.001"))} for a in result.advice]
+    entries = [
+        {
+            "date": f.fixed_on,
+            "share_pct": Decimal(f.share_bp) / 100,
+            "status": "fixed",
+            "volume_mwh": (volume * f.share_bp / calendar.FULL).quantize(Decimal("0.001")),
+            "forecast_price": None,
+        }
+        for f in result.fixed
+    ]
+    entries += [
+        {
+            "date": a.on,
+            "share_pct": a.share_pct,
+            "status": "to_do",
+            "forecast_price": a.forecast_price,
+            "volume_mwh": (volume * a.share_bp / calendar.FULL).quantize(Decimal("0.001")),
+        }
+        for a in result.advice
+    ]
     note = result.note
     if not prices and result.advice:
-        note += (f" No {optimisation.forecast} forecast is loaded for this market yet: the advice is spread "
-                 f"without prices.")
+        note += (
+            f" No {optimisation.forecast} forecast is loaded for this market yet: the advice is spread without prices."
+        )
     if sight.frozen_at:
-        note = f"Your access to this market ended on {sight.frozen_at.isoformat()}: this is the advice as of then. " + note
-    return {"available": True, "frozen_at": sight.frozen_at, "entries": entries, "note": note,
-            "unplaced_pct": Decimal(result.unplaced_bp) / 100}
+        note = (
+            f"Your access to this market ended on {sight.frozen_at.isoformat()}: this is the advice as of then. " + note
+        )
+    return {
+        "available": True,
+        "frozen_at": sight.frozen_at,
+        "entries": entries,
+        "note": note,
+        "unplaced_pct": Decimal(result.unplaced_bp) / 100,
+    }
 
 
 def describe(optimisation: Optimisation, side: str, today: dt.date, base_url: str = "") -> dict:
     """The optimisation as the API answers it (and the pages show it)."""
     account = optimisation.account
-    fields = {name: getattr(optimisation, name) for name in (
-        "id", "market", "name", "delivery_start", "delivery_end", "volume_mwh", "tariff_indexes", "max_fixings",
-        "min_share_pct", "window_start", "window_end", "risk_appetite", "forecast", "notify", "notify_recipients",
-        "created_at", "updated_at")}
+    fields = {
+        name: getattr(optimisation, name)
+        for name in (
+            "id",
+            "market",
+            "name",
+            "delivery_start",
+            "delivery_end",
+            "volume_mwh",
+            "tariff_indexes",
+            "max_fixings",
+            "min_share_pct",
+            "window_start",
+            "window_end",
+            "risk_appetite",
+            "forecast",
+            "notify",
+            "notify_recipients",
+            "created_at",
+            "updated_at",
+        )
+    }
     return {
         **fields,
         "account_id": account.id,

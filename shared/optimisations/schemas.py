@@ -59,36 +59,67 @@ class OptimisationSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    market = fields.String(required=True, validate=validate.OneOf(
-        sorted(CATALOGUE), error="Unknown market {input!r}: choose one of {choices}."))
+    market = fields.String(
+        required=True,
+        validate=validate.OneOf(sorted(CATALOGUE), error="Unknown market {input!r}: choose one of {choices}."),
+    )
     name = Text(max_length=200, required=True)
-    delivery_start = Month(required=True, metadata={"type": "string", "example": "2027-01",
-                                                    "description": "First delivery month, YYYY-MM."})
-    delivery_end = Month(required=True, metadata={"type": "string", "example": "2027-12",
-                                                  "description": "Last delivery month, YYYY-MM."})
-    volume_mwh = fields.Decimal(required=True, places=3, as_string=True, allow_nan=False, validate=validate.Range(
-        min=Decimal("0.001"), max=MAX_VOLUME, error=f"Must be more than 0 and at most {MAX_VOLUME} MWh."),
-        metadata={"minimum": 0.001, "maximum": float(MAX_VOLUME), "description": "MWh (a number or a decimal string)"})
-    risk_appetite = fields.String(required=True, validate=validate.OneOf(
-        RISK_APPETITES, error="Choose a risk appetite among {choices}."))
-    tariff_indexes = fields.List(fields.String(validate=validate.OneOf(
-        TARIFF_INDEXES, error="Unknown tariff index {input!r}: choose among {choices}.")),
-        load_default=lambda: ["base"], validate=validate.Length(min=1, error="Choose at least one tariff index."))
-    max_fixings = fields.Integer(strict=True, load_default=4, validate=validate.Range(
-        min=1, max=MAX_FIXINGS, error=f"Must be a whole number from 1 to {MAX_FIXINGS}."),
-        metadata={"description": "How many fixings the contract allows."})
-    min_share_pct = fields.Integer(strict=True, load_default=10, validate=validate.Range(
-        min=1, max=100, error="Must be a whole percentage from 1 to 100."),
-        metadata={"description": "The minimum share of the volume per fixing, in %."})
-    window_start = fields.Date(load_default=None, metadata={"description": "First day fixings may be made (default today)."})
-    window_end = fields.Date(load_default=None, metadata={
-        "description": "Last day fixings may be made (default: the day before delivery starts)."})
-    forecast = fields.String(load_default=None, validate=validate.OneOf(
-        KINDS, error="Choose a forecast among {choices}."), metadata={
-        "description": "The forecast the advice is based on: one shared with the account."})
+    delivery_start = Month(
+        required=True,
+        metadata={"type": "string", "example": "2027-01", "description": "First delivery month, YYYY-MM."},
+    )
+    delivery_end = Month(
+        required=True, metadata={"type": "string", "example": "2027-12", "description": "Last delivery month, YYYY-MM."}
+    )
+    volume_mwh = fields.Decimal(
+        required=True,
+        places=3,
+        as_string=True,
+        allow_nan=False,
+        validate=validate.Range(
+            min=Decimal("0.001"), max=MAX_VOLUME, error=f"Must be more than 0 and at most {MAX_VOLUME} MWh."
+        ),
+        metadata={"minimum": 0.001, "maximum": float(MAX_VOLUME), "description": "MWh (a number or a decimal string)"},
+    )
+    risk_appetite = fields.String(
+        required=True, validate=validate.OneOf(RISK_APPETITES, error="Choose a risk appetite among {choices}.")
+    )
+    tariff_indexes = fields.List(
+        fields.String(
+            validate=validate.OneOf(TARIFF_INDEXES, error="Unknown tariff index {input!r}: choose among {choices}.")
+        ),
+        load_default=lambda: ["base"],
+        validate=validate.Length(min=1, error="Choose at least one tariff index."),
+    )
+    max_fixings = fields.Integer(
+        strict=True,
+        load_default=4,
+        validate=validate.Range(min=1, max=MAX_FIXINGS, error=f"Must be a whole number from 1 to {MAX_FIXINGS}."),
+        metadata={"description": "How many fixings the contract allows."},
+    )
+    min_share_pct = fields.Integer(
+        strict=True,
+        load_default=10,
+        validate=validate.Range(min=1, max=100, error="Must be a whole percentage from 1 to 100."),
+        metadata={"description": "The minimum share of the volume per fixing, in %."},
+    )
+    window_start = fields.Date(
+        load_default=None, metadata={"description": "First day fixings may be made (default today)."}
+    )
+    window_end = fields.Date(
+        load_default=None,
+        metadata={"description": "Last day fixings may be made (default: the day before delivery starts)."},
+    )
+    forecast = fields.String(
+        load_default=None,
+        validate=validate.OneOf(KINDS, error="Choose a forecast among {choices}."),
+        metadata={"description": "The forecast the advice is based on: one shared with the account."},
+    )
     notify = yes_no(load_default=True)
-    notify_recipients = fields.List(fields.String(validate=validate.OneOf(
-        RECIPIENTS, error="Choose recipients among {choices}.")), load_default=None)
+    notify_recipients = fields.List(
+        fields.String(validate=validate.OneOf(RECIPIENTS, error="Choose recipients among {choices}.")),
+        load_default=None,
+    )
 
     @validates_schema(skip_on_field_errors=True)
     def check_periods(self, data, partial=False, **kwargs):
@@ -127,8 +158,9 @@ def complete(data: dict, today: dt.date) -> dict:
         data["window_start"] = today
     if data["window_end"] is None:
         before_delivery = data["delivery_start"] - dt.timedelta(days=1)
-        data["window_end"] = before_delivery if before_delivery >= data["window_start"] else last_day(
-            data["delivery_end"])
+        data["window_end"] = (
+            before_delivery if before_delivery >= data["window_start"] else last_day(data["delivery_end"])
+        )
     if data["window_end"] < data["window_start"]:
         raise ValidationError({"window_end": ["Must be on or after the window start."]})
     return data
@@ -141,20 +173,36 @@ class FixingSchema(Schema):
         unknown = RAISE
 
     fixed_on = fields.Date(required=True)
-    price = fields.Decimal(required=True, places=4, as_string=True, allow_nan=False, validate=validate.Range(
-        min=Decimal("0.0001"), max=Decimal("99999"), error="Must be a positive price below 100000."),
-        metadata={"minimum": 0.0001, "maximum": 99999})
-    share_pct = fields.Decimal(required=True, places=2, as_string=True, allow_nan=False, validate=validate.Range(
-        min=Decimal("0.01"), max=Decimal("100"), error="Must be a percentage above 0 and at most 100."),
-        metadata={"minimum": 0.01, "maximum": 100})
+    price = fields.Decimal(
+        required=True,
+        places=4,
+        as_string=True,
+        allow_nan=False,
+        validate=validate.Range(
+            min=Decimal("0.0001"), max=Decimal("99999"), error="Must be a positive price below 100000."
+        ),
+        metadata={"minimum": 0.0001, "maximum": 99999},
+    )
+    share_pct = fields.Decimal(
+        required=True,
+        places=2,
+        as_string=True,
+        allow_nan=False,
+        validate=validate.Range(
+            min=Decimal("0.01"), max=Decimal("100"), error="Must be a percentage above 0 and at most 100."
+        ),
+        metadata={"minimum": 0.01, "maximum": 100},
+    )
 
 
 class FixingStatusSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    status = fields.String(required=True, validate=validate.OneOf(
-        ("cancelled",), error="A recorded fixing can only be cancelled (status 'cancelled')."))
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(("cancelled",), error="A recorded fixing can only be cancelled (status 'cancelled')."),
+    )
 
 
 def decimal_string(**kwargs) -> fields.Decimal:
@@ -180,8 +228,9 @@ class AdviceViewSchema(Schema):
     share_pct = decimal_string(places=2)
     volume_mwh = decimal_string(places=3)
     forecast_price = decimal_string(allow_none=True)
-    status = fields.String(validate=validate.OneOf(("to_do", "fixed")),
-                           metadata={"description": "to_do (advised) or fixed"})
+    status = fields.String(
+        validate=validate.OneOf(("to_do", "fixed")), metadata={"description": "to_do (advised) or fixed"}
+    )
 
 
 class CalendarViewSchema(Schema):

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from csrf import csrf_token
 from conftest import PASSWORD
+from csrf import csrf_token
 from worker_processes import start_worker, stop_worker, worker_env  # noqa: F401  (the ops tests import them from here)
+
 from shared import db, observability, organisations
 
 
@@ -19,7 +19,7 @@ class OpsBrowser:
     def __init__(self, client):
         self.client = client
 
-    def login(self, email: str) -> "OpsBrowser":
+    def login(self, email: str) -> OpsBrowser:
         answer = self.post("/login", {"email": email, "password": PASSWORD}, page="/login")
         assert answer.status_code == 302, answer.text
         return self

@@ -7,20 +7,26 @@ from __future__ import annotations
 import signal
 
 import pytest
-
 from conftest import account_request
+
 from ops.conftest import queue, start_worker, stop_worker, wait_until, worker_env
 
 pytestmark = pytest.mark.slow
 
 
 def request(n: int):
-    return account_request(**{"setup": {"app_access": False}, "customer.email": f"c{n}@foundry.example",
-                              "customer.customer_reference": f"R{n}"})
+    return account_request(
+        **{
+            "setup": {"app_access": False},
+            "customer.email": f"c{n}@foundry.example",
+            "customer.customer_reference": f"R{n}",
+        }
+    )
 
 
 def test_stopping_the_worker_mid_load_shows_the_backlog_grow_and_a_new_worker_drains_it(
-        settings, api, mailbox, ops, fast_liveness):
+    settings, api, mailbox, ops, fast_liveness
+):
     env = worker_env(settings, mailbox.url)
     first = start_worker(env)
     second = None
@@ -28,8 +34,11 @@ def test_stopping_the_worker_mid_load_shows_the_backlog_grow_and_a_new_worker_dr
         wait_until(lambda: ops.snapshot()["workers_summary"]["processes"] == 1, timeout=30)
         ids = [api.create(request(n)).get_json()["id"] for n in range(5)]
         stop_worker(first, signal.SIGKILL)  # mid-load: some of these may still be in flight
-        wait_until(lambda: ops.snapshot()["workers_summary"] == {"processes": 0, "threads": 0, "hosts": 0, "silent": 1},
-                   timeout=10, message="/ops never showed the killed worker silent")
+        wait_until(
+            lambda: ops.snapshot()["workers_summary"] == {"processes": 0, "threads": 0, "hosts": 0, "silent": 1},
+            timeout=10,
+            message="/ops never showed the killed worker silent",
+        )
 
         backlog = [queue(ops.snapshot(), "validate_customer")["ready"]]
         for n in range(5, 15):
@@ -40,8 +49,11 @@ def test_stopping_the_worker_mid_load_shows_the_backlog_grow_and_a_new_worker_dr
         assert "No worker" not in ops.get("/ops/panel").text and "1 silent" in ops.get("/ops/panel").text
 
         second = start_worker(env)
-        wait_until(lambda: queue(ops.snapshot(), "validate_customer")["ready"] == 0, timeout=30,
-                   message="the new worker never drained the backlog")
+        wait_until(
+            lambda: queue(ops.snapshot(), "validate_customer")["ready"] == 0,
+            timeout=30,
+            message="the new worker never drained the backlog",
+        )
         for account_id in ids:
             assert api.wait_for_status(account_id, timeout=40)["status"] == "active"
         snapshot = ops.snapshot()

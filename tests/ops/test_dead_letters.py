@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 
 import dramatiq
-
 from conftest import account_request, wait_drained
+from web.kam_browser import text_of
+
 from ops.conftest import queue, wait_until
 from shared import queues
-from web.kam_browser import text_of
 
 
 def dead_letter_for(ops, account_id):
@@ -28,8 +28,8 @@ def test_a_dead_lettered_stage_message_is_requeued_and_the_account_completes(ops
     letter = dead_letter_for(ops, account_id)
     assert letter["queue"] == "send_credentials" and letter["attempts"] == 3 and "451" in letter["error"]
     page = ops.get("/ops").text
-    assert f'/ops/dead-letters/send_credentials/{letter["id"]}/requeue' in page
-    assert f'/ops/dead-letters/send_credentials/{letter["id"]}/discard' in page
+    assert f"/ops/dead-letters/send_credentials/{letter['id']}/requeue" in page
+    assert f"/ops/dead-letters/send_credentials/{letter['id']}/discard" in page
 
     answer = ops.post(f"/ops/dead-letters/send_credentials/{letter['id']}/requeue")
     assert answer.status_code == 303
@@ -66,8 +66,13 @@ def _endpoint_of(org) -> int:
 def test_any_other_dead_letter_goes_back_on_its_queue_with_its_retries_reset(ops, org, broker, redis_client):
     """No worker: the requeued message is seen waiting, ready, on its own queue."""
     endpoint_id = _endpoint_of(org)
-    message = dramatiq.Message(queue_name="deliver_webhook", actor_name="deliver_webhook", args=(endpoint_id,), kwargs={},
-                               options={"retries": 5, "traceback": "Traceback...\nConnectionError: refused"})
+    message = dramatiq.Message(
+        queue_name="deliver_webhook",
+        actor_name="deliver_webhook",
+        args=(endpoint_id,),
+        kwargs={},
+        options={"retries": 5, "traceback": "Traceback...\nConnectionError: refused"},
+    )
     redis_client.zadd(queues.dead_key("deliver_webhook"), {"abc-1": int(time.time() * 1000)})
     redis_client.hset(queues.dead_messages_key("deliver_webhook"), "abc-1", message.encode())
     snapshot = ops.snapshot()

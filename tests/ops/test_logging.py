@@ -9,8 +9,8 @@ import logging
 import re
 
 import pytest
-
 from conftest import account_request
+
 from shared import logging_setup
 
 
@@ -33,7 +33,9 @@ def test_every_workflow_line_names_its_account_and_stage(captured, api, worker, 
     account_id = api.create(account_request()).get_json()["id"]
     assert api.wait_for_status(account_id)["status"] == "failed"
     lines = [json.loads(line) for line in captured.getvalue().splitlines()]
-    workflow = [e for e in lines if e["logger"].startswith(("workers.", "dramatiq.middleware.retries", "dramatiq.worker"))]
+    workflow = [
+        e for e in lines if e["logger"].startswith(("workers.", "dramatiq.middleware.retries", "dramatiq.worker"))
+    ]
     assert any(e["message"] == "stage gave up after its retries" for e in workflow)
     assert any(e["logger"].startswith("dramatiq.middleware.retries") for e in workflow)  # Dramatiq's own lines too
     for entry in workflow:
@@ -78,5 +80,7 @@ def test_text_format_is_readable_and_names_the_account(capsys):
     finally:
         log.removeHandler(handler)
     first, second = stream.getvalue().splitlines()
-    assert first.endswith("WARNING kamflow.text-test [account_id=42 stage=send_credentials] stage waiting: outbox claimed")
+    assert first.endswith(
+        "WARNING kamflow.text-test [account_id=42 stage=send_credentials] stage waiting: outbox claimed"
+    )
     assert second.endswith("dev inbox: Bearer [redacted]")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
+from conftest import account_request
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import account_request
 from kamflow.embedded_redis import free_port
 from ops.conftest import start_worker, stop_worker, wait_until, worker_env
 
@@ -54,8 +54,12 @@ def test_gateway_counters_move_by_what_was_requested(app, api, scrape, broker):
     route = "/api/v1/customer-accounts"
     before = scrape()
     for n in range(2):
-        assert api.create(account_request(**{"customer.email": f"c{n}@foundry.example",
-                                             "customer.customer_reference": f"R{n}"})).status_code == 202
+        assert (
+            api.create(
+                account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}"})
+            ).status_code
+            == 202
+        )
     assert api.create(account_request(**{"customer.phone": "not a phone"})).status_code == 422
     assert api.get("/api/v1/customer-accounts/999").status_code == 404
     after = scrape()
@@ -73,13 +77,21 @@ def test_gateway_counters_move_by_what_was_requested(app, api, scrape, broker):
 
 
 @pytest.mark.slow
-def test_worker_exporter_counts_dramatiq_messages_and_accounts_reaching_each_final_status(settings, api, mailbox, tmp_path):
+def test_worker_exporter_counts_dramatiq_messages_and_accounts_reaching_each_final_status(
+    settings, api, mailbox, tmp_path
+):
     port = free_port()
-    env = worker_env(settings, mailbox.url, dramatiq_prom_host="127.0.0.1", dramatiq_prom_port=str(port),
-                     dramatiq_prom_db=str(tmp_path / "prom"))
+    env = worker_env(
+        settings,
+        mailbox.url,
+        dramatiq_prom_host="127.0.0.1",
+        dramatiq_prom_port=str(port),
+        dramatiq_prom_db=str(tmp_path / "prom"),
+    )
     (tmp_path / "prom").mkdir()
     process = start_worker(env, threads=2)
     try:
+
         def scrape_worker():
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
@@ -91,17 +103,32 @@ def test_worker_exporter_counts_dramatiq_messages_and_accounts_reaching_each_fin
         mailbox.refuse_next(3)
         failed = api.create(account_request()).get_json()["id"]
         assert api.wait_for_status(failed, timeout=30)["status"] == "failed"
-        active = api.create(account_request(**{"setup": {"app_access": False}, "customer.email": "a@foundry.example",
-                                               "customer.customer_reference": "R2"})).get_json()["id"]
-        rejected = api.create(account_request(**{"setup.markets.1.forecasts": ["application", "manager"],
-                                                 "customer.email": "r@foundry.example",
-                                                 "customer.customer_reference": "R3"})).get_json()["id"]
+        active = api.create(
+            account_request(
+                **{
+                    "setup": {"app_access": False},
+                    "customer.email": "a@foundry.example",
+                    "customer.customer_reference": "R2",
+                }
+            )
+        ).get_json()["id"]
+        rejected = api.create(
+            account_request(
+                **{
+                    "setup.markets.1.forecasts": ["application", "manager"],
+                    "customer.email": "r@foundry.example",
+                    "customer.customer_reference": "R3",
+                }
+            )
+        ).get_json()["id"]
         assert api.wait_for_status(active, timeout=30)["status"] == "active"
         assert api.wait_for_status(rejected, timeout=30)["status"] == "rejected"
 
         def settled():
             scraped = scrape_worker()
-            return scraped if scraped and value(scraped, "kamflow_accounts_final_total", status="rejected") >= 1 else None
+            return (
+                scraped if scraped and value(scraped, "kamflow_accounts_final_total", status="rejected") >= 1 else None
+            )
 
         after = wait_until(settled, timeout=10)
     finally:

@@ -6,7 +6,6 @@ a person to look at."""
 from __future__ import annotations
 
 import dramatiq
-
 from accessibility import assert_accessible
 from browser import browser_tests, launch, screenshot
 from conftest import PASSWORD, account_request
@@ -15,7 +14,9 @@ pytestmark = browser_tests
 
 
 def request(n: int, **changes):
-    return account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}", **changes})
+    return account_request(
+        **{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}", **changes}
+    )
 
 
 def test_ops_under_load_refreshes_by_itself_and_retries_from_the_browser(live_server, broker, api, operator, mailbox):

@@ -9,15 +9,21 @@ import json
 import re
 
 from conftest import account_request
+from web.kam_browser import text_of
+
 from gateway.ops.charts import line_chart, nice_ceiling
 from ops.conftest import wait_until
 from shared import db, trends
-from web.kam_browser import text_of
 
 
 def no_access(n: int) -> dict:
-    return account_request(**{"setup": {"app_access": False}, "customer.email": f"c{n}@foundry.example",
-                              "customer.customer_reference": f"R{n}"})
+    return account_request(
+        **{
+            "setup": {"app_access": False},
+            "customer.email": f"c{n}@foundry.example",
+            "customer.customer_reference": f"R{n}",
+        }
+    )
 
 
 def chart(page: str, chart_id: str) -> str:
@@ -74,7 +80,10 @@ def test_a_gap_in_the_samples_is_drawn_as_a_gap_not_a_zero():
 
 def test_the_workers_sample_the_queue_depth_when_nobody_looks(worker, redis_client):
     """The reconciler pass samples it: the chart has data for the hours nobody had /ops open."""
-    wait_until(lambda: redis_client.llen(trends.SAMPLES_KEY) >= 1, timeout=10,
-               message="no queue-depth sample from the workers' reconciler")
+    wait_until(
+        lambda: redis_client.llen(trends.SAMPLES_KEY) >= 1,
+        timeout=10,
+        message="no queue-depth sample from the workers' reconciler",
+    )
     sample = json.loads(redis_client.lindex(trends.SAMPLES_KEY, 0))
     assert sample["ready"] == 0 and sample["delayed"] == 0 and sample["t"] > 0

@@ -9,8 +9,9 @@ def failed_accounts(api, mailbox, count):
     ids = []
     for n in range(count):
         mailbox.refuse_next(3)
-        account_id = api.create(account_request(**{"customer.email": f"c{n}@foundry.example",
-                                                   "customer.customer_reference": f"R{n}"})).get_json()["id"]
+        account_id = api.create(
+            account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}"})
+        ).get_json()["id"]
         assert api.wait_for_status(account_id)["status"] == "failed"
         ids.append(account_id)
     return ids

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 
 from conftest import account_request
+from web.kam_browser import text_of
+
 from ops.conftest import queue, wait_until
 from shared import db
 from shared.models import CustomerAccount
-from web.kam_browser import text_of
 
 REJECTED = {"setup.markets.1.forecasts": ["application", "manager"]}  # no manager forecast for de-gas
 
@@ -37,8 +38,12 @@ def test_only_operators_and_managers_get_in(app, ops, manager_ops, org):
 def test_queue_counts_come_from_the_broker(ops, api, broker):
     """No worker runs: every accepted account waits, ready, on the first stage's queue."""
     for n in range(3):
-        assert api.create(account_request(**{"customer.email": f"c{n}@foundry.example",
-                                             "customer.customer_reference": f"R{n}"})).status_code == 202
+        assert (
+            api.create(
+                account_request(**{"customer.email": f"c{n}@foundry.example", "customer.customer_reference": f"R{n}"})
+            ).status_code
+            == 202
+        )
     snapshot = ops.snapshot()
     assert queue(snapshot, "validate_customer") == {"queue": "validate_customer", "ready": 3, "delayed": 0, "dead": 0}
     assert [q["queue"] for q in snapshot["queues"]][-1] == "deliver_webhook"
@@ -50,15 +55,28 @@ def test_queue_counts_come_from_the_broker(ops, api, broker):
 
 
 def test_workers_and_stage_throughput_are_shown(ops, api, worker):
-    ids = [api.create(account_request(**{"setup": {"app_access": False}, "customer.email": f"c{n}@foundry.example",
-                                         "customer.customer_reference": f"R{n}"})).get_json()["id"] for n in range(2)]
+    ids = [
+        api.create(
+            account_request(
+                **{
+                    "setup": {"app_access": False},
+                    "customer.email": f"c{n}@foundry.example",
+                    "customer.customer_reference": f"R{n}",
+                }
+            )
+        ).get_json()["id"]
+        for n in range(2)
+    ]
     for account_id in ids:
         assert api.wait_for_status(account_id)["status"] == "active"
     snapshot = ops.snapshot()
     assert snapshot["workers_summary"] == {"processes": 1, "threads": 4, "hosts": 1, "silent": 0}
     stages = {s["stage"]: s for s in snapshot["stages"]}
     assert stages["validate_customer"]["completed"] == 2
-    assert stages["validate_customer"]["p50_s"] is not None and stages["validate_customer"]["p95_s"] >= stages["validate_customer"]["p50_s"]
+    assert (
+        stages["validate_customer"]["p50_s"] is not None
+        and stages["validate_customer"]["p95_s"] >= stages["validate_customer"]["p50_s"]
+    )
     assert stages["send_credentials"]["completed"] == 2  # skipped counts as the stage completed
     assert snapshot["accounts_by_status"]["active"] == 2
     page = text_of(ops.get("/ops/panel").text)
@@ -94,22 +112,29 @@ def test_a_stage_that_fails_for_good_is_listed_and_retried_from_ops_to_active(op
 def test_the_timeline_shows_every_attempt_one_click_from_the_list(ops, api, worker, mailbox):
     mailbox.refuse_next(3)
     failed_id = api.create(account_request()).get_json()["id"]
-    rejected_id = api.create(account_request(**REJECTED, **{"customer.email": "other@foundry.example",
-                                                            "customer.customer_reference": "R2"})).get_json()["id"]
+    rejected_id = api.create(
+        account_request(**REJECTED, **{"customer.email": "other@foundry.example", "customer.customer_reference": "R2"})
+    ).get_json()["id"]
     assert api.wait_for_status(failed_id)["status"] == "failed"
     assert api.wait_for_status(rejected_id)["status"] == "rejected"
 
     page = ops.get("/ops").text
     rejected_row = row(page, "data-account", rejected_id)
     assert "rejected" in rejected_row and "validate_customer" in rejected_row and "manager" in rejected_row
-    assert f'/ops/accounts/{rejected_id}/retry' not in page  # nothing to retry in a business rejection
+    assert f"/ops/accounts/{rejected_id}/retry" not in page  # nothing to retry in a business rejection
     assert f'href="/ops/accounts/{failed_id}"' in page and f'href="/ops/accounts/{rejected_id}"' in page
 
     timeline = ops.get(f"/ops/accounts/{failed_id}").text
     rows = re.findall(r'<tr class="outcome-(\w+)">(.*?)</tr>', timeline, flags=re.S)
     stages = [(text_of(cells).split()[2], outcome) for outcome, cells in rows]
-    assert stages == [("validate_customer", "done"), ("provision_access", "done"), ("activate_markets", "done"),
-                      ("send_credentials", "retrying"), ("send_credentials", "retrying"), ("send_credentials", "failed")]
+    assert stages == [
+        ("validate_customer", "done"),
+        ("provision_access", "done"),
+        ("activate_markets", "done"),
+        ("send_credentials", "retrying"),
+        ("send_credentials", "retrying"),
+        ("send_credentials", "failed"),
+    ]
     last = text_of(rows[-1][1])
     assert " 3 " in last and "451" in last and ":" in last  # attempt 3, the SMTP error, the worker (host:pid:thread)
     assert "Retry from the failed stage" in timeline

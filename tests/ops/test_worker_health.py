@@ -16,7 +16,9 @@ from ops.conftest import start_worker, stop_worker, wait_until, worker_env
 
 def health(redis_url, *args):
     env = {**os.environ, "REDIS_URL": redis_url}
-    return subprocess.run([sys.executable, "-m", "workers.health", *args], env=env, capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "workers.health", *args], env=env, capture_output=True, text=True, timeout=30
+    )
 
 
 def test_health_check_passes_while_a_worker_runs_and_fails_once_it_stopped(broker, redis_url):
@@ -36,8 +38,11 @@ def test_health_check_passes_while_a_worker_runs_and_fails_once_it_stopped(broke
 def test_a_killed_worker_turns_silent_on_ops_and_fails_the_check(settings, broker, mailbox, ops, fast_liveness):
     process = start_worker(worker_env(settings, mailbox.url))
     try:
-        workers = wait_until(lambda: [w for w in ops.snapshot()["workers"] if w["pid"] != os.getpid() and w["alive"]],
-                             timeout=30, message="the worker process never showed up alive")
+        workers = wait_until(
+            lambda: [w for w in ops.snapshot()["workers"] if w["pid"] != os.getpid() and w["alive"]],
+            timeout=30,
+            message="the worker process never showed up alive",
+        )
         assert workers[0]["threads"] == 2  # the dramatiq CLI's worker process (a child of process.pid)
         assert health(settings.redis_url, "--any-host").returncode == 0
         os.killpg(process.pid, signal.SIGKILL)  # no goodbye: only its heartbeat stops

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import urllib.request
 
-from ops.conftest import start_worker, stop_worker, wait_until, worker_env
 from worker_processes import listening_addresses
+
+from ops.conftest import start_worker, stop_worker, wait_until, worker_env
 
 
 def test_a_test_worker_binds_only_free_loopback_ports(settings, broker, mailbox, monkeypatch):
@@ -19,6 +20,7 @@ def test_a_test_worker_binds_only_free_loopback_ports(settings, broker, mailbox,
     port = int(env["dramatiq_prom_port"])
     process = start_worker(env)
     try:
+
         def exporter_answers():
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
@@ -38,12 +40,19 @@ def test_a_test_worker_binds_only_free_loopback_ports(settings, broker, mailbox,
 def test_any_worker_a_test_starts_with_the_inherited_environment_binds_only_loopback(settings, mailbox, org, tmp_path):
     """A test that starts `dramatiq` with its own copy of the environment (and no exporter
     settings of its own) still gets loopback and a port the system chose, never 0.0.0.0:9191."""
-    env = {**os.environ, "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-           "SMTP_URL": mailbox.url}
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SMTP_URL": mailbox.url,
+    }
     process = start_worker(env, log_path=tmp_path / "worker.log")
     try:
-        listening = wait_until(lambda: listening_addresses(process.pid) or process.poll() is not None, timeout=30,
-                               message="the worker's exporter never listened")
+        listening = wait_until(
+            lambda: listening_addresses(process.pid) or process.poll() is not None,
+            timeout=30,
+            message="the worker's exporter never listened",
+        )
     finally:
         stop_worker(process)
     assert listening is not True, (tmp_path / "worker.log").read_text()

@@ -50,31 +50,34 @@ def test_each_required_field_missing_is_named(api, make_account, field):
     assert api.get(url(account)).get_json()["items"] == []
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"delivery_start": "2027-13"}, "delivery_start"),
-    ({"delivery_start": "2027-1"}, "delivery_start"),
-    ({"delivery_end": "2027-02-01"}, "delivery_end"),
-    ({"delivery_start": 202701}, "delivery_start"),
-    ({"delivery_start": "2028-06", "delivery_end": "2028-01"}, "delivery_end"),
-    ({"volume_mwh": "-5"}, "volume_mwh"),
-    ({"volume_mwh": "NaN"}, "volume_mwh"),
-    ({"volume_mwh": "abc"}, "volume_mwh"),
-    ({"risk_appetite": "reckless"}, "risk_appetite"),
-    ({"name": "x" * 201}, "name"),
-    ({"name": "   "}, "name"),
-    ({"name": "a\x00b"}, "name"),
-    ({"max_fixings": 0}, "max_fixings"),
-    ({"max_fixings": "4"}, "max_fixings"),
-    ({"min_share_pct": 101}, "min_share_pct"),
-    ({"tariff_indexes": ["base", "base"]}, "tariff_indexes"),
-    ({"tariff_indexes": ["weekend"]}, "tariff_indexes"),
-    ({"window_start": "2027-02-30"}, "window_start"),
-    ({"forecast": "oracle"}, "forecast"),
-    ({"notify": "yes"}, "notify"),
-    ({"notify_recipients": ["cfo"]}, "notify_recipients"),
-    ({"market": "mars-power"}, "market"),
-    ({"colour": "blue"}, "colour"),
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"delivery_start": "2027-13"}, "delivery_start"),
+        ({"delivery_start": "2027-1"}, "delivery_start"),
+        ({"delivery_end": "2027-02-01"}, "delivery_end"),
+        ({"delivery_start": 202701}, "delivery_start"),
+        ({"delivery_start": "2028-06", "delivery_end": "2028-01"}, "delivery_end"),
+        ({"volume_mwh": "-5"}, "volume_mwh"),
+        ({"volume_mwh": "NaN"}, "volume_mwh"),
+        ({"volume_mwh": "abc"}, "volume_mwh"),
+        ({"risk_appetite": "reckless"}, "risk_appetite"),
+        ({"name": "x" * 201}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "a\x00b"}, "name"),
+        ({"max_fixings": 0}, "max_fixings"),
+        ({"max_fixings": "4"}, "max_fixings"),
+        ({"min_share_pct": 101}, "min_share_pct"),
+        ({"tariff_indexes": ["base", "base"]}, "tariff_indexes"),
+        ({"tariff_indexes": ["weekend"]}, "tariff_indexes"),
+        ({"window_start": "2027-02-30"}, "window_start"),
+        ({"forecast": "oracle"}, "forecast"),
+        ({"notify": "yes"}, "notify"),
+        ({"notify_recipients": ["cfo"]}, "notify_recipients"),
+        ({"market": "mars-power"}, "market"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
 def test_bad_input_is_a_422_naming_the_field_and_writes_nothing(api, make_account, changes, field):
     account = make_account(**KAM_EDITS)
     answer = api.post(url(account), optimisation_body(**changes))
@@ -137,8 +140,9 @@ def test_patch_changes_parameters_and_the_calendar_follows(api, make_account):
     account = make_account(**KAM_EDITS)
     created = api.post(url(account), optimisation_body(risk_appetite="low", max_fixings=6, min_share_pct=10)).get_json()
     low = [e for e in created["calendar"]["entries"] if e["status"] == "to_do"]
-    changed = api.client.patch(url(account, created["id"]), json={"risk_appetite": "high", "notify": False},
-                               headers=api.headers)
+    changed = api.client.patch(
+        url(account, created["id"]), json={"risk_appetite": "high", "notify": False}, headers=api.headers
+    )
     assert changed.status_code == 200, changed.get_json()
     body = changed.get_json()
     assert body["risk_appetite"] == "high" and body["notify"] is False and body["name"] == "Foundry 2027"
@@ -152,15 +156,22 @@ def test_patch_changes_parameters_and_the_calendar_follows(api, make_account):
 
 def test_fixings_recorded_and_cancelled_adjust_the_calendar(api, make_account):
     account = make_account(**KAM_EDITS)
-    created = api.post(url(account), optimisation_body(
-        risk_appetite="low", max_fixings=4, min_share_pct=20,
-        window_start=(dt.date.today() - dt.timedelta(days=10)).isoformat())).get_json()
+    created = api.post(
+        url(account),
+        optimisation_body(
+            risk_appetite="low",
+            max_fixings=4,
+            min_share_pct=20,
+            window_start=(dt.date.today() - dt.timedelta(days=10)).isoformat(),
+        ),
+    ).get_json()
     fixings = url(account, created["id"]) + "/fixings"
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     too_small = api.post(fixings, {"fixed_on": yesterday, "price": "84.10", "share_pct": "15"})
     assert too_small.status_code == 422 and "share_pct" in too_small.get_json()["errors"]["json"]
-    future = api.post(fixings, {"fixed_on": (dt.date.today() + dt.timedelta(days=3)).isoformat(), "price": "84",
-                                "share_pct": "30"})
+    future = api.post(
+        fixings, {"fixed_on": (dt.date.today() + dt.timedelta(days=3)).isoformat(), "price": "84", "share_pct": "30"}
+    )
     assert future.status_code == 422 and "fixed_on" in future.get_json()["errors"]["json"]
     leaves_too_little = api.post(fixings, {"fixed_on": yesterday, "price": "84", "share_pct": "90"})
     assert leaves_too_little.status_code == 422
@@ -176,7 +187,9 @@ def test_fixings_recorded_and_cancelled_adjust_the_calendar(api, make_account):
     assert cancelled.status_code == 200
     body = cancelled.get_json()
     assert body["fixings"][0]["status"] == "cancelled"
-    assert sum(float(e["share_pct"]) for e in body["calendar"]["entries"] if e["status"] == "to_do") == pytest.approx(100)
+    assert sum(float(e["share_pct"]) for e in body["calendar"]["entries"] if e["status"] == "to_do") == pytest.approx(
+        100
+    )
     wrong = api.client.patch(f"{fixings}/{fixing_id}", json={"status": "fixed"}, headers=api.headers)
     assert wrong.status_code == 422
 
@@ -208,6 +221,12 @@ def test_optimisations_are_in_the_openapi_document(api):
     one = spec["paths"]["/api/v1/customer-accounts/{account_id}/optimisations/{optimisation_id}"]
     assert set(one) >= {"get", "patch", "delete"}
     schema = spec["components"]["schemas"]["Optimisation"]
-    assert set(schema["required"]) == {"market", "name", "delivery_start", "delivery_end", "volume_mwh",
-                                       "risk_appetite"}
+    assert set(schema["required"]) == {
+        "market",
+        "name",
+        "delivery_start",
+        "delivery_end",
+        "volume_mwh",
+        "risk_appetite",
+    }
     assert schema["properties"]["risk_appetite"]["enum"] == ["low", "moderate", "high"]

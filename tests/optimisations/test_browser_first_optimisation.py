@@ -8,9 +8,9 @@ import datetime as dt
 import re
 
 import pytest
-
 from browser import browser_tests, launch, screenshot
 from conftest import account_request
+
 from kamflow.demo import demo_curve_csv
 from shared import db
 from shared.optimisations import forecasts

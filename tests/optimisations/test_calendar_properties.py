@@ -22,7 +22,9 @@ def situations(draw):
     max_fixings = draw(st.integers(1, 12))
     min_share = draw(st.integers(1, 100))
     appetite = draw(st.sampled_from(calendar.RISK_APPETITES))
-    months = sorted({(window_start + dt.timedelta(days=31 * i)).replace(day=1) for i in range(draw(st.integers(0, 20)))})
+    months = sorted(
+        {(window_start + dt.timedelta(days=31 * i)).replace(day=1) for i in range(draw(st.integers(0, 20)))}
+    )
     curve = {m: Decimal(draw(st.integers(1, 50_000))) / 100 for m in months}
     # Recorded fixings made the way the editing rules allow: each at least the minimum, leaving
     # nothing or at least the minimum, the last one allowed completing the volume.
@@ -109,7 +111,8 @@ def test_moderate_appetite_uses_half_the_fixings_weighted_to_cheaper_months():
 
 def test_a_window_that_is_over_leaves_the_rest_unplaced_and_says_so():
     conditions = calendar.Conditions(dt.date(2027, 1, 4), dt.date(2027, 2, 26), 4, 20, "low")
-    result = calendar.compute(conditions, {}, [calendar.Recorded(dt.date(2027, 1, 5), 4000, Decimal(80))],
-                              dt.date(2027, 3, 1))
+    result = calendar.compute(
+        conditions, {}, [calendar.Recorded(dt.date(2027, 1, 5), 4000, Decimal(80))], dt.date(2027, 3, 1)
+    )
     assert result.advice == () and result.unplaced_bp == 6000
     assert "window is over" in result.note

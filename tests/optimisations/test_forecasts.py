@@ -8,32 +8,35 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-
 from conftest import account_request
+
 from shared import db
 from shared.models import ForecastUpload
 from shared.optimisations import forecasts
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("month,price\n2027-13,80\n", "Line 2: month '2027-13'"),
-    ("2027-1,80\n", "Line 1: month '2027-1'"),
-    ("2027-01-01,80\n", "Line 1: month"),
-    ("01/2027,80\n", "Line 1: month"),
-    ("2027-01,80\n2027-01,81\n", "Line 2: month 2027-01 appears twice"),
-    ("2027-01,-3\n", "Line 1: price '-3'"),
-    ("2027-01,0\n", "Line 1: price '0'"),
-    ("2027-01,NaN\n", "Line 1: price 'NaN'"),
-    ("2027-01,Infinity\n", "Line 1: price"),
-    ("2027-01,84,50\n", "Line 1: expected 2 values"),
-    ("2027-01;84.50\n", "Line 1: expected 2 values"),
-    ("2027-01,1e9\n", "Line 1: price '1e9'"),
-    ("2027-01,84.123456\n", "more than 4 decimals"),
-    ("month,price\n", "no forecast rows"),
-    ("", "no forecast rows"),
-    (b"\xff\xfe2\x00", "not UTF-8"),
-    ("2027-01,80\n" * 1 + "x" * (70 * 1024), "larger than 64 kB"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("month,price\n2027-13,80\n", "Line 2: month '2027-13'"),
+        ("2027-1,80\n", "Line 1: month '2027-1'"),
+        ("2027-01-01,80\n", "Line 1: month"),
+        ("01/2027,80\n", "Line 1: month"),
+        ("2027-01,80\n2027-01,81\n", "Line 2: month 2027-01 appears twice"),
+        ("2027-01,-3\n", "Line 1: price '-3'"),
+        ("2027-01,0\n", "Line 1: price '0'"),
+        ("2027-01,NaN\n", "Line 1: price 'NaN'"),
+        ("2027-01,Infinity\n", "Line 1: price"),
+        ("2027-01,84,50\n", "Line 1: expected 2 values"),
+        ("2027-01;84.50\n", "Line 1: expected 2 values"),
+        ("2027-01,1e9\n", "Line 1: price '1e9'"),
+        ("2027-01,84.123456\n", "more than 4 decimals"),
+        ("month,price\n", "no forecast rows"),
+        ("", "no forecast rows"),
+        (b"\xff\xfe2\x00", "not UTF-8"),
+        ("2027-01,80\n" * 1 + "x" * (70 * 1024), "larger than 64 kB"),
+    ],
+)
 def test_a_bad_file_is_refused_with_the_line_and_the_reason(content, expected):
     with pytest.raises(forecasts.ForecastRejected) as rejected:
         forecasts.parse_csv(content)
@@ -55,8 +58,9 @@ def test_uploads_are_kept_with_their_date_and_the_newest_is_used(org):
     organisation = org["organisation"]
     with db.database.connection_context():
         first = forecasts.latest_upload("manager", "fr-power", organisation_id=organisation.id)
-        second = forecasts.upload_csv("manager", "fr-power", "2027-01,99\n", "boss@acme-energy.example",
-                                      organisation_id=organisation.id)
+        second = forecasts.upload_csv(
+            "manager", "fr-power", "2027-01,99\n", "boss@acme-energy.example", organisation_id=organisation.id
+        )
         history = forecasts.uploads("manager", organisation_id=organisation.id, market="fr-power")
         assert [u.id for u in history] == [second.id, first.id]
         assert all(u.uploaded_at for u in history)
@@ -78,8 +82,13 @@ def test_the_manager_option_becomes_available_by_uploading(api, org, worker):
     assert rejected["status"] == "rejected"
     assert "setup.markets.de-gas.forecasts" in rejected["rejection_reasons"]
     with db.database.connection_context():
-        forecasts.upload_csv("manager", "de-gas", "2027-01,38.2\n2027-02,37.9\n", org["manager"].email,
-                             organisation_id=org["organisation"].id)
+        forecasts.upload_csv(
+            "manager",
+            "de-gas",
+            "2027-01,38.2\n2027-02,37.9\n",
+            org["manager"].email,
+            organisation_id=org["organisation"].id,
+        )
     markets = {m["id"]: m for m in api.get("/api/v1/markets").get_json()["items"]}
     assert markets["de-gas"]["manager_forecast"] is True
     accepted = api.wait_for_status(api.create(body).get_json()["id"])

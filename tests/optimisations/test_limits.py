@@ -25,8 +25,9 @@ def account(account_id) -> CustomerAccount:
     return CustomerAccount.get_by_id(account_id)
 
 
-@pytest.mark.parametrize("editor, allowed, refused", [("kam", limits.KAM, limits.CUSTOMER),
-                                                      ("customer", limits.CUSTOMER, limits.KAM)])
+@pytest.mark.parametrize(
+    "editor, allowed, refused", [("kam", limits.KAM, limits.CUSTOMER), ("customer", limits.CUSTOMER, limits.KAM)]
+)
 def test_only_the_editor_inserts_modifies_and_records(make_account, editor, allowed, refused):
     account_id = make_account(**{"setup.editor": editor})
     with db.database.connection_context():
@@ -34,10 +35,13 @@ def test_only_the_editor_inserts_modifies_and_records(make_account, editor, allo
             editing.create(account(account_id), load(), refused, "someone", TODAY)
         assert denied.value.status == 403 and denied.value.limit == "editor"
         optimisation = editing.create(account(account_id), load(), allowed, "editor", TODAY)
-        for action in (lambda side: editing.change(optimisation, {"notify": False}, side, "x", TODAY),
-                       lambda side: editing.record_fixing(optimisation, {"fixed_on": TODAY, "price": 80,
-                                                                         "share_pct": 50}, side, "x", TODAY),
-                       lambda side: editing.delete(optimisation, side, "x")):
+        for action in (
+            lambda side: editing.change(optimisation, {"notify": False}, side, "x", TODAY),
+            lambda side: editing.record_fixing(
+                optimisation, {"fixed_on": TODAY, "price": 80, "share_pct": 50}, side, "x", TODAY
+            ),
+            lambda side: editing.delete(optimisation, side, "x"),
+        ):
             with pytest.raises(limits.Refused):
                 action(refused)
         # both sides always see the calendar
@@ -59,8 +63,13 @@ def test_case_1_kam_edits_without_limit_on_any_offered_market(make_account):
 def test_case_2_before_start_listed_without_information_after_end_frozen(make_account):
     account_id = make_account()
     with db.database.connection_context():
-        optimisation = editing.create(account(account_id), load(
-            window_start=(TODAY - dt.timedelta(days=20)).isoformat()), limits.CUSTOMER, "claire", TODAY)
+        optimisation = editing.create(
+            account(account_id),
+            load(window_start=(TODAY - dt.timedelta(days=20)).isoformat()),
+            limits.CUSTOMER,
+            "claire",
+            TODAY,
+        )
         move_window(account_id, "fr-power", 5, 100)
         before = reading.calendar_for(optimisation, limits.CUSTOMER, TODAY)
         assert before["available"] is False and before["entries"] == [] and "not started" in before["note"]
@@ -83,8 +92,13 @@ def test_case_2_before_start_listed_without_information_after_end_frozen(make_ac
 def test_recorded_fixings_must_still_fit_changed_parameters(make_account):
     account_id = make_account(**{"setup.editor": "kam"})
     with db.database.connection_context():
-        optimisation = editing.create(account(account_id), load(
-            window_start=(TODAY - dt.timedelta(days=5)).isoformat(), min_share_pct=10), limits.KAM, "kam", TODAY)
+        optimisation = editing.create(
+            account(account_id),
+            load(window_start=(TODAY - dt.timedelta(days=5)).isoformat(), min_share_pct=10),
+            limits.KAM,
+            "kam",
+            TODAY,
+        )
         editing.record_fixing(optimisation, {"fixed_on": TODAY, "price": 80, "share_pct": 15}, limits.KAM, "kam", TODAY)
         with pytest.raises(ValidationError) as invalid:
             editing.change(optimisation, {"min_share_pct": 20}, limits.KAM, "kam", TODAY)
@@ -92,8 +106,16 @@ def test_recorded_fixings_must_still_fit_changed_parameters(make_account):
 
 
 def setup_with(max_fr=2, markets=("fr-power", "de-gas"), access=True):
-    rows = [{"market": m, "start_date": TODAY, "end_date": TODAY + dt.timedelta(days=100),
-             "forecasts": ["application"], "max_optimisations": max_fr if m == "fr-power" else 1} for m in markets]
+    rows = [
+        {
+            "market": m,
+            "start_date": TODAY,
+            "end_date": TODAY + dt.timedelta(days=100),
+            "forecasts": ["application"],
+            "max_optimisations": max_fr if m == "fr-power" else 1,
+        }
+        for m in markets
+    ]
     return {"app_access": access, "editor": "kam", "markets": rows} if access else {"app_access": False}
 
 
@@ -102,9 +124,11 @@ def test_changing_limits_never_leaves_orphans(make_account):
     with db.database.connection_context():
         for name in "AB":
             editing.create(account(account_id), load(name=name), limits.KAM, "kam", TODAY)
-        for setup, says in ((setup_with(max_fr=1), "cannot go below 2"),
-                            (setup_with(markets=("de-gas",)), "cannot be removed"),
-                            (setup_with(access=False), "switching access off")):
+        for setup, says in (
+            (setup_with(max_fr=1), "cannot go below 2"),
+            (setup_with(markets=("de-gas",)), "cannot be removed"),
+            (setup_with(access=False), "switching access off"),
+        ):
             with pytest.raises(parameters.ChangeRefused) as refused:
                 parameters.apply_change(account(account_id), {"setup": setup}, actor="kam")
             assert says in " ".join(refused.value.errors["_schema"])
@@ -118,14 +142,18 @@ def test_through_the_api_an_orphaning_change_is_a_409_and_switching_access_on_pr
     and the credentials are sent through the workflow."""
     account_id = make_account(setup={"app_access": False})
     for name in "AB":
-        assert api.post(f"/api/v1/customer-accounts/{account_id}/optimisations",
-                        optimisation_body(name=name)).status_code == 201
+        assert (
+            api.post(f"/api/v1/customer-accounts/{account_id}/optimisations", optimisation_body(name=name)).status_code
+            == 201
+        )
     too_few = setup_with(max_fr=1)
-    refused = api.client.patch(f"/api/v1/customer-accounts/{account_id}", json={"setup": _jsonable(too_few)},
-                               headers=api.headers)
+    refused = api.client.patch(
+        f"/api/v1/customer-accounts/{account_id}", json={"setup": _jsonable(too_few)}, headers=api.headers
+    )
     assert refused.status_code == 409 and "cannot go below 2" in refused.get_json()["message"]
-    accepted = api.client.patch(f"/api/v1/customer-accounts/{account_id}", json={"setup": _jsonable(setup_with())},
-                                headers=api.headers)
+    accepted = api.client.patch(
+        f"/api/v1/customer-accounts/{account_id}", json={"setup": _jsonable(setup_with())}, headers=api.headers
+    )
     assert accepted.status_code == 200, accepted.get_json()
     assert api.wait_for_status(account_id)["status"] == "active"
     (message,) = mailbox.wait_for(1)
@@ -136,5 +164,10 @@ def test_through_the_api_an_orphaning_change_is_a_409_and_switching_access_on_pr
 
 
 def _jsonable(setup: dict) -> dict:
-    return {**setup, "markets": [{**m, "start_date": m["start_date"].isoformat(),
-                                  "end_date": m["end_date"].isoformat()} for m in setup.get("markets", [])]}
+    return {
+        **setup,
+        "markets": [
+            {**m, "start_date": m["start_date"].isoformat(), "end_date": m["end_date"].isoformat()}
+            for m in setup.get("markets", [])
+        ],
+    }

@@ -8,20 +8,26 @@ import io
 import re
 
 import pytest
+from web.kam_browser import PASSWORD, STEP1, Browser, csrf_of, error_of, step2_with_access, text_of
 
 from optimisations.conftest import move_window, optimisation_body
 from shared import access, db, organisations
 from shared.models import CustomerAccount, Optimisation
 from shared.optimisations import forecasts
-from web.kam_browser import PASSWORD, STEP1, Browser, csrf_of, error_of, step2_with_access, text_of
 
 TODAY = dt.date.today()
 
 
 def form_of(**changes) -> dict:
     body = optimisation_body(**changes)
-    return {**body, "max_fixings": "4", "min_share_pct": "10", "tariff_indexes": ["base"], "notify": "yes",
-            "notify_recipients": ["customer"]}
+    return {
+        **body,
+        "max_fixings": "4",
+        "min_share_pct": "10",
+        "tariff_indexes": ["base"],
+        "notify": "yes",
+        "notify_recipients": ["customer"],
+    }
 
 
 @pytest.fixture
@@ -44,8 +50,10 @@ def outsiders(app, org):
         organisations.create_staff_user(org["organisation"], "kam2@acme-energy.example", "kam", PASSWORD)
         rival = organisations.create_organisation("rival-power", "Rival Power", ["fr-power"])
         organisations.create_staff_user(rival, "boss@rival-power.example", "manager", PASSWORD)
-    return (Browser(app.test_client()).login("kam2@acme-energy.example"),
-            Browser(app.test_client()).login("boss@rival-power.example"))
+    return (
+        Browser(app.test_client()).login("kam2@acme-energy.example"),
+        Browser(app.test_client()).login("boss@rival-power.example"),
+    )
 
 
 def test_kam_as_editor_creates_records_and_the_customer_reads(make_account, kam_page, customer_page):
@@ -55,34 +63,39 @@ def test_kam_as_editor_creates_records_and_the_customer_reads(make_account, kam_
     bad = kam_page.post_form(f"{base}/new", form_of(volume_mwh="-3", delivery_start="2027-13"))
     assert bad.status_code == 422
     assert error_of(bad.text, "volume_mwh") and "YYYY-MM" in error_of(bad.text, "delivery_start")
-    created = kam_page.post_form(f"{base}/new", form_of(window_start=(TODAY - dt.timedelta(days=7)).isoformat(),
-                                                        min_share_pct="20"))
+    created = kam_page.post_form(
+        f"{base}/new", form_of(window_start=(TODAY - dt.timedelta(days=7)).isoformat(), min_share_pct="20")
+    )
     assert created.status_code == 303, text_of(created.text)
     page = kam_page.get(created.headers["Location"]).text
     assert "Calendar of fixing advice" in page and "To do" in text_of(page)
     target = created.headers["Location"]
-    too_small = kam_page.post_form(f"{target}/fixings", {"fixed_on": TODAY.isoformat(), "price": "84", "share_pct": "5"},
-                                   page_path=target)
+    too_small = kam_page.post_form(
+        f"{target}/fixings", {"fixed_on": TODAY.isoformat(), "price": "84", "share_pct": "5"}, page_path=target
+    )
     assert too_small.status_code == 422 and "at least" in error_of(too_small.text, "fixing-share_pct")
-    recorded = kam_page.post_form(f"{target}/fixings", {"fixed_on": TODAY.isoformat(), "price": "84", "share_pct": "30"},
-                                  page_path=target)
+    recorded = kam_page.post_form(
+        f"{target}/fixings", {"fixed_on": TODAY.isoformat(), "price": "84", "share_pct": "30"}, page_path=target
+    )
     assert recorded.status_code == 303
     assert "Fixed" in text_of(kam_page.get(target).text)
     # the customer reads the same calendar, and cannot change anything
     customer = customer_page(account)
-    mine = customer.get(f"/my-account/optimisations{target[len(base):]}")
+    mine = customer.get(f"/my-account/optimisations{target[len(base) :]}")
     assert mine.status_code == 200 and "30.00 %" in text_of(mine.text)
     assert "Record the fixing" not in mine.text and "Edit parameters" not in mine.text
-    forged = customer.client.post(f"/my-account/optimisations{target[len(base):]}/fixings",
-                                  data={"csrf_token": csrf_of(mine.text), "fixed_on": TODAY.isoformat(),
-                                        "price": "80", "share_pct": "70"})
+    forged = customer.client.post(
+        f"/my-account/optimisations{target[len(base) :]}/fixings",
+        data={"csrf_token": csrf_of(mine.text), "fixed_on": TODAY.isoformat(), "price": "80", "share_pct": "70"},
+    )
     assert forged.status_code == 403
     refused = customer.post_form("/my-account/optimisations/new", form_of(), page_path="/my-account/optimisations")
     assert refused.status_code == 403 and "Your KAM is the editor" in text_of(refused.text)
 
 
-def test_customer_as_editor_within_the_maximum_and_the_kam_reads(make_account, kam_page, manager_page,
-                                                                customer_page, outsiders):
+def test_customer_as_editor_within_the_maximum_and_the_kam_reads(
+    make_account, kam_page, manager_page, customer_page, outsiders
+):
     account = make_account()  # editor: the customer; fr-power at most 2
     customer = customer_page(account)
     landing = customer.get("/my-account")
@@ -97,8 +110,7 @@ def test_customer_as_editor_within_the_maximum_and_the_kam_reads(make_account, k
     kam_view = kam_page.get(staff_url)
     assert kam_view.status_code == 200 and "Record the fixing" not in kam_view.text
     assert "Calendar of fixing advice" in manager_page.get(staff_url).text
-    refused = kam_page.post_form(f"/customers/{account}/optimisations/new", form_of(name="By KAM"),
-                                 page_path=staff_url)
+    refused = kam_page.post_form(f"/customers/{account}/optimisations/new", form_of(name="By KAM"), page_path=staff_url)
     assert refused.status_code == 403
     other_kam, rival = outsiders
     for browser in (other_kam, rival):
@@ -119,9 +131,11 @@ def test_before_the_start_date_the_customer_sees_the_market_without_information(
 
 def test_the_manager_uploads_the_company_forecast_with_errors_by_line(manager_page, kam_page):
     def upload(browser, content, market="de-gas"):
-        return browser.post_form("/forecasts", {"market": market,
-                                                "file": (io.BytesIO(content.encode()), "curve.csv")},
-                                 content_type="multipart/form-data")
+        return browser.post_form(
+            "/forecasts",
+            {"market": market, "file": (io.BytesIO(content.encode()), "curve.csv")},
+            content_type="multipart/form-data",
+        )
 
     bad = upload(manager_page, "month,price\n2027-01,38\n2027-02,x\n2027-13,40\n")
     assert bad.status_code == 422
@@ -138,21 +152,30 @@ def test_the_manager_uploads_the_company_forecast_with_errors_by_line(manager_pa
 def test_a_customer_with_the_client_option_uploads_their_own(make_account, customer_page, org):
     account = make_account()  # fr-power shares application, manager and client; de-gas application only
     with db.database.connection_context():  # the manager's de-gas forecast is not shared with this account
-        forecasts.upload_csv("manager", "de-gas", "2027-01,31.25\n", org["manager"].email,
-                             organisation_id=org["organisation"].id)
+        forecasts.upload_csv(
+            "manager", "de-gas", "2027-01,31.25\n", org["manager"].email, organisation_id=org["organisation"].id
+        )
     customer = customer_page(account)
     shown = text_of(customer.get("/my-account/forecasts").text)
     german, french = shown.split("Germany gas")[1].split("France power", 1)
     assert "31.25" not in german and "Manager forecast" not in german  # not shared with this account
     assert "Manager forecast" in french and "91.5" in french  # shared: the organisation's fr-power upload
-    answer = customer.post_form("/my-account/forecasts", {
-        "market": "fr-power", "file": (io.BytesIO(b"2027-01,70\n2027-02,69\n"), "mine.csv")},
-        content_type="multipart/form-data")
+    answer = customer.post_form(
+        "/my-account/forecasts",
+        {"market": "fr-power", "file": (io.BytesIO(b"2027-01,70\n2027-02,69\n"), "mine.csv")},
+        content_type="multipart/form-data",
+    )
     assert answer.status_code == 303
     page = text_of(customer.get("/my-account/forecasts").text)
     assert "Client forecast" in page and "70" in page
-    refused = customer.post_form("/my-account/forecasts", {  # de-gas shares the application forecast only
-        "market": "de-gas", "file": (io.BytesIO(b"2027-01,30\n"), "mine.csv")}, content_type="multipart/form-data")
+    refused = customer.post_form(
+        "/my-account/forecasts",
+        {  # de-gas shares the application forecast only
+            "market": "de-gas",
+            "file": (io.BytesIO(b"2027-01,30\n"), "mine.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert refused.status_code == 422 and "not shared" in text_of(refused.text)
     # the client curve can now be chosen for an optimisation on fr-power
     created = customer.post_form("/my-account/optimisations/new", form_of(forecast="client"))
@@ -160,8 +183,9 @@ def test_a_customer_with_the_client_option_uploads_their_own(make_account, custo
     assert re.search(r"Forecast\s*</dt>\s*<dd>Client", customer.get(created.headers["Location"]).text)
 
 
-def test_the_manager_acts_for_the_kam_and_a_customer_is_kept_out_of_staff_pages(make_account, manager_page,
-                                                                               customer_page):
+def test_the_manager_acts_for_the_kam_and_a_customer_is_kept_out_of_staff_pages(
+    make_account, manager_page, customer_page
+):
     account = make_account(**{"setup.editor": "kam"})
     created = manager_page.post_form(f"/customers/{account}/optimisations/new", form_of(name="By the manager"))
     assert created.status_code == 303
@@ -172,8 +196,16 @@ def test_the_manager_acts_for_the_kam_and_a_customer_is_kept_out_of_staff_pages(
     assert manager_page.get("/my-account/optimisations").status_code == 403
 
 
-@pytest.mark.parametrize("path", ["/my-account/optimisations", "/customers/1/optimisations",
-                                  "/customers/1/optimisations/1", "/forecasts", "/my-account/forecasts"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/my-account/optimisations",
+        "/customers/1/optimisations",
+        "/customers/1/optimisations/1",
+        "/forecasts",
+        "/my-account/forecasts",
+    ],
+)
 def test_every_page_needs_a_login(app, org, path):
     answer = app.test_client().get(path)
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]

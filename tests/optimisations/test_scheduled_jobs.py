@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from web.kam_browser import Browser, text_of
+
 from optimisations.conftest import move_window, optimisation_body
 from shared import db, maintenance
 from shared.models import CustomerAccount, MarketAccess, User
 from shared.optimisations import editing, limits, notifications
 from shared.optimisations.schemas import OptimisationSchema
-from web.kam_browser import Browser, text_of
 
 TODAY = dt.date.today()
 WEEKDAY = TODAY if TODAY.weekday() < 5 else TODAY + dt.timedelta(days=7 - TODAY.weekday())
@@ -33,9 +34,15 @@ def test_an_advice_is_emailed_one_working_day_ahead_once(make_account, settings,
     advice_day = notifications.next_working_day(WEEKDAY)
     with db.database.connection_context():
         account = CustomerAccount.get_by_id(account_id)
-        data = OptimisationSchema().load(optimisation_body(
-            name="Foundry", max_fixings=1, notify_recipients=["kam", "customer"],
-            window_start=advice_day.isoformat(), window_end=advice_day.isoformat()))
+        data = OptimisationSchema().load(
+            optimisation_body(
+                name="Foundry",
+                max_fixings=1,
+                notify_recipients=["kam", "customer"],
+                window_start=advice_day.isoformat(),
+                window_end=advice_day.isoformat(),
+            )
+        )
         editing.create(account, data, limits.KAM, "kam", TODAY)
         # two days ahead: too early; the working day before: both recipients, once
         assert notifications.send_due(settings, advice_day - dt.timedelta(days=2)) == 0
@@ -55,9 +62,14 @@ def test_after_the_end_date_no_advice_reaches_the_customer(make_account, setting
     move_window(account_id, "fr-power", -5, 300)
     advice_day = notifications.next_working_day(WEEKDAY)
     with db.database.connection_context():
-        data = OptimisationSchema().load(optimisation_body(
-            max_fixings=1, notify_recipients=["kam", "customer"], window_start=advice_day.isoformat(),
-            window_end=advice_day.isoformat()))
+        data = OptimisationSchema().load(
+            optimisation_body(
+                max_fixings=1,
+                notify_recipients=["kam", "customer"],
+                window_start=advice_day.isoformat(),
+                window_end=advice_day.isoformat(),
+            )
+        )
         editing.create(CustomerAccount.get_by_id(account_id), data, limits.KAM, "kam", TODAY)
     move_window(account_id, "fr-power", -300, (WEEKDAY - TODAY).days - 1)  # ended before WEEKDAY
     with db.database.connection_context():
@@ -66,8 +78,7 @@ def test_after_the_end_date_no_advice_reaches_the_customer(make_account, setting
     assert message["To"] == "kam@acme-energy.example"
 
 
-def test_daily_maintenance_closes_windows_ends_trials_once_and_conversion_undoes_the_trial(
-        make_account, api, app):
+def test_daily_maintenance_closes_windows_ends_trials_once_and_conversion_undoes_the_trial(make_account, api, app):
     demo = make_account(**{"customer.is_demo": True})
     real = make_account(**{"customer.email": "real@foundry.example", "customer.customer_reference": "FR-2"})
     move_window(demo, "fr-power", -60, -3)
@@ -87,8 +98,9 @@ def test_daily_maintenance_closes_windows_ends_trials_once_and_conversion_undoes
         assert MarketAccess.get((MarketAccess.account == real) & (MarketAccess.market == "fr-power")).closed_at is None
     page = Browser(app.test_client()).login("kam@acme-energy.example")
     assert "the trial ended on" in text_of(page.get(f"/customers/{demo}").text)
-    converted = api.client.patch(f"/api/v1/customer-accounts/{demo}", json={"customer": {"is_demo": False}},
-                                 headers=api.headers)
+    converted = api.client.patch(
+        f"/api/v1/customer-accounts/{demo}", json={"customer": {"is_demo": False}}, headers=api.headers
+    )
     assert converted.status_code == 200, converted.get_json()
     assert converted.get_json()["customer"]["is_demo"] is False
     with db.database.connection_context():

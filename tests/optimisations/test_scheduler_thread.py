@@ -7,11 +7,11 @@ import datetime as dt
 import time
 
 import pytest
-
 from conftest import make_settings
+from web.kam_browser import Browser, text_of
+
 from shared import db
 from shared.models import MaintenanceRun
-from web.kam_browser import Browser, text_of
 
 TODAY = dt.date.today()
 

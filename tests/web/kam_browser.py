@@ -9,6 +9,7 @@ import re
 import time
 
 from csrf import csrf_token
+
 from shared import db
 from shared.models import CustomerAccount
 

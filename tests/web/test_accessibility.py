@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from accessibility import axe_violations, broken_references, describe, sideways_overflow, wider_than_window
 from browser import browser_page, browser_tests
+
 from web.kam_browser import PASSWORD, in_days
 
 pytestmark = [*browser_tests, pytest.mark.usefixtures("worker")]
@@ -42,8 +42,10 @@ class Audit:
             self.page.set_viewport_size({"width": width, "height": 800})
             overflow = sideways_overflow(self.page)
             if overflow > 0:
-                self.problems.append(f"{state}: scrolls sideways by {overflow} px at {width} px wide; "
-                                     f"sticking out: {', '.join(wider_than_window(self.page))}")
+                self.problems.append(
+                    f"{state}: scrolls sideways by {overflow} px at {width} px wide; "
+                    f"sticking out: {', '.join(wider_than_window(self.page))}"
+                )
         self.page.set_viewport_size({"width": 1280, "height": 900})
 
 
@@ -304,4 +306,8 @@ def test_a_kam_completes_the_wizard_with_the_keyboard_alone(page, org):
         (market,) = account.markets
         assert (account.phone, account.is_demo, account.editor) == ("+33123456789", False, "customer")
         assert (market.market, market.end_date.isoformat(), market.forecasts, market.max_optimisations) == (
-            "fr-power", in_days(300), ["application"], 2)
+            "fr-power",
+            in_days(300),
+            ["application"],
+            2,
+        )

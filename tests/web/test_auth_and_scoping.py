@@ -15,11 +15,20 @@ PAGES = ["/dashboard", "/customers", "/customers/new", "/customers/new/setup"]
 
 def insert(org, kam, company, email):
     """An account written the way the API writes one (no workflow needed to look at pages)."""
-    body = AccountRequestSchema().load({
-        "kam_email": kam.email,
-        "customer": {"company": company, "last_name": "Doe", "first_name": "Jo", "phone": "+33 1 23 45 67 89",
-                     "email": email, "is_demo": False},
-        "setup": {"app_access": False}})
+    body = AccountRequestSchema().load(
+        {
+            "kam_email": kam.email,
+            "customer": {
+                "company": company,
+                "last_name": "Doe",
+                "first_name": "Jo",
+                "phone": "+33 1 23 45 67 89",
+                "email": email,
+                "is_demo": False,
+            },
+            "setup": {"app_access": False},
+        }
+    )
     with database.connection_context(), database.atomic():
         return accounts.insert_account(org["organisation"], kam, body, actor="test")
 
@@ -38,8 +47,9 @@ def test_root_goes_to_login_then_to_the_dashboard(browser, org):
 
 
 def test_login_then_logout(browser, org):
-    answer = browser.post_form("/login?next=/customers", {"email": "KAM@acme-energy.example", "password": PASSWORD},
-                               page_path="/login")
+    answer = browser.post_form(
+        "/login?next=/customers", {"email": "KAM@acme-energy.example", "password": PASSWORD}, page_path="/login"
+    )
     assert answer.status_code == 302 and answer.headers["Location"] == "/customers"
     page = browser.get("/customers")
     assert page.status_code == 200 and "kam@acme-energy.example" in text_of(page.text)
@@ -53,10 +63,13 @@ def test_logout_needs_the_csrf_token(kam_page):
     assert kam_page.get("/dashboard").status_code == 200  # still logged in
 
 
-@pytest.mark.parametrize("email, password", [
-    ("kam@acme-energy.example", "wrong-password-123"),
-    ("nobody@acme-energy.example", PASSWORD),
-])
+@pytest.mark.parametrize(
+    "email, password",
+    [
+        ("kam@acme-energy.example", "wrong-password-123"),
+        ("nobody@acme-energy.example", PASSWORD),
+    ],
+)
 def test_a_wrong_login_is_refused_without_saying_which_part(browser, org, email, password):
     answer = browser.post_form("/login", {"email": email, "password": password})
     assert answer.status_code == 401
@@ -70,8 +83,9 @@ def test_login_without_csrf_token_is_refused(browser, org):
 
 
 def test_a_next_link_to_another_site_is_ignored(browser, org):
-    answer = browser.post_form("/login?next=//evil.example/x", {"email": org["kam"].email, "password": PASSWORD},
-                               page_path="/login")
+    answer = browser.post_form(
+        "/login?next=//evil.example/x", {"email": org["kam"].email, "password": PASSWORD}, page_path="/login"
+    )
     assert answer.headers["Location"] == "/dashboard"
 
 
@@ -91,8 +105,13 @@ def test_an_inactive_user_cannot_log_in(browser, org):
 def test_a_customer_does_not_see_kam_pages(app, org):
     with db.database.connection_context():
         from shared import security
-        User.create(organisation=org["organisation"], email="client@buyer.example", role="customer",
-                    password_hash=security.hash_password(PASSWORD))
+
+        User.create(
+            organisation=org["organisation"],
+            email="client@buyer.example",
+            role="customer",
+            password_hash=security.hash_password(PASSWORD),
+        )
     customer = Browser(app.test_client()).login("client@buyer.example")
     for path in PAGES:
         answer = customer.get(path)
@@ -100,8 +119,9 @@ def test_a_customer_does_not_see_kam_pages(app, org):
         assert "These pages are for KAMs and managers." in text_of(answer.text)
 
 
-def test_a_kam_sees_only_their_accounts_and_a_manager_all_of_the_organisation(kam_page, other_kam_page,
-                                                                           manager_page, org, other_kam):
+def test_a_kam_sees_only_their_accounts_and_a_manager_all_of_the_organisation(
+    kam_page, other_kam_page, manager_page, org, other_kam
+):
     mine = insert(org, org["kam"], "Mine SARL", "a@mine.example")
     theirs = insert(org, other_kam, "Theirs GmbH", "b@theirs.example")
 
@@ -109,8 +129,12 @@ def test_a_kam_sees_only_their_accounts_and_a_manager_all_of_the_organisation(ka
     assert "Mine SARL" in kam_list and "Theirs GmbH" not in kam_list
     for path in (f"/customers/{theirs.id}", f"/customers/{theirs.id}/progress", f"/customers/{theirs.id}/edit"):
         assert kam_page.get(path).status_code == 404, path
-    assert kam_page.post_form(f"/customers/{theirs.id}/resend-credentials", {},
-                              page_path=f"/customers/{mine.id}").status_code == 404
+    assert (
+        kam_page.post_form(
+            f"/customers/{theirs.id}/resend-credentials", {}, page_path=f"/customers/{mine.id}"
+        ).status_code
+        == 404
+    )
     assert kam_page.get(f"/customers/{mine.id}").status_code == 200
     assert "Theirs GmbH" not in text_of(kam_page.get("/dashboard").text)
 
@@ -129,6 +153,7 @@ def test_an_operator_lands_on_ops_after_login(client, org):
     with db.database.connection_context():
         organisations.create_staff_user(org["organisation"], "ops@acme-energy.example", "operator", PASSWORD)
     page = client.get("/login")
-    answer = client.post("/login", data={"csrf_token": csrf_of(page.text), "email": "ops@acme-energy.example",
-                                         "password": PASSWORD})
+    answer = client.post(
+        "/login", data={"csrf_token": csrf_of(page.text), "email": "ops@acme-energy.example", "password": PASSWORD}
+    )
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/ops")

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from accessibility import assert_accessible
 from browser import browser_page, browser_tests, screenshot
+
 from web.kam_browser import PASSWORD, in_days
 
 pytestmark = [*browser_tests, pytest.mark.usefixtures("worker")]
@@ -125,8 +125,12 @@ def test_a_kam_creates_two_accounts_sees_them_active_and_edits_one(page, org, ma
     page.get_by_text("Parameters saved. Running again: Activate the markets.").wait_for()
     page.get_by_role("heading", name="Martin Forge SAS").wait_for()
     wait_until_active(page)
-    assert page.locator(".markets-table tr", has_text="France gas").locator("td").last.inner_text().startswith(
-        "The forecasts and fixing advice, until")
+    assert (
+        page.locator(".markets-table tr", has_text="France gas")
+        .locator("td")
+        .last.inner_text()
+        .startswith("The forecasts and fixing advice, until")
+    )
 
     page.get_by_role("link", name="Customers").click()
     rows = page.locator("table.accounts tbody tr")

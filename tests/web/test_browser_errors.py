@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-
 from browser import browser_tests, launch, screenshot
+
 from web.kam_browser import PASSWORD, STEP1
 
 pytestmark = [*browser_tests]

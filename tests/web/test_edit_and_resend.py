@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 import pytest
+from conftest import wait_drained
 from marshmallow import ValidationError
 
 from shared import db
 from shared.change_schemas import EMAIL_IS_FIXED, AccountChangeSchema
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User
-from conftest import wait_drained
 from web.kam_browser import STEP1, STEP2_NO_ACCESS, error_of, in_days, step2_with_access, text_of
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -55,9 +55,10 @@ def test_edit_page_shows_everything_with_the_email_read_only(kam_page, active_ac
 
 def test_contact_changes_rerun_nothing_and_the_email_never_changes(kam_page, active_account, mailbox, redis_client):
     before = stage_runs(active_account)
-    answer = kam_page.post_form(f"/customers/{active_account}/edit",
-                                edit_form(company="Martin Forge SAS", phone="+33 6 12 34 56 78", is_demo="yes",
-                                          email="hijack@evil.example"))
+    answer = kam_page.post_form(
+        f"/customers/{active_account}/edit",
+        edit_form(company="Martin Forge SAS", phone="+33 6 12 34 56 78", is_demo="yes", email="hijack@evil.example"),
+    )
     assert answer.status_code == 303
     page = text_of(kam_page.get(f"/customers/{active_account}").text)
     assert "Parameters saved. Nothing needs to run again." in page
@@ -66,7 +67,8 @@ def test_contact_changes_rerun_nothing_and_the_email_never_changes(kam_page, act
     assert (account.company, account.phone, account.is_demo) == ("Martin Forge SAS", "+33612345678", True)
     assert account.email == "claire.martin@foundry.example" and account.status == "active"
     assert {s: r.finished_at for s, r in stage_runs(active_account).items()} == {
-        s: r.finished_at for s, r in before.items()}
+        s: r.finished_at for s, r in before.items()
+    }
     (event,) = audit(active_account, "parameters.changed")
     assert event.actor == "kam@acme-energy.example"
     assert event.detail["changes"]["customer.company"] == ["Martin Foundry SAS", "Martin Forge SAS"]
@@ -75,12 +77,21 @@ def test_contact_changes_rerun_nothing_and_the_email_never_changes(kam_page, act
     assert len(mailbox.messages) == 1
 
 
-def test_a_new_market_reruns_only_activate_markets_and_sends_no_second_email(kam_page, active_account, mailbox,
-                                                                            redis_client):
+def test_a_new_market_reruns_only_activate_markets_and_sends_no_second_email(
+    kam_page, active_account, mailbox, redis_client
+):
     before = stage_runs(active_account)
-    answer = kam_page.post_form(f"/customers/{active_account}/edit", edit_form(**{
-        "markets": ["fr-power", "de-gas", "fr-gas"], "fr-gas-end_date": in_days(90),
-        "fr-gas-forecasts": ["application"], "fr-gas-max_optimisations": "3"}))
+    answer = kam_page.post_form(
+        f"/customers/{active_account}/edit",
+        edit_form(
+            **{
+                "markets": ["fr-power", "de-gas", "fr-gas"],
+                "fr-gas-end_date": in_days(90),
+                "fr-gas-forecasts": ["application"],
+                "fr-gas-max_optimisations": "3",
+            }
+        ),
+    )
     assert answer.status_code == 303
     assert "Running again: Activate the markets." in text_of(kam_page.get(f"/customers/{active_account}").text)
     assert kam_page.wait_for_status(active_account)["status"] == "active"
@@ -105,19 +116,26 @@ def test_giving_access_later_provisions_activates_and_sends_the_credentials(kam_
     assert answer.status_code == 303, text_of(answer.text)
     assert kam_page.wait_for_status(account_id)["status"] == "active"
     states = {stage: run.state for stage, run in stage_runs(account_id).items()}
-    assert states == {"validate_customer": "done", "provision_access": "done", "activate_markets": "done",
-                      "send_credentials": "done"}
+    assert states == {
+        "validate_customer": "done",
+        "provision_access": "done",
+        "activate_markets": "done",
+        "send_credentials": "done",
+    }
     (message,) = mailbox.wait_for(1)
     assert message["To"] == "claire.martin@foundry.example"
     with db.database.connection_context():
         assert User.get(User.email == "claire.martin@foundry.example").role == "customer"
     assert "The email with the login credentials was sent to claire.martin@foundry.example" in text_of(
-        kam_page.get(f"/customers/{account_id}").text)
+        kam_page.get(f"/customers/{account_id}").text
+    )
 
 
 def test_edit_errors_show_next_to_their_fields_and_change_nothing(kam_page, active_account):
-    answer = kam_page.post_form(f"/customers/{active_account}/edit", edit_form(**{
-        "company": "", "de-gas-end_date": "2001-01-01", "de-gas-forecasts": ["application", "manager"]}))
+    answer = kam_page.post_form(
+        f"/customers/{active_account}/edit",
+        edit_form(**{"company": "", "de-gas-end_date": "2001-01-01", "de-gas-forecasts": ["application", "manager"]}),
+    )
     assert answer.status_code == 422
     assert "must not be blank" in error_of(answer.text, "company")
     assert "Must not be in the past." in error_of(answer.text, "de-gas-end_date")
@@ -125,8 +143,9 @@ def test_edit_errors_show_next_to_their_fields_and_change_nothing(kam_page, acti
         assert CustomerAccount.get_by_id(active_account).company == "Martin Foundry SAS"
     assert audit(active_account, "parameters.changed") == []
     # The shared rule on manager forecasts, once the shape is right:
-    answer = kam_page.post_form(f"/customers/{active_account}/edit",
-                                edit_form(**{"de-gas-forecasts": ["application", "manager"]}))
+    answer = kam_page.post_form(
+        f"/customers/{active_account}/edit", edit_form(**{"de-gas-forecasts": ["application", "manager"]})
+    )
     assert answer.status_code == 422
     assert "manager has inserted forecasts" in error_of(answer.text, "de-gas-forecasts")
 
@@ -140,11 +159,13 @@ def test_the_change_schema_refuses_an_email():
 def test_resend_credentials_is_recorded_and_the_account_comes_back_to_active(kam_page, active_account):
     page = kam_page.get(f"/customers/{active_account}")
     assert "Resend credentials" in text_of(page.text)
-    answer = kam_page.post_form(f"/customers/{active_account}/resend-credentials", {},
-                                page_path=f"/customers/{active_account}")
+    answer = kam_page.post_form(
+        f"/customers/{active_account}/resend-credentials", {}, page_path=f"/customers/{active_account}"
+    )
     assert answer.status_code == 303
     assert "The credentials are being sent again to claire.martin@foundry.example." in text_of(
-        kam_page.get(f"/customers/{active_account}").text)
+        kam_page.get(f"/customers/{active_account}").text
+    )
     assert kam_page.wait_for_status(active_account)["status"] == "active"
     (event,) = audit(active_account, "credentials.resend")
     assert event.detail == {"round": 1}

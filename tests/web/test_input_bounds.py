@@ -8,9 +8,9 @@ import dataclasses
 import secrets
 
 import pytest
-
 from conftest import account_request
-from web.kam_browser import STEP1, Browser, error_of
+
+from web.kam_browser import error_of
 
 INVISIBLE = ["\u2028", "\u2029", "\u200b", "\u202e", "\u00ad", "\ufeff", "\u0085", "\x00", "\t"]
 TEXT_FIELDS = ["company", "customer_reference", "last_name", "first_name"]
@@ -29,8 +29,9 @@ def test_the_api_refuses_line_and_format_characters_in_every_text_field(api, fie
 @pytest.mark.parametrize("char", ["\u2028", "\u200b"])
 def test_a_change_refuses_them_too(api, char):
     account_id = api.create(account_request()).get_json()["id"]
-    answer = api.client.patch(f"/api/v1/customer-accounts/{account_id}", headers=api.headers,
-                              json={"customer": {"company": f"Acme{char}SAS"}})
+    answer = api.client.patch(
+        f"/api/v1/customer-accounts/{account_id}", headers=api.headers, json={"customer": {"company": f"Acme{char}SAS"}}
+    )
     assert answer.status_code == 422 and "company" in answer.get_json()["errors"]["json"]["customer"]
 
 
@@ -44,22 +45,38 @@ def test_the_wizard_shows_the_refusal_by_the_field(kam_page, field):
 HUGE = "9223372036854775808"
 
 
-@pytest.mark.parametrize("path, status", [
-    ("/customers?page=9223372036854775807", 400), ("/customers?page=0", 400), ("/customers?page=-1", 400),
-    ("/customers?page=abc", 400), ("/customers?page=%C2%B2", 400), ("/customers?page=1000001", 400),
-    (f"/customers/{HUGE}", 404), (f"/customers/{HUGE}/edit", 404), (f"/customers/{HUGE}/progress", 404),
-    (f"/customers/{HUGE}/optimisations", 404), (f"/customers/new/from/{HUGE}", 404),
-    (f"/ops/accounts/{HUGE}", 404), ("/customers?page=1", 200),
-])
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/customers?page=9223372036854775807", 400),
+        ("/customers?page=0", 400),
+        ("/customers?page=-1", 400),
+        ("/customers?page=abc", 400),
+        ("/customers?page=%C2%B2", 400),
+        ("/customers?page=1000001", 400),
+        (f"/customers/{HUGE}", 404),
+        (f"/customers/{HUGE}/edit", 404),
+        (f"/customers/{HUGE}/progress", 404),
+        (f"/customers/{HUGE}/optimisations", 404),
+        (f"/customers/new/from/{HUGE}", 404),
+        (f"/ops/accounts/{HUGE}", 404),
+        ("/customers?page=1", 200),
+    ],
+)
 def test_numbers_in_page_urls_are_bounded(manager_page, path, status):
     assert manager_page.get(path).status_code == status
 
 
-@pytest.mark.parametrize("path, status", [
-    ("/api/v1/customer-accounts?page=9223372036854775807", 422), ("/api/v1/customer-accounts?per_page=101", 422),
-    (f"/api/v1/customer-accounts/{HUGE}", 404), (f"/api/v1/customer-accounts/{HUGE}0000", 404),
-    ("/api/v1/webhook/deliveries?page=9223372036854775807", 422),
-])
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        ("/api/v1/customer-accounts?page=9223372036854775807", 422),
+        ("/api/v1/customer-accounts?per_page=101", 422),
+        (f"/api/v1/customer-accounts/{HUGE}", 404),
+        (f"/api/v1/customer-accounts/{HUGE}0000", 404),
+        ("/api/v1/webhook/deliveries?page=9223372036854775807", 422),
+    ],
+)
 def test_numbers_in_api_urls_are_bounded(api, path, status):
     assert api.get(path).status_code == status
 
@@ -68,8 +85,9 @@ def test_a_huge_number_in_a_form_is_an_error_by_its_field(kam_page):
     kam_page.step1()
     from web.kam_browser import step2_with_access
 
-    answer = kam_page.post_form("/customers/new/setup", {**step2_with_access(**{"fr-power-max_optimisations": HUGE}),
-                                                         "action": "create"})
+    answer = kam_page.post_form(
+        "/customers/new/setup", {**step2_with_access(**{"fr-power-max_optimisations": HUGE}), "action": "create"}
+    )
     assert answer.status_code == 422 and error_of(answer.text, "fr-power-max_optimisations")
 
 
@@ -78,8 +96,9 @@ def limited(settings, broker, org):
     from gateway import create_app
 
     def make(**overrides):
-        return create_app(dataclasses.replace(settings, api_unauthenticated_rate_limit="3 per minute", **overrides),
-                          broker=broker).test_client()
+        return create_app(
+            dataclasses.replace(settings, api_unauthenticated_rate_limit="3 per minute", **overrides), broker=broker
+        ).test_client()
 
     return make
 

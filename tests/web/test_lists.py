@@ -18,15 +18,34 @@ def insert(org, company, *, email=None, reference=None, demo=False, markets=(), 
     today = dt.date.today()
     setup = {"app_access": False}
     if markets:
-        setup = {"app_access": True, "editor": "kam", "markets": [
-            {"market": market, "end_date": (today + dt.timedelta(days=days)).isoformat(),
-             "forecasts": ["application"], "max_optimisations": 1} for market, days in markets]}
-    body = AccountRequestSchema().load({
-        "kam_email": kam.email,
-        "customer": {"company": company, "customer_reference": reference, "last_name": "Doe", "first_name": "Jo",
-                     "phone": "+33 1 23 45 67 89", "email": email or f"{re.sub(r'[^a-z0-9]', '', company.lower())}@x.example",
-                     "is_demo": demo},
-        "setup": setup})
+        setup = {
+            "app_access": True,
+            "editor": "kam",
+            "markets": [
+                {
+                    "market": market,
+                    "end_date": (today + dt.timedelta(days=days)).isoformat(),
+                    "forecasts": ["application"],
+                    "max_optimisations": 1,
+                }
+                for market, days in markets
+            ],
+        }
+    body = AccountRequestSchema().load(
+        {
+            "kam_email": kam.email,
+            "customer": {
+                "company": company,
+                "customer_reference": reference,
+                "last_name": "Doe",
+                "first_name": "Jo",
+                "phone": "+33 1 23 45 67 89",
+                "email": email or f"{re.sub(r'[^a-z0-9]', '', company.lower())}@x.example",
+                "is_demo": demo,
+            },
+            "setup": setup,
+        }
+    )
     with database.connection_context(), database.atomic():
         account = accounts.insert_account(org["organisation"], kam, body, actor="test")
         CustomerAccount.update(status=status).where(CustomerAccount.id == account.id).execute()
@@ -39,8 +58,14 @@ def rows(page_html: str) -> list[str]:
 
 
 def test_customer_accounts_page_lists_every_column(kam_page, org):
-    insert(org, "Acier Demo", reference="REF-9", demo=True, markets=[("fr-power", 300), ("de-gas", 100)],
-           status=workflow.ACTIVE)
+    insert(
+        org,
+        "Acier Demo",
+        reference="REF-9",
+        demo=True,
+        markets=[("fr-power", 300), ("de-gas", 100)],
+        status=workflow.ACTIVE,
+    )
     insert(org, "Sans Acces", status=workflow.REJECTED)
     page = kam_page.get("/customers")
     assert page.status_code == 200
@@ -58,8 +83,13 @@ def test_customer_accounts_are_searchable(kam_page, org):
     insert(org, "Alpha Metals", reference="AL-1")
     insert(org, "Beta Foods", email="buyer@beta.example")
     insert(org, "Gamma Paper")
-    for query, expected in (("alpha", ["Alpha Metals"]), ("AL-1", ["Alpha Metals"]), ("beta.example", ["Beta Foods"]),
-                            ("doe", ["Gamma Paper", "Beta Foods", "Alpha Metals"]), ("zzz", [])):
+    for query, expected in (
+        ("alpha", ["Alpha Metals"]),
+        ("AL-1", ["Alpha Metals"]),
+        ("beta.example", ["Beta Foods"]),
+        ("doe", ["Gamma Paper", "Beta Foods", "Alpha Metals"]),
+        ("zzz", []),
+    ):
         page = kam_page.get("/customers", query_string={"q": query}).text
         assert [row.split(" ")[0] + " " + row.split(" ")[1] for row in rows(page)] == expected, query
     assert "No customer account matches your search." in text_of(kam_page.get("/customers?q=zzz").text)
@@ -122,7 +152,7 @@ def test_the_list_status_of_a_running_account_refreshes_by_itself(kam_page, org,
     done = insert(org, "Fini SA", email="fini@x.example", status=workflow.ACTIVE)
     page = kam_page.get("/customers").text
     assert f'data-poll="/customers/{running.id}/status"' in page
-    assert f'/customers/{done.id}/status' not in page  # final: nothing to watch
+    assert f"/customers/{done.id}/status" not in page  # final: nothing to watch
     live = kam_page.get(f"/customers/{running.id}/status").get_json()
     assert live["final"] is False and "status-validating" in live["html"]
     with database.connection_context():

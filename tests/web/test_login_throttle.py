@@ -19,8 +19,7 @@ KAM = "kam@acme-energy.example"
 
 def attempt(app, email, password, address="127.0.0.1"):
     browser = Browser(app.test_client())
-    return browser.post_form("/login", {"email": email, "password": password},
-                             environ_base={"REMOTE_ADDR": address})
+    return browser.post_form("/login", {"email": email, "password": password}, environ_base={"REMOTE_ADDR": address})
 
 
 def test_backoff_then_lock_then_an_operator_lifts_it(app, settings, broker, org, kamflow):

@@ -16,8 +16,10 @@ def csp_of(answer) -> dict[str, str]:
     return {part.split()[0]: " ".join(part.split()[1:]) for part in policy.split(";") if part.strip()}
 
 
-@pytest.mark.parametrize("path", ["/login", "/dashboard", "/customers", "/customers/new", "/ops", "/api/v1/markets",
-                                  "/no-such-page", "/healthz"])
+@pytest.mark.parametrize(
+    "path",
+    ["/login", "/dashboard", "/customers", "/customers/new", "/ops", "/api/v1/markets", "/no-such-page", "/healthz"],
+)
 def test_every_answer_carries_the_security_headers(manager_page, path):
     answer = manager_page.get(path)
     policy = csp_of(answer)

@@ -8,8 +8,8 @@ import re
 import time
 
 import pytest
-
 from conftest import account_request
+
 from shared import access, db
 from shared.models import User
 from web.kam_browser import PASSWORD, Browser, csrf_of
@@ -107,7 +107,8 @@ def test_resend_password_change_and_switching_access_off_end_the_customers_sessi
     # 3. the KAM switches access off: the login and every session of it end
     customer.login("claire.martin@foundry.example", STRONG)
     thief = copy_of(customer, app)
-    answer = api.client.patch(f"/api/v1/customer-accounts/{account_id}", json={"setup": {"app_access": False}},
-                              headers=api.headers)
+    answer = api.client.patch(
+        f"/api/v1/customer-accounts/{account_id}", json={"setup": {"app_access": False}}, headers=api.headers
+    )
     assert answer.status_code == 200, answer.get_json()
     assert logged_out(thief, "/my-account")

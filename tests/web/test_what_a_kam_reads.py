@@ -10,9 +10,9 @@ import datetime as dt
 import re
 
 import pytest
-
-from csrf import csrf_token
 from conftest import account_request
+from csrf import csrf_token
+
 from shared import db
 from shared.models import AuditEvent, CustomerAccount, MarketAccess
 from web.kam_browser import STEP1, accounts_stored, error_of, in_days, step2_with_access, text_of
@@ -43,7 +43,9 @@ def test_a_rejected_account_says_each_reason_by_market_and_field_and_not_run_sta
     reasons = re.search(r'<ul data-testid="rejection-reasons">(.*?)</ul>', page, flags=re.S).group(1)
     items = [text_of(li) for li in re.findall(r"<li>(.*?)</li>", reasons, flags=re.S)]
     assert "Great Britain power: Your organisation does not offer this market." in items
-    assert any(item.startswith("Germany gas, shared forecasts: The manager forecast is available only") for item in items)
+    assert any(
+        item.startswith("Germany gas, shared forecasts: The manager forecast is available only") for item in items
+    )
     assert "setup.markets" not in text_of(page)  # the API's codes stay in the API
     # The stages after the rejection never ran: not "Waiting" for good.
     text = text_of(page)
@@ -70,10 +72,19 @@ def test_add_a_new_account_with_corrected_details_opens_the_wizard_filled_in(api
     assert 'value="gb-power"' not in step2  # not offered: left out, and the KAM is told so
     assert "Not offered by your organisation, so left out: Great Britain power." in text_of(step1)
     # The manager forecast of Germany gas was the other reason: corrected, the account is created.
-    answer = kam_page.post_form("/customers/new/setup", {
-        "app_access": "yes", "editor": "customer", "markets": ["de-gas"], "de-gas-start_date": in_days(0),
-        "de-gas-end_date": in_days(300), "de-gas-forecasts": ["application"], "de-gas-max_optimisations": "2",
-        "action": "create"})
+    answer = kam_page.post_form(
+        "/customers/new/setup",
+        {
+            "app_access": "yes",
+            "editor": "customer",
+            "markets": ["de-gas"],
+            "de-gas-start_date": in_days(0),
+            "de-gas-end_date": in_days(300),
+            "de-gas-forecasts": ["application"],
+            "de-gas-max_optimisations": "2",
+            "action": "create",
+        },
+    )
     assert answer.status_code == 302
     new_id = int(answer.headers["Location"].rsplit("/", 1)[1])
     assert kam_page.wait_for_status(new_id)["status"] == "active"
@@ -97,10 +108,19 @@ def insert_active(api, **changes) -> int:
 def test_a_market_starting_later_says_what_the_customer_has_today(api, kam_page):
     body = account_request()
     body["setup"]["markets"] = [
-        {"market": "fr-power", "end_date": in_days(300), "forecasts": ["client", "application", "manager"],
-         "max_optimisations": 2},
-        {"market": "de-gas", "start_date": in_days(30), "end_date": in_days(300), "forecasts": ["application"],
-         "max_optimisations": 1},
+        {
+            "market": "fr-power",
+            "end_date": in_days(300),
+            "forecasts": ["client", "application", "manager"],
+            "max_optimisations": 2,
+        },
+        {
+            "market": "de-gas",
+            "start_date": in_days(30),
+            "end_date": in_days(300),
+            "forecasts": ["application"],
+            "max_optimisations": 1,
+        },
     ]
     account_id = api.create(body).get_json()["id"]
     assert api.wait_for_status(account_id)["status"] == "active"
@@ -117,9 +137,15 @@ def test_a_rerun_after_a_change_is_a_new_run_and_history_says_what_changed(kam_p
     account_id = kam_page.create(step2_with_access())
     assert kam_page.wait_for_status(account_id)["status"] == "active"
     form = {k: v for k, v in STEP1.items() if k != "email"}
-    answer = kam_page.post_form(f"/customers/{account_id}/edit", {
-        **form, **step2_with_access(**{"de-gas-end_date": in_days(250), "de-gas-max_optimisations": "3"}),
-        "first_name": "Claire-Marie"}, page_path=f"/customers/{account_id}/edit")
+    answer = kam_page.post_form(
+        f"/customers/{account_id}/edit",
+        {
+            **form,
+            **step2_with_access(**{"de-gas-end_date": in_days(250), "de-gas-max_optimisations": "3"}),
+            "first_name": "Claire-Marie",
+        },
+        page_path=f"/customers/{account_id}/edit",
+    )
     assert answer.status_code == 303
     assert kam_page.wait_for_status(account_id)["status"] == "active"
     page = kam_page.get(f"/customers/{account_id}").text
@@ -162,8 +188,11 @@ def test_resend_credentials_asks_first_and_says_the_old_link_stops_working(kam_p
     text = text_of(confirm.text)
     assert "The link sent before stops working" in text and "claire.martin@foundry.example" in text
     with db.database.connection_context():  # asking resent nothing
-        assert not AuditEvent.select().where((AuditEvent.account == account_id)
-                                             & (AuditEvent.action == "credentials.resend")).exists()
+        assert (
+            not AuditEvent.select()
+            .where((AuditEvent.account == account_id) & (AuditEvent.action == "credentials.resend"))
+            .exists()
+        )
     assert kam_page.post_form(link, {}).status_code == 303
     assert len(mailbox.wait_for(2)) == 2
 
@@ -216,14 +245,19 @@ def test_the_demo_and_trial_note_links_to_a_page_about_them(kam_page, browser):
     help_page = kam_page.get(link)
     assert help_page.status_code == 200
     text = text_of(help_page.text)
-    assert "Is this a demo account?" in text and "set the End date of each market to the end of the trial" in text.replace("Set", "set")
+    assert (
+        "Is this a demo account?" in text
+        and "set the End date of each market to the end of the trial" in text.replace("Set", "set")
+    )
     assert browser.get(link).status_code == 302  # behind the login, as every page
 
 
 def choose_password(client, mailbox):
     """Follow the credentials email's link and choose a password, as the customer does."""
     (message,) = mailbox.wait_for(1)
-    link = re.search(r"https?://[^/\s]+(/set-password/[A-Za-z0-9_\-]+)", message.get_body(("plain",)).get_content()).group(1)
+    link = re.search(
+        r"https?://[^/\s]+(/set-password/[A-Za-z0-9_\-]+)", message.get_body(("plain",)).get_content()
+    ).group(1)
     token = csrf_token(client.get(link).text)
     return client.post(link, data={"csrf_token": token, "password": "a-long-secret-1", "confirm": "a-long-secret-1"})
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from conftest import account_request, wait_drained
+
 from shared import db
 from shared.models import MarketAccess
-from web.kam_browser import (STEP1, STEP2_NO_ACCESS, accounts_stored, error_of, in_days,
-                             step2_with_access, text_of)
+from web.kam_browser import STEP1, STEP2_NO_ACCESS, accounts_stored, error_of, in_days, step2_with_access, text_of
 
 ARTICLE_STEP1 = [
     "Defining the customer",
@@ -21,7 +20,10 @@ ARTICLE_STEP1 = [
     "your database, its fiscal number, etc.).",
     "Enter the 'Last name', 'First name', 'Phone number', and 'Email' of the person in charge of managing the "
     "optimisation of the supply contracts for the customer company.",
-    "Last name", "First name", "Phone number", "Email",
+    "Last name",
+    "First name",
+    "Phone number",
+    "Email",
     "You will not be able to modify the email address later.",
     "Additionally, the email address serves as the login credential if you provide the company direct access to "
     "the application.",
@@ -44,9 +46,11 @@ ARTICLE_STEP2 = [
     "Insert or modify the parameters of the optimisation.",
     "Enable or disable the notifications and choose who will receive them.",
     "Update the status of the fixings.",
-    "The KAM", "If you click on 'The KAM', the functions will be disabled for the customer and they will have to "
+    "The KAM",
+    "If you click on 'The KAM', the functions will be disabled for the customer and they will have to "
     "call you to change a parameter.",
-    "The customer", "If you click on 'The customer', the functions will be disabled for the KAM and the customer "
+    "The customer",
+    "If you click on 'The customer', the functions will be disabled for the KAM and the customer "
     "will be autonomous and solely responsible for the parameters of the optimisation. Both the KAM and the "
     "customer will be able to access the fixing advice calendar.",
     "Activate the services for the customer",
@@ -139,7 +143,10 @@ def test_step_2_shows_the_article_and_only_what_the_organisation_offers(kam_page
     assert 'value="fr-power"' in page.text and 'value="nl-gas"' in page.text
     assert 'value="gb-power"' not in page.text and "Great Britain" not in text
     # Today is proposed as the start date.
-    assert f'id="fr-power-start_date" name="fr-power-start_date" type="date" value="{dt.date.today().isoformat()}"' in page.text
+    assert (
+        f'id="fr-power-start_date" name="fr-power-start_date" type="date" value="{dt.date.today().isoformat()}"'
+        in page.text
+    )
     # The manager forecast is offered only where the manager inserted forecasts (French power).
     assert 'name="fr-power-forecasts" value="manager">' in page.text
     assert 'name="de-gas-forecasts" value="manager" disabled>' in page.text
@@ -147,13 +154,18 @@ def test_step_2_shows_the_article_and_only_what_the_organisation_offers(kam_page
 
 def test_back_keeps_what_was_typed_in_both_steps(kam_page):
     kam_page.step1(company="Back And Forth SA", is_demo="yes")
-    back = kam_page.post_form("/customers/new/setup", {
-        **step2_with_access(**{"de-gas-end_date": in_days(99), "editor": "kam"}), "action": "back"})
+    back = kam_page.post_form(
+        "/customers/new/setup",
+        {**step2_with_access(**{"de-gas-end_date": in_days(99), "editor": "kam"}), "action": "back"},
+    )
     assert back.status_code == 302 and back.headers["Location"].endswith("/customers/new")
     step1 = kam_page.get("/customers/new").text
     assert 'value="Back And Forth SA"' in step1
     assert 'name="is_demo" value="yes" checked' in step1
-    assert kam_page.post_form("/customers/new", {**STEP1, "company": "Back And Forth SA", "is_demo": "yes"}).status_code == 302
+    assert (
+        kam_page.post_form("/customers/new", {**STEP1, "company": "Back And Forth SA", "is_demo": "yes"}).status_code
+        == 302
+    )
     step2 = kam_page.get("/customers/new/setup").text
     assert 'name="app_access" value="yes" checked' in step2
     assert 'name="editor" value="kam" checked' in step2
@@ -163,19 +175,26 @@ def test_back_keeps_what_was_typed_in_both_steps(kam_page):
     assert accounts_stored() == []  # nothing written by going back and forth
 
 
-@pytest.mark.parametrize("changes, field, message", [
-    ({"markets": []}, "markets", "Select at least one market"),
-    ({"editor": ""}, "editor", "Choose who edits the optimisation"),
-    ({"de-gas-end_date": (dt.date.today() - dt.timedelta(days=1)).isoformat()}, "de-gas-end_date", "Must not be in the past."),
-    ({"de-gas-end_date": ""}, "de-gas-end_date", "Missing data"),
-    ({"de-gas-forecasts": ["client"]}, "de-gas-forecasts", "The client forecast is an option"),
-    ({"de-gas-forecasts": []}, "de-gas-forecasts", "Choose at least one forecast"),
-    ({"de-gas-max_optimisations": "0"}, "de-gas-max_optimisations", "Must be a whole number from 1 to 1000."),
-    ({"de-gas-max_optimisations": "two"}, "de-gas-max_optimisations", "Not a valid integer."),
-    # Forged past the disabled checkbox: the shared rule answers next to the field.
-    ({"de-gas-forecasts": ["application", "manager"]}, "de-gas-forecasts", "manager has inserted forecasts"),
-    ({"app_access": ""}, "app_access", "Answer yes or no"),
-])
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"markets": []}, "markets", "Select at least one market"),
+        ({"editor": ""}, "editor", "Choose who edits the optimisation"),
+        (
+            {"de-gas-end_date": (dt.date.today() - dt.timedelta(days=1)).isoformat()},
+            "de-gas-end_date",
+            "Must not be in the past.",
+        ),
+        ({"de-gas-end_date": ""}, "de-gas-end_date", "Missing data"),
+        ({"de-gas-forecasts": ["client"]}, "de-gas-forecasts", "The client forecast is an option"),
+        ({"de-gas-forecasts": []}, "de-gas-forecasts", "Choose at least one forecast"),
+        ({"de-gas-max_optimisations": "0"}, "de-gas-max_optimisations", "Must be a whole number from 1 to 1000."),
+        ({"de-gas-max_optimisations": "two"}, "de-gas-max_optimisations", "Not a valid integer."),
+        # Forged past the disabled checkbox: the shared rule answers next to the field.
+        ({"de-gas-forecasts": ["application", "manager"]}, "de-gas-forecasts", "manager has inserted forecasts"),
+        ({"app_access": ""}, "app_access", "Answer yes or no"),
+    ],
+)
 def test_step_2_errors_show_next_to_their_fields_and_nothing_is_stored(kam_page, changes, field, message):
     kam_page.step1()
     answer = kam_page.post_form("/customers/new/setup", {**step2_with_access(**changes), "action": "create"})
@@ -188,9 +207,16 @@ def test_step_2_errors_show_next_to_their_fields_and_nothing_is_stored(kam_page,
 def test_a_market_the_organisation_does_not_offer_cannot_be_chosen(kam_page):
     """Not on the page, and a forged one is not taken: the KAM is asked to select a market."""
     kam_page.step1()
-    answer = kam_page.post_form("/customers/new/setup", {
-        **step2_with_access(markets=["gb-gas"]), "gb-gas-end_date": in_days(30), "gb-gas-forecasts": ["application"],
-        "gb-gas-max_optimisations": "1", "action": "create"})
+    answer = kam_page.post_form(
+        "/customers/new/setup",
+        {
+            **step2_with_access(markets=["gb-gas"]),
+            "gb-gas-end_date": in_days(30),
+            "gb-gas-forecasts": ["application"],
+            "gb-gas-max_optimisations": "1",
+            "action": "create",
+        },
+    )
     assert answer.status_code == 422
     assert "Select at least one market" in error_of(answer.text, "markets")
     assert accounts_stored() == []
@@ -206,8 +232,12 @@ def test_account_with_access_on_two_markets_is_created_and_reaches_active_with_c
     page = kam_page.get(f"/customers/{account_id}")
     text = text_of(page.text)
     assert "Active" in text
-    for stage in ("Validate the customer", "Provide access to the application", "Activate the markets",
-                  "Send the login credentials"):
+    for stage in (
+        "Validate the customer",
+        "Provide access to the application",
+        "Activate the markets",
+        "Send the login credentials",
+    ):
         assert stage in text
     assert text.count("Done") == 4
     (message,) = mailbox.wait_for(1)
