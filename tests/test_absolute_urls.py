@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import account_request
+from support import account_request
 
 FORGED = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
 

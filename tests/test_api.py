@@ -6,8 +6,8 @@ import re
 import threading
 
 import pytest
-from conftest import Api, account_request
 from csrf import csrf_token
+from support import Api, account_request
 
 from shared import db, organisations
 from shared.models import CustomerAccount

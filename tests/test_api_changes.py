@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from conftest import PASSWORD, account_request, wait_drained
+from support import PASSWORD, account_request, wait_drained
 
 from shared import db, organisations, queues
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import DELETE, account_request
+from support import DELETE, account_request
 
 from shared import db
 from shared.models import AuditEvent, CustomerAccount, IdempotencyKey, MarketAccess, StageRun
@@ -208,7 +208,7 @@ def test_unknown_route_and_method_answer_json(api):
 def test_a_token_over_its_rate_limit_gets_429_with_retry_after(settings, broker, org, redis_client):
     import dataclasses
 
-    from conftest import Api
+    from support import Api
 
     from gateway import create_app
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import Api, account_request
+from support import Api, account_request
 
 from shared import accounts, db, organisations
 from shared.models import CustomerAccount

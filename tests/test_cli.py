@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import Api, account_request
+from support import Api, account_request
 
 from shared.config import Settings
 

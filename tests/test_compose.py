@@ -35,7 +35,7 @@ from compose_topology import (
     service,
     wait_final,
 )
-from conftest import POSTGRES_URL
+from support import POSTGRES_URL
 
 from shared import queues, workflow
 from shared.config import Settings

@@ -12,7 +12,7 @@ import dataclasses
 
 import fault_run
 import pytest
-from conftest import DATABASES, PASSWORD, fresh_database_url
+from support import DATABASES, PASSWORD, fresh_database_url
 
 from shared import db, organisations
 

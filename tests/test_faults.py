@@ -7,7 +7,7 @@ import time
 import dramatiq
 import pytest
 import redis
-from conftest import Api, account_request, make_settings, wait_drained
+from support import Api, account_request, make_settings, wait_drained
 
 from kamflow.embedded_redis import EmbeddedRedis
 

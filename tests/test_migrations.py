@@ -16,7 +16,7 @@ import dramatiq
 import previous_release
 import pytest
 from click.testing import CliRunner
-from conftest import Api, account_request
+from support import Api, account_request
 
 from shared import db, migrations, models
 

@@ -7,9 +7,9 @@ A's accounts. Outside a person's scope an account is answered 404, as if it did 
 from __future__ import annotations
 
 import pytest
-from conftest import PASSWORD, account_request
 from csrf import csrf_token
 from prometheus_client.parser import text_string_to_metric_families
+from support import PASSWORD, account_request
 
 from shared import access, db, organisations, permissions
 from shared.models import CustomerAccount, User

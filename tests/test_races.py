@@ -10,7 +10,7 @@ import sys
 import threading
 
 import pytest
-from conftest import account_request, wait_drained
+from support import account_request, wait_drained
 
 from shared import workflow
 

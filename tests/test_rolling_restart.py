@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 from compose_topology import call, crm_request, organisation, running_stack, wait_final
-from conftest import POSTGRES_URL
+from support import POSTGRES_URL
 
 from shared import db
 from shared.models import StageAttempt, utcnow

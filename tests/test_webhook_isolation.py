@@ -15,7 +15,7 @@ import time
 
 import dramatiq
 import pytest
-from conftest import Api, account_request, make_settings
+from support import Api, account_request, make_settings
 from test_webhooks import Receiver
 
 from shared import db, organisations, queues

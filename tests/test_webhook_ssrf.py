@@ -321,7 +321,7 @@ def test_the_delivery_log_shows_a_category_not_socket_messages(api, org, broker,
 
 
 def _no_access(n):
-    from conftest import account_request
+    from support import account_request
 
     return account_request(
         **{

@@ -11,8 +11,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import account_request, wait_drained
 from standardwebhooks import Webhook, WebhookVerificationError
+from support import account_request, wait_drained
 
 pytestmark = pytest.mark.usefixtures("worker")
 

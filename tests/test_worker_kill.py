@@ -16,7 +16,7 @@ import time
 
 import pytest
 import worker_processes
-from conftest import account_request, wait_drained
+from support import account_request, wait_drained
 
 from shared import db
 from shared.models import StageRun

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import DELETE, PASSWORD, account_request, wait_drained
 from csrf import csrf_token
+from support import DELETE, PASSWORD, account_request, wait_drained
 
 from shared import db, organisations
 from shared.models import CustomerAccount, OutboxEmail, User

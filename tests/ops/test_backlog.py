@@ -7,9 +7,10 @@ from __future__ import annotations
 import signal
 
 import pytest
-from conftest import account_request
+from support import account_request, wait_until
+from worker_processes import start_worker, stop_worker, worker_env
 
-from ops.conftest import queue, start_worker, stop_worker, wait_until, worker_env
+from ops.support import queue
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 import dramatiq
-from conftest import account_request, wait_drained
+from support import account_request, wait_drained, wait_until
 from web.kam_browser import text_of
 
-from ops.conftest import queue, wait_until
+from ops.support import queue
 from shared import queues
 
 

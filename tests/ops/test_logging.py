@@ -9,7 +9,7 @@ import logging
 import re
 
 import pytest
-from conftest import account_request
+from support import account_request
 
 from shared import logging_setup
 

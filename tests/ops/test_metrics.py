@@ -6,11 +6,11 @@ from __future__ import annotations
 import urllib.request
 
 import pytest
-from conftest import account_request
 from prometheus_client.parser import text_string_to_metric_families
+from support import account_request, wait_until
+from worker_processes import start_worker, stop_worker, worker_env
 
 from kamflow.embedded_redis import free_port
-from ops.conftest import start_worker, stop_worker, wait_until, worker_env
 
 TOKEN = "metrics-secret-for-tests"
 

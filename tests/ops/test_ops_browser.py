@@ -8,7 +8,7 @@ from __future__ import annotations
 import dramatiq
 from accessibility import assert_accessible
 from browser import browser_tests, launch, screenshot
-from conftest import PASSWORD, account_request
+from support import PASSWORD, account_request
 
 pytestmark = browser_tests
 

@@ -8,11 +8,10 @@ import datetime as dt
 import json
 import re
 
-from conftest import account_request
+from support import account_request, wait_until
 from web.kam_browser import text_of
 
 from gateway.ops.charts import line_chart, nice_ceiling
-from ops.conftest import wait_until
 from shared import db, trends
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import account_request
+from support import account_request
 
 
 def failed_accounts(api, mailbox, count):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from conftest import account_request
+from support import account_request, wait_until
 from web.kam_browser import text_of
 
-from ops.conftest import queue, wait_until
+from ops.support import queue
 from shared import db
 from shared.models import CustomerAccount
 
@@ -23,7 +23,7 @@ def row(page: str, attribute: str, value) -> str:
 def test_only_operators_and_managers_get_in(app, ops, manager_ops, org):
     anonymous = app.test_client().get("/ops")
     assert anonymous.status_code == 302 and "/login?next=%2Fops" in anonymous.headers["Location"]
-    from ops.conftest import OpsBrowser
+    from ops.support import OpsBrowser
 
     kam = OpsBrowser(app.test_client()).login(org["kam"].email)
     for path in ("/ops", "/ops/panel", "/ops/snapshot.json", "/ops/accounts/1"):

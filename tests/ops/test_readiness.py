@@ -4,7 +4,7 @@ reason while Redis (or the database) is away, 200 again once it is back."""
 from __future__ import annotations
 
 import pytest
-from conftest import make_settings
+from support import make_settings
 
 from kamflow.embedded_redis import EmbeddedRedis
 

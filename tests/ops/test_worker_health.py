@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import dramatiq
-
-from ops.conftest import start_worker, stop_worker, wait_until, worker_env
+from support import wait_until
+from worker_processes import start_worker, stop_worker, worker_env
 
 
 def health(redis_url, *args):

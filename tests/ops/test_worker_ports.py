@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 import urllib.request
 
-from worker_processes import listening_addresses
-
-from ops.conftest import start_worker, stop_worker, wait_until, worker_env
+from support import wait_until
+from worker_processes import listening_addresses, start_worker, stop_worker, worker_env
 
 
 def test_a_test_worker_binds_only_free_loopback_ports(settings, broker, mailbox, monkeypatch):

@@ -1,16 +1,12 @@
-"""Fixtures for optimisations: active accounts made through the real workflow, another
-organisation, and a way to move an account's access window."""
+"""Fixtures for optimisations: active accounts made through the real workflow, and another
+organisation (the logged-in KAM and manager are tests/conftest.py's)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-from conftest import Api, account_request
-from web.conftest import kam_page, manager_page  # noqa: F401  the logged-in KAM and manager, shared
+from support import Api, account_request
 
 from shared import db, organisations
-from shared.models import MarketAccess
 
 
 @pytest.fixture
@@ -35,30 +31,3 @@ def other_org_api(client, org):
         organisations.create_staff_user(other, "kam@rival-power.example", "kam", "correct-horse-battery")
         token = organisations.create_api_token(other, "rival-crm")
     return Api(client, token)
-
-
-def move_window(account_id: int, market: str, start_days: int, end_days: int) -> None:
-    """Set a market's access window relative to today (what the KAM could set, or time passing)."""
-    today = dt.date.today()
-    with db.database.connection_context():
-        MarketAccess.update(
-            start_date=today + dt.timedelta(days=start_days), end_date=today + dt.timedelta(days=end_days)
-        ).where((MarketAccess.account == account_id) & (MarketAccess.market == market)).execute()
-
-
-def optimisation_body(**changes) -> dict:
-    today = dt.date.today()
-    start = (today.replace(day=1) + dt.timedelta(days=200)).replace(day=1)
-    body = {
-        "market": "fr-power",
-        "name": "Foundry 2027",
-        "delivery_start": f"{start:%Y-%m}",
-        "delivery_end": f"{start.replace(year=start.year + 1) - dt.timedelta(days=1):%Y-%m}",
-        "volume_mwh": "1200",
-        "risk_appetite": "moderate",
-    }
-    body.update(changes)
-    return {k: v for k, v in body.items() if v is not DROP}
-
-
-DROP = object()

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from optimisations.conftest import DROP, move_window, optimisation_body
+from optimisations.support import DROP, move_window, optimisation_body
 
 KAM_EDITS = {"setup.editor": "kam"}
 

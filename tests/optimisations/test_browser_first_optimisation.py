@@ -9,7 +9,7 @@ import re
 
 import pytest
 from browser import browser_tests, launch, screenshot
-from conftest import account_request
+from support import account_request
 
 from kamflow.demo import demo_curve_csv
 from shared import db

@@ -8,7 +8,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from conftest import account_request
+from support import account_request
 
 from shared import db
 from shared.models import ForecastUpload

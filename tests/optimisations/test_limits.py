@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from marshmallow import ValidationError
 
-from optimisations.conftest import move_window, optimisation_body
+from optimisations.support import move_window, optimisation_body
 from shared import db, parameters
 from shared.models import CustomerAccount
 from shared.optimisations import editing, limits, reading

@@ -10,7 +10,7 @@ import re
 import pytest
 from web.kam_browser import PASSWORD, STEP1, Browser, csrf_of, error_of, step2_with_access, text_of
 
-from optimisations.conftest import move_window, optimisation_body
+from optimisations.support import move_window, optimisation_body
 from shared import access, db, organisations
 from shared.models import CustomerAccount, Optimisation
 from shared.optimisations import forecasts

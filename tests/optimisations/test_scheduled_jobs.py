@@ -9,7 +9,7 @@ import datetime as dt
 
 from web.kam_browser import Browser, text_of
 
-from optimisations.conftest import move_window, optimisation_body
+from optimisations.support import move_window, optimisation_body
 from shared import db, maintenance
 from shared.models import CustomerAccount, MarketAccess, User
 from shared.optimisations import editing, limits, notifications

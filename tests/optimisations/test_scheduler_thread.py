@@ -7,7 +7,7 @@ import datetime as dt
 import time
 
 import pytest
-from conftest import make_settings
+from support import make_settings
 from web.kam_browser import Browser, text_of
 
 from shared import db

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import wait_drained
 from marshmallow import ValidationError
+from support import wait_drained
 
 from shared import db
 from shared.change_schemas import EMAIL_IS_FIXED, AccountChangeSchema

@@ -8,7 +8,7 @@ import dataclasses
 import secrets
 
 import pytest
-from conftest import account_request
+from support import account_request
 
 from web.kam_browser import error_of
 

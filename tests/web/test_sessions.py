@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from conftest import account_request
+from support import account_request
 
 from shared import access, db
 from shared.models import User

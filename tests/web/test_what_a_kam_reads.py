@@ -10,8 +10,8 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import account_request
 from csrf import csrf_token
+from support import account_request
 
 from shared import db
 from shared.models import AuditEvent, CustomerAccount, MarketAccess

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import account_request, wait_drained
+from support import account_request, wait_drained
 
 from shared import db
 from shared.models import MarketAccess
