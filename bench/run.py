@@ -4,9 +4,10 @@ For each database (SQLite always; PostgreSQL too when BENCH_POSTGRES_URL is set,
 made for the run and dropped after it), three rounds — access with 1 worker process, access
 with 2, no access with 2 — each accepting a batch with no worker running, draining it, then a
 live batch at a steady rate (see bench.phases), each beside its floor (see bench.floors); then
-the lists with many accounts stored (see bench.lists). Figures, never verdicts. Exit status: 0 when
-every phase ran and every account became active, 1 otherwise, 2 on the hard timeout, 130 on
-Ctrl-C or SIGTERM; every process started is stopped in all cases.
+the lists with many accounts stored (see bench.lists; `--only lists` runs that part alone).
+Figures, never verdicts. Exit status: 0 when every phase ran and every account became active, 1
+otherwise, 2 on the hard timeout, 130 on Ctrl-C or SIGTERM; every process started is stopped in
+all cases.
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ def parse_args(argv):
         "--list-requests", type=int, default=40, help="timed requests per list view and size (default %(default)s)"
     )
     parser.add_argument(
+        "--only",
+        choices=["lists"],
+        default=None,
+        help="run one part alone: 'lists' stores the accounts and times the lists, with no workflow phase",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         default=Path("var/bench/latest.json"),
@@ -93,6 +100,10 @@ def bench_database(url: str, directory: Path, args, deadline: Deadline, result: 
     see the same load from whatever else runs on the machine."""
     result.update(phases=[], floors=[], memory={}, ratios={}, live_rate_per_s=args.live_rate)
     with Stack(url, directory, deadline, args.gateway_workers, args.threads) as stack:
+        if args.only == "lists":  # the stack (gateway, no worker) and the lists alone: minutes, not a quarter hour
+            measure_lists(stack, args, deadline, result)
+            result["memory"]["gateway"] = stack.gateway.peak_memory()
+            return
         for processes, access in ROUNDS:
             figures, backlog = phases.accept(stack, args.accounts, args.concurrency, access, deadline)
             result["phases"].append(figures)
@@ -166,6 +177,7 @@ def main(argv=None) -> int:
             "floor_chains": args.floor_chains,
             "stored": args.stored,
             "list_requests": args.list_requests,
+            "only": args.only,
         },
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "databases": {},

@@ -7,9 +7,13 @@ doors. An id outside that set is answered as if it did not exist, so ids leak no
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import peewee
 
 from shared import permissions
+from shared.db import database
 from shared.models import CustomerAccount, User
 
 
@@ -44,23 +48,46 @@ def owned_by(query: peewee.ModelSelect, kam_id: int | None) -> peewee.ModelSelec
     return query if kam_id is None else query.where(CustomerAccount.kam == kam_id)
 
 
+#: The columns the search looks in; one trigram index covers them (shared/migrations/0005).
+SEARCHED = (
+    CustomerAccount.company,
+    CustomerAccount.customer_reference,
+    CustomerAccount.last_name,
+    CustomerAccount.first_name,
+    CustomerAccount.email,
+)
+#: The trigram index over them, made by that migration: a GIN index on PostgreSQL, an FTS5 table
+#: (and the shadow tables FTS5 keeps beside it, named after it) on SQLite. The models do not
+#: declare it: each database has its own kind.
+SEARCH_INDEX = "customer_account_search"
+#: A trigram index finds texts of at least three characters; a shorter one is looked for by
+#: reading every account in scope, as before the index (the same matches, only slower).
+TRIGRAM = 3
+
+
 def search(query: peewee.ModelSelect, text: str) -> peewee.ModelSelect:
     """Narrow `query` to accounts whose company, reference, contact name or email contains
-    `text` (case-insensitive); blank text narrows nothing."""
+    `text` (case-insensitive); blank text narrows nothing.
+
+    The matches are always decided by the substring test below (ILIKE on PostgreSQL, LIKE,
+    case-blind for ASCII, on SQLite); the trigram index only finds the candidates. PostgreSQL's
+    planner uses its `pg_trgm` index for these ILIKEs by itself; SQLite is pointed at its FTS5
+    trigram table, which folds case more broadly than LIKE, so it may offer more candidates than
+    match, never fewer."""
     text = (text or "").strip()
     if not text:
         return query
-    matches = None
-    for field in (
-        CustomerAccount.company,
-        CustomerAccount.customer_reference,
-        CustomerAccount.last_name,
-        CustomerAccount.first_name,
-        CustomerAccount.email,
-    ):
-        condition = field.contains(text)  # ILIKE on PostgreSQL, LIKE (case-blind) on SQLite
-        matches = condition if matches is None else (matches | condition)
-    return query.where(matches)
+    matches = functools.reduce(operator.or_, (field.contains(text) for field in SEARCHED))
+    query = query.where(matches)
+    if len(text) >= TRIGRAM and not isinstance(database.obj, peewee.PostgresqlDatabase):
+        phrase = '"' + text.replace('"', '""') + '"'  # FTS5: one phrase, a substring for trigrams
+        candidates = peewee.SQL(f"(SELECT rowid FROM {SEARCH_INDEX} WHERE {SEARCH_INDEX} MATCH ?)", [phrase])
+        # NOT INDEXED: read the candidates by id, not the scope's 100,000 index entries checking
+        # each against them (SQLite's planner cannot tell that the candidates are few).
+        query = query.from_(peewee.NodeList((CustomerAccount, peewee.SQL("NOT INDEXED")))).where(
+            CustomerAccount.id.in_(candidates)
+        )
+    return query
 
 
 def page_of(

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from support import Api, account_request
 
-from shared import db, migrations, models
+from shared import db, migrations, models, visibility
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,17 +32,21 @@ def kamflow(database_url: str, *args):
 
 def schema(database_url: str) -> dict:
     """What a person would call the schema: per table its columns (type, null), indexes
-    (columns, unique), foreign keys and CHECK constraints. The migration history is left out."""
+    (columns, unique), foreign keys and CHECK constraints. The migration history is left out, and
+    so is the search's trigram index, which the models cannot declare (see
+    test_the_search_index_is_made_and_serves_the_search)."""
     database = db.open_database(database_url)
     found = {}
     with database.connection_context():
         for table in database.get_tables():
-            if table == migrations.HISTORY_TABLE:
+            if table == migrations.HISTORY_TABLE or table.startswith(visibility.SEARCH_INDEX):
                 continue
             found[table] = {
                 "columns": sorted((c.name, c.data_type.lower(), c.null) for c in database.get_columns(table)),
                 "indexes": sorted(
-                    (tuple(i.columns), i.unique) for i in database.get_indexes(table) if not i.name.endswith("_pkey")
+                    (tuple(i.columns), i.unique)
+                    for i in database.get_indexes(table)
+                    if not i.name.endswith("_pkey") and i.name != visibility.SEARCH_INDEX
                 ),
                 "foreign_keys": sorted(
                     (f.column, f.dest_table, f.dest_column) for f in database.get_foreign_keys(table)
@@ -110,6 +114,29 @@ def test_the_previous_release_database_is_behind_and_says_what_to_do(release_dat
         migrations.require_current(database_url)
     status = kamflow(database_url, "status")
     assert status.exit_code == 1 and "run `kamflow migrate`" in status.output
+
+
+def test_the_search_index_is_made_and_serves_the_search(release_database):
+    """0005 indexes the accounts the database already holds, and the search reads through it."""
+    database_url, _ = release_database
+    assert kamflow(database_url, "migrate").exit_code == 0
+    database = db.bind(database_url)
+    with database.connection_context():
+        every = list(models.CustomerAccount.select())
+        query = visibility.search(models.CustomerAccount.select(), "CONTACT1")
+        assert sorted(a.id for a in query) == sorted(a.id for a in every if "contact1" in a.email)
+        assert len(list(query)) >= 6  # contact10@ ... contact15@ at least
+        if database_url.startswith("sqlite"):
+            explain = "EXPLAIN QUERY PLAN "
+            # FTS5 compares its index with the accounts' rows and raises if they differ.
+            name = visibility.SEARCH_INDEX
+            database.execute_sql(f"INSERT INTO {name} ({name}) VALUES ('integrity-check')")
+        else:
+            explain = "EXPLAIN "
+            database.execute_sql("SET enable_seqscan = off")  # a handful of rows: reading them would be cheaper
+        sql, params = query.sql()
+        plan = " ".join(str(row) for row in database.execute_sql(explain + sql, params).fetchall())
+        assert visibility.SEARCH_INDEX in plan, plan
 
 
 def test_the_previous_release_database_with_its_data_is_upgraded_then_used_through_the_api(

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from shared import accounts, workflow
+from shared import accounts, organisations, workflow
 from shared.db import database
 from shared.models import CustomerAccount
 from shared.schemas import AccountRequestSchema
-from web.kam_browser import text_of
+from web.kam_browser import PASSWORD, text_of
 
 
 def insert(org, company, *, email=None, reference=None, demo=False, markets=(), status=workflow.PENDING, kam=None):
@@ -159,3 +159,67 @@ def test_the_list_status_of_a_running_account_refreshes_by_itself(kam_page, org,
         CustomerAccount.update(status=workflow.ACTIVE).where(CustomerAccount.id == running.id).execute()
     live = kam_page.get(f"/customers/{running.id}/status").get_json()
     assert live["final"] is True and "Active" in live["html"]
+
+
+def test_the_search_index_finds_exactly_what_a_substring_scan_finds(kam_page, manager_page, org):
+    """The trigram index (pg_trgm, FTS5) only proposes candidates: every query, short or long,
+    in any case, with accents or LIKE's wildcards, finds the same accounts as reading them all,
+    keeps up with renames and deletions, and never reaches into another organisation."""
+    insert(org, "Alpha Metals", reference="AL-1")
+    insert(org, "Beta Foods", email="buyer@beta.example")
+    insert(org, "Société Générale d'Énergie", email="achats@sge.example")
+    insert(org, "100% Pure_Water", reference="PW-9")
+    renamed = insert(org, "Gamma Paper")
+    gone = insert(org, "Delta Glass")
+    with database.connection_context():
+        CustomerAccount.update(company="Omega Paperworks").where(CustomerAccount.id == renamed.id).execute()
+        CustomerAccount.delete().where(CustomerAccount.id == gone.id).execute()
+        elsewhere = organisations.create_organisation("rival-power", "Rival Power", ["fr-power"])
+        rival = organisations.create_staff_user(elsewhere, "kam@rival-power.example", "kam", PASSWORD)
+    insert({"organisation": elsewhere, "kam": rival}, "Alpha Metals Rival", reference="AL-2")
+
+    def scanned(query: str) -> list[str]:  # every account of the organisation, read and tested one by one
+        needle = query.lower()
+        with database.connection_context():
+            accounts_ = CustomerAccount.select().where(CustomerAccount.organisation == org["organisation"])
+            found = [
+                account
+                for account in accounts_.order_by(CustomerAccount.created_at.desc(), CustomerAccount.id.desc())
+                if any(
+                    needle in (value or "").lower() if needle.isascii() else query in (value or "")
+                    for value in (
+                        account.company,
+                        account.customer_reference,
+                        account.last_name,
+                        account.first_name,
+                        account.email,
+                    )
+                )
+            ]
+        return [account.company for account in found]
+
+    for query, expected in (
+        ("alpha", ["Alpha Metals"]),  # the other organisation's "Alpha Metals Rival" never shows
+        ("ALPHA METALS", ["Alpha Metals"]),
+        ("ha me", ["Alpha Metals"]),  # inside a column, across a space
+        ("al", ["Société Générale d'Énergie", "Alpha Metals"]),  # shorter than a trigram: read as before
+        ("o", None),  # one character: the scan decides, as before the index
+        ("ciété Gén", ["Société Générale d'Énergie"]),  # accents, as typed
+        ("Societe", []),  # no accent folding, as before the index
+        ("% Pure_", ["100% Pure_Water"]),  # LIKE's wildcards are plain characters
+        ("0% P", ["100% Pure_Water"]),
+        ("_w", ["100% Pure_Water"]),  # not "any character, then w" (Paperworks)
+        ("paperworks", ["Omega Paperworks"]),  # renamed: found by its new name
+        ("gamma paper", []),  # ...and no longer by its old one (its email, gammapaper@, stays)
+        ("delta", []),  # deleted
+        ('"alpha"', []),  # quotes are characters, not FTS5 syntax
+        ("buyer@beta", ["Beta Foods"]),
+        ("AL-", ["Alpha Metals"]),
+    ):
+        expected = scanned(query) if expected is None else expected
+        assert expected == scanned(query), query  # the table above is what reading every account finds
+        for page in (kam_page, manager_page):
+            answer = page.get("/customers", query_string={"q": query})
+            assert answer.status_code == 200, query
+            assert [row.split(" ")[0] for row in rows(answer.text)] == [c.split(" ")[0] for c in expected], query
+            assert f"{len(expected)} account" in text_of(answer.text), query
