@@ -201,7 +201,8 @@ def describe_page(items: list[CustomerAccount], base_url: str = "") -> list[dict
         runs[run.account_id].append(run)
     for market in MarketAccess.select().where(MarketAccess.account.in_(ids)).order_by(MarketAccess.market):
         markets[market.account_id].append(market)
-    emails = dict(User.select(User.id, User.email).where(User.id.in_({account.kam_id for account in items})).tuples())
+    kams = User.select(User.id, User.email).where(User.id.in_({account.kam_id for account in items}))
+    emails = {kam.id: kam.email for kam in kams}
     return [
         describe(
             account, base_url, runs=runs[account.id], markets=markets[account.id], kam_email=emails[account.kam_id]

@@ -53,10 +53,12 @@ def setup(settings: Settings) -> RedisBroker:
     return broker
 
 
-def send(actor_name: str, *args) -> None:
+def send(actor_name: str, *args: object) -> None:
     """Enqueue a message for `actor_name` (whose queue has the same name), by name only: the
     sender needs no worker code."""
-    message = dramatiq.Message(queue_name=actor_name, actor_name=actor_name, args=args, kwargs={}, options={})
+    message: dramatiq.Message[object] = dramatiq.Message(
+        queue_name=actor_name, actor_name=actor_name, args=args, kwargs={}, options={}
+    )
     dramatiq.get_broker().enqueue(message)
 
 

@@ -10,7 +10,9 @@ import dataclasses
 import json
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 #: Where local state lives when nothing else is configured (SQLite file, embedded Redis, caught mail).
 VAR_DIR = Path(os.environ.get("KAMFLOW_VAR_DIR", Path.cwd() / "var"))
@@ -29,6 +31,9 @@ def _boolean(raw: str) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"not a yes/no value: {raw!r} (use true or false)")
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _boolean}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +129,7 @@ class Settings:
             raw = env.get(field.name.upper())
             if raw is None or raw == "":
                 continue
-            convert = {"int": int, "float": float, "bool": _boolean}.get(field.type, str)
+            convert = _CONVERTERS.get(str(field.type), str)  # the annotation's text: annotations are postponed
             values[field.name] = convert(raw)
         return cls(**values)
 

@@ -69,6 +69,8 @@ def claim(
 def send_credentials(account: CustomerAccount, settings: Settings, purpose: str = CREDENTIALS) -> bool:
     """Email the login and a fresh set-password link. Returns False if it was sent already.
     On an SMTP error the claim is released and the error raised, for Dramatiq to retry."""
+    if account.user_id is None:  # the create_login stage gives every account with access its login first
+        raise ValueError(f"account {account.id} has no login to send credentials for")
     outbox = claim(account, purpose, settings)
     if outbox is None:
         return False
@@ -101,6 +103,8 @@ def release(outbox: OutboxEmail, error: BaseException) -> None:
 def mark_sent(outbox: OutboxEmail, settings: Settings) -> None:
     """The server has the email: record that through a database outage too, for as long as the
     claim is ours (after its lease another run would take it over and send the email again)."""
+    if outbox.claimed_at is None:
+        raise ValueError(f"outbox email {outbox.id} was not claimed: only the run that claimed it marks it sent")
     lease_left = outbox.claimed_at + dt.timedelta(seconds=_lease_seconds(settings)) - utcnow()
     db.record_done(
         lambda: (

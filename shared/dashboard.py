@@ -66,7 +66,8 @@ def ending_soon(
         )
         .order_by(MarketAccess.end_date, CustomerAccount.company)
     )
-    demos, real = [], []
+    demos: list[Ending] = []
+    real: list[Ending] = []
     for row in rows:
         (demos if row.account.is_demo else real).append(Ending(row.account, row.market, row.end_date))
     return demos, real

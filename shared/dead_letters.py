@@ -133,7 +133,7 @@ def requeue(client, queue: str, redis_id: str) -> str:
     try:
         old = dramatiq.Message.decode(data)
         options = {k: v for k, v in old.options.items() if k not in _RUN_OPTIONS}
-        fresh = dramatiq.Message(
+        fresh: dramatiq.Message[object] = dramatiq.Message(
             queue_name=q_name(old.queue_name),
             actor_name=old.actor_name,
             args=old.args,

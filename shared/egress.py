@@ -218,7 +218,7 @@ def resolve(host: str, port: int, *, allow_private: bool = False) -> tuple[int, 
     if not infos:
         raise socket.gaierror("no address")
     for _family, _, _, _, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
         if len(sockaddr) == 4 and sockaddr[3]:
             address = ipaddress.IPv6Address(f"{address}%{sockaddr[3]}")
         _check_address(address, allow_private)

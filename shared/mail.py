@@ -54,6 +54,7 @@ def send(smtp_url: str, message: EmailMessage, timeout: float = SMTP_TIMEOUT_S) 
     if url.scheme not in ("smtp", "smtps", "smtp+starttls"):
         raise ValueError(f"unsupported SMTP_URL scheme {url.scheme!r}")
     host, port = url.hostname or "localhost", url.port
+    client: smtplib.SMTP
     if url.scheme == "smtps":
         client = smtplib.SMTP_SSL(host, port or 465, timeout=timeout)
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
 import peewee as pw
 
@@ -29,6 +30,11 @@ class JSONField(pw.TextField):
 
 
 class BaseModel(pw.Model):
+    # The primary key peewee would add anyway, written out so mypy sees `Model.id`. Each model's
+    # `if TYPE_CHECKING:` block likewise declares what peewee makes at class creation and the
+    # type checker cannot see: a foreign key's `<name>_id` column and the backrefs.
+    id = pw.AutoField()
+
     class Meta:
         database = database
         legacy_table_names = False
@@ -39,12 +45,23 @@ class Organisation(BaseModel):
     name = pw.CharField(max_length=200)
     created_at = pw.DateTimeField(default=utcnow)
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        offered_markets: pw.ModelSelect[OrganisationMarket]
+        users: pw.ModelSelect[User]
+        accounts: pw.ModelSelect[CustomerAccount]
+        api_tokens: pw.ModelSelect[ApiToken]
+        webhook_endpoints: pw.ModelSelect[WebhookEndpoint]
+        forecast_uploads: pw.ModelSelect[ForecastUpload]
+
 
 class OrganisationMarket(BaseModel):
     """A market of the catalogue that the organisation offers to its customers."""
 
     organisation = pw.ForeignKeyField(Organisation, backref="offered_markets", on_delete="CASCADE")
     market = pw.CharField(max_length=32)
+
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        organisation_id: pw.ForeignKeyField[int]
 
     class Meta:
         indexes = ((("organisation", "market"), True),)
@@ -64,6 +81,13 @@ class User(BaseModel):
     #: Every session cookie carries the version of its login; bumping it ends them all (shared.sessions).
     session_version = pw.IntegerField(default=0)
     created_at = pw.DateTimeField(default=utcnow)
+
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        organisation_id: pw.ForeignKeyField[int]
+        customer_accounts: pw.ModelSelect[CustomerAccount]
+        customer_account: pw.ModelSelect[CustomerAccount]  # at most one: the FK is unique
+        set_password_tokens: pw.ModelSelect[SetPasswordToken]
+        login_events: pw.ModelSelect[LoginEvent]
 
 
 class CustomerAccount(BaseModel):
@@ -89,6 +113,19 @@ class CustomerAccount(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow, index=True)
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        organisation_id: pw.ForeignKeyField[int]
+        kam_id: pw.ForeignKeyField[int]
+        user_id: pw.ForeignKeyField[int | None]
+        markets: pw.ModelSelect[MarketAccess]
+        stage_runs: pw.ModelSelect[StageRun]
+        stage_attempts: pw.ModelSelect[StageAttempt]
+        emails: pw.ModelSelect[OutboxEmail]
+        webhook_deliveries: pw.ModelSelect[WebhookDelivery]
+        audit_events: pw.ModelSelect[AuditEvent]
+        forecast_uploads: pw.ModelSelect[ForecastUpload]
+        optimisations: pw.ModelSelect[Optimisation]
+
     class Meta:
         indexes = (
             (("organisation", "reference_claim"), True),
@@ -110,6 +147,9 @@ class MarketAccess(BaseModel):
     activated_at = pw.DateTimeField(null=True)  # set by activate_markets: now an entitlement
     closed_at = pw.DateTimeField(null=True)  # set by the daily maintenance once end_date has passed
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        account_id: pw.ForeignKeyField[int]
+
     class Meta:
         indexes = ((("account", "market"), True),)
 
@@ -125,6 +165,9 @@ class StageRun(BaseModel):
     finished_at = pw.DateTimeField(null=True)
     error = pw.TextField(null=True)
     worker = pw.CharField(max_length=128, null=True)
+
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        account_id: pw.ForeignKeyField[int]
 
     class Meta:
         indexes = ((("account", "stage"), True),)
@@ -142,6 +185,9 @@ class StageAttempt(BaseModel):
     outcome = pw.CharField(max_length=16, default=workflow.RUNNING)  # a stage-run state
     error = pw.TextField(null=True)
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        account_id: pw.ForeignKeyField[int]
+
     class Meta:
         indexes = ((("account", "stage", "attempt"), True),)
 
@@ -158,6 +204,9 @@ class OutboxEmail(BaseModel):
     attempts = pw.IntegerField(default=0)
     last_error = pw.TextField(null=True)
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        account_id: pw.ForeignKeyField[int]
+
     class Meta:
         indexes = ((("account", "purpose"), True),)
 
@@ -169,6 +218,9 @@ class SetPasswordToken(BaseModel):
     used_at = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        user_id: pw.ForeignKeyField[int]
+
 
 class ApiToken(BaseModel):
     organisation = pw.ForeignKeyField(Organisation, backref="api_tokens", on_delete="CASCADE")
@@ -179,6 +231,9 @@ class ApiToken(BaseModel):
     last_used_at = pw.DateTimeField(null=True)
     revoked_at = pw.DateTimeField(null=True)
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        organisation_id: pw.ForeignKeyField[int]
+
 
 class IdempotencyKey(BaseModel):
     organisation = pw.ForeignKeyField(Organisation, on_delete="CASCADE")
@@ -188,6 +243,10 @@ class IdempotencyKey(BaseModel):
     response_body = JSONField()
     account = pw.ForeignKeyField(CustomerAccount, null=True, on_delete="CASCADE")
     created_at = pw.DateTimeField(default=utcnow, index=True)
+
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        organisation_id: pw.ForeignKeyField[int]
+        account_id: pw.ForeignKeyField[int | None]
 
     class Meta:
         indexes = ((("organisation", "key"), True),)
@@ -202,6 +261,10 @@ class WebhookEndpoint(BaseModel):
     secret = pw.CharField(max_length=100)
     active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
+
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        organisation_id: pw.ForeignKeyField[int]
+        deliveries: pw.ModelSelect[WebhookDelivery]
 
 
 class WebhookDelivery(BaseModel):
@@ -221,6 +284,10 @@ class WebhookDelivery(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     delivered_at = pw.DateTimeField(null=True)
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        endpoint_id: pw.ForeignKeyField[int]
+        account_id: pw.ForeignKeyField[int]
+
 
 class LoginEvent(BaseModel):
     """One login attempt at the web door: who tried (the email typed), from where, and how it
@@ -232,6 +299,9 @@ class LoginEvent(BaseModel):
     outcome = pw.CharField(max_length=16)  # "success" | "failure" | "throttled" | "locked"
     at = pw.DateTimeField(default=utcnow, index=True)
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        user_id: pw.ForeignKeyField[int | None]
+
 
 class AuditEvent(BaseModel):
     organisation = pw.ForeignKeyField(Organisation, on_delete="CASCADE")
@@ -240,6 +310,10 @@ class AuditEvent(BaseModel):
     action = pw.CharField(max_length=64)
     detail = JSONField(null=True)
     at = pw.DateTimeField(default=utcnow, index=True)
+
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        organisation_id: pw.ForeignKeyField[int]
+        account_id: pw.ForeignKeyField[int | None]
 
 
 # --- after creation: forecasts, optimisations, fixings (rules in shared.optimisations) -----------
@@ -258,6 +332,11 @@ class ForecastUpload(BaseModel):
     uploaded_at = pw.DateTimeField(default=utcnow, index=True)
     months = pw.IntegerField()
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        organisation_id: pw.ForeignKeyField[int | None]
+        account_id: pw.ForeignKeyField[int | None]
+        prices: pw.ModelSelect[ForecastPrice]
+
     class Meta:
         indexes = ((("kind", "market", "organisation", "account"), False),)
 
@@ -266,6 +345,9 @@ class ForecastPrice(BaseModel):
     upload = pw.ForeignKeyField(ForecastUpload, backref="prices", on_delete="CASCADE")
     month = pw.DateField()  # the first day of the month
     price = pw.DecimalField(max_digits=12, decimal_places=4)
+
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        upload_id: pw.ForeignKeyField[int]
 
     class Meta:
         indexes = ((("upload", "month"), True),)
@@ -293,6 +375,10 @@ class Optimisation(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        account_id: pw.ForeignKeyField[int]
+        fixings: pw.ModelSelect[Fixing]
+
 
 class Fixing(BaseModel):
     """A fixing the editor recorded: `fixed` (date, price, share) or later `cancelled`."""
@@ -305,6 +391,9 @@ class Fixing(BaseModel):
     recorded_by = pw.CharField(max_length=254)
     recorded_at = pw.DateTimeField(default=utcnow)
     cancelled_at = pw.DateTimeField(null=True)
+
+    if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
+        optimisation_id: pw.ForeignKeyField[int]
 
 
 class MaintenanceRun(BaseModel):

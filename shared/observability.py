@@ -14,6 +14,8 @@ import json
 import math
 import socket
 import time
+from collections.abc import Iterable
+from typing import Any, cast
 
 import peewee
 
@@ -135,11 +137,13 @@ def stage_stats(window: dt.timedelta = STATS_WINDOW, now: dt.datetime | None = N
         .where(StageAttempt.finished_at >= since)
         .tuples()
     )
-    stats = {
+    stats: dict[str, dict[str, Any]] = {
         name: {"stage": name, "completed": 0, "rejected": 0, "errors": 0, "failed": 0, "durations": []}
         for name in workflow.STAGE_NAMES
     }
-    for stage, outcome, started, finished in rows:
+    for stage, outcome, started, finished in cast(
+        "Iterable[tuple[str, str, dt.datetime, dt.datetime]]", rows
+    ):  # peewee's stubs type .tuples() rows as models
         entry = stats.get(stage)
         if entry is None:
             continue
@@ -167,11 +171,11 @@ def stage_stats(window: dt.timedelta = STATS_WINDOW, now: dt.datetime | None = N
 # --- the accounts -----------------------------------------------------------------------------
 
 
-def _scoped(accounts: peewee.ModelSelect | None) -> peewee.ModelSelect:
+def _scoped(accounts: peewee.ModelSelect[CustomerAccount] | None) -> peewee.ModelSelect[CustomerAccount]:
     return accounts if accounts is not None else CustomerAccount.select()
 
 
-def accounts_by_status(accounts: peewee.ModelSelect | None = None) -> dict[str, int]:
+def accounts_by_status(accounts: peewee.ModelSelect[CustomerAccount] | None = None) -> dict[str, int]:
     counts = dict.fromkeys(workflow.STATUSES, 0)
     rows = (
         _scoped(accounts)
@@ -179,12 +183,12 @@ def accounts_by_status(accounts: peewee.ModelSelect | None = None) -> dict[str, 
         .group_by(CustomerAccount.status)
         .tuples()
     )
-    for status, n in rows:
+    for status, n in cast("Iterable[tuple[str, int]]", rows):  # peewee's stubs type .tuples() rows as models
         counts[status] = n
     return counts
 
 
-def problem_accounts(accounts: peewee.ModelSelect | None = None, limit: int = 50) -> list[dict]:
+def problem_accounts(accounts: peewee.ModelSelect[CustomerAccount] | None = None, limit: int = 50) -> list[dict]:
     """Failed and rejected accounts, most recent first, with the stage that stopped them, its
     error and how many attempts it took."""
     stopped_at = StageRun.state.in_([workflow.STAGE_FAILED, workflow.STAGE_REJECTED])
@@ -220,11 +224,13 @@ def problem_accounts(accounts: peewee.ModelSelect | None = None, limit: int = 50
             "attempts": attempts or 0,
             "retryable": status == workflow.FAILED,
         }
-        for id_, company, status, updated, slug, stage, error, attempts in query
+        for id_, company, status, updated, slug, stage, error, attempts in cast(
+            "Iterable[tuple[int, str, str, dt.datetime, str, str | None, str | None, int | None]]", query
+        )  # peewee's stubs type .tuples() rows as models
     ]
 
 
-def timeline(account_id: int, accounts: peewee.ModelSelect | None = None) -> dict | None:
+def timeline(account_id: int, accounts: peewee.ModelSelect[CustomerAccount] | None = None) -> dict | None:
     """Every attempt of every stage of the account, in the order they ran (None if unknown)."""
     account = _scoped(accounts).where(CustomerAccount.id == account_id).first()
     if account is None:

@@ -128,15 +128,15 @@ def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[s
     for market, values in wanted.items():
         values = {field: values[field] for field in MARKET_FIELDS}
         values["forecasts"] = in_article_order(values["forecasts"])
-        row = existing.get(market)
-        if row is None:
+        current = existing.get(market)
+        if current is None:
             MarketAccess.create(account=account, market=market, **values)
             changes[f"setup.markets.{market}"] = [None, values]
             touched = True
-        elif _market_values(row) != values:
-            changes[f"setup.markets.{market}"] = [_market_values(row), values]
+        elif _market_values(current) != values:
+            changes[f"setup.markets.{market}"] = [_market_values(current), values]
             # Not an entitlement on the new terms until activate_markets has run again.
-            MarketAccess.update(activated_at=None, **values).where(MarketAccess.id == row.id).execute()
+            MarketAccess.update(activated_at=None, **values).where(MarketAccess.id == current.id).execute()
             touched = True
     if access and not had_access:
         if rules.login_taken(account.email, account):

@@ -31,7 +31,12 @@ def stalled_accounts(stall_after_s: float, limit: int = BATCH) -> list[tuple[int
         .order_by(CustomerAccount.updated_at)
         .limit(limit)
     )
-    return [(row.id, workflow.stage_due(row.status).name) for row in rows]
+    found = []
+    for row in rows:
+        stage = workflow.stage_due(row.status)
+        if stage is not None:  # every status outside FINAL_STATUSES has a stage due
+            found.append((row.id, stage.name))
+    return found
 
 
 def reconcile(stall_after_s: float, send: Callable[[str, int], None]) -> int:

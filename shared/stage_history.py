@@ -10,6 +10,8 @@ retry within the same run (an operator's Retry of a failed account included).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
+from typing import cast
 
 from shared import workflow
 from shared.models import StageAttempt
@@ -37,7 +39,7 @@ def stage_runs(account_id: int) -> dict[str, StageRuns]:
     )
     counts: dict[str, list[int]] = {}
     previous: dict[str, str | None] = {}
-    for stage, outcome in rows:
+    for stage, outcome in cast("Iterable[tuple[str, str]]", rows):  # peewee's stubs type .tuples() rows as models
         runs, attempts = counts.get(stage, [0, 0])
         if runs == 0 or previous.get(stage) in COMPLETED:
             runs, attempts = runs + 1, 1

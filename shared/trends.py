@@ -13,6 +13,8 @@ import dataclasses
 import datetime as dt
 import json
 import time
+from collections.abc import Iterable
+from typing import cast
 
 import peewee
 
@@ -59,7 +61,7 @@ def _index(moment: dt.datetime, starts: list[dt.datetime], bucket: dt.timedelta)
 
 
 def accounts_per_minute(
-    window: Window, accounts: peewee.ModelSelect | None = None, now: dt.datetime | None = None
+    window: Window, accounts: peewee.ModelSelect[CustomerAccount] | None = None, now: dt.datetime | None = None
 ) -> dict:
     """Per bucket, accounts accepted and accounts reaching active (again, after an edit or a
     resend, counts too: the workflow did the work), as a rate per minute."""
@@ -67,7 +69,8 @@ def accounts_per_minute(
     starts = bucket_starts(window, window.bucket, now)
     scope = (accounts if accounts is not None else CustomerAccount.select()).select(CustomerAccount.id)
     accepted = [0.0] * len(starts)
-    for (created,) in scope.select(CustomerAccount.created_at).where(CustomerAccount.created_at >= starts[0]).tuples():
+    created_at = scope.select(CustomerAccount.created_at).where(CustomerAccount.created_at >= starts[0]).tuples()
+    for (created,) in cast("Iterable[tuple[dt.datetime]]", created_at):  # peewee's stubs type .tuples() rows as models
         if (i := _index(created, starts, window.bucket)) is not None:
             accepted[i] += 1
     last = workflow.STAGE_NAMES[-1]
@@ -82,7 +85,7 @@ def accounts_per_minute(
         )
         .tuples()
     )
-    for (finished,) in rows:
+    for (finished,) in cast("Iterable[tuple[dt.datetime]]", rows):  # peewee's stubs type .tuples() rows as models
         if (i := _index(finished, starts, window.bucket)) is not None:
             reached[i] += 1
     minutes = window.bucket.total_seconds() / 60
@@ -100,7 +103,9 @@ def stage_p95(window: Window, now: dt.datetime | None = None) -> dict:
         .where((StageAttempt.finished_at >= starts[0]) & (StageAttempt.outcome != workflow.SKIPPED))
         .tuples()
     )
-    for stage, started, finished in rows:
+    for stage, started, finished in cast(
+        "Iterable[tuple[str, dt.datetime, dt.datetime]]", rows
+    ):  # peewee's stubs type .tuples() rows as models
         if stage in durations and (i := _index(finished, starts, window.duration_bucket)) is not None:
             durations[stage][i].append(max((finished - started).total_seconds(), 0.0))
     return {

@@ -17,7 +17,7 @@ from shared.db import database
 from shared.models import CustomerAccount, User
 
 
-def visible_accounts(user: User) -> peewee.ModelSelect:
+def visible_accounts(user: User) -> peewee.ModelSelect[CustomerAccount]:
     query = CustomerAccount.select().where(CustomerAccount.organisation == user.organisation_id)
     scope = permissions.ACCOUNT_SCOPE.get(user.role, "none")
     if scope == "organisation":
@@ -43,7 +43,7 @@ def account_owners(user: User) -> list[User]:
     )
 
 
-def owned_by(query: peewee.ModelSelect, kam_id: int | None) -> peewee.ModelSelect:
+def owned_by(query: peewee.ModelSelect[CustomerAccount], kam_id: int | None) -> peewee.ModelSelect[CustomerAccount]:
     """Narrow `query` to the accounts of one KAM; None narrows nothing."""
     return query if kam_id is None else query.where(CustomerAccount.kam == kam_id)
 
@@ -65,7 +65,7 @@ SEARCH_INDEX = "customer_account_search"
 TRIGRAM = 3
 
 
-def search(query: peewee.ModelSelect, text: str) -> peewee.ModelSelect:
+def search(query: peewee.ModelSelect[CustomerAccount], text: str) -> peewee.ModelSelect[CustomerAccount]:
     """Narrow `query` to accounts whose company, reference, contact name or email contains
     `text` (case-insensitive); blank text narrows nothing.
 
@@ -91,7 +91,7 @@ def search(query: peewee.ModelSelect, text: str) -> peewee.ModelSelect:
 
 
 def page_of(
-    query: peewee.ModelSelect,
+    query: peewee.ModelSelect[CustomerAccount],
     page: int,
     per_page: int,
     *,
@@ -106,5 +106,6 @@ def page_of(
     if searching:
         counted = ordered.select_extend(peewee.fn.COUNT(peewee.SQL("*")).over().alias("matching"))
         items = list(counted.paginate(page, per_page))
-        return items, (items[0].matching if items else query.count())
+        # `matching` is the window count selected above, which peewee sets on each row it reads.
+        return items, (items[0].matching if items else query.count())  # type: ignore[attr-defined]
     return list(ordered.paginate(page, per_page)), query.count()

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import uuid
+from collections.abc import Callable
 
 import peewee
 
@@ -216,7 +217,7 @@ def _with_absolute_links(payload: dict, base_url: str) -> dict:
     return {**payload, "account": {**payload["account"], "links": {**links, "self": base_url + links["self"]}}}
 
 
-def deliver_pending(endpoint_id: int, post=_post, base_url: str = "") -> int:
+def deliver_pending(endpoint_id: int, post: Callable[[str, bytes, dict], int] = _post, base_url: str = "") -> int:
     """Post the endpoint's pending deliveries in order; returns how many were delivered.
     Raises DeliveryFailed at the first one the receiver does not take. Links in the stored
     payload are paths; they are posted under `base_url` (BASE_URL)."""
@@ -231,18 +232,18 @@ def deliver_pending(endpoint_id: int, post=_post, base_url: str = "") -> int:
             "User-Agent": "kamflow-webhooks/1",
             **webhook_signing.headers(str(delivery.delivery_id), delivery.event, body, signing_secrets(endpoint)),
         }
-        status, error = None, None
+        status: int | None = None
         try:
             status = post(endpoint.url, body, headers)
+            error = None if 200 <= status < 300 else webhook_transport.describe_status(status)
         except webhook_transport.DeliveryError as failure:  # a coarse category, never socket text
             error = str(failure)
-        if status is not None and 200 <= status < 300:
+        if error is None:
             WebhookDelivery.update(
                 state="delivered", delivered_at=utcnow(), last_status_code=status, last_error=None
             ).where(WebhookDelivery.id == delivery.id).execute()
             delivered += 1
             continue
-        error = error or webhook_transport.describe_status(status)
         # Back to pending only from the claim this run holds: a DELETE of the URL made while the
         # post was in flight cancelled it, and a cancelled event must not come back to life.
         WebhookDelivery.update(state="pending", last_status_code=status, last_error=error[:2000]).where(

@@ -150,10 +150,11 @@ def compute(conditions: Conditions, curve: dict[dt.date, Decimal], fixings: list
     else:
         dates = _cheapest_months(days, curve, min(2, most))
     prices = [price_for(curve, day) for day in dates]
-    if appetite == "low" or any(p is None or p <= 0 for p in prices):
+    positive = [p for p in prices if p is not None and p > 0]
+    if appetite == "low" or len(positive) < len(prices):
         weights = [Decimal(1)] * len(dates)
     else:
-        weights = [Decimal(1) / p for p in prices]
+        weights = [Decimal(1) / p for p in positive]
     shares = _shares(remaining_bp, min_bp, weights)
     advice = tuple(Advice(day, share, price) for day, share, price in zip(dates, shares, prices, strict=True))
     return Calendar(

@@ -75,7 +75,8 @@ def parse_csv(content: bytes | str) -> dict[dt.date, Decimal]:
             price = Decimal(price_text)
             if not price.is_finite() or price <= 0 or price >= MAX_PRICE:
                 raise InvalidOperation
-            if price.as_tuple().exponent < -4:
+            exponent = price.as_tuple().exponent  # an int: the price is finite
+            if isinstance(exponent, int) and exponent < -4:
                 errors.append(f"Line {number}: price {price_text[:20]!r} has more than 4 decimals.")
                 continue
         except InvalidOperation:
