@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import peewee
 
-from shared import account_status, claims, permissions, workflow
+from shared import account_counts, account_status, claims, permissions, workflow
 from shared.db import database
 from shared.markets import in_article_order
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User
@@ -137,7 +137,10 @@ def list_accounts(
     if updated_since is not None:
         naive_utc = updated_since.astimezone(dt.UTC).replace(tzinfo=None)
         query = query.where(CustomerAccount.updated_at >= naive_utc)
-    total = query.count()
+    if is_demo is None and not kam_email and updated_since is None:  # kept counts; other filters count rows
+        total = account_counts.total(organisation.id, status=status or None)
+    else:
+        total = query.count()
     items = list(query.order_by(CustomerAccount.id.desc()).paginate(page, per_page))
     return items, total
 

@@ -137,6 +137,26 @@ class CustomerAccount(BaseModel):
         )
 
 
+class AccountCount(BaseModel):
+    """How many accounts each organisation's KAM has in each status: the lists' totals, read in a
+    few rows instead of counted over 100,000 index entries (docs/decisions.md). Kept by database
+    triggers on customer_account (migration 0006), in the transaction of every write to it, so it
+    cannot drift from the rows; never written by the application. One (organisation, KAM,
+    status) is split over SHARDS rows by account id so that writers for one KAM seldom wait for
+    each other's row lock."""
+
+    SHARDS = 16
+
+    organisation_id = pw.IntegerField()
+    kam_id = pw.IntegerField()
+    status = pw.CharField(max_length=32)
+    shard = pw.SmallIntegerField()  # account id % SHARDS
+    n = pw.IntegerField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("organisation_id", "kam_id", "status", "shard")
+
+
 class MarketAccess(BaseModel):
     account = pw.ForeignKeyField(CustomerAccount, backref="markets", on_delete="CASCADE")
     market = pw.CharField(max_length=32)
@@ -410,6 +430,7 @@ ALL_MODELS = [
     OrganisationMarket,
     User,
     CustomerAccount,
+    AccountCount,
     MarketAccess,
     StageRun,
     StageAttempt,

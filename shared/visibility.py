@@ -12,7 +12,7 @@ import operator
 
 import peewee
 
-from shared import permissions
+from shared import account_counts, permissions
 from shared.db import database
 from shared.models import CustomerAccount, User
 
@@ -25,6 +25,19 @@ def visible_accounts(user: User) -> peewee.ModelSelect[CustomerAccount]:
     if scope == "own":
         return query.where(CustomerAccount.kam == user.id)
     return query.where(peewee.SQL("1 = 0"))
+
+
+def count_visible(user: User, kam_id: int | None = None) -> int:
+    """How many accounts `owned_by(visible_accounts(user), kam_id)` holds, from the kept counts
+    (shared.account_counts) rather than by counting them: the same scoping rule as above."""
+    scope = permissions.ACCOUNT_SCOPE.get(user.role, "none")
+    if scope == "own":
+        if kam_id not in (None, user.id):
+            return 0
+        kam_id = user.id
+    elif scope != "organisation":
+        return 0
+    return account_counts.total(user.organisation_id, kam_id=kam_id)
 
 
 def visible_account(user: User, account_id: int) -> CustomerAccount | None:
@@ -96,16 +109,18 @@ def page_of(
     per_page: int,
     *,
     searching: bool = False,
+    total: int | None = None,
 ) -> tuple[list[CustomerAccount], int]:
-    """One page of `query`, newest first, and the total count.
+    """One page of `query`, newest first, and the total count (`total` when the caller knows it,
+    e.g. count_visible's).
 
-    A search reads every account in scope (a substring matches no index), so its total comes
-    from that same read, a window count beside the page's rows, instead of a second scan; the
-    default view counts through an index, cheaper than reading the rows."""
+    A search reads its matches (through the trigram index), so its total comes from that same
+    read, a window count beside the page's rows, instead of a second one."""
     ordered = query.order_by(CustomerAccount.created_at.desc(), CustomerAccount.id.desc())
     if searching:
         counted = ordered.select_extend(peewee.fn.COUNT(peewee.SQL("*")).over().alias("matching"))
         items = list(counted.paginate(page, per_page))
         # `matching` is the window count selected above, which peewee sets on each row it reads.
         return items, (items[0].matching if items else query.count())  # type: ignore[attr-defined]
-    return list(ordered.paginate(page, per_page)), query.count()
+    items = list(ordered.paginate(page, per_page))
+    return items, (query.count() if total is None else total)

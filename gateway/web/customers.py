@@ -42,7 +42,8 @@ def list_accounts():
     owners = visibility.account_owners(staff) if permissions.ACCOUNT_SCOPE[staff.role] == "organisation" else []
     kam_id = _kam_filter(owners)
     query = visibility.owned_by(visibility.search(visibility.visible_accounts(staff), query_text), kam_id)
-    items, total = visibility.page_of(query, page, PER_PAGE, searching=bool(query_text))
+    total = None if query_text else visibility.count_visible(staff, kam_id)
+    items, total = visibility.page_of(query, page, PER_PAGE, searching=bool(query_text), total=total)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
     markets = {}
     for row in (

@@ -6,7 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from shared import accounts, organisations, workflow
+from support import account_request
+
+from shared import account_status, accounts, organisations, workflow
 from shared.db import database
 from shared.models import CustomerAccount
 from shared.schemas import AccountRequestSchema
@@ -223,3 +225,48 @@ def test_the_search_index_finds_exactly_what_a_substring_scan_finds(kam_page, ma
             assert answer.status_code == 200, query
             assert [row.split(" ")[0] for row in rows(answer.text)] == [c.split(" ")[0] for c in expected], query
             assert f"{len(expected)} account" in text_of(answer.text), query
+
+
+def test_totals_are_the_accounts_counted_after_creates_moves_reassignments_and_deletions(
+    api, worker, org, kam_page, manager_page, other_kam, other_kam_page
+):
+    """The totals come from counts the database keeps (migration 0006), not from counting rows:
+    after every kind of write they are what COUNT(*) says, for every scope and status filter."""
+    created = [
+        api.create(
+            account_request(**{"customer.email": f"buyer{n}@totals.example", "customer.customer_reference": f"T-{n}"})
+        ).get_json()["id"]
+        for n in range(3)
+    ]
+    for account_id in created:  # the real workflow moves each through five statuses
+        assert api.wait_for_status(account_id)["status"] == "active"
+    insert(org, "Rejected Company", status=workflow.REJECTED)
+    insert(org, "Second Kam Company", kam=other_kam)
+    reassigned, gone, moved = (insert(org, name) for name in ("Reassigned Co", "Deleted Co", "Validating Co"))
+    with database.connection_context(), database.atomic():
+        assert account_status.move(moved.id, workflow.PENDING, workflow.VALIDATING)
+        CustomerAccount.update(kam=other_kam.id).where(CustomerAccount.id == reassigned.id).execute()
+        CustomerAccount.delete().where(CustomerAccount.id == gone.id).execute()
+
+    def counted(**where) -> int:
+        with database.connection_context():
+            query = CustomerAccount.select().where(CustomerAccount.organisation == org["organisation"])
+            for column, value in where.items():
+                query = query.where(getattr(CustomerAccount, column) == value)
+            return query.count()
+
+    assert counted() == 7
+    assert api.get("/api/v1/customer-accounts").get_json()["total"] == 7
+    for status in workflow.STATUSES:
+        listed = api.get(f"/api/v1/customer-accounts?status={status}").get_json()
+        assert listed["total"] == counted(status=status) == len(listed["items"]), status
+    assert counted(status="active") == 3 and counted(status="validating") == 1
+
+    def shown(page, path="/customers") -> str:
+        return re.search(r"(\d+) accounts?", text_of(page.get(path).text)).group(0)
+
+    assert shown(kam_page) == f"{counted(kam=org['kam'].id)} accounts" == "5 accounts"
+    assert shown(other_kam_page) == "2 accounts"
+    assert shown(manager_page) == "7 accounts"
+    assert shown(manager_page, f"/customers?kam={other_kam.id}") == "2 accounts"
+    assert shown(manager_page, f"/customers?kam={org['manager'].id}") == "0 accounts"
