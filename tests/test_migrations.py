@@ -133,6 +133,11 @@ def test_the_search_index_is_made_and_serves_the_search(release_database):
             database.execute_sql(f"INSERT INTO {name} ({name}) VALUES ('integrity-check')")
         else:
             explain = "EXPLAIN "
+            # A short pending list (0007): a burst of new accounts does not turn the planner away from it.
+            options = database.execute_sql(
+                "SELECT reloptions FROM pg_class WHERE relname = %s", (visibility.SEARCH_INDEX,)
+            ).fetchone()[0]
+            assert options == ["gin_pending_list_limit=256"]
             database.execute_sql("SET enable_seqscan = off")  # a handful of rows: reading them would be cheaper
         sql, params = query.sql()
         plan = " ".join(str(row) for row in database.execute_sql(explain + sql, params).fetchall())
