@@ -23,9 +23,10 @@ os.environ.update(
 import dramatiq
 import pytest
 import redis
+from browser import Browser, browser_page
 from support import DATABASES, PASSWORD, Api, fresh_database_url, make_settings
-from web.kam_browser import Browser
 from werkzeug.serving import make_server
+from worker_processes import WorkerProcess, worker_env
 
 from kamflow.embedded_redis import EmbeddedRedis
 from kamflow.mailcatcher import MailCatcher
@@ -43,6 +44,15 @@ def redis_url(tmp_path_factory):
         return
     server = EmbeddedRedis(directory=tmp_path_factory.mktemp("redis")).start()
     yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server of this test alone, which it may stop and start again on the same port
+    (with an append-only file, as in production, so what it held survives the restart)."""
+    server = EmbeddedRedis(directory=tmp_path / "redis", appendonly=True).start()
+    yield server
     server.stop()
 
 
@@ -111,6 +121,23 @@ def worker(broker):
 
 
 @pytest.fixture
+def worker_processes(settings, smtp_server):
+    """Start real `dramatiq workers.main` processes: `start(env=None, threads=2, log_path=None)`,
+    `env` by default `worker_env` on this test's database, Redis and SMTP server. Whatever a
+    test left running is stopped when it ends, so no worker outlives its test."""
+    started = []
+
+    def start(env=None, **options) -> WorkerProcess:
+        process = WorkerProcess(env or worker_env(settings, smtp_server.url), **options)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
 def app(settings, broker):
     from gateway import create_app
 
@@ -158,6 +185,19 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
+
+
+@pytest.fixture
+def page_locale():
+    """The language Chromium's pages ask for; a module sets its own by overriding this fixture."""
+    return "en-US"
+
+
+@pytest.fixture
+def page(live_server, page_locale):
+    """Headless Chromium with one page on the live server (tests marked `browser.browser_tests`)."""
+    with browser_page(live_server, locale=page_locale) as page:
+        yield page
 
 
 # --- the people and data of one organisation --------------------------------------------------

@@ -42,7 +42,8 @@ from pathlib import Path
 
 import redis
 from standardwebhooks import Webhook, WebhookVerificationError
-from support import drained
+from support import drained, wait_until
+from worker_processes import WorkerProcess
 
 from kamflow.embedded_redis import EmbeddedRedis, free_port
 from kamflow.mailcatcher import MailCatcher
@@ -200,12 +201,11 @@ class Group:
     def __init__(self, name: str, queue_names, processes: int, threads: int, env: dict, logs: Path):
         self.name, self.queue_names, self.processes, self.threads, self.env = name, queue_names, processes, threads, env
         self.logs = logs
-        self.process: subprocess.Popen | None = None
+        self.process: WorkerProcess | None = None
         self.starts = 0
 
     def start(self):
         self.starts += 1
-        log = open(self.logs / f"{self.name}-{self.starts}.log", "wb")
         samples = self.logs / f"prometheus-{self.name}-{self.starts}"  # its exporter: own samples, any free port
         samples.mkdir()
         env = {
@@ -214,28 +214,17 @@ class Group:
             "dramatiq_prom_host": "127.0.0.1",
             "dramatiq_prom_port": "0",
         }
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dramatiq",
-                "workers.main",
-                "--processes",
-                str(self.processes),
-                "--threads",
-                str(self.threads),
-                "--queues",
-                *self.queue_names,
-            ],
-            env=env,
+        self.process = WorkerProcess(
+            env,
+            threads=self.threads,
+            processes=self.processes,
+            queues=self.queue_names,
+            log_path=self.logs / f"{self.name}-{self.starts}.log",
             cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
 
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.process is not None and self.process.alive()
 
     def kill_one(self) -> bool:
         """SIGKILL one worker process of the group (its parent then stops the rest)."""
@@ -248,17 +237,12 @@ class Group:
     def kill_all(self) -> bool:
         if not self.alive():
             return False
-        os.killpg(self.process.pid, signal.SIGKILL)
+        os.killpg(self.process.pid, signal.SIGKILL)  # no wait: the supervisor starts a new group
         return True
 
     def stop(self):
-        if self.alive():
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            self.process.stop()
 
 
 @dataclasses.dataclass
@@ -366,26 +350,27 @@ class FaultRun:
             "API_RATE_LIMIT": "1000000 per minute",
         }
         self.tokens = tokens_and_kams
-        self.gateway = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--no-control-socket",
-                "gateway.wsgi:app",
-            ],
-            env=self.env,
-            cwd=ROOT,
-            stdout=open(self.logs / "gateway.log", "wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.logs / "gateway.log", "wb") as log:  # the gateway writes to its own copy
+            self.gateway = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--no-control-socket",
+                    "gateway.wsgi:app",
+                ],
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.hosts = [
             Group(f"host{n}", queues.stage_pool_queues(), 2, 2, self.env, self.logs) for n in range(self.plan.hosts)
         ]
@@ -414,17 +399,14 @@ class FaultRun:
             conn.close()
 
     def _register_webhook(self, org: str) -> str:
-        deadline = time.monotonic() + 30
-        while True:
+        def registered():
             try:
                 status, body = self._http("PUT", "/api/v1/webhook", org, {"url": self.receiver.url(org)})
-                if status == 201:
-                    return json.loads(body)["secret"]
             except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the gateway did not start")
-            time.sleep(0.2)
+                return None
+            return json.loads(body)["secret"] if status == 201 else None
+
+        return wait_until(registered, 30, "the gateway did not start", interval=0.2)
 
     def _supervise(self):
         """Start again any worker group that died (a killed process takes its group down)."""

@@ -35,7 +35,7 @@ from compose_topology import (
     service,
     wait_final,
 )
-from support import POSTGRES_URL
+from support import POSTGRES_URL, wait_until
 
 from shared import queues, workflow
 from shared.config import Settings
@@ -183,9 +183,12 @@ def test_the_compose_services_run_as_processes_turn_requests_into_active_account
     ]
     emails = topology.mail.wait_for(len(accepted), timeout=30)
     assert sorted(m["To"] for m in emails) == sorted(f"buyer{n}@plant{n}.example" for n in range(6))
-    deadline = time.monotonic() + 60
-    while len(Receiver.events) < len(accepted) and time.monotonic() < deadline:
-        time.sleep(0.3)
+    wait_until(
+        lambda: len(Receiver.events) >= len(accepted),
+        60,
+        lambda: f"{len(Receiver.events)} webhook events, not {len(accepted)}",
+        interval=0.3,
+    )
     assert sorted(activated(Receiver.events)) == sorted(accepted)  # each once
 
     # The gateway's compose health check, pointed at where gateway-1 listens here.

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import dramatiq
 import pytest
 import redis
-from support import Api, account_request, make_settings, wait_drained
-
-from kamflow.embedded_redis import EmbeddedRedis
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    """A redis-server this test may stop and start again on the same port (with an append-only
-    file, as in production, so what it held survives the restart)."""
-    server = EmbeddedRedis(directory=tmp_path / "redis", appendonly=True).start()
-    yield server
-    server.stop()
+from support import Api, account_request, make_settings, wait_drained, wait_until
 
 
 @pytest.fixture
@@ -84,7 +71,7 @@ def test_api_retry_while_redis_is_down_is_accepted_and_completes_once_redis_is_b
     smtp_server.refuse_next(3)  # the first try and both retries: send_credentials gives up
     account_id = api.create(account_request(**{"setup.markets.0.forecasts": ["application"]})).get_json()["id"]
     assert api.wait_for_status(account_id)["status"] == "failed"
-    wait_until(lambda: client.zcard(queues.dead_key("send_credentials")) == 1, "no dead letter for the give-up")
+    wait_until(lambda: client.zcard(queues.dead_key("send_credentials")) == 1, 30, "no dead letter for the give-up")
     own_redis.stop()
 
     answer = api.post(f"/api/v1/customer-accounts/{account_id}/retry")
@@ -94,13 +81,6 @@ def test_api_retry_while_redis_is_down_is_accepted_and_completes_once_redis_is_b
     own_redis.start()  # with its append-only file: the dead letter is still there
     assert api.wait_for_status(account_id, timeout=40)["status"] == "active"
     assert [m["To"] for m in smtp_server.wait_for(1)] == ["claire.martin@foundry.example"]
-    wait_until(lambda: client.zcard(queues.dead_key("send_credentials")) == 0, "the dead letter stayed behind")
+    wait_until(lambda: client.zcard(queues.dead_key("send_credentials")) == 0, 30, "the dead letter stayed behind")
     wait_drained(client)
     assert len(smtp_server.messages) == 1
-
-
-def wait_until(predicate, message, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.1)

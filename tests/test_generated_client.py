@@ -10,11 +10,11 @@ import datetime as dt
 import importlib
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 from standardwebhooks import Webhook
+from support import wait_until
 from test_webhooks import Receiver
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -61,12 +61,14 @@ def generate_client(base_url: str, token: str, directory):
 def wait_until_active(get_customer_account, crm, account_id):
     from kamflow_client.models import AccountViewStatus
 
-    deadline = time.monotonic() + 20
-    while (account := get_customer_account.sync(account_id, client=crm)).status != AccountViewStatus.ACTIVE:
+    last = {}
+
+    def active():
+        last["account"] = account = get_customer_account.sync(account_id, client=crm)
         assert account.status not in (AccountViewStatus.REJECTED, AccountViewStatus.FAILED), account
-        assert time.monotonic() < deadline, account
-        time.sleep(0.1)
-    return account
+        return account if account.status == AccountViewStatus.ACTIVE else None
+
+    return wait_until(active, 20, lambda: f"not active: {last['account']}")
 
 
 def test_a_generated_client_walks_the_readme_flow(live_server, org, tmp_path):

@@ -9,9 +9,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from support import wait_until
 
 from kamflow.embedded_redis import free_port
 
@@ -37,10 +37,13 @@ def make_run(tmp_path):
             [*KAMFLOW, "run"], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     run_file = tmp_path / "var" / "run.json"
-    deadline = time.monotonic() + 60
-    while not ("Organisation:" in log.read_text() and run_file.exists()):
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+    wait_until(
+        lambda: process.poll() is not None or ("Organisation:" in log.read_text() and run_file.exists()),
+        60,
+        log.read_text,
+        interval=0.2,
+    )
+    assert process.poll() is None, log.read_text()
     yield {
         "env": {k: v for k, v in env.items() if k not in ("PORT", "dramatiq_prom_port")},
         "cwd": tmp_path,

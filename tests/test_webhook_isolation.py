@@ -15,7 +15,7 @@ import time
 
 import dramatiq
 import pytest
-from support import Api, account_request, make_settings
+from support import Api, account_request, make_settings, wait_until
 from test_webhooks import Receiver
 
 from shared import db, organisations, queues
@@ -128,10 +128,12 @@ def trickling(client, pools):
                 }
             )
             slow.wait_for_status(slow.create(body).get_json()["id"])
-        deadline = time.monotonic() + 20
-        while sum(r.open for r in receivers) < 2:
-            assert time.monotonic() < deadline, "the deliveries never reached the trickling receivers"
-            time.sleep(0.05)
+        wait_until(
+            lambda: sum(r.open for r in receivers) >= 2,
+            20,
+            "the deliveries never reached the trickling receivers",
+            interval=0.05,
+        )
         yield receivers
     finally:
         for receiver in receivers:

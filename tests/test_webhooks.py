@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
-from support import account_request, wait_drained
+from support import account_request, wait_drained, wait_until
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -65,13 +65,12 @@ class Receiver:
 
     def wait_accepted(self, count, timeout=20.0) -> list[dict]:
         """Wait for at least `count` accepted deliveries; fail the test if they do not come."""
-        deadline = time.monotonic() + timeout
-        while len(self.accepted()) < count:
-            assert time.monotonic() < deadline, (
-                f"{len(self.accepted())} deliveries accepted in {timeout} s, not {count}"
-            )
-            time.sleep(0.05)
-        return self.accepted()
+        return wait_until(
+            lambda: len(self.accepted()) >= count and self.accepted(),
+            timeout,
+            lambda: f"{len(self.accepted())} deliveries accepted, not {count}",
+            interval=0.05,
+        )
 
 
 @pytest.fixture

@@ -7,16 +7,12 @@ the SMTP conversation of send_credentials; a second one, started afterwards, fin
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
 import threading
-import time
 
 import pytest
-import worker_processes
-from support import account_request, wait_drained
+from support import account_request, wait_drained, wait_until
+from worker_processes import worker_env
 
 from shared import db
 from shared.models import StageRun
@@ -52,18 +48,11 @@ class SilentSmtp:
         self.sock.close()
 
 
-def start_worker(settings, smtp_url: str) -> subprocess.Popen:
+def eager_maintenance_env(settings, smtp_url: str) -> dict:
     # Maintenance on one broker command in five (not one in a hundred): the killed worker's
     # unacknowledged message is handed back soon after its heartbeat times out, so the test
     # can wait for the broker to be drained instead of for luck.
-    env = worker_processes.worker_env(settings, smtp_url, MAINTENANCE_CHANCE="200000")
-    return worker_processes.start_worker(env)
-
-
-def stop(process: subprocess.Popen, sig=signal.SIGTERM):
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        process.wait(timeout=20)
+    return worker_env(settings, smtp_url, MAINTENANCE_CHANCE="200000")
 
 
 def send_run(account_id: int) -> StageRun:
@@ -71,22 +60,21 @@ def send_run(account_id: int) -> StageRun:
         return StageRun.get((StageRun.account == account_id) & (StageRun.stage == "send_credentials"))
 
 
-def test_worker_killed_mid_stage_the_account_still_completes_with_one_email(api, settings, mailbox, redis_client):
+def test_worker_killed_mid_stage_the_account_still_completes_with_one_email(
+    api, settings, mailbox, redis_client, worker_processes
+):
     silent = SilentSmtp()
-    first = start_worker(settings, silent.url)
-    second = None
+    first = worker_processes(eager_maintenance_env(settings, silent.url))
     try:
         account_id = api.create(account_request()).get_json()["id"]
-        deadline = time.monotonic() + 20
-        while not silent.connections:  # the first worker is now inside send_credentials
-            assert time.monotonic() < deadline, "the first worker never reached the SMTP server"
-            time.sleep(0.05)
-        stop(first, signal.SIGKILL)
+        # until the first worker is inside send_credentials (the SMTP server hears from it)
+        wait_until(lambda: silent.connections, 20, "the first worker never reached the SMTP server", interval=0.05)
+        first.kill()
         stuck = api.get(f"/api/v1/customer-accounts/{account_id}").get_json()
         assert stuck["status"] == "sending_credentials"
         killed_worker = send_run(account_id).worker
 
-        second = start_worker(settings, mailbox.url)
+        worker_processes(eager_maintenance_env(settings, mailbox.url))
         account = api.wait_for_status(account_id, timeout=40)
         assert account["status"] == "active"
         wait_drained(redis_client, timeout=60)  # the killed worker's message handed back and acked
@@ -95,7 +83,4 @@ def test_worker_killed_mid_stage_the_account_still_completes_with_one_email(api,
         assert run.attempts >= 2
         assert run.worker != killed_worker  # the operator sees who finished it
     finally:
-        stop(first, signal.SIGKILL)
-        if second:
-            stop(second)
         silent.close()

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from csrf import csrf_token
-from support import DELETE, PASSWORD, account_request, wait_drained
+from support import DELETE, PASSWORD, account_request, set_password_link, wait_drained
 
 from shared import db, organisations
 from shared.models import CustomerAccount, OutboxEmail, User
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-def set_password_link(message) -> str:
-    text = message.get_body(preferencelist=("plain",)).get_content()
-    return re.search(r"http://localhost(/set-password/\S+)", text).group(1)
 
 
 def test_account_with_access_walks_every_stage_and_the_contact_gets_working_credentials(api, client, mailbox):

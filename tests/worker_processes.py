@@ -8,6 +8,7 @@ exporter gets loopback, a free port and its own sample directory, whatever the e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -43,22 +44,37 @@ def worker_env(settings, smtp_url: str, **extra) -> dict:
     return env
 
 
-def start_worker(env: dict, threads: int = 2, log_path=None) -> subprocess.Popen:
-    """A real `dramatiq workers.main` process (its own session, so it can be killed whole)."""
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    return subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "workers.main", "--processes", "1", "--threads", str(threads)],
-        env=env,
-        stdout=out,
-        stderr=out,
-        start_new_session=True,
-    )
+class WorkerProcess:
+    """A real `dramatiq workers.main` process, in its own session so that it stops whole (the
+    CLI's parent, its worker processes and its exporter). Its output goes to `log_path`, or
+    nowhere; the tests' copy of that file is closed at once (the process keeps its own)."""
 
+    def __init__(self, env: dict, threads: int = 2, processes: int = 1, queues=(), log_path=None, cwd=None):
+        command = [sys.executable, "-m", "dramatiq", "workers.main", "--processes", str(processes)]
+        command += ["--threads", str(threads), *(["--queues", *queues] if queues else [])]
+        with open(log_path, "ab") if log_path else contextlib.nullcontext(subprocess.DEVNULL) as out:
+            self.popen = subprocess.Popen(
+                command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.pid = self.popen.pid
 
-def stop_worker(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-        process.wait(timeout=20)
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL to the whole session: no goodbye, as when a host dies."""
+        self.stop(signal.SIGKILL)
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 20) -> None:
+        """Send `sig` to the session and wait for the process; SIGKILL if it is still there."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pid, sig)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGKILL)
+                self.popen.wait()
 
 
 def listening_addresses(session_id: int) -> set[tuple[str, int]]:

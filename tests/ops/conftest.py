@@ -4,9 +4,9 @@ liveness window, and no worker left registered by an earlier test."""
 from __future__ import annotations
 
 import pytest
+from browser import Browser
 from support import PASSWORD
 
-from ops.support import OpsBrowser
 from shared import db, observability, organisations
 
 
@@ -18,12 +18,12 @@ def operator(org):
 
 @pytest.fixture
 def ops(app, operator):
-    return OpsBrowser(app.test_client()).login(operator.email)
+    return Browser(app.test_client()).login(operator.email)
 
 
 @pytest.fixture
 def manager_ops(app, org):
-    return OpsBrowser(app.test_client()).login(org["manager"].email)
+    return Browser(app.test_client()).login(org["manager"].email)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import account_request, wait_until
-from worker_processes import start_worker, stop_worker, worker_env
+from worker_processes import worker_env
 
 from kamflow.embedded_redis import free_port
 
@@ -78,7 +78,7 @@ def test_gateway_counters_move_by_what_was_requested(app, api, scrape, broker):
 
 @pytest.mark.slow
 def test_worker_exporter_counts_dramatiq_messages_and_accounts_reaching_each_final_status(
-    settings, api, mailbox, tmp_path
+    settings, api, mailbox, tmp_path, worker_processes
 ):
     port = free_port()
     env = worker_env(
@@ -89,50 +89,45 @@ def test_worker_exporter_counts_dramatiq_messages_and_accounts_reaching_each_fin
         dramatiq_prom_db=str(tmp_path / "prom"),
     )
     (tmp_path / "prom").mkdir()
-    process = start_worker(env, threads=2)
-    try:
+    worker_processes(env, threads=2)
 
-        def scrape_worker():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
-                    return samples(answer.read().decode())
-            except OSError:
-                return None
+    def scrape_worker():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+                return samples(answer.read().decode())
+        except OSError:
+            return None
 
-        before = wait_until(scrape_worker, timeout=30, message="the workers' exporter never answered")
-        mailbox.refuse_next(3)
-        failed = api.create(account_request()).get_json()["id"]
-        assert api.wait_for_status(failed, timeout=30)["status"] == "failed"
-        active = api.create(
-            account_request(
-                **{
-                    "setup": {"app_access": False},
-                    "customer.email": "a@foundry.example",
-                    "customer.customer_reference": "R2",
-                }
-            )
-        ).get_json()["id"]
-        rejected = api.create(
-            account_request(
-                **{
-                    "setup.markets.1.forecasts": ["application", "manager"],
-                    "customer.email": "r@foundry.example",
-                    "customer.customer_reference": "R3",
-                }
-            )
-        ).get_json()["id"]
-        assert api.wait_for_status(active, timeout=30)["status"] == "active"
-        assert api.wait_for_status(rejected, timeout=30)["status"] == "rejected"
+    before = wait_until(scrape_worker, timeout=30, message="the workers' exporter never answered")
+    mailbox.refuse_next(3)
+    failed = api.create(account_request()).get_json()["id"]
+    assert api.wait_for_status(failed, timeout=30)["status"] == "failed"
+    active = api.create(
+        account_request(
+            **{
+                "setup": {"app_access": False},
+                "customer.email": "a@foundry.example",
+                "customer.customer_reference": "R2",
+            }
+        )
+    ).get_json()["id"]
+    rejected = api.create(
+        account_request(
+            **{
+                "setup.markets.1.forecasts": ["application", "manager"],
+                "customer.email": "r@foundry.example",
+                "customer.customer_reference": "R3",
+            }
+        )
+    ).get_json()["id"]
+    assert api.wait_for_status(active, timeout=30)["status"] == "active"
+    assert api.wait_for_status(rejected, timeout=30)["status"] == "rejected"
 
-        def settled():
-            scraped = scrape_worker()
-            return (
-                scraped if scraped and value(scraped, "kamflow_accounts_final_total", status="rejected") >= 1 else None
-            )
+    def settled():
+        scraped = scrape_worker()
+        return scraped if scraped and value(scraped, "kamflow_accounts_final_total", status="rejected") >= 1 else None
 
-        after = wait_until(settled, timeout=10)
-    finally:
-        stop_worker(process)
+    after = wait_until(settled, timeout=10)
 
     def moved(name, **labels):
         return value(after, name, **labels) - value(before, name, **labels)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dramatiq
 from accessibility import assert_accessible
-from browser import browser_tests, launch, screenshot
+from browser import browser_page, browser_tests, screenshot
 from support import PASSWORD, account_request
 
 pytestmark = browser_tests
@@ -20,7 +20,7 @@ def request(n: int, **changes):
 
 
 def test_ops_under_load_refreshes_by_itself_and_retries_from_the_browser(live_server, broker, api, operator, mailbox):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=4)
     worker.start()
@@ -38,36 +38,31 @@ def test_ops_under_load_refreshes_by_itself_and_retries_from_the_browser(live_se
     for n in range(7, 15):  # the workers are gone: a backlog builds up
         api.create(request(n, **{"setup": {"app_access": False}}))
 
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            page = browser.new_page(base_url=live_server, viewport={"width": 1280, "height": 900})
-            page.goto("/ops")
-            page.fill("input[name=email]", operator.email)
-            page.fill("input[name=password]", PASSWORD)
-            page.press("input[name=password]", "Enter")
-            page.wait_for_url("**/ops")
-            ready = page.locator('tr[data-queue="validate_customer"] [data-count="ready"]')
-            expect(ready).to_have_text("8")
-            link = page.locator(f'tr[data-account="{ids[5]}"] a')
-            link.focus()
-            for n in range(15, 18):
-                api.create(request(n, **{"setup": {"app_access": False}}))
-            expect(ready).to_have_text("11", timeout=12_000)  # no reload: the panel refreshed itself
-            # ... in place: the link a keyboard user was on still has the focus.
-            assert link.evaluate("a => a === document.activeElement"), "the refresh dropped the keyboard focus"
-            assert page.locator("#ops-updated").evaluate("e => !e.closest('[aria-live], [role=status]')")
-            expect(page.locator('tr[data-queue="send_credentials"] [data-count="dead"]')).to_have_text("2")
-            expect(page.locator("[data-testid=problems] tbody tr")).to_have_count(3)
-            screenshot(page, "ops-under-load")
-            assert_accessible(page, "/ops under load")
+    with browser_page(live_server) as page:
+        page.goto("/ops")
+        page.fill("input[name=email]", operator.email)
+        page.fill("input[name=password]", PASSWORD)
+        page.press("input[name=password]", "Enter")
+        page.wait_for_url("**/ops")
+        ready = page.locator('tr[data-queue="validate_customer"] [data-count="ready"]')
+        expect(ready).to_have_text("8")
+        link = page.locator(f'tr[data-account="{ids[5]}"] a')
+        link.focus()
+        for n in range(15, 18):
+            api.create(request(n, **{"setup": {"app_access": False}}))
+        expect(ready).to_have_text("11", timeout=12_000)  # no reload: the panel refreshed itself
+        # ... in place: the link a keyboard user was on still has the focus.
+        assert link.evaluate("a => a === document.activeElement"), "the refresh dropped the keyboard focus"
+        assert page.locator("#ops-updated").evaluate("e => !e.closest('[aria-live], [role=status]')")
+        expect(page.locator('tr[data-queue="send_credentials"] [data-count="dead"]')).to_have_text("2")
+        expect(page.locator("[data-testid=problems] tbody tr")).to_have_count(3)
+        screenshot(page, "ops-under-load")
+        assert_accessible(page, "/ops under load")
 
-            page.locator(f'tr[data-account="{ids[5]}"] button', has_text="Retry").click()
-            expect(page.locator(".flash-success")).to_contain_text("send_credentials sent again")
-            expect(page.locator("[data-testid=problems] tbody tr")).to_have_count(2)
-            page.locator(f'a[href="/ops/accounts/{ids[6]}"]').first.click()
-            expect(page.locator("[data-testid=timeline] tbody tr")).to_have_count(6)
-            screenshot(page, "ops-timeline")
-            assert_accessible(page, "an account's timeline")
-        finally:
-            browser.close()
+        page.locator(f'tr[data-account="{ids[5]}"] button', has_text="Retry").click()
+        expect(page.locator(".flash-success")).to_contain_text("send_credentials sent again")
+        expect(page.locator("[data-testid=problems] tbody tr")).to_have_count(2)
+        page.locator(f'a[href="/ops/accounts/{ids[6]}"]').first.click()
+        expect(page.locator("[data-testid=timeline] tbody tr")).to_have_count(6)
+        screenshot(page, "ops-timeline")
+        assert_accessible(page, "an account's timeline")

@@ -8,8 +8,8 @@ import datetime as dt
 import json
 import re
 
+from browser import text_of
 from support import account_request, wait_until
-from web.kam_browser import text_of
 
 from gateway.ops.charts import line_chart, nice_ceiling
 from shared import db, trends

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
+from browser import Browser, text_of
 from support import account_request, wait_until
-from web.kam_browser import text_of
 
-from ops.support import queue
+from ops.support import queue, read_snapshot
 from shared import db
 from shared.models import CustomerAccount
 
@@ -23,12 +23,10 @@ def row(page: str, attribute: str, value) -> str:
 def test_only_operators_and_managers_get_in(app, ops, manager_ops, org):
     anonymous = app.test_client().get("/ops")
     assert anonymous.status_code == 302 and "/login?next=%2Fops" in anonymous.headers["Location"]
-    from ops.support import OpsBrowser
-
-    kam = OpsBrowser(app.test_client()).login(org["kam"].email)
+    kam = Browser(app.test_client()).login(org["kam"].email)
     for path in ("/ops", "/ops/panel", "/ops/snapshot.json", "/ops/accounts/1"):
         assert kam.get(path).status_code == 403, path
-    assert kam.post("/ops/accounts/1/retry", page="/login").status_code == 403
+    assert kam.post_form("/ops/accounts/1/retry", page_path="/login").status_code == 403
     assert ops.get("/ops").status_code == 200
     assert manager_ops.get("/ops").status_code == 200
     assert "Dead-lettered messages" in ops.get("/ops").text
@@ -44,7 +42,7 @@ def test_queue_counts_come_from_the_broker(ops, api, broker):
             ).status_code
             == 202
         )
-    snapshot = ops.snapshot()
+    snapshot = read_snapshot(ops)
     assert queue(snapshot, "validate_customer") == {"queue": "validate_customer", "ready": 3, "delayed": 0, "dead": 0}
     assert [q["queue"] for q in snapshot["queues"]][-1] == "deliver_webhook"
     assert snapshot["accounts_by_status"]["pending"] == 3
@@ -69,7 +67,7 @@ def test_workers_and_stage_throughput_are_shown(ops, api, worker):
     ]
     for account_id in ids:
         assert api.wait_for_status(account_id)["status"] == "active"
-    snapshot = ops.snapshot()
+    snapshot = read_snapshot(ops)
     assert snapshot["workers_summary"] == {"processes": 1, "threads": 4, "hosts": 1, "silent": 0}
     stages = {s["stage"]: s for s in snapshot["stages"]}
     assert stages["validate_customer"]["completed"] == 2
@@ -93,18 +91,18 @@ def test_a_stage_that_fails_for_good_is_listed_and_retried_from_ops_to_active(op
     assert "failed" in listed and "send_credentials" in listed and "451" in listed
     assert re.search(r"send_credentials 3 ", listed), listed  # three attempts
     assert f'action="/ops/accounts/{account_id}/retry"' in page
-    assert wait_until(lambda: queue(ops.snapshot(), "send_credentials")["dead"] == 1)
+    assert wait_until(lambda: queue(read_snapshot(ops), "send_credentials")["dead"] == 1)
 
-    answer = ops.post(f"/ops/accounts/{account_id}/retry")
+    answer = ops.post_form(f"/ops/accounts/{account_id}/retry", page_path="/ops")
     assert answer.status_code == 303
     assert "send_credentials sent again" in text_of(ops.get("/ops").text)  # the flash
     assert api.wait_for_status(account_id)["status"] == "active"
     assert len(mailbox.wait_for(1)) == 1
-    snapshot = ops.snapshot()
+    snapshot = read_snapshot(ops)
     assert all(p["id"] != account_id for p in snapshot["problems"])
     assert queue(snapshot, "send_credentials")["dead"] == 0  # its dead letter went with the retry
 
-    again = ops.post(f"/ops/accounts/{account_id}/retry")
+    again = ops.post_form(f"/ops/accounts/{account_id}/retry", page_path="/ops")
     assert again.status_code == 303
     assert "is active, not failed" in text_of(ops.get("/ops").text)
 
@@ -146,7 +144,7 @@ def test_the_timeline_shows_every_attempt_one_click_from_the_list(ops, api, work
 def test_bad_input_is_answered_with_a_message_never_a_500(ops):
     missing = ops.get("/ops/accounts/999")
     assert missing.status_code == 404 and "No customer account 999" in text_of(missing.text)
-    assert ops.post("/ops/accounts/999/retry").status_code == 404
+    assert ops.post_form("/ops/accounts/999/retry", page_path="/ops").status_code == 404
     assert ops.client.post("/ops/accounts/999/retry").status_code == 400  # no CSRF token
 
 
@@ -158,7 +156,7 @@ def test_a_manager_sees_only_their_organisations_accounts(ops, manager_ops, api,
         other = organisations.create_organisation("volt", "Volt", ["fr-power"])
         CustomerAccount.update(organisation=other).where(CustomerAccount.id == account_id).execute()
     # Operators are organisation-scoped too (docs/decisions.md "Permissions").
-    assert ops.snapshot()["accounts_by_status"]["pending"] == 0
-    assert manager_ops.snapshot()["accounts_by_status"]["pending"] == 0
+    assert read_snapshot(ops)["accounts_by_status"]["pending"] == 0
+    assert read_snapshot(manager_ops)["accounts_by_status"]["pending"] == 0
     assert manager_ops.get(f"/ops/accounts/{account_id}").status_code == 404
     assert ops.get(f"/ops/accounts/{account_id}").status_code == 404

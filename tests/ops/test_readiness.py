@@ -3,17 +3,7 @@ reason while Redis (or the database) is away, 200 again once it is back."""
 
 from __future__ import annotations
 
-import pytest
 from support import make_settings
-
-from kamflow.embedded_redis import EmbeddedRedis
-
-
-@pytest.fixture
-def own_redis(tmp_path):
-    server = EmbeddedRedis(directory=tmp_path / "redis").start()
-    yield server
-    server.stop()
 
 
 def test_readyz_is_503_with_the_reason_while_redis_is_stopped_and_200_after(own_redis, database_url, smtp_server):

@@ -4,14 +4,14 @@ the workers: a live worker passes, a stopped one fails, a killed one turns silen
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
 
 import dramatiq
 from support import wait_until
-from worker_processes import start_worker, stop_worker, worker_env
+
+from ops.support import read_snapshot
 
 
 def health(redis_url, *args):
@@ -35,21 +35,19 @@ def test_health_check_passes_while_a_worker_runs_and_fails_once_it_stopped(broke
     assert stopped.returncode == 1 and "no worker process registered" in stopped.stderr
 
 
-def test_a_killed_worker_turns_silent_on_ops_and_fails_the_check(settings, broker, mailbox, ops, fast_liveness):
-    process = start_worker(worker_env(settings, mailbox.url))
-    try:
-        workers = wait_until(
-            lambda: [w for w in ops.snapshot()["workers"] if w["pid"] != os.getpid() and w["alive"]],
-            timeout=30,
-            message="the worker process never showed up alive",
-        )
-        assert workers[0]["threads"] == 2  # the dramatiq CLI's worker process (a child of process.pid)
-        assert health(settings.redis_url, "--any-host").returncode == 0
-        os.killpg(process.pid, signal.SIGKILL)  # no goodbye: only its heartbeat stops
-        process.wait(timeout=10)
-        wait_until(lambda: ops.snapshot()["workers_summary"]["silent"] == 1, timeout=10)
-        assert "1 silent" in ops.get("/ops/panel").text
-        dead = health(settings.redis_url, "--any-host", "--max-silence", "2")
-        assert dead.returncode == 1 and "0 of 1 worker process(es) alive" in dead.stderr
-    finally:
-        stop_worker(process, signal.SIGKILL)
+def test_a_killed_worker_turns_silent_on_ops_and_fails_the_check(
+    settings, broker, ops, fast_liveness, worker_processes
+):
+    process = worker_processes()
+    workers = wait_until(
+        lambda: [w for w in read_snapshot(ops)["workers"] if w["pid"] != os.getpid() and w["alive"]],
+        timeout=30,
+        message="the worker process never showed up alive",
+    )
+    assert workers[0]["threads"] == 2  # the dramatiq CLI's worker process (a child of process.pid)
+    assert health(settings.redis_url, "--any-host").returncode == 0
+    process.kill()  # no goodbye: only its heartbeat stops
+    wait_until(lambda: read_snapshot(ops)["workers_summary"]["silent"] == 1, timeout=10)
+    assert "1 silent" in ops.get("/ops/panel").text
+    dead = health(settings.redis_url, "--any-host", "--max-silence", "2")
+    assert dead.returncode == 1 and "0 of 1 worker process(es) alive" in dead.stderr

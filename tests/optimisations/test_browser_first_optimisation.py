@@ -8,8 +8,8 @@ import datetime as dt
 import re
 
 import pytest
-from browser import browser_tests, launch, screenshot
-from support import account_request
+from browser import browser_tests, screenshot
+from support import account_request, set_password_link
 
 from kamflow.demo import demo_curve_csv
 from shared import db
@@ -21,17 +21,8 @@ PASSWORD = "violet-harbour-lantern-42"
 
 
 @pytest.fixture
-def page(live_server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        context = browser.new_context(base_url=live_server, locale="en-GB", viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        yield page
-        context.close()
-        browser.close()
+def page_locale():
+    return "en-GB"
 
 
 def test_a_customer_logs_in_creates_the_first_optimisation_and_reads_its_calendar(page, api, mailbox):
@@ -40,7 +31,7 @@ def test_a_customer_logs_in_creates_the_first_optimisation_and_reads_its_calenda
     account_id = api.create(account_request()).get_json()["id"]  # access, the customer edits
     assert api.wait_for_status(account_id)["status"] == "active"
     (message,) = mailbox.wait_for(1)
-    link = re.search(r"https?://[^/\s]+(/set-password/\S+)", message.get_body(("plain",)).get_content()).group(1)
+    link = set_password_link(message)
 
     page.goto(link)
     page.get_by_label("New password").fill(PASSWORD)

@@ -8,7 +8,9 @@ import io
 import re
 
 import pytest
-from web.kam_browser import PASSWORD, STEP1, Browser, csrf_of, error_of, step2_with_access, text_of
+from browser import STEP1, Browser, error_of, step2_with_access, text_of
+from csrf import csrf_token
+from support import PASSWORD
 
 from optimisations.support import move_window, optimisation_body
 from shared import access, db, organisations
@@ -86,7 +88,7 @@ def test_kam_as_editor_creates_records_and_the_customer_reads(make_account, kam_
     assert "Record the fixing" not in mine.text and "Edit parameters" not in mine.text
     forged = customer.client.post(
         f"/my-account/optimisations{target[len(base) :]}/fixings",
-        data={"csrf_token": csrf_of(mine.text), "fixed_on": TODAY.isoformat(), "price": "80", "share_pct": "70"},
+        data={"csrf_token": csrf_token(mine.text), "fixed_on": TODAY.isoformat(), "price": "80", "share_pct": "70"},
     )
     assert forged.status_code == 403
     refused = customer.post_form("/my-account/optimisations/new", form_of(), page_path="/my-account/optimisations")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from web.kam_browser import Browser, text_of
+from browser import Browser, text_of
 
 from optimisations.support import move_window, optimisation_body
 from shared import db, maintenance

@@ -4,11 +4,10 @@ however many ticks pass, and the run shows on /ops."""
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
-from support import make_settings
-from web.kam_browser import Browser, text_of
+from browser import Browser, text_of
+from support import make_settings, wait_until
 
 from shared import db
 from shared.models import MaintenanceRun
@@ -22,11 +21,12 @@ def settings(database_url, redis_url, smtp_server):
 
 
 def test_the_workers_scheduler_runs_the_maintenance_and_ops_shows_it(worker, org, app):
-    deadline = time.monotonic() + 15
     with db.database.connection_context():
-        while not MaintenanceRun.select().where(MaintenanceRun.day == TODAY).exists():
-            assert time.monotonic() < deadline, "the scheduler did not run the daily maintenance"
-            time.sleep(0.1)
+        wait_until(
+            lambda: MaintenanceRun.select().where(MaintenanceRun.day == TODAY).exists(),
+            15,
+            "the scheduler did not run the daily maintenance",
+        )
         assert MaintenanceRun.select().count() == 1  # many ticks, one run a day
     ops = Browser(app.test_client()).login(org["manager"].email).get("/ops")
     section = text_of(ops.text).split("Daily maintenance")[1]

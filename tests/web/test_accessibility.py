@@ -9,9 +9,8 @@ import re
 
 import pytest
 from accessibility import axe_violations, broken_references, describe, sideways_overflow, wider_than_window
-from browser import browser_page, browser_tests
-
-from web.kam_browser import PASSWORD, in_days
+from browser import browser_tests, in_days
+from support import PASSWORD, set_password_link
 
 pytestmark = [*browser_tests, pytest.mark.usefixtures("worker")]
 
@@ -19,9 +18,8 @@ CUSTOMER_PASSWORD = "a-long-customer-secret-7"
 
 
 @pytest.fixture
-def page(live_server):
-    with browser_page(live_server, locale="en-US") as page:  # en-US: the date fields are typed month, day, year
-        yield page
+def page_locale():
+    return "en-US"  # the date fields are typed month, day, year
 
 
 class Audit:
@@ -158,7 +156,7 @@ def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, 
     log_out(page)
 
     (message,) = mailbox.wait_for(1)
-    link = re.search(r"https?://[^/\s]+(/set-password/\S+)", message.get_body(("plain",)).get_content()).group(1)
+    link = set_password_link(message)
     page.goto(link)
     page.get_by_role("heading", name="Choose your password").wait_for()
     check("set password")
@@ -235,8 +233,9 @@ def assert_error_summary_focused(page, first_link: str) -> None:
 
 
 def test_a_kam_completes_the_wizard_with_the_keyboard_alone(page, org):
+    from browser import accounts_stored
+
     from shared import db
-    from web.kam_browser import accounts_stored
 
     page.goto("/login")
     type_into(page, "#email", org["kam"].email, limit=5)

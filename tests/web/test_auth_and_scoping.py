@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from browser import Browser, text_of
+from csrf import csrf_token
+from support import PASSWORD
 
 from shared import accounts, db
 from shared.db import database
 from shared.models import User
 from shared.schemas import AccountRequestSchema
-from web.kam_browser import PASSWORD, Browser, csrf_of, text_of
 
 PAGES = ["/dashboard", "/customers", "/customers/new", "/customers/new/setup"]
 
@@ -53,7 +55,7 @@ def test_login_then_logout(browser, org):
     assert answer.status_code == 302 and answer.headers["Location"] == "/customers"
     page = browser.get("/customers")
     assert page.status_code == 200 and "kam@acme-energy.example" in text_of(page.text)
-    out = browser.client.post("/logout", data={"csrf_token": csrf_of(page.text)})
+    out = browser.client.post("/logout", data={"csrf_token": csrf_token(page.text)})
     assert out.status_code == 302
     assert browser.get("/customers").status_code == 302
 
@@ -154,6 +156,6 @@ def test_an_operator_lands_on_ops_after_login(client, org):
         organisations.create_staff_user(org["organisation"], "ops@acme-energy.example", "operator", PASSWORD)
     page = client.get("/login")
     answer = client.post(
-        "/login", data={"csrf_token": csrf_of(page.text), "email": "ops@acme-energy.example", "password": PASSWORD}
+        "/login", data={"csrf_token": csrf_token(page.text), "email": "ops@acme-energy.example", "password": PASSWORD}
     )
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/ops")

@@ -8,17 +8,15 @@ import re
 
 import pytest
 from accessibility import assert_accessible
-from browser import browser_page, browser_tests, screenshot
-
-from web.kam_browser import PASSWORD, in_days
+from browser import browser_tests, in_days, screenshot
+from support import PASSWORD
 
 pytestmark = [*browser_tests, pytest.mark.usefixtures("worker")]
 
 
 @pytest.fixture
-def page(live_server):
-    with browser_page(live_server, locale="fr-FR") as page:
-        yield page
+def page_locale():
+    return "fr-FR"
 
 
 def shot(page, name: str) -> None:

@@ -4,30 +4,21 @@
 from __future__ import annotations
 
 import pytest
-from browser import browser_tests, launch, screenshot
-
-from web.kam_browser import PASSWORD, STEP1
+from browser import STEP1, browser_tests, screenshot
+from support import PASSWORD
 
 pytestmark = [*browser_tests]
 
 
 @pytest.fixture
-def page(live_server, org):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        context = browser.new_context(base_url=live_server, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(15_000)
-        page = context.new_page()
-        page.goto("/login")
-        page.get_by_label("Email").fill(org["kam"].email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.get_by_role("heading", name="Monitoring of activities").wait_for()
-        yield page
-        context.close()
-        browser.close()
+def page(page, org):
+    """Chromium with the KAM logged in."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(org["kam"].email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Monitoring of activities").wait_for()
+    return page
 
 
 def border_of(page, selector: str) -> str:

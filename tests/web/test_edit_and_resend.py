@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import pytest
+from browser import STEP1, STEP2_NO_ACCESS, error_of, in_days, step2_with_access, text_of
 from marshmallow import ValidationError
 from support import wait_drained
 
 from shared import db
 from shared.change_schemas import EMAIL_IS_FIXED, AccountChangeSchema
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User
-from web.kam_browser import STEP1, STEP2_NO_ACCESS, error_of, in_days, step2_with_access, text_of
 
 pytestmark = pytest.mark.usefixtures("worker")
 

@@ -8,9 +8,8 @@ import dataclasses
 import secrets
 
 import pytest
+from browser import error_of
 from support import account_request
-
-from web.kam_browser import error_of
 
 INVISIBLE = ["\u2028", "\u2029", "\u200b", "\u202e", "\u00ad", "\ufeff", "\u0085", "\x00", "\t"]
 TEXT_FIELDS = ["company", "customer_reference", "last_name", "first_name"]
@@ -83,7 +82,7 @@ def test_numbers_in_api_urls_are_bounded(api, path, status):
 
 def test_a_huge_number_in_a_form_is_an_error_by_its_field(kam_page):
     kam_page.step1()
-    from web.kam_browser import step2_with_access
+    from browser import step2_with_access
 
     answer = kam_page.post_form(
         "/customers/new/setup", {**step2_with_access(**{"fr-power-max_optimisations": HUGE}), "action": "create"}

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from support import account_request
+from browser import text_of
+from support import PASSWORD, account_request
 
 from shared import account_status, accounts, organisations, workflow
 from shared.db import database
 from shared.models import CustomerAccount
 from shared.schemas import AccountRequestSchema
-from web.kam_browser import PASSWORD, text_of
 
 
 def insert(org, company, *, email=None, reference=None, demo=False, markets=(), status=workflow.PENDING, kam=None):

@@ -9,10 +9,11 @@ import statistics
 import time
 
 import pytest
+from browser import Browser, text_of
+from support import PASSWORD
 
 from shared import db, security
 from shared.models import LoginEvent, User
-from web.kam_browser import PASSWORD, Browser, text_of
 
 KAM = "kam@acme-energy.example"
 

@@ -4,15 +4,15 @@ login or re-issued credentials opens nothing; login starts a fresh session; life
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 
 import pytest
-from support import account_request
+from browser import Browser
+from csrf import csrf_token
+from support import PASSWORD, account_request, set_password_link
 
 from shared import access, db
 from shared.models import User
-from web.kam_browser import PASSWORD, Browser, csrf_of
 
 STRONG = "violet-harbour-lantern-42"
 
@@ -34,14 +34,14 @@ def test_a_cookie_copied_before_logout_opens_nothing_after_it(app, kam_page):
     other_device = Browser(app.test_client()).login("kam@acme-energy.example")
     assert thief.get("/dashboard").status_code == 200
     page = kam_page.get("/dashboard")
-    assert kam_page.client.post("/logout", data={"csrf_token": csrf_of(page.text)}).status_code == 302
+    assert kam_page.client.post("/logout", data={"csrf_token": csrf_token(page.text)}).status_code == 302
     assert logged_out(kam_page) and logged_out(thief) and logged_out(other_device)
     assert Browser(app.test_client()).login("kam@acme-energy.example").get("/dashboard").status_code == 200
 
 
 def test_a_cookie_planted_before_login_keeps_nothing(app, org):
     browser = Browser(app.test_client())
-    planted_token = csrf_of(browser.get("/login").text)
+    planted_token = csrf_token(browser.get("/login").text)
     browser.login(org["kam"].email)
     # The CSRF token of the session planted before login is no longer the session's.
     answer = browser.client.post("/customers/new", data={"csrf_token": planted_token, "company": "X"})
@@ -74,9 +74,9 @@ def test_idle_and_absolute_lifetimes_end_a_session(kam_page, clock, hours_ago):
 
 
 def _set_password_from(mail, client) -> None:
-    link = re.search(r"http://localhost(/set-password/\S+)", mail).group(1)
+    link = set_password_link(mail)
     page = client.get(link)
-    answer = client.post(link, data={"csrf_token": csrf_of(page.text), "password": STRONG, "confirm": STRONG})
+    answer = client.post(link, data={"csrf_token": csrf_token(page.text), "password": STRONG, "confirm": STRONG})
     assert answer.status_code == 303, answer.text  # and logged in, with a fresh session
 
 

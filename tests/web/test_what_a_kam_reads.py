@@ -10,12 +10,12 @@ import datetime as dt
 import re
 
 import pytest
+from browser import STEP1, accounts_stored, error_of, in_days, step2_with_access, text_of
 from csrf import csrf_token
-from support import account_request
+from support import account_request, set_password_link
 
 from shared import db
 from shared.models import AuditEvent, CustomerAccount, MarketAccess
-from web.kam_browser import STEP1, accounts_stored, error_of, in_days, step2_with_access, text_of
 from web.test_lists import insert, rows
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -255,9 +255,7 @@ def test_the_demo_and_trial_note_links_to_a_page_about_them(kam_page, browser):
 def choose_password(client, mailbox):
     """Follow the credentials email's link and choose a password, as the customer does."""
     (message,) = mailbox.wait_for(1)
-    link = re.search(
-        r"https?://[^/\s]+(/set-password/[A-Za-z0-9_\-]+)", message.get_body(("plain",)).get_content()
-    ).group(1)
+    link = set_password_link(message)
     token = csrf_token(client.get(link).text)
     return client.post(link, data={"csrf_token": token, "password": "a-long-secret-1", "confirm": "a-long-secret-1"})
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from browser import STEP1, STEP2_NO_ACCESS, accounts_stored, error_of, in_days, step2_with_access, text_of
 from support import account_request, wait_drained
 
 from shared import db
 from shared.models import MarketAccess
-from web.kam_browser import STEP1, STEP2_NO_ACCESS, accounts_stored, error_of, in_days, step2_with_access, text_of
 
 ARTICLE_STEP1 = [
     "Defining the customer",
