@@ -24,7 +24,7 @@ from shared.models import CustomerAccount, StageRun, utcnow
 log = logging.getLogger(__name__)
 
 
-def move(account_id: int, expected: str, new: str, **columns) -> bool:
+def move(account_id: int, expected: str, new: str, **columns: object) -> bool:
     """Move the account from `expected` to `new` if it is still `expected`; returns whether it
     moved. `columns` are written in the same UPDATE (and only then). Raises
     workflow.IllegalTransition for a move the workflow does not allow, before touching anything."""

@@ -123,8 +123,8 @@ def list_accounts(
     status: str | None = None,
     is_demo: bool | None = None,
     kam_email: str | None = None,
-    updated_since=None,
-):
+    updated_since: dt.datetime | None = None,
+) -> tuple[list[CustomerAccount], int]:
     """One page of the organisation's accounts, newest first (by id: a stable order), and the total."""
     query = CustomerAccount.select().where(CustomerAccount.organisation == organisation)
     if status:
@@ -145,7 +145,14 @@ def list_accounts(
     return items, total
 
 
-def describe(account: CustomerAccount, base_url: str = "", *, runs=None, markets=None, kam_email=None) -> dict:
+def describe(
+    account: CustomerAccount,
+    base_url: str = "",
+    *,
+    runs: list[StageRun] | None = None,
+    markets: list[MarketAccess] | None = None,
+    kam_email: str | None = None,
+) -> dict:
     """The account as the API and the pages show it (plain values). Its stage runs, markets and
     KAM's email are read here unless given (see describe_page)."""
     runs = list(account.stage_runs) if runs is None else runs

@@ -7,6 +7,8 @@ with `partial=True` for a PATCH that names only what changes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
 from shared.schemas import CustomerSchema, PhoneNumber, SetupSchema, Text, yes_no
@@ -20,7 +22,7 @@ class CustomerChangeSchema(CustomerSchema):
         exclude = ("email",)
 
     @pre_load
-    def refuse_email(self, data, **kwargs):
+    def refuse_email(self, data: Any, **kwargs: Any) -> Any:
         if isinstance(data, dict) and "email" in data:
             raise ValidationError({"email": [EMAIL_IS_FIXED]})
         return data

@@ -113,7 +113,7 @@ class Settings:
     #: shared deployment it lets a tenant make kamflow call into its own network.
     webhook_allow_private_networks: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         floor = (self.stage_time_limit_ms + self.max_backoff_ms) / 1000
         if self.stall_after_s <= floor:
             raise ValueError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from typing import cast
 
 import dramatiq
 import redis
@@ -58,12 +59,12 @@ class DeadLetter:
         return None
 
 
-def _text(value) -> str:
+def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _decode(queue: str, redis_id, data, score) -> DeadLetter:
-    message = dramatiq.Message.decode(data)
+def _decode(queue: str, redis_id: bytes | str, data: bytes | str, score: float) -> DeadLetter:
+    message = dramatiq.Message.decode(cast(bytes, data))  # our clients answer bytes (no decode_responses)
     traceback = (message.options.get("traceback") or "").strip().splitlines()
     return DeadLetter(
         queue=queue,
@@ -82,11 +83,14 @@ def _check_queue(queue: str) -> None:
         raise NotFound(f"no queue named {queue!r}")
 
 
-def list_dead(client, limit: int = 50, queue: str | None = None) -> list[DeadLetter]:
+def list_dead(client: redis.Redis, limit: int = 50, queue: str | None = None) -> list[DeadLetter]:
     """The most recent dead letters of every queue (or one), newest first."""
     found = []
     for name in [queue] if queue else queues.queue_names():
-        entries = client.zrevrange(queues.dead_key(name), 0, limit - 1, withscores=True)
+        # (member, score) pairs: redis-py's types do not tell withscores apart.
+        entries = cast(
+            "list[tuple[bytes, float]]", client.zrevrange(queues.dead_key(name), 0, limit - 1, withscores=True)
+        )
         if not entries:
             continue
         bodies = client.hmget(queues.dead_messages_key(name), [redis_id for redis_id, _ in entries])
@@ -96,7 +100,7 @@ def list_dead(client, limit: int = 50, queue: str | None = None) -> list[DeadLet
     return sorted(found, key=lambda d: d.dead_at, reverse=True)[:limit]
 
 
-def get(client, queue: str, redis_id: str) -> DeadLetter:
+def get(client: redis.Redis, queue: str, redis_id: str) -> DeadLetter:
     _check_queue(queue)
     score = client.zscore(queues.dead_key(queue), redis_id)
     data = client.hget(queues.dead_messages_key(queue), redis_id)
@@ -105,12 +109,12 @@ def get(client, queue: str, redis_id: str) -> DeadLetter:
     return _decode(queue, redis_id, data, score)
 
 
-def _remove(client, queue: str, redis_id: str) -> None:
+def _remove(client: redis.Redis, queue: str, redis_id: str) -> None:
     client.zrem(queues.dead_key(queue), redis_id)
     client.hdel(queues.dead_messages_key(queue), redis_id)
 
 
-def discard(client, queue: str, redis_id: str) -> DeadLetter:
+def discard(client: redis.Redis, queue: str, redis_id: str) -> DeadLetter:
     letter = get(client, queue, redis_id)
     if not client.zrem(queues.dead_key(queue), redis_id):
         raise NotFound(f"no dead letter {redis_id} on {queue} (requeued or discarded already?)")
@@ -118,7 +122,7 @@ def discard(client, queue: str, redis_id: str) -> DeadLetter:
     return letter
 
 
-def requeue(client, queue: str, redis_id: str) -> str:
+def requeue(client: redis.Redis, queue: str, redis_id: str) -> str:
     """Put a dead letter back to work; returns what was done, in words for the operator."""
     letter = get(client, queue, redis_id)
     account_id = letter.account_id
@@ -128,10 +132,11 @@ def requeue(client, queue: str, redis_id: str) -> str:
             stage = retry_account(client, account_id)
             return f"account {account_id}: {stage} sent again"
     data = client.hget(queues.dead_messages_key(queue), redis_id)
-    if not client.zrem(queues.dead_key(queue), redis_id):  # another operator got there first
+    # Another operator got there first (or its body went with them): nothing left to requeue.
+    if data is None or not client.zrem(queues.dead_key(queue), redis_id):
         raise NotFound(f"no dead letter {redis_id} on {queue} (requeued or discarded already?)")
     try:
-        old = dramatiq.Message.decode(data)
+        old = dramatiq.Message.decode(cast(bytes, data))
         options = {k: v for k, v in old.options.items() if k not in _RUN_OPTIONS}
         fresh: dramatiq.Message[object] = dramatiq.Message(
             queue_name=q_name(old.queue_name),
@@ -150,7 +155,7 @@ def requeue(client, queue: str, redis_id: str) -> str:
     return f"{letter.actor} message {letter.message_id} requeued on {queue}"
 
 
-def discard_for_account(client, stage_name: str, account_id: int) -> int:
+def discard_for_account(client: redis.Redis, stage_name: str, account_id: int) -> int:
     """Drop the dead letters of one stage for one account (obsolete once it is retried)."""
     dropped = 0
     key = queues.dead_messages_key(stage_name)
@@ -162,7 +167,7 @@ def discard_for_account(client, stage_name: str, account_id: int) -> int:
     return dropped
 
 
-def retry_account(client, account_id: int) -> str:
+def retry_account(client: redis.Redis, account_id: int) -> str:
     """An operator's retry (the API's retry, the Retry button, `kamflow retry`, requeueing its
     dead letter): the account resumes from its failed stage, and that stage's dead letters for
     it, now obsolete, go. With the broker unreachable the retry still stands (the reconciler
@@ -181,7 +186,7 @@ def retry_account(client, account_id: int) -> str:
     return stage
 
 
-def discard_obsolete(client) -> int:
+def discard_obsolete(client: redis.Redis) -> int:
     """Drop the stage dead letters of accounts that are not `failed` any more (retried while the
     broker was down, or resumed by the reconciler after a give-up that could not be recorded):
     a dead letter is an operator's to-do, and these are done. Returns how many went."""

@@ -191,7 +191,7 @@ def check_url(url: str, *, allow_private: bool = False) -> str:
     return url
 
 
-def _check_address(ip, allow_private: bool) -> None:
+def _check_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool) -> None:
     if not allow_private and not is_public(ip):
         raise AddressNotAllowed(
             "The host must be a public address: loopback, private, link-local, "

@@ -18,7 +18,7 @@ KEY_TTL = dt.timedelta(hours=24)
 MAX_KEY_LENGTH = 255
 
 
-def fingerprint(body) -> str:
+def fingerprint(body: object) -> str:
     """The same JSON document gives the same fingerprint, whatever its key order or spacing."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -28,7 +28,9 @@ def lookup(organisation_id: int, key: str) -> IdempotencyKey | None:
     return IdempotencyKey.get_or_none((IdempotencyKey.organisation == organisation_id) & (IdempotencyKey.key == key))
 
 
-def remember(organisation_id: int, key: str, request_hash: str, status: int, body: dict, account_id: int | None):
+def remember(
+    organisation_id: int, key: str, request_hash: str, status: int, body: dict, account_id: int | None
+) -> IdempotencyKey:
     """Store the first answer. Call inside the transaction that wrote the account."""
     return IdempotencyKey.create(
         organisation=organisation_id,

@@ -19,8 +19,10 @@ import datetime as dt
 import json
 import logging
 import re
+from typing import Any
 
-from dramatiq import Middleware
+from dramatiq import Broker, Middleware
+from dramatiq.broker import MessageProxy
 
 from shared import workflow
 from shared.config import Settings
@@ -84,12 +86,19 @@ class StageLogContext(Middleware):
     logged without `extra` — by shared code, by Dramatiq's own middleware — carry it too.
     First in the middleware list: its "before" runs first and its "after" last."""
 
-    def before_process_message(self, broker, message):
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         if message.actor_name in workflow.STAGE_NAMES and message.args:
             _account_id.set(message.args[0])
             _stage.set(message.actor_name)
 
-    def after_process_message(self, broker, message, *, result=None, exception=None):
+    def after_process_message(
+        self,
+        broker: Broker,
+        message: MessageProxy,
+        *,
+        result: Any | None = None,
+        exception: BaseException | None = None,
+    ) -> None:
         _account_id.set(None)
         _stage.set(None)
 
@@ -97,7 +106,7 @@ class StageLogContext(Middleware):
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s%(context)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:

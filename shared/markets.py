@@ -8,6 +8,7 @@ on that market (the article's note on end dates refers to the markets where it d
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +41,7 @@ CATALOGUE: dict[str, Market] = {
 FORECASTS = ("application", "manager", "client")
 
 
-def in_article_order(forecasts) -> list[str]:
+def in_article_order(forecasts: Iterable[str]) -> list[str]:
     chosen = set(forecasts)
     return [f for f in FORECASTS if f in chosen] + sorted(chosen - set(FORECASTS))
 

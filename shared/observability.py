@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 import peewee
+import redis
 
 from shared import queues, workflow
 from shared.models import CustomerAccount, Organisation, StageAttempt, StageRun, utcnow
@@ -34,7 +35,7 @@ STATS_WINDOW = dt.timedelta(hours=1)
 # --- the broker -------------------------------------------------------------------------------
 
 
-def queue_depths(client) -> list[dict]:
+def queue_depths(client: redis.Redis) -> list[dict]:
     """Ready, delayed and dead-lettered messages per queue, read from Redis in one round trip."""
     names = queues.queue_names()
     pipe = client.pipeline(transaction=False)
@@ -49,7 +50,7 @@ def queue_depths(client) -> list[dict]:
     ]
 
 
-def register_worker(client, broker_id: str, threads: int, queue_names: list[str] | None) -> dict:
+def register_worker(client: redis.Redis, broker_id: str, threads: int, queue_names: list[str] | None) -> dict:
     """A worker process says who it is; Dramatiq's own heartbeat (every broker command stamps
     `dramatiq:__heartbeats__` with the broker id) then tells whether it is still alive."""
     import os
@@ -65,11 +66,11 @@ def register_worker(client, broker_id: str, threads: int, queue_names: list[str]
     return info
 
 
-def unregister_worker(client, broker_id: str) -> None:
+def unregister_worker(client: redis.Redis, broker_id: str) -> None:
     client.hdel(WORKERS_KEY, broker_id)
 
 
-def workers(client, alive_within_ms: int | None = None, now_ms: int | None = None) -> list[dict]:
+def workers(client: redis.Redis, alive_within_ms: int | None = None, now_ms: int | None = None) -> list[dict]:
     """Every registered worker process with its last heartbeat; long-silent ones are forgotten."""
     alive_within_ms = alive_within_ms or ALIVE_WITHIN_MS
     now_ms = now_ms or int(time.time() * 1000)
@@ -112,7 +113,7 @@ def workers_summary(found: list[dict]) -> dict:
     }
 
 
-def _text(value) -> str:
+def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 

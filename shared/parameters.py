@@ -222,7 +222,7 @@ def start_reruns(account_id: int, applied: Applied) -> None:
         account_status.send_stage(applied.reruns[0], account_id)
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
     if isinstance(value, dict):
         return {key: _jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

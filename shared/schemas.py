@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
 
 import email_validator
 import phonenumbers
@@ -55,7 +57,9 @@ class Text(fields.String):
     """A string with surrounding spaces removed; blank counts as missing when required (or, in a
     change where the field may be left out, when `not_blank`)."""
 
-    def __init__(self, *, max_length: int, required: bool = False, not_blank: bool | None = None, **kwargs):
+    def __init__(
+        self, *, max_length: int, required: bool = False, not_blank: bool | None = None, **kwargs: Any
+    ) -> None:
         not_blank = required if not_blank is None else not_blank
         validators = [validate.Length(max=max_length, error=f"Must be at most {max_length} characters.")]
         if not_blank:
@@ -63,7 +67,7 @@ class Text(fields.String):
         metadata = {"pattern": NOT_BLANK_PATTERN if not_blank else PRINTABLE_PATTERN, **kwargs.pop("metadata", {})}
         super().__init__(required=required, validate=validators, metadata=metadata, **kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
         value = super()._deserialize(value, attr, data, **kwargs)
         return refuse_control_characters(value).strip()
 
@@ -71,12 +75,15 @@ class Text(fields.String):
 class OptionalText(fields.String):
     """An optional string where blank means 'not given' (stored as null)."""
 
-    def __init__(self, *, max_length: int, **kwargs):
+    def __init__(self, *, max_length: int, **kwargs: Any) -> None:
         self.max_length = max_length
         metadata = {"pattern": PRINTABLE_PATTERN, "maxLength": max_length, **kwargs.pop("metadata", {})}
         super().__init__(allow_none=True, load_default=None, metadata=metadata, **kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    # Blank loads as None (stored null), where marshmallow's String promises a str.
+    def _deserialize(  # type: ignore[override]
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str | None:
         value = refuse_control_characters(super()._deserialize(value, attr, data, **kwargs)).strip()
         if len(value) > self.max_length:
             raise ValidationError(f"Must be at most {self.max_length} characters.")
@@ -91,11 +98,11 @@ PHONE_PATTERN = r"^\+[0-9][0-9 ().-]{5,30}$"
 class PhoneNumber(fields.String):
     """An international phone number, stored in E.164 form (+33123456789)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         metadata = {"pattern": PHONE_PATTERN, "example": "+33 1 23 45 67 89", **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
         value = super()._deserialize(value, attr, data, **kwargs).strip()
         if len(value) > 32:
             raise ValidationError("Must be at most 32 characters.")
@@ -113,11 +120,11 @@ class PhoneNumber(fields.String):
 class EmailAddress(fields.String):
     """A valid email address, normalised to lower case since it is a login."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         metadata = {"format": "email", "maxLength": 254, **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
         value = super()._deserialize(value, attr, data, **kwargs).strip()
         if len(value) > 254:
             raise ValidationError("Must be at most 254 characters.")
@@ -131,13 +138,13 @@ class EmailAddress(fields.String):
 class UtcDateTime(fields.DateTime):
     """Timestamps are stored as naive UTC; say so on the way out (2026-11-25T13:16:27.872081+00:00)."""
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(self, value: dt.datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | float | None:
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         return super()._serialize(value, attr, obj, **kwargs)
 
 
-def yes_no(**kwargs) -> fields.Boolean:
+def yes_no(**kwargs: Any) -> fields.Boolean:
     """A yes/no answer: JSON true or false, nothing else."""
     return fields.Boolean(truthy={True}, falsy={False}, error_messages={"required": "Answer yes or no."}, **kwargs)
 
@@ -185,7 +192,7 @@ class MarketSetupSchema(Schema):
     )
 
     @validates_schema(skip_on_field_errors=False)
-    def check_dates_and_forecasts(self, data, **kwargs):
+    def check_dates_and_forecasts(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors: dict[str, list[str]] = {}
         start, end = data.get("start_date"), data.get("end_date")
         if end is not None:
@@ -217,7 +224,7 @@ class SetupSchema(Schema):
     markets = fields.List(fields.Nested(MarketSetupSchema))
 
     @validates_schema(skip_on_field_errors=False)
-    def check_access_answers(self, data, **kwargs):
+    def check_access_answers(self, data: dict[str, Any], **kwargs: Any) -> None:
         errors: dict = {}
         if data.get("app_access") is False:
             for field in ("editor", "markets"):
@@ -371,7 +378,7 @@ class WebhookUrl(fields.String):
     """The URL's shape; whether its host is an address kamflow may call depends on the
     deployment's WEBHOOK_ALLOW_PRIVATE_NETWORKS, so `webhooks.register` checks that."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
         from shared.egress import InvalidUrl, check_url
 
         value = super()._deserialize(value, attr, data, **kwargs).strip()

@@ -9,6 +9,8 @@ on).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import peewee
 
 from shared import account_status, webhooks, workflow
@@ -65,7 +67,7 @@ def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | No
         return CustomerAccount.get_by_id(account_id)
 
 
-def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | None, now) -> None:
+def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | None, now: dt.datetime) -> None:
     """Record how the stage's latest attempt ended, for the account's timeline. (A give-up
     re-labels the attempt that raised: its outcome is `failed`, not `retrying`.)"""
     this_stage = (StageAttempt.account == account_id) & (StageAttempt.stage == stage_name)
@@ -75,7 +77,15 @@ def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | 
     ).where(this_stage & (StageAttempt.attempt == latest)).execute()
 
 
-def _settle(account_id: int, stage_name: str, run_state: str, new_status: str, *, error=None, **account_fields) -> bool:
+def _settle(
+    account_id: int,
+    stage_name: str,
+    run_state: str,
+    new_status: str,
+    *,
+    error: str | None = None,
+    **account_fields: object,
+) -> bool:
     """Close the stage run and move the account from the stage's status to `new_status`.
     Returns False if another run of the same stage got there first."""
     stage = workflow.stage(stage_name)

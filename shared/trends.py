@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import cast
 
 import peewee
+import redis
 
 from shared import workflow
 from shared.models import CustomerAccount, StageAttempt, utcnow
@@ -116,7 +117,7 @@ def stage_p95(window: Window, now: dt.datetime | None = None) -> dict:
     }
 
 
-def record_queue_depths(client, depths: list[dict], now_s: float | None = None) -> bool:
+def record_queue_depths(client: redis.Redis, depths: list[dict], now_s: float | None = None) -> bool:
     """Keep one sample of the queue depths (ready and delayed, summed over queues), at most one
     per SAMPLE_EVERY_S whoever calls; returns whether this one was kept."""
     if not client.set(SAMPLE_GATE_KEY, "1", nx=True, px=SAMPLE_EVERY_S * 1000):
@@ -133,7 +134,7 @@ def record_queue_depths(client, depths: list[dict], now_s: float | None = None) 
     return True
 
 
-def queue_depth(client, window: Window, now: dt.datetime | None = None) -> dict:
+def queue_depth(client: redis.Redis, window: Window, now: dt.datetime | None = None) -> dict:
     """Per bucket, the largest sampled depth (ready, delayed) in it; None where nothing was sampled."""
     now = now or utcnow()
     starts = bucket_starts(window, window.bucket, now)

@@ -269,7 +269,7 @@ def stalled_endpoints(stall_after_s: float) -> list[int]:
     return [row.endpoint_id for row in rows]
 
 
-def deliveries(organisation_id: int, page: int, per_page: int):
+def deliveries(organisation_id: int, page: int, per_page: int) -> tuple[list[WebhookDelivery], int]:
     query = (
         WebhookDelivery.select(WebhookDelivery, WebhookEndpoint)
         .join(WebhookEndpoint)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import peewee
@@ -47,11 +48,11 @@ class Step:
     action: str  # "applied" | "recorded" (the baseline of a pre-versioning database)
 
 
-def _database(database) -> peewee.Database:
+def _database(database: peewee.Database | peewee.DatabaseProxy) -> peewee.Database:
     return database.obj if isinstance(database, peewee.DatabaseProxy) else database
 
 
-def _runner(database) -> Runner:
+def _runner(database: peewee.Database | peewee.DatabaseProxy) -> Runner:
     return Runner(_database(database), str(DIRECTORY), table_name=HISTORY_TABLE)
 
 
@@ -60,7 +61,7 @@ def _is_legacy(database: peewee.Database) -> bool:
     return not database.table_exists(HISTORY_TABLE) and database.table_exists(LEGACY_MARKER_TABLE)
 
 
-def pending(database) -> list[str]:
+def pending(database: peewee.Database | peewee.DatabaseProxy) -> list[str]:
     """Names of the migration files not yet applied to `database`, in order (read-only)."""
     database = _database(database)
     with database.connection_context():
@@ -73,7 +74,7 @@ def known() -> list[str]:
 
 
 @contextlib.contextmanager
-def _exclusive(database: peewee.Database):
+def _exclusive(database: peewee.Database) -> Iterator[None]:
     """On PostgreSQL, one migrator at a time (a second waits); SQLite's write lock does it there."""
     if isinstance(database, peewee.PostgresqlDatabase):
         database.execute_sql("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
@@ -85,7 +86,7 @@ def _exclusive(database: peewee.Database):
         yield
 
 
-def apply(database) -> list[Step]:
+def apply(database: peewee.Database | peewee.DatabaseProxy) -> list[Step]:
     """Apply every pending migration to `database`, each in its own transaction; return what
     was done, in order (empty when the database was up to date)."""
     database = _database(database)

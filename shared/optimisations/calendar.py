@@ -101,7 +101,7 @@ def _spread(days: list[dt.date], count: int) -> list[dt.date]:
     return [days[(2 * i + 1) * len(days) // (2 * count)] for i in range(count)]
 
 
-def _cheapest_months(days: list[dt.date], curve, count: int) -> list[dt.date]:
+def _cheapest_months(days: list[dt.date], curve: dict[dt.date, Decimal], count: int) -> list[dt.date]:
     by_month: dict[dt.date, list[dt.date]] = {}
     for day in days:
         by_month.setdefault(month_of(day), []).append(day)

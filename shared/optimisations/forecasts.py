@@ -18,6 +18,8 @@ import io
 import re
 from decimal import Decimal, InvalidOperation
 
+import peewee
+
 from shared.db import database
 from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, ForecastPrice, ForecastUpload, MarketAccess
@@ -122,12 +124,22 @@ def store(
     return upload
 
 
-def upload_csv(kind: str, market: str, content: bytes | str, uploaded_by: str, **owner) -> ForecastUpload:
+def upload_csv(
+    kind: str,
+    market: str,
+    content: bytes | str,
+    uploaded_by: str,
+    *,
+    organisation_id: int | None = None,
+    account_id: int | None = None,
+) -> ForecastUpload:
     """Parse and store in one step (the CLI, the pages and the demo seed all come through here)."""
-    return store(kind, market, parse_csv(content), uploaded_by, **owner)
+    return store(kind, market, parse_csv(content), uploaded_by, organisation_id=organisation_id, account_id=account_id)
 
 
-def _owned(query, kind: str, organisation_id: int | None, account_id: int | None):
+def _owned(
+    query: peewee.ModelSelect[ForecastUpload], kind: str, organisation_id: int | None, account_id: int | None
+) -> peewee.ModelSelect[ForecastUpload]:
     query = query.where(ForecastUpload.kind == kind)
     if kind == "manager":
         return query.where(ForecastUpload.organisation == organisation_id)

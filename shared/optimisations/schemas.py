@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -34,13 +36,13 @@ _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 class Month(fields.Field):
     """A month as YYYY-MM, loaded as the date of its first day."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.date:
         match = _MONTH.match(value) if isinstance(value, str) else None
         if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
             raise ValidationError("Must be a month as YYYY-MM, e.g. 2027-01.")
         return dt.date(int(match.group(1)), int(match.group(2)), 1)
 
-    def _serialize(self, value, attr, obj, **kwargs):
+    def _serialize(self, value: dt.date | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else value.strftime("%Y-%m")
 
 
@@ -49,7 +51,7 @@ def last_day(month: dt.date) -> dt.date:
     return following - dt.timedelta(days=1)
 
 
-def _unique(values) -> bool:
+def _unique(values: list[Any]) -> bool:
     return len(set(values)) == len(values)
 
 
@@ -122,7 +124,7 @@ class OptimisationSchema(Schema):
     )
 
     @validates_schema(skip_on_field_errors=True)
-    def check_periods(self, data, partial=False, **kwargs):
+    def check_periods(self, data: dict[str, Any], partial: bool = False, **kwargs: Any) -> None:
         if partial:  # a PATCH: checked whole once merged over the stored optimisation
             return
         errors: dict[str, list[str]] = {}
@@ -205,7 +207,7 @@ class FixingStatusSchema(Schema):
     )
 
 
-def decimal_string(**kwargs) -> fields.Decimal:
+def decimal_string(**kwargs: Any) -> fields.Decimal:
     """A decimal answered as a string (exact), declared so in the OpenAPI document."""
     return fields.Decimal(as_string=True, metadata={"type": "string", "format": "decimal"}, **kwargs)
 
