@@ -57,6 +57,9 @@ class InvalidLink(Exception):
 
 
 def usable_token(token: str) -> SetPasswordToken:
+    """The live set-password token whose hash matches `token`. Reads only: the caller burns it.
+    Raises InvalidLink (its message is for the customer) when the token is unknown, used or
+    expired."""
     record = SetPasswordToken.get_or_none(SetPasswordToken.token_hash == security.token_digest(token))
     if record is None or record.used_at is not None:
         raise InvalidLink("This link has already been used or is not valid. Ask your KAM to resend your credentials.")

@@ -24,6 +24,8 @@ class UnknownKam(Exception):
 
 
 def find_kam(organisation: Organisation, email: str) -> User:
+    """The active KAM or manager of `organisation` whose login is `email` (compared as given:
+    logins are stored lower case). Raises UnknownKam(email) for anyone else, including a deactivated user."""
     kam = User.get_or_none(
         (User.organisation == organisation)
         & (User.email == email)
@@ -110,6 +112,8 @@ def start_workflow(account_id: int) -> bool:
 
 
 def get_account(organisation: Organisation, account_id: int) -> CustomerAccount | None:
+    """The organisation's account with this id, or None, also when the id belongs to another
+    organisation (so an id leaks nothing across organisations)."""
     return CustomerAccount.get_or_none(
         (CustomerAccount.id == account_id) & (CustomerAccount.organisation == organisation)
     )

@@ -23,6 +23,10 @@ MAX_MESSAGE_AGE_MS = 24 * 3600 * 1000
 
 
 def make_broker(settings: Settings) -> RedisBroker:
+    """A Redis broker for `settings.redis_url` with kamflow's middleware: message age limit,
+    the stage time limit, shutdown notices and retries with backoff (max_retries, min/max backoff
+    from settings). Its socket timeouts are bounded so a send with Redis down
+    fails in seconds instead of hanging. Does not make it the process-wide broker (see setup)."""
     middleware = [
         AgeLimit(max_age=MAX_MESSAGE_AGE_MS),
         TimeLimit(time_limit=settings.stage_time_limit_ms),
@@ -63,4 +67,6 @@ def send(actor_name: str, *args: object) -> None:
 
 
 def send_stage(stage_name: str, account_id: int) -> None:
+    """Enqueue the stage `stage_name` for the account, on the queue of that name. Raises the
+    broker's connection error when Redis is unreachable (callers leave it to the reconciler)."""
     send(stage_name, account_id)

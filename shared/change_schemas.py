@@ -17,18 +17,25 @@ EMAIL_IS_FIXED = "The email cannot be modified: it is the customer's login."
 
 
 class CustomerChangeSchema(CustomerSchema):
+    """The customer step of an edit: the creation's fields and rules, without the email."""
+
     class Meta:
         unknown = RAISE
         exclude = ("email",)
 
     @pre_load
     def refuse_email(self, data: Any, **kwargs: Any) -> Any:
+        """Refuse an `email` key with EMAIL_IS_FIXED (a ValidationError on the field) before
+        loading: the email is the login and never changes. Returns the data untouched otherwise."""
         if isinstance(data, dict) and "email" in data:
             raise ValidationError({"email": [EMAIL_IS_FIXED]})
         return data
 
 
 class AccountChangeSchema(Schema):
+    """An edit of the account (the edit page): customer and/or setup, no KAM, no email;
+    unknown keys are refused."""
+
     class Meta:
         unknown = RAISE
 
@@ -47,4 +54,6 @@ class CustomerPatchSchema(CustomerChangeSchema):
 
 
 class AccountPatchSchema(AccountChangeSchema):
+    """The API's PATCH body: as AccountChangeSchema, with every customer field optional."""
+
     customer = fields.Nested(CustomerPatchSchema)

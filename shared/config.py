@@ -38,6 +38,10 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "boo
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
+    """Every setting of kamflow with its default; immutable. Build it with `from_env` (the
+    processes) or directly (tests). Raises ValueError when STALL_AFTER_S does not exceed the
+    stage time limit plus the longest backoff (the reconciler would race live retries)."""
+
     database_url: str = f"sqlite:///{VAR_DIR / 'kamflow.db'}"
     redis_url: str = ""  # empty: `kamflow run` starts an embedded redis-server and fills this in
     smtp_url: str = ""  # empty: `kamflow run` starts a local mail catcher and fills this in
@@ -123,6 +127,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: os._Environ | dict | None = None) -> Settings:
+        """The settings of `env` (default os.environ): each field from its upper-case name,
+        converted to the field's type; unset or empty names keep the default. Raises ValueError for
+        a value that does not convert (a bad number, a boolean other than true/false, 1/0, yes/no,
+        on/off) or breaks a rule of __post_init__."""
         env = os.environ if env is None else env
         values = {}
         for field in dataclasses.fields(cls):
@@ -145,10 +153,12 @@ class Settings:
 
     @property
     def public_base_url(self) -> str:
+        """BASE_URL without a trailing slash: what absolute URLs are built on."""
         return self.base_url.rstrip("/")
 
     @property
     def trusted_host_list(self) -> list[str]:
+        """TRUSTED_HOSTS as a list of host names; empty when any host is accepted."""
         return [host.strip() for host in self.trusted_hosts.split(",") if host.strip()]
 
     def with_secret(self) -> Settings:

@@ -45,6 +45,8 @@ def recent(user: User, limit: int = 10) -> list[CustomerAccount]:
 
 @dataclasses.dataclass(frozen=True)
 class Ending:
+    """A demo trial or a market access that ends soon, for the dashboard."""
+
     account: CustomerAccount
     market: str
     end_date: dt.date

@@ -37,6 +37,8 @@ class NotFound(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class DeadLetter:
+    """A message the broker gave up on, as the operator sees it."""
+
     queue: str
     redis_id: str  # the id under which the broker keeps it; what requeue/discard take
     message_id: str
@@ -101,6 +103,8 @@ def list_dead(client: redis.Redis, limit: int = 50, queue: str | None = None) ->
 
 
 def get(client: redis.Redis, queue: str, redis_id: str) -> DeadLetter:
+    """The dead letter `redis_id` of `queue`, read only. Raises NotFound for an unknown queue or
+    a letter requeued or discarded already."""
     _check_queue(queue)
     score = client.zscore(queues.dead_key(queue), redis_id)
     data = client.hget(queues.dead_messages_key(queue), redis_id)
@@ -115,6 +119,8 @@ def _remove(client: redis.Redis, queue: str, redis_id: str) -> None:
 
 
 def discard(client: redis.Redis, queue: str, redis_id: str) -> DeadLetter:
+    """Delete the dead letter for good and return what it was. Raises NotFound for an unknown
+    queue or when it is gone already (another operator was first)."""
     letter = get(client, queue, redis_id)
     if not client.zrem(queues.dead_key(queue), redis_id):
         raise NotFound(f"no dead letter {redis_id} on {queue} (requeued or discarded already?)")

@@ -25,6 +25,8 @@ def fingerprint(body: object) -> str:
 
 
 def lookup(organisation_id: int, key: str) -> IdempotencyKey | None:
+    """The stored first answer of the organisation's request with this Idempotency-Key, or None.
+    Expired keys are found until `purge_expired` removes them."""
     return IdempotencyKey.get_or_none((IdempotencyKey.organisation == organisation_id) & (IdempotencyKey.key == key))
 
 

@@ -49,6 +49,7 @@ _stage: contextvars.ContextVar = contextvars.ContextVar("stage", default=None)
 
 
 def redact(text: str) -> str:
+    """`text` with passwords, secrets, tokens and URL credentials replaced by REDACTED."""
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -58,6 +59,8 @@ class Redact(logging.Filter):
     """Scrubs secrets from a record's message (arguments merged in) before any handler writes it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Replace the record's message by its redacted text (arguments merged in, so a secret
+        passed as an argument is caught too); always keeps the record. UNREDACTED_LOGGERS pass as is."""
         if record.name.startswith(UNREDACTED_LOGGERS):
             return True
         try:
@@ -74,6 +77,8 @@ class StageContext(logging.Filter):
     """Every record gets `account_id` and `stage`: its own `extra`, else the stage being run."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Stamp the record with the account id and stage of the message being processed,
+        unless the call gave them in `extra`; always keeps the record."""
         if getattr(record, "account_id", None) is None:
             record.account_id = _account_id.get()
         if getattr(record, "stage", None) is None:
@@ -87,6 +92,7 @@ class StageLogContext(Middleware):
     First in the middleware list: its "before" runs first and its "after" last."""
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        """Set the log context from a stage message (its first argument is the account id)."""
         if message.actor_name in workflow.STAGE_NAMES and message.args:
             _account_id.set(message.args[0])
             _stage.set(message.actor_name)
@@ -99,6 +105,7 @@ class StageLogContext(Middleware):
         result: Any | None = None,
         exception: BaseException | None = None,
     ) -> None:
+        """Clear the log context, whatever the message's outcome."""
         _account_id.set(None)
         _stage.set(None)
 
@@ -106,10 +113,14 @@ class StageLogContext(Middleware):
 
 
 class TextFormatter(logging.Formatter):
+    """One line per record, `[account_id=.. stage=..]` after the logger name when known, redacted."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s%(context)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one text line (traceback lines follow when there is one), redacted except
+        UNREDACTED_LOGGERS' records."""
         parts = [
             f"{key}={getattr(record, key)}" for key in ("account_id", "stage") if getattr(record, key, None) is not None
         ]
@@ -119,7 +130,11 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record (time, level, logger, message, account_id, stage, process,
+    thread, exception), for log collectors."""
+
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON, redacted (except UNREDACTED_LOGGERS' records)."""
         entry = {
             "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,

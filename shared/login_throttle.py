@@ -32,6 +32,8 @@ MAX_BACKOFF_S = 60
 
 @dataclasses.dataclass(frozen=True)
 class Lock:
+    """A locked account email or client address, and the seconds until it unlocks by itself."""
+
     kind: str  # "account" | "address"
     who: str
     seconds_left: int
@@ -47,6 +49,9 @@ def _minutes(seconds: float) -> str:
 
 
 class LoginThrottle:
+    """The login page's failure counts and locks, in Redis (`client`); with no client every
+    attempt is allowed and nothing is counted. Redis errors are logged, never raised."""
+
     def __init__(self, client: redis.Redis | None, settings: Settings):
         self.client = client
         self.settings = settings
@@ -86,6 +91,9 @@ class LoginThrottle:
         return None
 
     def failed(self, email: str, address: str) -> None:
+        """Count a failed attempt against the email and the address; at LOGIN_LOCK_AFTER (account)
+        or LOGIN_ADDRESS_LOCK_AFTER (address) failures, lock it for LOGIN_LOCK_S and reset its count.
+        Counts expire LOGIN_LOCK_S after the last failure."""
         if self.client is None:
             return
         try:
@@ -107,6 +115,7 @@ class LoginThrottle:
             log.warning("login failure not counted, Redis unreachable: %s", error)
 
     def succeeded(self, email: str) -> None:
+        """Clear the email's failure count (its lock, if any, stays until it ends or is lifted)."""
         if self.client is None:
             return
         try:

@@ -50,6 +50,10 @@ so you keep receiving ours.</p>
 
 
 def send(smtp_url: str, message: EmailMessage, timeout: float = SMTP_TIMEOUT_S) -> None:
+    """Deliver `message` through the SMTP server of `smtp_url` (smtp://, smtps:// or
+    smtp+starttls://, with optional user:password). Raises ValueError for another scheme, and
+    smtplib's/the socket's errors (also after `timeout` seconds) for the caller to retry; returns
+    once the server accepted the message."""
     url = urlsplit(smtp_url)
     if url.scheme not in ("smtp", "smtps", "smtp+starttls"):
         raise ValueError(f"unsupported SMTP_URL scheme {url.scheme!r}")

@@ -56,4 +56,6 @@ def run_daily(today: dt.date, trial_days: int) -> MaintenanceRun | None:
 
 
 def recent_runs(limit: int = 7) -> list[MaintenanceRun]:
+    """The latest `limit` daily maintenance runs, newest day first (a run still going has no
+    finished_at)."""
     return list(MaintenanceRun.select().order_by(MaintenanceRun.day.desc()).limit(limit))

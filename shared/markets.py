@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 @dataclasses.dataclass(frozen=True)
 class Market:
+    """A market of the catalogue: what an organisation offers and an account is given access to."""
+
     id: str
     name: str
     commodity: str  # "power" | "gas"
@@ -42,9 +44,12 @@ FORECASTS = ("application", "manager", "client")
 
 
 def in_article_order(forecasts: Iterable[str]) -> list[str]:
+    """The forecast kinds chosen, once each, in the article's order (application, manager,
+    client); an unknown kind is kept, after them, so a caller's validation can name it."""
     chosen = set(forecasts)
     return [f for f in FORECASTS if f in chosen] + sorted(chosen - set(FORECASTS))
 
 
 def as_dict(market: Market) -> dict:
+    """The market as plain values (for the API and JSON)."""
     return dataclasses.asdict(market)

@@ -18,14 +18,19 @@ from shared.db import database
 
 
 def utcnow() -> dt.datetime:
+    """Now in UTC, naive: how every timestamp is stored (both databases compare them alike)."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class JSONField(pw.TextField):
+    """A JSON value kept as text (keys sorted, so equal values store equal); None stays NULL."""
+
     def db_value(self, value: Any) -> str | None:
+        """The value as JSON text, None as NULL."""
         return None if value is None else json.dumps(value, sort_keys=True)
 
     def python_value(self, value: str | None) -> Any:
+        """The stored JSON text as Python values, NULL as None."""
         return None if value is None else json.loads(value)
 
 
@@ -33,6 +38,8 @@ class BaseModel(pw.Model):
     # The primary key peewee would add anyway, written out so mypy sees `Model.id`. Each model's
     # `if TYPE_CHECKING:` block likewise declares what peewee makes at class creation and the
     # type checker cannot see: a foreign key's `<name>_id` column and the backrefs.
+    """Every table: bound to the shared database proxy, snake_case table names."""
+
     id = pw.AutoField()
 
     class Meta:
@@ -41,6 +48,8 @@ class BaseModel(pw.Model):
 
 
 class Organisation(BaseModel):
+    """An energy supplier using kamflow: its staff, customer accounts, tokens and webhooks."""
+
     slug = pw.CharField(max_length=64, unique=True)
     name = pw.CharField(max_length=200)
     created_at = pw.DateTimeField(default=utcnow)
@@ -71,6 +80,9 @@ ROLES = ("manager", "kam", "customer", "operator")
 
 
 class User(BaseModel):
+    """A login: staff of an organisation (manager, KAM, operator) or a customer of one of its
+    accounts. The email is unique across organisations: it is what a person types to log in."""
+
     organisation = pw.ForeignKeyField(Organisation, backref="users", on_delete="CASCADE")
     email = pw.CharField(max_length=254, unique=True)  # the login
     role = pw.CharField(max_length=16, constraints=[pw.Check("role IN ('manager', 'kam', 'customer', 'operator')")])
@@ -91,6 +103,9 @@ class User(BaseModel):
 
 
 class CustomerAccount(BaseModel):
+    """A customer account being created or created: the article's two steps (customer, setup),
+    its place in the workflow (`status`, written only by shared.account_status), and its login."""
+
     organisation = pw.ForeignKeyField(Organisation, backref="accounts", on_delete="CASCADE")
     kam = pw.ForeignKeyField(User, backref="customer_accounts")
     company = pw.CharField(max_length=200)
@@ -158,6 +173,9 @@ class AccountCount(BaseModel):
 
 
 class MarketAccess(BaseModel):
+    """A market an account has access to, over a window, with its forecasts and how many
+    optimisations it may hold."""
+
     account = pw.ForeignKeyField(CustomerAccount, backref="markets", on_delete="CASCADE")
     market = pw.CharField(max_length=32)
     start_date = pw.DateField()
@@ -232,6 +250,8 @@ class OutboxEmail(BaseModel):
 
 
 class SetPasswordToken(BaseModel):
+    """A one-time set-password link (only its hash): valid until `expires_at`, once."""
+
     user = pw.ForeignKeyField(User, backref="set_password_tokens", on_delete="CASCADE")
     token_hash = pw.CharField(max_length=64, unique=True)
     expires_at = pw.DateTimeField()
@@ -243,6 +263,8 @@ class SetPasswordToken(BaseModel):
 
 
 class ApiToken(BaseModel):
+    """An organisation's bearer token for the CRM API (only its hash); revoked, it stops working."""
+
     organisation = pw.ForeignKeyField(Organisation, backref="api_tokens", on_delete="CASCADE")
     name = pw.CharField(max_length=100)
     token_hash = pw.CharField(max_length=64, unique=True)
@@ -256,6 +278,8 @@ class ApiToken(BaseModel):
 
 
 class IdempotencyKey(BaseModel):
+    """The first answer to an API request sent with an Idempotency-Key, replayed to a retry."""
+
     organisation = pw.ForeignKeyField(Organisation, on_delete="CASCADE")
     key = pw.CharField(max_length=255)
     request_hash = pw.CharField(max_length=64)
@@ -324,6 +348,8 @@ class LoginEvent(BaseModel):
 
 
 class AuditEvent(BaseModel):
+    """Who did what to an organisation or account, and when: kept for people to read."""
+
     organisation = pw.ForeignKeyField(Organisation, on_delete="CASCADE")
     account = pw.ForeignKeyField(CustomerAccount, null=True, backref="audit_events", on_delete="CASCADE")
     actor = pw.CharField(max_length=254)  # a user's email, "api-token:<name>" or "system"
@@ -362,6 +388,8 @@ class ForecastUpload(BaseModel):
 
 
 class ForecastPrice(BaseModel):
+    """One month's price of an uploaded forecast curve."""
+
     upload = pw.ForeignKeyField(ForecastUpload, backref="prices", on_delete="CASCADE")
     month = pw.DateField()  # the first day of the month
     price = pw.DecimalField(max_digits=12, decimal_places=4)

@@ -67,6 +67,7 @@ def register_worker(client: redis.Redis, broker_id: str, threads: int, queue_nam
 
 
 def unregister_worker(client: redis.Redis, broker_id: str) -> None:
+    """Forget the worker process `broker_id` (it is stopping); unknown ids are ignored."""
     client.hdel(WORKERS_KEY, broker_id)
 
 
@@ -104,6 +105,7 @@ def workers(client: redis.Redis, alive_within_ms: int | None = None, now_ms: int
 
 
 def workers_summary(found: list[dict]) -> dict:
+    """Totals over `workers()`: live processes, their threads and hosts, and how many are silent."""
     alive = [w for w in found if w["alive"]]
     return {
         "processes": len(alive),
@@ -177,6 +179,8 @@ def _scoped(accounts: peewee.ModelSelect[CustomerAccount] | None) -> peewee.Mode
 
 
 def accounts_by_status(accounts: peewee.ModelSelect[CustomerAccount] | None = None) -> dict[str, int]:
+    """How many accounts (of `accounts`, by default all) are in each status; every status is
+    present, 0 when none."""
     counts = dict.fromkeys(workflow.STATUSES, 0)
     rows = (
         _scoped(accounts)

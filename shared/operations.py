@@ -19,6 +19,7 @@ class NoSuchAccount(CannotRetry):
 
 
 def failed_stage(account: CustomerAccount) -> str | None:
+    """The name of the stage at which the account failed, or None when no stage run is failed."""
     run = StageRun.select().where((StageRun.account == account.id) & (StageRun.state == workflow.STAGE_FAILED)).first()
     return run.stage if run else None
 

@@ -16,6 +16,8 @@ class SetupError(Exception):
 
 
 def create_organisation(slug: str, name: str, markets: list[str]) -> Organisation:
+    """Create an organisation offering `markets` (ids of the catalogue), in one transaction.
+    Raises SetupError for an unknown market or a slug already taken; writes nothing then."""
     unknown = sorted(set(markets) - set(CATALOGUE))
     if unknown:
         raise SetupError(f"unknown market(s): {', '.join(unknown)}; known: {', '.join(CATALOGUE)}")
@@ -29,6 +31,7 @@ def create_organisation(slug: str, name: str, markets: list[str]) -> Organisatio
 
 
 def get_organisation(slug: str) -> Organisation:
+    """The organisation with this slug. Raises SetupError when there is none."""
     organisation = Organisation.get_or_none(Organisation.slug == slug)
     if organisation is None:
         raise SetupError(f"no organisation with slug {slug!r}")
@@ -59,6 +62,9 @@ def overview() -> list[dict]:
 def create_staff_user(
     organisation: Organisation, email: str, role: str, password: str, first_name: str = "", last_name: str = ""
 ) -> User:
+    """Create a manager, KAM or operator login of `organisation` with this password (hashed).
+    The email is validated and lower-cased. Raises SetupError, writing nothing, for a role that
+    is not staff, a password the policy refuses, an invalid email or one that is a login already."""
     if role not in permissions.STAFF_ROLES:
         raise SetupError(f"role must be one of {', '.join(permissions.STAFF_ROLES)}")
     if (reason := password_policy.problem(password, (email, first_name, last_name, organisation.name))) is not None:
@@ -80,6 +86,8 @@ def create_staff_user(
 
 
 def set_staff_password(user: User, password: str) -> None:
+    """Replace the user's password hash (no policy check: the caller ran it). Sessions opened
+    with the old password stay open; end them with shared.sessions if that matters."""
     User.update(password_hash=security.hash_password(password)).where(User.id == user.id).execute()
 
 
@@ -105,6 +113,8 @@ def live_api_token(token: str) -> ApiToken | None:
 
 
 def revoke_api_tokens(organisation: Organisation, name: str) -> int:
+    """Revoke the organisation's live tokens named `name` (they stop working at their next
+    request); returns how many were revoked, 0 when none matched."""
     return (
         ApiToken.update(revoked_at=utcnow())
         .where((ApiToken.organisation == organisation) & (ApiToken.name == name) & ApiToken.revoked_at.is_null())
@@ -113,4 +123,6 @@ def revoke_api_tokens(organisation: Organisation, name: str) -> int:
 
 
 def api_tokens(organisation: Organisation) -> list[ApiToken]:
+    """Every token of the organisation, revoked ones included, oldest first (only hashes and
+    prefixes: a token is in clear only when created)."""
     return list(ApiToken.select().where(ApiToken.organisation == organisation).order_by(ApiToken.created_at))

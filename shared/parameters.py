@@ -69,6 +69,8 @@ def identity_problems(organisation_id: int, customer: dict) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class Applied:
+    """What a change did: the audit event's changes and the stages it sends back to run."""
+
     changes: dict  # field -> [old, new], as recorded in the audit event
     reruns: tuple[str, ...]  # stage names to run again, in order
 

@@ -62,6 +62,8 @@ HOME = {OPERATOR: "ops.page", CUSTOMER: "my_account.show", KAM: "dashboard.show"
 
 
 def may(role: str | None, door: str) -> bool:
+    """Whether a person of `role` (None: not logged in) may use `door` (a key of ALLOWED).
+    Raises KeyError for a door ALLOWED does not name, so a new door cannot be open by omission."""
     return role in ALLOWED[door]
 
 
@@ -80,8 +82,12 @@ TOKEN_SIDE = KAM_SIDE
 
 
 def optimisation_editor(app_access: bool, editor: str | None) -> str:
+    """Which side edits an account's optimisations: its chosen editor when the customer has
+    access, else the KAM side."""
     return editor if app_access and editor in (KAM_SIDE, CUSTOMER_SIDE) else KAM_SIDE
 
 
 def may_edit_optimisations(side: str, app_access: bool, editor: str | None) -> bool:
+    """Whether `side` ("kam" or "customer") may change an account's optimisations and
+    fixings, given its access and editor; the other side only reads."""
     return side == optimisation_editor(app_access, editor)

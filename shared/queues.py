@@ -32,10 +32,12 @@ def stage_pool_queues() -> tuple[str, ...]:
 
 
 def ready_key(queue: str) -> str:
+    """The Redis list the broker reads `queue`'s ready messages from."""
     return f"{NAMESPACE}:{queue}"
 
 
 def delayed_key(queue: str) -> str:
+    """The Redis sorted set of `queue`'s delayed messages (retries waiting for their backoff)."""
     return f"{NAMESPACE}:{queue}.DQ"
 
 

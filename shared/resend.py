@@ -19,10 +19,13 @@ STAGE = "send_credentials"
 
 
 class CannotResend(Exception):
+    """The credentials cannot be resent now; str() says why, for the person who asked."""
+
     pass
 
 
 def resend_count(account_id: int) -> int:
+    """How many resends of the account's credentials were asked for (audit events), 0 if none."""
     return AuditEvent.select().where((AuditEvent.account == account_id) & (AuditEvent.action == RESEND_ACTION)).count()
 
 
@@ -60,6 +63,8 @@ def request_resend(account: CustomerAccount, actor: str) -> int:
 
 
 def start(account_id: int) -> None:
+    """Send the send_credentials stage for the account, after `request_resend` committed. Raises the
+    broker's connection error when Redis is down; the account then waits for the reconciler."""
     account_status.send_stage(STAGE, account_id)
 
 

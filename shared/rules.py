@@ -19,6 +19,7 @@ Problems = dict[str, list[str]]
 
 
 def offered_markets(organisation_id: int) -> set[str]:
+    """The ids of the markets the organisation offers its customers (empty set if none)."""
     rows = OrganisationMarket.select(OrganisationMarket.market).where(
         OrganisationMarket.organisation == organisation_id
     )

@@ -26,6 +26,7 @@ MAX_OPTIMISATIONS_CEILING = 1000
 
 
 def today() -> dt.date:
+    """Today's date (the server's): what 'in the past' is checked against."""
     return dt.date.today()
 
 
@@ -193,6 +194,8 @@ class MarketSetupSchema(Schema):
 
     @validates_schema(skip_on_field_errors=False)
     def check_dates_and_forecasts(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Raise a ValidationError by field when the end date is past or before the start, a forecast
+        repeats, or the client forecast is chosen without the application or manager one."""
         errors: dict[str, list[str]] = {}
         start, end = data.get("start_date"), data.get("end_date")
         if end is not None:
@@ -225,6 +228,8 @@ class SetupSchema(Schema):
 
     @validates_schema(skip_on_field_errors=False)
     def check_access_answers(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Raise a ValidationError by field when the answers do not follow the access answer: the
+        editor and markets only and always with access (at least one market, each once)."""
         errors: dict = {}
         if data.get("app_access") is False:
             for field in ("editor", "markets"):
@@ -262,6 +267,8 @@ class AccountRequestSchema(Schema):
 
 
 class StageViewSchema(Schema):
+    """One stage run of an account as the API answers it."""
+
     name = fields.String(validate=validate.OneOf(workflow.STAGE_NAMES))
     state = fields.String(validate=validate.OneOf(workflow.STAGE_STATES))
     attempts = fields.Integer()
@@ -271,6 +278,8 @@ class StageViewSchema(Schema):
 
 
 class MarketViewSchema(Schema):
+    """One market access of an account as the API answers it."""
+
     market = fields.String(validate=validate.OneOf(sorted(CATALOGUE)))
     start_date = fields.Date()
     end_date = fields.Date()
@@ -280,10 +289,14 @@ class MarketViewSchema(Schema):
 
 
 class LinksSchema(Schema):
+    """Links of a resource (`self`: its absolute URL)."""
+
     self_ = fields.Url(data_key="self", attribute="self", metadata={"description": "This resource's URL"})
 
 
 class CustomerViewSchema(Schema):
+    """The customer step of an account as the API answers it."""
+
     company = fields.String()
     customer_reference = fields.String(allow_none=True)
     last_name = fields.String()
@@ -294,6 +307,8 @@ class CustomerViewSchema(Schema):
 
 
 class SetupViewSchema(Schema):
+    """The setup step of an account as the API answers it."""
+
     app_access = fields.Boolean()
     editor = fields.String(
         allow_none=True,
@@ -303,6 +318,8 @@ class SetupViewSchema(Schema):
 
 
 class AccountViewSchema(Schema):
+    """An account as the API answers it (unknown keys of the plain values are dropped)."""
+
     class Meta:
         unknown = EXCLUDE
 
@@ -325,6 +342,8 @@ class AccountViewSchema(Schema):
 
 
 class AccountListSchema(Schema):
+    """One page of accounts and the total."""
+
     items = fields.List(fields.Nested(AccountViewSchema))
     page = fields.Integer()
     per_page = fields.Integer()
@@ -332,6 +351,9 @@ class AccountListSchema(Schema):
 
 
 class PageQuerySchema(Schema):
+    """`page` (from 1, at most MAX_PAGE) and `per_page` (1 to 100) of a list; other
+    parameters are refused."""
+
     class Meta:
         unknown = RAISE
 
@@ -342,6 +364,8 @@ class PageQuerySchema(Schema):
 
 
 class AccountListQuerySchema(PageQuerySchema):
+    """The filters of the account list: status, demo or not, KAM, changed since."""
+
     status = fields.String(validate=validate.OneOf(workflow.STATUSES, error="Unknown status: choose one of {choices}."))
     is_demo = fields.Boolean(metadata={"description": "true: demo accounts only; false: real ones only"})
     # The shape of an address only: a filter by one no KAM can have finds nothing.
@@ -355,6 +379,8 @@ class AccountListQuerySchema(PageQuerySchema):
 
 
 class MarketCatalogueSchema(Schema):
+    """A market of the catalogue as the API answers it."""
+
     id = fields.String(validate=validate.OneOf(sorted(CATALOGUE)))
     name = fields.String()
     commodity = fields.String(validate=validate.OneOf(("gas", "power")))
@@ -389,6 +415,9 @@ class WebhookUrl(fields.String):
 
 
 class WebhookRegistrationSchema(Schema):
+    """A webhook registration: the URL (its shape; whether kamflow may call it is checked by
+    webhooks.register) and whether to stop signing with the previous secret at once."""
+
     class Meta:
         unknown = RAISE
 
@@ -413,6 +442,8 @@ class WebhookRegistrationSchema(Schema):
 
 
 class WebhookEndpointViewSchema(Schema):
+    """The registered endpoint as the API answers it (the secret only when registered)."""
+
     url = fields.String(metadata={"format": "uri"})
     active = fields.Boolean()
     created_at = UtcDateTime()
@@ -428,6 +459,8 @@ class WebhookEndpointViewSchema(Schema):
 
 
 class WebhookDeliveryViewSchema(Schema):
+    """One delivery of the log as the API answers it."""
+
     delivery_id = fields.UUID()
     event = fields.String(validate=validate.OneOf(_webhook_events()))
     account_id = fields.Integer()
@@ -444,6 +477,8 @@ class WebhookDeliveryViewSchema(Schema):
 
 
 class WebhookDeliveryListSchema(Schema):
+    """One page of the delivery log and the total."""
+
     items = fields.List(fields.Nested(WebhookDeliveryViewSchema))
     page = fields.Integer()
     per_page = fields.Integer()

@@ -13,14 +13,17 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 
 def new_token(prefix: str = "") -> str:
+    """A new random token (32 bytes, URL-safe base64) after `prefix`: for links and API tokens."""
     return prefix + secrets.token_urlsafe(32)
 
 
 def token_digest(token: str) -> str:
+    """The SHA-256 hex digest of a token: what is stored and looked up instead of the token."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def hash_password(password: str) -> str:
+    """A salted scrypt hash of the password, to store on the user."""
     return generate_password_hash(password, method="scrypt")
 
 
@@ -30,6 +33,8 @@ _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16), method="scrypt")
 
 
 def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches the stored hash. With no hash (unknown login, password never
+    set) it still runs one KDF against a dummy hash and answers False, so timing tells nothing."""
     if not password_hash:
         check_password_hash(_DUMMY_HASH, password)
         return False

@@ -21,11 +21,14 @@ COMPLETED = (workflow.DONE, workflow.SKIPPED)
 
 @dataclasses.dataclass(frozen=True)
 class StageRuns:
+    """How often a stage ran for one account, and how many attempts its latest run took."""
+
     runs: int  # how many runs the stage has had (0: never begun)
     attempts: int  # attempts in the latest run (1: no retry)
 
     @property
     def retried(self) -> bool:
+        """Whether the latest run needed more than one attempt."""
         return self.attempts > 1
 
 

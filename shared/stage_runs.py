@@ -104,14 +104,23 @@ def _settle(
 
 
 def finish(account_id: int, stage_name: str) -> bool:
+    """The stage is done: close its run and attempt and move the account to the next stage's
+    status (or active), with its webhook event, in one transaction; wakes the webhook delivery
+    after commit. Returns False, changing nothing, if the account had left the stage's status
+    (another run finished it)."""
     return _settle(account_id, stage_name, workflow.DONE, workflow.status_after(stage_name))
 
 
 def skip(account_id: int, stage_name: str) -> bool:
+    """As `finish`, recorded as skipped: the stage had nothing to do (a customer without access)."""
     return _settle(account_id, stage_name, workflow.SKIPPED, workflow.status_after(stage_name))
 
 
 def reject(account_id: int, stage_name: str, reasons: dict[str, list[str]]) -> bool:
+    """The stage refused the account: it becomes `rejected` (final) with `reasons` ({field:
+    [message]}) kept for the KAM, its email and reference claims are freed, the run and attempt are
+    closed and the webhook event recorded, in one transaction. Returns False, changing nothing, if
+    the account had left the stage's status."""
     summary = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in reasons.items())
     return _settle(
         account_id,
@@ -151,4 +160,6 @@ def record_error(account_id: int, stage_name: str, error: BaseException) -> None
 
 
 def describe_error(error: BaseException) -> str:
+    """The error as one line for the stage run and the timeline: its type and message, cut to
+    MAX_ERROR_LENGTH characters."""
     return f"{type(error).__name__}: {error}"[:MAX_ERROR_LENGTH]

@@ -31,6 +31,8 @@ KEEP_SAMPLES = 24 * 3600 // SAMPLE_EVERY_S
 
 @dataclasses.dataclass(frozen=True)
 class Window:
+    """A time span of the ops charts and how it is cut into buckets."""
+
     name: str
     label: str
     span: dt.timedelta

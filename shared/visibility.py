@@ -18,6 +18,8 @@ from shared.models import CustomerAccount, User
 
 
 def visible_accounts(user: User) -> peewee.ModelSelect[CustomerAccount]:
+    """The accounts `user` may see (ACCOUNT_SCOPE of their role), as a query to narrow further;
+    an empty query for a role that sees none. Reads nothing until iterated."""
     query = CustomerAccount.select().where(CustomerAccount.organisation == user.organisation_id)
     scope = permissions.ACCOUNT_SCOPE.get(user.role, "none")
     if scope == "organisation":
@@ -41,6 +43,7 @@ def count_visible(user: User, kam_id: int | None = None) -> int:
 
 
 def visible_account(user: User, account_id: int) -> CustomerAccount | None:
+    """The account with this id if `user` may see it, else None (as if it did not exist)."""
     return visible_accounts(user).where(CustomerAccount.id == account_id).first()
 
 

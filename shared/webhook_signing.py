@@ -40,6 +40,7 @@ SIGNATURE_DOC = (
 
 
 def new_secret() -> str:
+    """A new endpoint secret in the Standard Webhooks form: "whsec_" + base64 of random bytes."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
@@ -53,6 +54,8 @@ def key_of(secret: str) -> bytes | None:
 
 
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str | None:
+    """The Standard Webhooks signature ("v1,<base64 HMAC-SHA256>") of `message_id`, `timestamp` and
+    `body` under `secret`; None when the secret predates the standard (see key_of)."""
     key = key_of(secret)
     if key is None:
         return None
@@ -61,6 +64,8 @@ def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str 
 
 
 def legacy_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header of the deliveries before Standard Webhooks ("t=<ts>,v1=<hex
+    HMAC-SHA256 of ts.body>"), still sent so receivers verifying it keep working."""
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
 

@@ -97,6 +97,7 @@ def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
 
 
 def active_endpoint(organisation_id: int) -> WebhookEndpoint | None:
+    """The organisation's active webhook endpoint, or None when it has registered none."""
     return WebhookEndpoint.get_or_none(
         (WebhookEndpoint.organisation == organisation_id) & (WebhookEndpoint.active == True)  # noqa: E712
     )
@@ -270,6 +271,8 @@ def stalled_endpoints(stall_after_s: float) -> list[int]:
 
 
 def deliveries(organisation_id: int, page: int, per_page: int) -> tuple[list[WebhookDelivery], int]:
+    """One page of the organisation's delivery log, newest first, with each delivery's endpoint,
+    and the total number of deliveries."""
     query = (
         WebhookDelivery.select(WebhookDelivery, WebhookEndpoint)
         .join(WebhookEndpoint)
@@ -280,6 +283,7 @@ def deliveries(organisation_id: int, page: int, per_page: int) -> tuple[list[Web
 
 
 def describe_delivery(delivery: WebhookDelivery) -> dict:
+    """The delivery as the API shows it (plain values; the event id as a string)."""
     return {
         "delivery_id": str(delivery.delivery_id),
         "event": delivery.event,

@@ -26,6 +26,8 @@ FINAL_STATUSES = frozenset({ACTIVE, REJECTED, FAILED})
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
+    """One step of the workflow: its actor, queue and the account status it owns."""
+
     name: str  # also the actor name and the queue name
     status: str  # the account's status while this stage is due or running
     needs_access: bool  # skipped for a customer without access to the application
@@ -66,19 +68,25 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 class IllegalTransition(Exception):
+    """A status change the workflow does not allow (a bug in the caller, not bad input)."""
+
     pass
 
 
 def stage(name: str) -> Stage:
+    """The stage named `name`. Raises KeyError for a name that is not a stage."""
     return _BY_NAME[name]
 
 
 def check_transition(current: str, new: str) -> None:
+    """Return if an account may go from `current` to `new` (staying put is allowed); else
+    raise IllegalTransition naming both."""
     if new != current and new not in TRANSITIONS[current]:
         raise IllegalTransition(f"an account cannot go from {current!r} to {new!r}")
 
 
 def next_stage(name: str) -> Stage | None:
+    """The stage that runs after `name`, None after the last. Raises ValueError for an unknown name."""
     index = STAGE_NAMES.index(name)
     return STAGES[index + 1] if index + 1 < len(STAGES) else None
 
@@ -94,5 +102,6 @@ def stage_due(status: str) -> Stage | None:
 
 
 def status_after(name: str) -> str:
+    """The account's status once stage `name` is done: the next stage's, or active after the last."""
     following = next_stage(name)
     return following.status if following else ACTIVE

@@ -44,6 +44,8 @@ class DatabaseBehind(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class Step:
+    """One migration `apply` handled, and whether it ran or was only recorded."""
+
     name: str
     action: str  # "applied" | "recorded" (the baseline of a pre-versioning database)
 

@@ -49,17 +49,23 @@ class Recorded:
 
 @dataclasses.dataclass(frozen=True)
 class Advice:
+    """One advised fixing: the day, the share of the volume in basis points and the price the
+    curve gives for that month."""
+
     on: dt.date
     share_bp: int
     forecast_price: Decimal | None  # the curve's price for that month, when it has one
 
     @property
     def share_pct(self) -> Decimal:
+        """The share as a percentage (share_bp / 100), exact."""
         return Decimal(self.share_bp) / 100
 
 
 @dataclasses.dataclass(frozen=True)
 class Calendar:
+    """The fixings recorded and the advice for what is left of the volume."""
+
     fixed: tuple[Recorded, ...]
     advice: tuple[Advice, ...]
     unplaced_bp: int  # share that can no longer be placed (window over, or no fixing left)
@@ -67,6 +73,7 @@ class Calendar:
 
     @property
     def fixed_bp(self) -> int:
+        """The share of the volume fixed already, in basis points."""
         return sum(f.share_bp for f in self.fixed)
 
 
@@ -81,6 +88,7 @@ def working_days(start: dt.date, end: dt.date) -> list[dt.date]:
 
 
 def month_of(day: dt.date) -> dt.date:
+    """The first day of `day`'s month."""
     return day.replace(day=1)
 
 

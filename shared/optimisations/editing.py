@@ -133,6 +133,8 @@ def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today
 
 
 def delete(optimisation: Optimisation, side: str, actor: str) -> None:
+    """Delete the optimisation and its fixings, with an audit event, in one transaction.
+    Raises limits.Refused (403) when `side` is not the account's editor; deletes nothing then."""
     limits.check_edit(optimisation.account, side)
     with database.atomic():
         _audit(optimisation, actor, "optimisation.deleted", {"name": optimisation.name, "market": optimisation.market})
@@ -199,6 +201,9 @@ def record_fixing(optimisation: Optimisation, fixing: dict, side: str, actor: st
 
 
 def cancel_fixing(optimisation: Optimisation, fixing: Fixing, side: str, actor: str) -> Fixing:
+    """Mark the fixing cancelled (a cancelled one stays so), touch the optimisation and audit
+    it, in one transaction; returns the fixing as stored now. Raises limits.Refused (403) when
+    `side` is not the account's editor. The caller checks the fixing belongs to the optimisation."""
     limits.check_edit(optimisation.account, side)
     with database.atomic():
         Fixing.update(status="cancelled", cancelled_at=utcnow()).where(

@@ -164,6 +164,7 @@ def latest_upload(
 
 
 def curve_of(upload: ForecastUpload | None) -> dict[dt.date, Decimal]:
+    """The upload's prices by month (first days), oldest first; {} for no upload."""
     if upload is None:
         return {}
     return {row.month: Decimal(row.price) for row in upload.prices.order_by(ForecastPrice.month)}

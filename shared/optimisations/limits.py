@@ -41,10 +41,13 @@ def editor(account: CustomerAccount) -> str:
 
 
 def may_edit(account: CustomerAccount, side: str) -> bool:
+    """Whether `side` edits the account's optimisations (see permissions.may_edit_optimisations)."""
     return permissions.may_edit_optimisations(side, account.app_access, account.editor)
 
 
 def check_edit(account: CustomerAccount, side: str) -> None:
+    """Return if `side` edits the account's optimisations; else raise Refused (403, limit
+    "editor") with a message for that side saying who edits."""
     if may_edit(account, side):
         return
     if side == KAM:
@@ -71,10 +74,13 @@ def phase(access: MarketAccess, today: dt.date) -> str:
 
 
 def market_access(account: CustomerAccount, market: str) -> MarketAccess | None:
+    """The account's access to `market`, or None when it has none."""
     return MarketAccess.get_or_none((MarketAccess.account == account.id) & (MarketAccess.market == market))
 
 
 def count_on(account: CustomerAccount, market: str, *, excluding: int | None = None) -> int:
+    """How many optimisations the account has on `market`, not counting the one with id
+    `excluding` (the one being edited)."""
     query = Optimisation.select().where((Optimisation.account == account.id) & (Optimisation.market == market))
     if excluding is not None:
         query = query.where(Optimisation.id != excluding)
@@ -146,6 +152,9 @@ class Sight:
 
 
 def sight(account: CustomerAccount, market: str, side: str, today: dt.date) -> Sight:
+    """What `side` sees of `market` today: the KAM side (and a customer without access, who has no
+    login) always sees forecasts and advice; the customer sees them inside its access window,
+    nothing before it, and after its end date what existed then (`frozen_at`)."""
     if side == KAM or not account.app_access:
         return Sight(True, None)
     access = market_access(account, market)

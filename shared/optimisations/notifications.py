@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def next_working_day(today: dt.date) -> dt.date:
+    """The first Monday-to-Friday day after `today` (bank holidays are not known)."""
     day = today + dt.timedelta(days=1)
     while day.weekday() >= 5:
         day += dt.timedelta(days=1)
@@ -54,6 +55,8 @@ def _recipients(optimisation: Optimisation, today: dt.date) -> list[tuple[str, s
 
 
 def notice(settings: Settings, optimisation: Optimisation, entry: dict, to: str, side: str) -> EmailMessage:
+    """The advice email of one calendar `entry` for recipient `to` on `side` (its link goes to
+    that side's page). Builds it only: sending is the caller's."""
     account = optimisation.account
     path = (
         f"/customers/{account.id}/optimisations/{optimisation.id}"

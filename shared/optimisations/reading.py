@@ -11,14 +11,17 @@ from shared.optimisations import calendar, forecasts, limits
 
 
 def of_account(account: CustomerAccount) -> list[Optimisation]:
+    """The account's optimisations, by market then creation."""
     return list(account.optimisations.order_by(Optimisation.market, Optimisation.created_at, Optimisation.id))
 
 
 def one(account: CustomerAccount, optimisation_id: int) -> Optimisation | None:
+    """The account's optimisation with this id, or None (also when it belongs to another account)."""
     return Optimisation.get_or_none((Optimisation.id == optimisation_id) & (Optimisation.account == account.id))
 
 
 def conditions(optimisation: Optimisation) -> calendar.Conditions:
+    """The optimisation's parameters that the calendar works from."""
     return calendar.Conditions(
         optimisation.window_start,
         optimisation.window_end,
@@ -29,6 +32,8 @@ def conditions(optimisation: Optimisation) -> calendar.Conditions:
 
 
 def recorded(optimisation: Optimisation, *, until: dt.date | None = None) -> list[calendar.Recorded]:
+    """The optimisation's fixings still in force (not cancelled), fixed on or before `until` when
+    given, as the calendar takes them (share in basis points)."""
     query = optimisation.fixings.where(Fixing.status == "fixed")
     if until is not None:
         query = query.where(Fixing.fixed_on <= until)
@@ -36,6 +41,8 @@ def recorded(optimisation: Optimisation, *, until: dt.date | None = None) -> lis
 
 
 def curve(optimisation: Optimisation, *, as_of: dt.date | None = None) -> dict:
+    """The forecast curve the optimisation follows (its chosen kind, for its market and owner), as
+    uploaded by the end of `as_of` when given, else the newest; {} when there is none."""
     account = optimisation.account
     moment = None if as_of is None else dt.datetime.combine(as_of, dt.time.max)
     upload = forecasts.latest_upload(

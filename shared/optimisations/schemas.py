@@ -47,6 +47,7 @@ class Month(fields.Field):
 
 
 def last_day(month: dt.date) -> dt.date:
+    """The last day of `month`'s month."""
     following = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     return following - dt.timedelta(days=1)
 
@@ -125,6 +126,9 @@ class OptimisationSchema(Schema):
 
     @validates_schema(skip_on_field_errors=True)
     def check_periods(self, data: dict[str, Any], partial: bool = False, **kwargs: Any) -> None:
+        """Raise a ValidationError by field when the delivery end is before its start or the period
+        exceeds MAX_DELIVERY_MONTHS, a tariff index or recipient repeats, or notifications are on
+        without a recipient. Skipped for a partial load (a PATCH is checked once merged)."""
         if partial:  # a PATCH: checked whole once merged over the stored optimisation
             return
         errors: dict[str, list[str]] = {}
@@ -198,6 +202,8 @@ class FixingSchema(Schema):
 
 
 class FixingStatusSchema(Schema):
+    """A change of a recorded fixing: only `{"status": "cancelled"}` is accepted."""
+
     class Meta:
         unknown = RAISE
 
@@ -216,6 +222,8 @@ def decimal_string(**kwargs: Any) -> fields.Decimal:
 
 
 class FixingViewSchema(Schema):
+    """A recorded fixing as the API answers it."""
+
     id = fields.Integer()
     status = fields.String(validate=validate.OneOf(("fixed", "cancelled")))
     fixed_on = fields.Date()
@@ -226,6 +234,8 @@ class FixingViewSchema(Schema):
 
 
 class AdviceViewSchema(Schema):
+    """One entry of the calendar: an advised date (to_do) or a fixing done (fixed)."""
+
     date = fields.Date()
     share_pct = decimal_string(places=2)
     volume_mwh = decimal_string(places=3)
@@ -236,6 +246,8 @@ class AdviceViewSchema(Schema):
 
 
 class CalendarViewSchema(Schema):
+    """The fixing-advice calendar as the API answers it."""
+
     available = fields.Boolean(metadata={"description": "false before the market's access starts (no advice)"})
     frozen_at = fields.Date(allow_none=True, metadata={"description": "after access ended: the advice as of then"})
     note = fields.String()
@@ -244,6 +256,8 @@ class CalendarViewSchema(Schema):
 
 
 class OptimisationViewSchema(Schema):
+    """An optimisation as the API answers it, with its fixings and its calendar."""
+
     id = fields.Integer()
     account_id = fields.Integer()
     market = fields.String(validate=validate.OneOf(sorted(CATALOGUE)))
@@ -269,4 +283,6 @@ class OptimisationViewSchema(Schema):
 
 
 class OptimisationListSchema(Schema):
+    """The optimisations of an account."""
+
     items = fields.List(fields.Nested(OptimisationViewSchema))
