@@ -69,7 +69,9 @@ def usable_token(token: str) -> SetPasswordToken:
 
 
 def set_password(token: str, password: str) -> User:
-    """Use the link once: set the password and burn the token in one transaction."""
+    """Use the link once: set the password, burn the token and end the user's sessions, in one
+    transaction; returns the user. Raises InvalidLink (a message for the customer), changing
+    nothing, when the link is unknown, expired or used (also by a concurrent request)."""
     with database.atomic():
         record = usable_token(token)
         burned = (

@@ -102,7 +102,8 @@ def release(outbox: OutboxEmail, error: BaseException) -> None:
 
 def mark_sent(outbox: OutboxEmail, settings: Settings) -> None:
     """The server has the email: record that through a database outage too, for as long as the
-    claim is ours (after its lease another run would take it over and send the email again)."""
+    claim is ours (after its lease another run would take it over and send the email again).
+    Raises ValueError for a row that was never claimed."""
     if outbox.claimed_at is None:
         raise ValueError(f"outbox email {outbox.id} was not claimed: only the run that claimed it marks it sent")
     lease_left = outbox.claimed_at + dt.timedelta(seconds=_lease_seconds(settings)) - utcnow()

@@ -31,7 +31,8 @@ SQLITE_PRAGMAS = {
 
 
 def open_database(url: str) -> peewee.Database:
-    """Build the peewee database for `url` (sqlite:///path or postgresql://...)."""
+    """Build the peewee database for `url` (sqlite:///path, whose directory is created, or
+    postgresql://..., pooled); it connects on first use. Raises ValueError for another scheme."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path != ":memory:":

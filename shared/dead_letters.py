@@ -129,7 +129,10 @@ def discard(client: redis.Redis, queue: str, redis_id: str) -> DeadLetter:
 
 
 def requeue(client: redis.Redis, queue: str, redis_id: str) -> str:
-    """Put a dead letter back to work; returns what was done, in words for the operator."""
+    """Put a dead letter back to work; returns what was done, in words for the operator. The letter
+    of a `failed` account is an operator's retry (`retry_account`); any other is enqueued again
+    on its queue and leaves the dead letters. Raises NotFound when it is gone (another operator
+    was first); if enqueueing fails, the letter is put back and the error raised."""
     letter = get(client, queue, redis_id)
     account_id = letter.account_id
     if account_id is not None:

@@ -148,8 +148,9 @@ def _ascii_host(parts: SplitResult) -> str:
 
 
 def check_url(url: str, *, allow_private: bool = False) -> str:
-    """`url` if kamflow may POST to it, else InvalidUrl saying why. Names are not looked up
-    here (see `check_resolved`): the shape, literal addresses and internal names are."""
+    """`url` if kamflow may POST to it, else InvalidUrl saying why (AddressNotAllowed, one of
+    them, for a loopback, private or internal host unless `allow_private`). Names are not looked
+    up here (see `check_resolved`): the shape, literal addresses and internal names are."""
     if not isinstance(url, str) or not url:
         raise InvalidUrl("Must be an absolute http:// or https:// URL.")
     if len(url) > MAX_URL_LENGTH:

@@ -26,7 +26,9 @@ def failed_stage(account: CustomerAccount) -> str | None:
 
 def retry(account_id: int) -> str:
     """Put a failed account back at the stage that failed, and send that stage (or leave it to
-    the reconciler when the broker is unreachable). Returns the stage's name."""
+    the reconciler when the broker is unreachable). Returns the stage's name. Raises
+    NoSuchAccount for an unknown id and CannotRetry (saying why) for an account that is not
+    failed or changed meanwhile; nothing is written or sent then."""
     with database.atomic():
         account = CustomerAccount.get_or_none(CustomerAccount.id == account_id)
         if account is None:

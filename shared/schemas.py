@@ -318,7 +318,7 @@ class SetupViewSchema(Schema):
 
 
 class AccountViewSchema(Schema):
-    """An account as the API answers it (unknown keys of the plain values are dropped)."""
+    """An account as the API answers it: the plain values of `accounts.describe`."""
 
     class Meta:
         unknown = EXCLUDE

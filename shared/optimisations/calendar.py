@@ -128,7 +128,8 @@ def _shares(total_bp: int, min_bp: int, weights: list[Decimal]) -> list[int]:
 
 
 def compute(conditions: Conditions, curve: dict[dt.date, Decimal], fixings: list[Recorded], today: dt.date) -> Calendar:
-    """The calendar for these inputs; see the module docstring for the strategies."""
+    """The calendar for these inputs (pure: reads and writes nothing); see the module docstring
+    for the strategies. Raises ValueError for a risk appetite outside RISK_APPETITES."""
     if conditions.risk_appetite not in RISK_APPETITES:
         raise ValueError(f"unknown risk appetite {conditions.risk_appetite!r}")
     fixed = tuple(sorted(fixings, key=lambda f: f.fixed_on))

@@ -106,7 +106,10 @@ def as_input(optimisation: Optimisation) -> dict:
 
 def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today: dt.date) -> Optimisation:
     """Apply a partial change (raw input fields). The market cannot change; the merged whole is
-    validated again, and against the fixings already recorded."""
+    validated again, and against the fixings already recorded. Writes the change and its audit
+    event in one transaction and returns the optimisation as stored (unchanged: nothing written).
+    Raises limits.Refused when `side` may not edit or a limit refuses, and a ValidationError by
+    field for bad input; nothing is written then."""
     account = optimisation.account
     limits.check_edit(account, side)
     if "market" in patch and patch["market"] != optimisation.market:
@@ -160,7 +163,9 @@ def fixing_conflicts(data: dict, fixed: list[Fixing]) -> dict:
 def record_fixing(optimisation: Optimisation, fixing: dict, side: str, actor: str, today: dt.date) -> Fixing:
     """Record a fixing made (a loaded FixingSchema dict). It must fit the contract: inside the
     window and not in the future, at least the minimum share, leaving either nothing or at least
-    the minimum for later, and the last fixing allowed must complete the volume."""
+    the minimum for later, and the last fixing allowed must complete the volume. Writes it, with
+    its audit event, in one transaction and returns it. Raises limits.Refused when `side` may
+    not edit, and a ValidationError by field when it does not fit; nothing is written then."""
     limits.check_edit(optimisation.account, side)
     with database.atomic():
         fixed = _fixed(optimisation)

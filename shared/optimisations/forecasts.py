@@ -104,7 +104,9 @@ def store(
     organisation_id: int | None = None,
     account_id: int | None = None,
 ) -> ForecastUpload:
-    """Keep one upload and its prices, in one transaction; it becomes the curve in use."""
+    """Keep one upload and its prices, in one transaction; it becomes the curve in use. Raises
+    ValueError for a kind outside KINDS and ForecastRejected for a market outside the catalogue,
+    writing nothing."""
     if kind not in KINDS:
         raise ValueError(f"unknown forecast kind {kind!r}")
     if market not in CATALOGUE:

@@ -169,7 +169,9 @@ def sight(account: CustomerAccount, market: str, side: str, today: dt.date) -> S
 
 
 def may_upload_client_forecast(account: CustomerAccount, market: str, today: dt.date) -> None:
-    """A customer with the client option uploads their own forecast, inside the access window."""
+    """Return if the customer may upload their own forecast for `market` today: the market's
+    access shares the client option and its window is open. Else raise Refused: 403 without the
+    option, 409 (limit start_date or end_date) outside the window."""
     access = market_access(account, market)
     if access is None or "client" not in access.forecasts:
         raise Refused(
