@@ -5,14 +5,11 @@ from __future__ import annotations
 import re
 import threading
 
-import pytest
 from csrf import csrf_token
 from support import Api, account_request
 
 from shared import db, organisations
 from shared.models import CustomerAccount
-
-pytestmark = pytest.mark.usefixtures("worker")
 
 
 def count_accounts() -> int:
@@ -20,7 +17,7 @@ def count_accounts() -> int:
         return CustomerAccount.select().count()
 
 
-def test_same_idempotency_key_and_body_returns_the_first_answer_and_creates_nothing_more(api):
+def test_same_idempotency_key_and_body_returns_the_first_answer_and_creates_nothing_more(api, worker):
     first = api.create(account_request(), headers={"Idempotency-Key": "crm-42"})
     assert first.status_code == 202
     api.wait_for_status(first.get_json()["id"])
@@ -80,7 +77,7 @@ def test_two_concurrent_requests_with_one_key_create_one_account(app, org):
     assert count_accounts() == 1
 
 
-def test_get_one_shows_status_markets_and_stages(api):
+def test_get_one_shows_status_markets_and_stages(api, worker):
     created = api.create(account_request()).get_json()
     account = api.wait_for_status(created["id"])
     assert account["id"] == created["id"]
@@ -108,7 +105,7 @@ def test_another_organisations_account_is_not_found(api, org, client):
     assert rival.get("/api/v1/customer-accounts").get_json()["total"] == 0
 
 
-def test_list_filters_by_status_and_paginates_newest_first(api):
+def test_list_filters_by_status_and_paginates_newest_first(api, worker):
     ids = []
     for n in range(3):
         body = account_request(

@@ -1,5 +1,6 @@
-"""Fixtures for the operators' door: an operator (and a manager) logged in on /ops, a fast
-liveness window, and no worker left registered by an earlier test."""
+"""Fixtures for the operators' door: an operator (and a manager) logged in on /ops, and a fast
+liveness window. (No worker registered by an earlier test is seen: `broker` empties the
+registry with every kamflow key, so a test of a pure function here starts no Redis.)"""
 
 from __future__ import annotations
 
@@ -30,9 +31,3 @@ def manager_ops(app, org):
 def fast_liveness(monkeypatch):
     """A worker counts as silent after 2 s without a heartbeat (15 s in production)."""
     monkeypatch.setattr(observability, "ALIVE_WITHIN_MS", 2000)
-
-
-@pytest.fixture(autouse=True)
-def no_workers_from_earlier_tests(redis_client):
-    """Worker processes killed by earlier tests stay registered (silent) for an hour: start clean."""
-    redis_client.delete(observability.WORKERS_KEY)

@@ -12,8 +12,6 @@ from shared import db
 from shared.change_schemas import EMAIL_IS_FIXED, AccountChangeSchema
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, StageRun, User
 
-pytestmark = pytest.mark.usefixtures("worker")
-
 
 def edit_form(**changes) -> dict:
     """The edit page as first shown for the wizard's account with access, then changed."""
@@ -34,7 +32,7 @@ def audit(account_id: int, action: str) -> list[AuditEvent]:
 
 
 @pytest.fixture
-def active_account(kam_page, mailbox):
+def active_account(kam_page, mailbox, worker):
     account_id = kam_page.create(step2_with_access())
     assert kam_page.wait_for_status(account_id)["status"] == "active"
     assert len(mailbox.wait_for(1)) == 1
@@ -107,7 +105,7 @@ def test_a_new_market_reruns_only_activate_markets_and_sends_no_second_email(
     assert audit(active_account, "parameters.changed")[0].detail["reruns"] == ["activate_markets"]
 
 
-def test_giving_access_later_provisions_activates_and_sends_the_credentials(kam_page, mailbox):
+def test_giving_access_later_provisions_activates_and_sends_the_credentials(kam_page, mailbox, worker):
     account_id = kam_page.create(STEP2_NO_ACCESS)
     assert kam_page.wait_for_status(account_id)["status"] == "active"
     data = {k: v for k, v in STEP1.items() if k != "email"}
@@ -150,7 +148,7 @@ def test_edit_errors_show_next_to_their_fields_and_change_nothing(kam_page, acti
     assert "manager has inserted forecasts" in error_of(answer.text, "de-gas-forecasts")
 
 
-def test_the_change_schema_refuses_an_email():
+def test_the_change_schema_refuses_an_email():  # a pure function: no broker, database or worker
     with pytest.raises(ValidationError) as refused:
         AccountChangeSchema(partial=True).load({"customer": {"email": "new@x.example"}})
     assert refused.value.messages == {"customer": {"email": [EMAIL_IS_FIXED]}}
@@ -171,7 +169,7 @@ def test_resend_credentials_is_recorded_and_the_account_comes_back_to_active(kam
     assert event.detail == {"round": 1}
 
 
-def test_resend_is_refused_for_an_account_without_access(kam_page):
+def test_resend_is_refused_for_an_account_without_access(kam_page, worker):
     account_id = kam_page.create(STEP2_NO_ACCESS)
     assert kam_page.wait_for_status(account_id)["status"] == "active"
     answer = kam_page.post_form(f"/customers/{account_id}/resend-credentials", {}, page_path=f"/customers/{account_id}")
