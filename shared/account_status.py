@@ -24,11 +24,19 @@ from shared.models import CustomerAccount, StageRun, utcnow
 log = logging.getLogger(__name__)
 
 
-def move(account_id: int, expected: str, new: str, **columns: object) -> bool:
+def move(account_id: int, expected: str, new: str, *, via: str | None = None, **columns: object) -> bool:
     """Move the account from `expected` to `new` if it is still `expected`; returns whether it
     moved. `columns` are written in the same UPDATE (and only then). Raises
-    workflow.IllegalTransition for a move the workflow does not allow, before touching anything."""
-    workflow.check_transition(expected, new)
+    workflow.IllegalTransition for a move the workflow does not allow, before touching anything.
+
+    `via`: a status the account passes through inside the caller's transaction, which no one
+    else can see (a stage begun and finished in one transaction goes from `pending` through
+    `validating` to the next status): both steps are checked, one UPDATE is made."""
+    if via is not None and via != expected:
+        workflow.check_transition(expected, via)
+        workflow.check_transition(via, new)
+    else:
+        workflow.check_transition(expected, new)
     return bool(
         CustomerAccount.update(status=new, updated_at=utcnow(), **columns)
         .where((CustomerAccount.id == account_id) & (CustomerAccount.status == expected))

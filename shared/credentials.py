@@ -7,13 +7,12 @@ a lease, so a crash mid-send delays the email instead of losing it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-
-import peewee
+from email.message import EmailMessage
 
 from shared import access, db, mail
 from shared.config import Settings
-from shared.db import database
 from shared.models import CustomerAccount, OutboxEmail, utcnow
 
 CREDENTIALS = "credentials"
@@ -42,55 +41,74 @@ def claim(
 ) -> OutboxEmail | None:
     """Take the outbox row for sending; None if it is sent already. Raises EmailInFlight if
     another live run holds it. (Fixing-advice notices use the same outbox, one row per advice.)"""
-    try:
-        with database.atomic():
-            OutboxEmail.create(account=account.id, purpose=purpose, recipient=recipient or account.email)
-    except peewee.IntegrityError:
-        pass  # exists already: from an earlier attempt, or a racing run
+    # The row exists already if an earlier attempt or a racing run made it: nothing then.
+    OutboxEmail.insert(
+        account=account.id, purpose=purpose, recipient=recipient or account.email
+    ).on_conflict_ignore().execute()
     now = utcnow()
     stale = now - dt.timedelta(seconds=_lease_seconds(settings))
-    claimed = (
+    claimed = list(
         OutboxEmail.update(state="sending", claimed_at=now, attempts=OutboxEmail.attempts + 1)
         .where(
             (OutboxEmail.account == account.id)
             & (OutboxEmail.purpose == purpose)
             & ((OutboxEmail.state == "pending") | ((OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < stale)))
         )
+        .returning(OutboxEmail)  # the claimed row, without reading it again
         .execute()
     )
-    outbox = OutboxEmail.get((OutboxEmail.account == account.id) & (OutboxEmail.purpose == purpose))
     if claimed:
-        return outbox
+        return claimed[0]
+    outbox = OutboxEmail.get((OutboxEmail.account == account.id) & (OutboxEmail.purpose == purpose))
     if outbox.state == "sent":
         return None
     raise EmailInFlight(f"the {purpose} email of account {account.id} is being sent by another run")
 
 
-def send_credentials(account: CustomerAccount, settings: Settings, purpose: str = CREDENTIALS) -> bool:
-    """Email the login and a fresh set-password link. Returns False if it was sent already.
-    On an SMTP error the claim is released and the error raised, for Dramatiq to retry."""
-    if account.user_id is None:  # the create_login stage gives every account with access its login first
+@dataclasses.dataclass
+class CredentialsEmail:
+    """The credentials email of one claimed outbox row: the stage's effect (see
+    workers.stage_actor), sent once the transaction that claimed the row has committed."""
+
+    outbox: OutboxEmail
+    message: EmailMessage
+    settings: Settings
+
+    def perform(self) -> None:
+        mail.send(self.settings.smtp_url, self.message, timeout=_smtp_timeout(self.settings))
+
+    def undo(self, error: BaseException) -> None:
+        release(self.outbox, error)
+
+    def record(self) -> None:
+        _record_sent(self.outbox)
+
+    def record_within_s(self) -> float:
+        return _lease_left_s(self.outbox, self.settings)
+
+
+def prepare_credentials(
+    account: CustomerAccount, settings: Settings, purpose: str = CREDENTIALS
+) -> CredentialsEmail | None:
+    """Claim the email and issue a fresh set-password link for it, in the caller's transaction;
+    None if it was sent already. Raises EmailInFlight if another live run holds it. Send it
+    once the transaction has committed; on an SMTP error release the claim, for a later run."""
+    if account.user_id is None:  # the provision_access stage gives every account with access its login first
         raise ValueError(f"account {account.id} has no login to send credentials for")
     outbox = claim(account, purpose, settings)
     if outbox is None:
-        return False
-    try:
-        token = access.issue_set_password_token(account.user_id, settings.set_password_ttl_hours)
-        message = mail.credentials_message(
-            mail_from=settings.mail_from,
-            to=account.email,
-            first_name=account.first_name,
-            company=account.company,
-            login=account.email,
-            link=f"{settings.public_base_url}/set-password/{token}",
-            ttl_hours=settings.set_password_ttl_hours,
-        )
-        mail.send(settings.smtp_url, message, timeout=_smtp_timeout(settings))
-    except BaseException as error:  # TimeLimitExceeded is a BaseException: release the claim then too
-        release(outbox, error)
-        raise
-    mark_sent(outbox, settings)
-    return True
+        return None
+    token = access.issue_set_password_token(account.user_id, settings.set_password_ttl_hours)
+    message = mail.credentials_message(
+        mail_from=settings.mail_from,
+        to=account.email,
+        first_name=account.first_name,
+        company=account.company,
+        login=account.email,
+        link=f"{settings.public_base_url}/set-password/{token}",
+        ttl_hours=settings.set_password_ttl_hours,
+    )
+    return CredentialsEmail(outbox, message, settings)
 
 
 def release(outbox: OutboxEmail, error: BaseException) -> None:
@@ -104,14 +122,16 @@ def mark_sent(outbox: OutboxEmail, settings: Settings) -> None:
     """The server has the email: record that through a database outage too, for as long as the
     claim is ours (after its lease another run would take it over and send the email again).
     Raises ValueError for a row that was never claimed."""
+    db.record_done(lambda: _record_sent(outbox), within_s=_lease_left_s(outbox, settings))
+
+
+def _record_sent(outbox: OutboxEmail) -> None:
+    OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None).where(OutboxEmail.id == outbox.id).execute()
+
+
+def _lease_left_s(outbox: OutboxEmail, settings: Settings) -> float:
+    """How long the claim on `outbox` is still ours (a second spared)."""
     if outbox.claimed_at is None:
         raise ValueError(f"outbox email {outbox.id} was not claimed: only the run that claimed it marks it sent")
     lease_left = outbox.claimed_at + dt.timedelta(seconds=_lease_seconds(settings)) - utcnow()
-    db.record_done(
-        lambda: (
-            OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None)
-            .where(OutboxEmail.id == outbox.id)
-            .execute()
-        ),
-        within_s=lease_left.total_seconds() - 1,
-    )
+    return lease_left.total_seconds() - 1

@@ -1,4 +1,5 @@
-"""Email: rendering the credentials message and handing it to an SMTP server (SMTP_URL).
+"""Email: rendering the credentials message and handing it to an SMTP server (SMTP_URL), on a
+connection each thread keeps for its next message.
 
 SMTP_URL forms: smtp://host:port (plain), smtp+starttls://user:pass@host:587, smtps://user:pass@host:465.
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import html
 import smtplib
+import threading
+from collections.abc import Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
@@ -49,23 +52,92 @@ so you keep receiving ours.</p>
     return message
 
 
-def send(smtp_url: str, message: EmailMessage, timeout: float = SMTP_TIMEOUT_S) -> None:
-    """Deliver `message` through the SMTP server of `smtp_url` (smtp://, smtps:// or
-    smtp+starttls://, with optional user:password). Raises ValueError for another scheme, and
-    smtplib's/the socket's errors (also after `timeout` seconds) for the caller to retry; returns
-    once the server accepted the message."""
+class _Stale(Exception):
+    """A connection failed at the first command of a message: nothing of it was sent.
+    `error` is what smtplib would have raised."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _SMTP(smtplib.SMTP):
+    """An SMTP client kept open for the next message. The server may have closed it meanwhile
+    (an idle timeout, a limit of messages per connection): that shows at MAIL FROM, the first
+    command of a message, and only there may the message go on a new connection at once."""
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        try:
+            code, reply = super().mail(sender, options)
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            raise _Stale(error) from error
+        if code == 421:  # "service not available, closing": the server is done with this connection
+            raise _Stale(smtplib.SMTPSenderRefused(code, reply, sender))
+        return code, reply
+
+
+class _SMTP_SSL(_SMTP, smtplib.SMTP_SSL):
+    pass
+
+
+#: Per thread, the connection of each SMTP_URL it sent to: a worker thread sends one message
+#: after another, and a connection, with its greeting, TLS and login, costs more than a message.
+_kept = threading.local()
+
+
+def _connect(smtp_url: str, timeout: float) -> smtplib.SMTP:
     url = urlsplit(smtp_url)
     if url.scheme not in ("smtp", "smtps", "smtp+starttls"):
         raise ValueError(f"unsupported SMTP_URL scheme {url.scheme!r}")
     host, port = url.hostname or "localhost", url.port
     client: smtplib.SMTP
     if url.scheme == "smtps":
-        client = smtplib.SMTP_SSL(host, port or 465, timeout=timeout)
+        client = _SMTP_SSL(host, port or 465, timeout=timeout)
     else:
-        client = smtplib.SMTP(host, port or 25, timeout=timeout)
-    with client:
+        client = _SMTP(host, port or 25, timeout=timeout)
+    try:
         if url.scheme == "smtp+starttls":
             client.starttls()
         if url.username:
             client.login(unquote(url.username), unquote(url.password or ""))
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def send(smtp_url: str, message: EmailMessage, timeout: float = SMTP_TIMEOUT_S) -> None:
+    """Deliver `message` through the SMTP server of `smtp_url` (smtp://, smtps:// or
+    smtp+starttls://, with optional user:password), on this thread's connection to it (opened if
+    there is none). Raises ValueError for another scheme, and smtplib's/the socket's errors (also
+    after `timeout` seconds) for the caller to retry; returns once the server accepted the
+    message. A connection that failed is closed, never used again; a kept one that the server
+    had closed before the message began is replaced once, at once."""
+    if not hasattr(_kept, "connections"):
+        _kept.connections = {}
+    connections: dict[str, smtplib.SMTP] = _kept.connections
+    client = connections.pop(smtp_url, None)
+    if client is not None:
+        try:
+            if client.sock is not None:  # a kept connection is open; the timeout is this message's
+                client.sock.settimeout(timeout)
+            client.send_message(message)
+        except _Stale:
+            client.close()
+            client = None
+        except BaseException:
+            client.close()
+            raise
+        else:
+            connections[smtp_url] = client
+            return
+    client = _connect(smtp_url, timeout)
+    try:
         client.send_message(message)
+    except _Stale as stale:  # on a new connection, an error like any other
+        client.close()
+        raise stale.error from None
+    except BaseException:
+        client.close()
+        raise
+    connections[smtp_url] = client

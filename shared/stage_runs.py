@@ -1,10 +1,16 @@
 """Recording stage runs and moving the account's status, so a person can see where an account
 is and why.
 
+A stage runs in one transaction (workers.stage_actor): `take` locks the account if the stage is
+due, the stage does its work, and `conclude` moves the status on and records the run and its
+attempt, all committed together or not at all. A stage whose work goes on outside the database
+(an email) commits `start` (the attempt shows as running) before that work and `close` after
+it. An attempt that raised is recorded by `record_error` in a transaction of its own.
+
 Every function here is safe to call twice for the same message: a stage that is not due any
 more is not begun again, and only the run that moves the status on gets to send the next stage
-(shared.account_status's conditional UPDATE decides, so two racing workers cannot both hand
-on).
+(the lock taken by `take` and shared.account_status's conditional UPDATE decide, so two racing
+workers cannot both hand on).
 """
 
 from __future__ import annotations
@@ -20,51 +26,120 @@ from shared.models import CustomerAccount, StageAttempt, StageRun, utcnow
 MAX_ERROR_LENGTH = 2000
 
 
-def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | None:
-    """Mark `stage_name` running for the account and return it, or None if the stage is not due
-    (a duplicate delivery, or the account moved on, was rejected or failed meanwhile)."""
+def take(account_id: int, stage_name: str) -> CustomerAccount | None:
+    """Inside the stage's transaction: the account, locked until commit, if `stage_name` is due;
+    None if it is not (a duplicate delivery, or the account moved on, was rejected or failed
+    meanwhile). One read, SELECT ... FOR UPDATE on PostgreSQL (SQLite's transaction holds the
+    writer lock already): a change committed by someone else waits for the stage's commit, and
+    the stage's conditional moves cannot lose to it."""
+    query = CustomerAccount.select().where(CustomerAccount.id == account_id)
+    if database.for_update:
+        query = query.for_update()
+    account = query.first()
+    if account is None:
+        return None
+    due = workflow.stage_due(account.status)
+    return account if due is not None and due.name == stage_name else None
+
+
+def _move(account: CustomerAccount, stage_name: str, new_status: str, **columns: object) -> bool:
+    """Move the taken account to `new_status`, through the stage's own status when it was not
+    there yet (`pending` through `validating`): one conditional UPDATE."""
     stage = workflow.stage(stage_name)
+    return account_status.move(account.id, account.status, new_status, via=stage.status, **columns)
+
+
+def _count_attempt(
+    account_id: int,
+    stage_name: str,
+    worker: str,
+    started: dt.datetime,
+    state: str,
+    *,
+    error: str | None = None,
+    finished: dt.datetime | None = None,
+) -> None:
+    """Count one more attempt on the stage's run and add it to the timeline, numbered from the
+    run's counter in the same statement (INSERT ... SELECT)."""
+    run_filter = (StageRun.account == account_id) & (StageRun.stage == stage_name)
+    StageRun.update(
+        state=state,
+        attempts=StageRun.attempts + 1,
+        started_at=started,
+        finished_at=finished,
+        error=error,
+        worker=worker,
+    ).where(run_filter).execute()
+    StageAttempt.insert_from(
+        StageRun.select(
+            StageRun.account,
+            StageRun.stage,
+            StageRun.attempts,
+            peewee.Value(worker),
+            peewee.Value(started, converter=StageAttempt.started_at.db_value),
+            peewee.Value(finished, converter=StageAttempt.finished_at.db_value),
+            peewee.Value(state),
+            peewee.Value(error),
+        ).where(run_filter),
+        fields=[
+            StageAttempt.account,
+            StageAttempt.stage,
+            StageAttempt.attempt,
+            StageAttempt.worker,
+            StageAttempt.started_at,
+            StageAttempt.finished_at,
+            StageAttempt.outcome,
+            StageAttempt.error,
+        ],
+    ).execute()
+
+
+def start(account: CustomerAccount, stage_name: str, worker: str, started: dt.datetime) -> None:
+    """In the transaction that took the account: the stage is running (its status, the run and
+    a new attempt), for a stage that commits before doing its work outside the database."""
+    _move(account, stage_name, workflow.stage(stage_name).status)
+    _count_attempt(account.id, stage_name, worker, started, workflow.RUNNING)
+
+
+def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | None:
+    """`take` and `start` in a transaction of their own: the stage is running. Returns the
+    account, or None if the stage is not due."""
     with database.atomic():
-        status = CustomerAccount.select(CustomerAccount.status).where(CustomerAccount.id == account_id).scalar()
-        if status is None:
-            return None
-        due = workflow.stage_due(status)
-        if due is None or due.name != stage_name:
-            return None
-        # Only the status (and updated_at) is written: a PATCH committed since the read keeps
-        # its columns. If the status changed since, another run or an operator got there first.
-        if not account_status.move(account_id, status, stage.status):
-            return None
-        now = utcnow()
-        run_filter = (StageRun.account == account_id) & (StageRun.stage == stage_name)
-        StageRun.update(
-            state=workflow.RUNNING,
-            attempts=StageRun.attempts + 1,
-            started_at=now,
-            finished_at=None,
-            error=None,
-            worker=worker,
-        ).where(run_filter).execute()
-        # The attempt numbered from the run's counter in the same statement (INSERT ... SELECT).
-        StageAttempt.insert_from(
-            StageRun.select(
-                StageRun.account,
-                StageRun.stage,
-                StageRun.attempts,
-                peewee.Value(worker),
-                peewee.Value(now, converter=StageAttempt.started_at.db_value),
-                peewee.Value(workflow.RUNNING),
-            ).where(run_filter),
-            fields=[
-                StageAttempt.account,
-                StageAttempt.stage,
-                StageAttempt.attempt,
-                StageAttempt.worker,
-                StageAttempt.started_at,
-                StageAttempt.outcome,
-            ],
-        ).execute()
-        return CustomerAccount.get_by_id(account_id)
+        account = take(account_id, stage_name)
+        if account is not None:
+            start(account, stage_name, worker, utcnow())
+        return account
+
+
+def conclude(
+    account: CustomerAccount,
+    stage_name: str,
+    worker: str,
+    started: dt.datetime,
+    run_state: str,
+    new_status: str,
+    *,
+    error: str | None = None,
+    **account_fields: object,
+) -> list[int] | None:
+    """In the transaction that took the account and did the stage's work: the whole attempt at
+    once — the account moved to `new_status` (with `account_fields`), the run and its attempt
+    recorded as ended in `run_state`, the webhook event written. Returns the webhook endpoints
+    to wake after commit, or None if the account did not move."""
+    if not _move(account, stage_name, new_status, **account_fields):
+        return None
+    _count_attempt(account.id, stage_name, worker, started, run_state, error=error, finished=utcnow())
+    # The taken account is current (it is locked), unless this move wrote other columns.
+    return webhooks.record_event(account.id, new_status, account=None if account_fields else account)
+
+
+def pause(account: CustomerAccount, stage_name: str, worker: str, started: dt.datetime, reason: str) -> None:
+    """In the transaction that took the account: the stage cannot proceed yet; it stays due,
+    and the reconciler will send it again."""
+    _move(account, stage_name, workflow.stage(stage_name).status)
+    _count_attempt(
+        account.id, stage_name, worker, started, workflow.WAITING, error=reason[:MAX_ERROR_LENGTH], finished=utcnow()
+    )
 
 
 def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | None, now: dt.datetime) -> None:
@@ -77,6 +152,29 @@ def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | 
     ).where(this_stage & (StageAttempt.attempt == latest)).execute()
 
 
+def close(
+    account_id: int,
+    stage_name: str,
+    run_state: str,
+    new_status: str,
+    *,
+    error: str | None = None,
+    **account_fields: object,
+) -> list[int] | None:
+    """In the caller's transaction: close the stage's running attempt and its run, and move the
+    account from the stage's status to `new_status`. Returns the webhook endpoints to wake after
+    commit, or None if another run of the same stage got there first."""
+    stage = workflow.stage(stage_name)
+    now = utcnow()
+    if not account_status.move(account_id, stage.status, new_status, via=None, **account_fields):
+        return None
+    StageRun.update(state=run_state, finished_at=now, error=error).where(
+        (StageRun.account == account_id) & (StageRun.stage == stage_name)
+    ).execute()
+    _close_attempt(account_id, stage_name, run_state, error, now)
+    return webhooks.record_event(account_id, new_status)
+
+
 def _settle(
     account_id: int,
     stage_name: str,
@@ -86,21 +184,11 @@ def _settle(
     error: str | None = None,
     **account_fields: object,
 ) -> bool:
-    """Close the stage run and move the account from the stage's status to `new_status`.
-    Returns False if another run of the same stage got there first."""
-    stage = workflow.stage(stage_name)
-    now = utcnow()
-    endpoints: list[int] = []
+    """`close` in a transaction of its own, then wake the webhook endpoints."""
     with database.atomic():
-        moved = account_status.move(account_id, stage.status, new_status, **account_fields)
-        if moved:
-            StageRun.update(state=run_state, finished_at=now, error=error).where(
-                (StageRun.account == account_id) & (StageRun.stage == stage_name)
-            ).execute()
-            _close_attempt(account_id, stage_name, run_state, error, now)
-            endpoints = webhooks.record_event(account_id, new_status)
-    webhooks.wake(endpoints)
-    return bool(moved)
+        endpoints = close(account_id, stage_name, run_state, new_status, error=error, **account_fields)
+    webhooks.wake(endpoints or [])
+    return endpoints is not None
 
 
 def finish(account_id: int, stage_name: str) -> bool:
@@ -116,22 +204,20 @@ def skip(account_id: int, stage_name: str) -> bool:
     return _settle(account_id, stage_name, workflow.SKIPPED, workflow.status_after(stage_name))
 
 
+def rejection(reasons: dict[str, list[str]]) -> tuple[str, dict[str, object]]:
+    """What a rejection writes: the run's error (a summary of `reasons`), and the account's
+    columns: the reasons, kept for the KAM, and its email and reference claims, freed."""
+    summary = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in reasons.items())
+    return summary[:MAX_ERROR_LENGTH], {"rejection_reasons": reasons, "email_claim": None, "reference_claim": None}
+
+
 def reject(account_id: int, stage_name: str, reasons: dict[str, list[str]]) -> bool:
     """The stage refused the account: it becomes `rejected` (final) with `reasons` ({field:
     [message]}) kept for the KAM, its email and reference claims are freed, the run and attempt are
     closed and the webhook event recorded, in one transaction. Returns False, changing nothing, if
     the account had left the stage's status."""
-    summary = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in reasons.items())
-    return _settle(
-        account_id,
-        stage_name,
-        workflow.STAGE_REJECTED,
-        workflow.REJECTED,
-        error=summary[:MAX_ERROR_LENGTH],
-        rejection_reasons=reasons,
-        email_claim=None,
-        reference_claim=None,
-    )
+    error, columns = rejection(reasons)
+    return _settle(account_id, stage_name, workflow.STAGE_REJECTED, workflow.REJECTED, error=error, **columns)
 
 
 def fail(account_id: int, stage_name: str, error: BaseException) -> bool:
@@ -149,7 +235,8 @@ def wait(account_id: int, stage_name: str, reason: str) -> None:
 
 
 def record_error(account_id: int, stage_name: str, error: BaseException) -> None:
-    """An attempt raised; Dramatiq will retry it. Say so where people look."""
+    """An attempt that was `start`ed raised; Dramatiq will retry it. Say so where people look.
+    Call inside a transaction of the caller's (it may record more in it) or outside one."""
     with database.atomic():
         StageRun.update(state=workflow.RETRYING, error=describe_error(error)).where(
             (StageRun.account == account_id) & (StageRun.stage == stage_name)
@@ -157,6 +244,23 @@ def record_error(account_id: int, stage_name: str, error: BaseException) -> None
         now = utcnow()
         _close_attempt(account_id, stage_name, workflow.RETRYING, describe_error(error), now)
         CustomerAccount.update(updated_at=now).where(CustomerAccount.id == account_id).execute()
+
+
+def record_rolled_back(
+    account_id: int, stage_name: str, worker: str, started: dt.datetime, error: BaseException
+) -> None:
+    """An attempt whose transaction raised, and was rolled back with everything it wrote,
+    records itself here, in a transaction of its own: the stage is begun (its status, an
+    attempt counted) and the attempt ended as retrying, with its error. Nothing if the stage is
+    not due any more."""
+    with database.atomic():
+        account = take(account_id, stage_name)
+        if account is None:
+            return
+        _move(account, stage_name, workflow.stage(stage_name).status)
+        _count_attempt(
+            account_id, stage_name, worker, started, workflow.RETRYING, error=describe_error(error), finished=utcnow()
+        )
 
 
 def describe_error(error: BaseException) -> str:

@@ -117,18 +117,29 @@ def unregister(organisation_id: int) -> int:
         return WebhookEndpoint.update(active=False).where(WebhookEndpoint.organisation == organisation_id).execute()
 
 
-def record_event(account_id: int, status: str) -> list[int]:
+def record_event(account_id: int, status: str, account: CustomerAccount | None = None) -> list[int]:
     """Write the deliveries for an account reaching `status`; call inside the transaction that
-    moved it. Returns the endpoint ids to wake up after commit."""
+    moved it. Returns the endpoint ids to wake up after commit. `account`: the account as it is
+    in this transaction, when the caller has it (else it is read)."""
     event = EVENTS.get(status)
     if event is None:
         return []
+    if account is None:  # the endpoint first, through the account: most events have none to go to
+        endpoint = (
+            WebhookEndpoint.select()
+            .join(CustomerAccount, on=(CustomerAccount.organisation == WebhookEndpoint.organisation))
+            .where((CustomerAccount.id == account_id) & (WebhookEndpoint.active == True))  # noqa: E712
+            .first()
+        )
+        if endpoint is None:
+            return []
+        account = CustomerAccount.get_by_id(account_id)
+    else:
+        endpoint = active_endpoint(account.organisation_id)
+        if endpoint is None:
+            return []
     if status == workflow.ACTIVE and _was_active_before(account_id):
         return []  # active again after a resend or an edit: the account did not *become* active
-    account = CustomerAccount.get_by_id(account_id)
-    endpoint = active_endpoint(account.organisation_id)
-    if endpoint is None:
-        return []
     _hold_order(endpoint.id)
     delivery_id = uuid.uuid4()
     payload = {

@@ -1,7 +1,9 @@
 """Two writers on one account: a KAM's change and a running stage both keep what they wrote.
 
-A stage reads the account when it begins; a PATCH committed right after that read must not be
-overwritten by the stage (a full-row save would put the old company back, silently).
+A stage reads the account when it begins, and holds it (SELECT ... FOR UPDATE on PostgreSQL,
+the writer lock on SQLite) until its transaction commits: a PATCH made right after that read
+waits for the stage, then commits on top of it, and neither overwrites the other (a full-row
+save would put the old company back, silently).
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from shared import workflow
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-def test_a_patch_committed_while_a_stage_begins_is_kept_and_the_stage_still_runs(
-    api, monkeypatch, redis_client, database_url
+def test_a_patch_made_while_a_stage_holds_the_account_waits_for_it_and_both_writes_are_kept(
+    api, monkeypatch, redis_client
 ):
     real_stage_due = workflow.stage_due
     patched = threading.Event()
     answers = []
+    waited = []  # whether the PATCH was still waiting a second after the stage read the account
 
     def patch_company(account_id):
         answer = api.client.patch(
@@ -34,22 +37,22 @@ def test_a_patch_committed_while_a_stage_begins_is_kept_and_the_stage_still_runs
         patched.set()
 
     def stage_due_then_a_patch(status):
-        """validate_customer's begin has just read the account: a PATCH commits now."""
+        """validate_customer has just read the account in its transaction: a PATCH comes now."""
         due = real_stage_due(status)
         caller = sys._getframe(1)
-        if caller.f_code.co_name == "begin" and status == workflow.PENDING and not answers:
+        if caller.f_code.co_name == "take" and status == workflow.PENDING and not answers:
             answers.append("racing")
             threading.Thread(target=patch_company, args=(caller.f_locals["account_id"],), daemon=True).start()
-            # PostgreSQL lets the PATCH commit before the stage writes (no row lock taken by a
-            # read); SQLite's writer lock makes the PATCH wait for the stage's transaction.
-            if not database_url.startswith("sqlite"):
-                assert patched.wait(20), "the PATCH did not commit while the stage had read the account"
+            # The PATCH cannot commit while the stage holds the account: it waits for the stage.
+            waited.append(not patched.wait(1))
         return due
 
     monkeypatch.setattr(workflow, "stage_due", stage_due_then_a_patch)
     account_id = api.create(account_request()).get_json()["id"]
     account = api.wait_for_status(account_id)
     assert patched.wait(20) and answers == ["racing", 200]
+    assert waited == [True], "the PATCH committed while the stage held the account"
+    account = api.get(f"/api/v1/customer-accounts/{account_id}").get_json()
     assert account["status"] == "active"  # the stage's writes
     assert [s["state"] for s in account["stages"]] == ["done"] * 4
     assert account["customer"]["company"] == "Martin Forge SAS"  # the PATCH's writes

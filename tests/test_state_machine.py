@@ -88,6 +88,19 @@ def test_a_move_from_a_status_the_account_has_left_does_nothing(bound, seen):
     assert status_of(account_id) == target
 
 
+def test_a_move_through_a_status_unseen_by_others_checks_both_steps(bound):
+    """A stage begun and finished in one transaction passes through its own status."""
+    organisation, kam = bound
+    account_id = new_account(organisation, kam, workflow.PENDING)
+    with pytest.raises(workflow.IllegalTransition):  # validating -> activating skips a stage
+        account_status.move(account_id, workflow.PENDING, workflow.ACTIVATING, via=workflow.VALIDATING)
+    with pytest.raises(workflow.IllegalTransition):  # pending -> provisioning is not a step
+        account_status.move(account_id, workflow.PENDING, workflow.REJECTED, via=workflow.PROVISIONING)
+    assert status_of(account_id) == workflow.PENDING
+    assert account_status.move(account_id, workflow.PENDING, workflow.PROVISIONING, via=workflow.VALIDATING)
+    assert status_of(account_id) == workflow.PROVISIONING
+
+
 def test_send_back_moves_to_the_first_stage_and_marks_the_stages_to_run_again(bound):
     organisation, kam = bound
     account_id = new_account(organisation, kam, workflow.ACTIVE)

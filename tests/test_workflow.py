@@ -227,6 +227,46 @@ def test_the_timeline_records_every_attempt_with_its_worker_and_error(api, mailb
     assert all(a.worker and a.finished_at >= a.started_at for a in attempts)
 
 
+def test_a_stage_that_raises_after_writing_leaves_nothing_half_done_and_its_attempt_is_on_the_timeline(
+    api, monkeypatch, mailbox
+):
+    """A stage's work and its bookkeeping commit together or not at all: the retry starts
+    from a clean account, and the attempt that raised is still there for an operator."""
+    from shared import entitlements
+    from shared.models import MarketAccess, StageAttempt
+
+    real = entitlements.activate_markets
+    active_at_start = []
+
+    def activate_then_fail_once(account):
+        active_at_start.append(
+            MarketAccess.select()
+            .where((MarketAccess.account == account.id) & MarketAccess.activated_at.is_null(False))
+            .count()
+        )
+        activated = real(account)
+        if len(active_at_start) == 1:
+            raise ConnectionError("the entitlement service hung up")
+        return activated
+
+    monkeypatch.setattr(entitlements, "activate_markets", activate_then_fail_once)
+    account = api.wait_for_status(api.create(account_request()).get_json()["id"])
+    assert account["status"] == "active"
+    assert active_at_start == [0, 0]  # the first attempt's activations were rolled back with it
+    assert {m["market"]: m["active"] for m in account["markets"]} == {"fr-power": True, "de-gas": True}
+    with db.database.connection_context():
+        attempts = list(
+            StageAttempt.select()
+            .where((StageAttempt.account == account["id"]) & (StageAttempt.stage == "activate_markets"))
+            .order_by(StageAttempt.attempt)
+        )
+    assert [(a.attempt, a.outcome) for a in attempts] == [(1, "retrying"), (2, "done")]
+    assert attempts[0].error == "ConnectionError: the entitlement service hung up" and attempts[1].error is None
+    assert all(a.worker and a.finished_at >= a.started_at for a in attempts)
+    activate = next(s for s in account["stages"] if s["name"] == "activate_markets")
+    assert activate["state"] == "done" and activate["attempts"] == 2
+
+
 def test_the_customer_logs_in_with_the_emailed_link_and_sees_only_their_own_account(api, client, mailbox):
     other = account_request(
         **{

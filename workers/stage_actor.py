@@ -1,7 +1,15 @@
-"""The one shape every stage actor has: load -> run the stage's function -> record -> hand on.
+"""The one shape every stage actor has: take the account -> run the stage's function -> record
+-> hand on, in one transaction.
 
-A stage function takes the account (and the settings) and returns an `Outcome`; it raises for
-transient errors, which Dramatiq's Retries middleware retries with backoff.
+A stage function takes the account (locked, in the stage's transaction) and the settings and
+returns an `Outcome`; it raises for transient errors, which Dramatiq's Retries middleware
+retries with backoff. Everything it writes commits with the stage's bookkeeping (the status
+moved on, the run and its attempt recorded) or not at all, so a worker killed mid-stage leaves
+nothing half-done and Redis hands the message to another worker.
+
+A stage with work outside the database (an email) returns it as the outcome's `effect`: the
+transaction commits with the stage shown running (the effect's claim held), the effect is
+performed, and a second transaction records it and settles the stage.
 """
 
 from __future__ import annotations
@@ -12,27 +20,49 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 import dramatiq
+import peewee
 
 from shared import broker as broker_setup
-from shared import stage_runs, workflow
+from shared import db, stage_runs, webhooks, workflow
 from shared.config import Settings
 from shared.db import database
-from shared.models import CustomerAccount
+from shared.models import CustomerAccount, utcnow
 from workers import metrics
 
 log = logging.getLogger(__name__)
+
+
+class Effect(Protocol):
+    """Work a stage does outside the database, once its transaction has committed."""
+
+    def perform(self) -> None:
+        """Do it (no transaction is open); raise if it did not happen."""
+
+    def undo(self, error: BaseException) -> None:
+        """It did not happen: give back what the stage's transaction took for it (in the
+        transaction that records the failure)."""
+
+    def record(self) -> None:
+        """It happened: write so (in the transaction that settles the stage)."""
+
+    def record_within_s(self) -> float:
+        """For how long recording may be retried through a database outage: past that,
+        another run may do the effect again."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
     rejected: dict[str, list[str]] | None = None
     waiting_for: str | None = None
+    effect: Effect | None = None
 
     @classmethod
-    def done(cls) -> Outcome:
-        return cls()
+    def done(cls, effect: Effect | None = None) -> Outcome:
+        """Done once `effect`, if any, is performed."""
+        return cls(effect=effect)
 
     @classmethod
     def reject(cls, problems: dict[str, list[str]]) -> Outcome:
@@ -53,36 +83,84 @@ def worker_name() -> str:
 
 def run_stage(stage_name: str, account_id: int, fn: StageFunction, settings: Settings) -> None:
     stage = workflow.stage(stage_name)
+    worker, started = worker_name(), utcnow()
+    context = {"account_id": account_id, "stage": stage_name}
+    endpoints: list[int] | None = []
     with database.connection_context():
-        account = stage_runs.begin(account_id, stage_name, worker_name())
-        if account is None:
-            log.info("stage not due, nothing to do", extra={"account_id": account_id, "stage": stage_name})
-            return
-        if stage.needs_access and not account.app_access:
-            moved = stage_runs.skip(account_id, stage_name)
-        else:
-            try:
-                outcome = fn(account, settings)
-            except Exception as error:
-                stage_runs.record_error(account_id, stage_name, error)
-                raise
-            if outcome.waiting_for:
-                stage_runs.wait(account_id, stage_name, outcome.waiting_for)
-                log.info(
-                    "stage waiting: %s", outcome.waiting_for, extra={"account_id": account_id, "stage": stage_name}
-                )
-                return
-            if outcome.rejected:
-                if stage_runs.reject(account_id, stage_name, outcome.rejected):
-                    metrics.count_final(workflow.REJECTED)
-                log.info("account rejected", extra={"account_id": account_id, "stage": stage_name})
-                return
-            moved = stage_runs.finish(account_id, stage_name)
+        try:
+            with database.atomic():
+                account = stage_runs.take(account_id, stage_name)
+                if account is None:
+                    log.info("stage not due, nothing to do", extra=context)
+                    return
+                skipped = stage.needs_access and not account.app_access
+                outcome = Outcome.done() if skipped else fn(account, settings)
+                if outcome.effect is not None:
+                    stage_runs.start(account, stage_name, worker, started)
+                elif outcome.waiting_for:
+                    stage_runs.pause(account, stage_name, worker, started, outcome.waiting_for)
+                elif outcome.rejected:
+                    error, columns = stage_runs.rejection(outcome.rejected)
+                    endpoints = stage_runs.conclude(
+                        account,
+                        stage_name,
+                        worker,
+                        started,
+                        workflow.STAGE_REJECTED,
+                        workflow.REJECTED,
+                        error=error,
+                        **columns,
+                    )
+                else:
+                    state = workflow.SKIPPED if skipped else workflow.DONE
+                    endpoints = stage_runs.conclude(
+                        account, stage_name, worker, started, state, workflow.status_after(stage_name)
+                    )
+        except BaseException as error:  # TimeLimitExceeded too: the attempt is recorded, then retried
+            stage_runs.record_rolled_back(account_id, stage_name, worker, started, error)
+            raise
+        if outcome.effect is not None:
+            endpoints = _perform(outcome.effect, account, stage_name)
+        webhooks.wake(endpoints or [])
+    if outcome.waiting_for:
+        log.info("stage waiting: %s", outcome.waiting_for, extra=context)
+        return
+    if outcome.rejected:
+        if endpoints is not None:
+            metrics.count_final(workflow.REJECTED)
+        log.info("account rejected", extra=context)
+        return
     following = workflow.next_stage(stage_name)
-    if moved and following:
+    if endpoints is not None and following:
         broker_setup.send_stage(following.name, account_id)
-    elif moved:
+    elif endpoints is not None:
         metrics.count_final(workflow.ACTIVE)
+
+
+def _perform(effect: Effect, account: CustomerAccount, stage_name: str) -> list[int] | None:
+    """The stage is committed as running: do its effect, then record it and settle the stage in
+    one transaction (retried through a database outage for as long as the effect's claim is
+    ours). Returns the webhook endpoints to wake, or None if the account did not move."""
+    try:
+        effect.perform()
+    except BaseException as error:
+        with database.atomic():
+            effect.undo(error)
+            stage_runs.record_error(account.id, stage_name, error)
+        raise
+
+    def record_and_settle():
+        with database.atomic():
+            effect.record()
+            return stage_runs.close(account.id, stage_name, workflow.DONE, workflow.status_after(stage_name))
+
+    try:
+        return db.record_done(record_and_settle, within_s=effect.record_within_s())
+    except (peewee.OperationalError, peewee.InterfaceError):
+        raise  # the database stayed away past the claim: as if the effect had not been recorded
+    except Exception:
+        db.record_done(effect.record, within_s=effect.record_within_s())  # whatever failed, the effect is recorded
+        raise
 
 
 def declare_stage(broker, settings: Settings, stage_name: str, fn: StageFunction) -> dramatiq.Actor:
