@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
 
     @app.before_request
     def open_db():
+        db.hold_open()  # SQLite: this request's connection is not the last one (shared.db)
         db.database.connect(reuse_if_open=True)
 
     @app.teardown_request

@@ -8,6 +8,7 @@ transaction commits. A claim already held refuses the request there and then (`I
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 
@@ -52,8 +53,8 @@ def create_account(
     idempotency record)."""
     if taken := claims.find_holders(organisation.id, request["customer"]):
         raise taken
-    with database.atomic():
-        account = insert_account(organisation, kam, request, actor)
+    with _refused_if_claimed(organisation.id, request["customer"]), database.atomic():
+        account = _write_account(organisation, kam, request, actor)
         if remember is not None:
             remember(account)
     start_workflow(account.id)
@@ -63,17 +64,32 @@ def create_account(
 def insert_account(organisation: Organisation, kam: User, request: dict, actor: str) -> CustomerAccount:
     """Write a new pending account, holding its claims, from a loaded `AccountRequestSchema`.
     Call inside a transaction; raises `claims.IdentityTaken` if a concurrent request won a claim."""
-    customer, setup = request["customer"], request["setup"]
+    # A savepoint: the caller's transaction survives the refused claim, to be rolled back.
+    with _refused_if_claimed(organisation.id, request["customer"]), database.atomic():
+        return _write_account(organisation, kam, request, actor)
+
+
+@contextlib.contextmanager
+def _refused_if_claimed(organisation_id: int, customer: dict):
+    """An IntegrityError of the writes inside is `claims.IdentityTaken` when a concurrent request
+    won the email or the reference (read once the writes are rolled back); anything else stays."""
     try:
-        with database.atomic():  # a savepoint: the caller's transaction survives to be rolled back
-            account = _insert_row(organisation, kam, customer, setup)
+        yield
     except peewee.IntegrityError:
-        taken = claims.find_holders(organisation.id, customer)
+        taken = claims.find_holders(organisation_id, customer)
         if taken is None:
             raise
         raise taken from None
-    for market in setup.get("markets") or []:
-        MarketAccess.create(
+
+
+def _write_account(organisation: Organisation, kam: User, request: dict, actor: str) -> CustomerAccount:
+    """The account's rows, in as few statements as there are tables. The account keeps its new
+    stage runs and markets (`account.new_runs`, `account.new_markets`), as a read would return
+    them, so that describing it right after needs no read."""
+    customer, setup = request["customer"], request["setup"]
+    account = _insert_row(organisation, kam, customer, setup)
+    markets = [
+        MarketAccess(
             account=account,
             market=market["market"],
             start_date=market["start_date"],
@@ -81,8 +97,16 @@ def insert_account(organisation: Organisation, kam: User, request: dict, actor: 
             forecasts=in_article_order(market["forecasts"]),
             max_optimisations=market["max_optimisations"],
         )
-    StageRun.insert_many([{"account": account, "stage": name} for name in workflow.STAGE_NAMES]).execute()
+        for market in setup.get("markets") or []
+    ]
+    if markets:
+        MarketAccess.insert_many([market.__data__ for market in markets]).execute()
+    runs = [StageRun(account=account, stage=name) for name in workflow.STAGE_NAMES]
+    StageRun.insert_many([run.__data__ for run in runs]).execute()
     AuditEvent.create(organisation=organisation, account=account, actor=actor, action="account.created")
+    # Market codes are ASCII "cc-commodity": the database's order by market is this one.
+    account.new_markets = sorted(markets, key=lambda market: market.market)
+    account.new_runs = runs
     return account
 
 
@@ -158,9 +182,15 @@ def describe(
     kam_email: str | None = None,
 ) -> dict:
     """The account as the API and the pages show it (plain values). Its stage runs, markets and
-    KAM's email are read here unless given (see describe_page)."""
-    runs = list(account.stage_runs) if runs is None else runs
-    markets = list(account.markets.order_by(MarketAccess.market)) if markets is None else markets
+    KAM's email are read here unless given (see describe_page) or just written (create_account)."""
+    if runs is None:
+        runs = getattr(account, "new_runs", None)
+        if runs is None:
+            runs = list(account.stage_runs)
+    if markets is None:
+        markets = getattr(account, "new_markets", None)
+        if markets is None:
+            markets = list(account.markets.order_by(MarketAccess.market))
     kam_email = account.kam.email if kam_email is None else kam_email
     return {
         "id": account.id,

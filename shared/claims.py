@@ -10,6 +10,8 @@ request can be made; the validate stage still checks everything authoritatively.
 
 from __future__ import annotations
 
+import peewee
+
 from shared.models import CustomerAccount, User
 
 EMAIL_TAKEN = "This email is already used as a login; it must be unique."
@@ -28,28 +30,44 @@ class IdentityTaken(Exception):
         super().__init__(" ".join(message for messages in errors.values() for message in messages))
 
 
-def _holder_message(field: str, holder: CustomerAccount) -> str:
-    return f"Customer account {holder.id} ({holder.company}, {holder.status}) already has this {field}."
+def _holder_message(field: str, company: str, account_id: int, status: str) -> str:
+    return f"Customer account {account_id} ({company}, {status}) already has this {field}."
 
 
 def find_holders(organisation_id: int, customer: dict) -> IdentityTaken | None:
-    """The taken email or reference of `customer` (a loaded CustomerSchema), or None when both are free."""
+    """The taken email or reference of `customer` (a loaded CustomerSchema), or None when both are free.
+
+    One statement: the accounts holding the email (any organisation) or the reference (this
+    one), and the logins with the email, side by side (UNION ALL); each request pays it."""
+    email, reference = customer.get("email"), customer.get("customer_reference")
+    if not email and not reference:
+        return None
+    account = CustomerAccount
+    holds = (account.email_claim == email) if email else None
+    if reference:
+        holds_reference = (account.organisation == organisation_id) & (account.reference_claim == reference)
+        holds = holds_reference if holds is None else (holds | holds_reference)
+    query = account.select(
+        account.id, account.organisation, account.company, account.status, account.email_claim, account.reference_claim
+    ).where(holds)
+    if email:
+        no = peewee.SQL("NULL")
+        query = query.union_all(User.select(no, no, no, no, User.email, no).where(User.email == email))
+    rows = list(query.tuples())
     errors: dict[str, list[str]] = {}
     account_id = None
-    email, reference = customer.get("email"), customer.get("customer_reference")
+    holders = [row for row in rows if row[0] is not None]  # accounts, then (id NULL) logins
     if email:
-        holder = CustomerAccount.get_or_none(CustomerAccount.email_claim == email)
-        if holder is not None and holder.organisation_id == organisation_id:
-            errors["email"] = [_holder_message("email", holder)]
-            account_id = holder.id
-        elif holder is not None or User.select().where(User.email == email).exists():
+        holder = next((row for row in holders if row[4] == email), None)
+        if holder is not None and holder[1] == organisation_id:
+            errors["email"] = [_holder_message("email", holder[2], holder[0], holder[3])]
+            account_id = holder[0]
+        elif holder is not None or len(rows) > len(holders):
             # Logins are unique across organisations: the message must not say whose it is.
             errors["email"] = [EMAIL_TAKEN]
     if reference:
-        holder = CustomerAccount.get_or_none(
-            (CustomerAccount.organisation == organisation_id) & (CustomerAccount.reference_claim == reference)
-        )
+        holder = next((row for row in holders if row[1] == organisation_id and row[5] == reference), None)
         if holder is not None:
-            errors["customer_reference"] = [_holder_message("customer reference", holder)]
-            account_id = account_id or holder.id
+            errors["customer_reference"] = [_holder_message("customer reference", holder[2], holder[0], holder[3])]
+            account_id = account_id or holder[0]
     return IdentityTaken(errors, account_id) if errors else None
