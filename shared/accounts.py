@@ -15,7 +15,7 @@ from collections.abc import Callable
 import peewee
 
 from shared import account_counts, account_status, claims, permissions, workflow
-from shared.db import database
+from shared.db import Prepared, database, param
 from shared.markets import in_article_order
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User
 
@@ -27,15 +27,24 @@ class UnknownKam(Exception):
 def find_kam(organisation: Organisation, email: str) -> User:
     """The active KAM or manager of `organisation` whose login is `email` (compared as given:
     logins are stored lower case). Raises UnknownKam(email) for anyone else, including a deactivated user."""
-    kam = User.get_or_none(
-        (User.organisation == organisation)
-        & (User.email == email)
-        & (User.role.in_(permissions.ACCOUNT_OWNERS))
-        & (User.active == True)  # noqa: E712 (peewee expression)
-    )
+    kam = _KAM.first(organisation_id=organisation.id, email=email)
     if kam is None:
         raise UnknownKam(email)
     return kam
+
+
+_KAM = Prepared(
+    lambda: (
+        User.select()
+        .where(
+            (User.organisation == param("organisation_id", User.organisation))
+            & (User.email == param("email", User.email))
+            & (User.role.in_(permissions.ACCOUNT_OWNERS))
+            & (User.active == True)  # noqa: E712 (peewee expression)
+        )
+        .limit(1)
+    )
+)
 
 
 def create_account(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import peewee
 
+from shared.db import Prepared, param
 from shared.models import CustomerAccount, User
 
 EMAIL_TAKEN = "This email is already used as a login; it must be unique."
@@ -34,6 +35,25 @@ def _holder_message(field: str, company: str, account_id: int, status: str) -> s
     return f"Customer account {account_id} ({company}, {status}) already has this {field}."
 
 
+def _holders_query():
+    account = CustomerAccount
+    no = peewee.SQL("NULL")
+    holders = account.select(
+        account.id, account.organisation, account.company, account.status, account.email_claim, account.reference_claim
+    ).where(
+        (account.email_claim == param("email", account.email_claim))
+        | (
+            (account.organisation == param("organisation_id", account.organisation))
+            & (account.reference_claim == param("reference", account.reference_claim))
+        )
+    )
+    logins = User.select(no, no, no, no, User.email, no).where(User.email == param("email", User.email))
+    return holders.union_all(logins).tuples()
+
+
+_HOLDERS = Prepared(_holders_query)
+
+
 def find_holders(organisation_id: int, customer: dict) -> IdentityTaken | None:
     """The taken email or reference of `customer` (a loaded CustomerSchema), or None when both are free.
 
@@ -42,18 +62,8 @@ def find_holders(organisation_id: int, customer: dict) -> IdentityTaken | None:
     email, reference = customer.get("email"), customer.get("customer_reference")
     if not email and not reference:
         return None
-    account = CustomerAccount
-    holds = (account.email_claim == email) if email else None
-    if reference:
-        holds_reference = (account.organisation == organisation_id) & (account.reference_claim == reference)
-        holds = holds_reference if holds is None else (holds | holds_reference)
-    query = account.select(
-        account.id, account.organisation, account.company, account.status, account.email_claim, account.reference_claim
-    ).where(holds)
-    if email:
-        no = peewee.SQL("NULL")
-        query = query.union_all(User.select(no, no, no, no, User.email, no).where(User.email == email))
-    rows = list(query.tuples())
+    # A missing one is NULL, which equals nothing: one statement for every request.
+    rows = _HOLDERS.rows(email=email, organisation_id=organisation_id, reference=reference)
     errors: dict[str, list[str]] = {}
     account_id = None
     holders = [row for row in rows if row[0] is not None]  # accounts, then (id NULL) logins

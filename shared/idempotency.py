@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 
+from shared.db import Prepared, param
 from shared.models import IdempotencyKey, utcnow
 
 KEY_TTL = dt.timedelta(hours=24)
@@ -27,7 +28,15 @@ def fingerprint(body: object) -> str:
 def lookup(organisation_id: int, key: str) -> IdempotencyKey | None:
     """The stored first answer of the organisation's request with this Idempotency-Key, or None.
     Expired keys are found until `purge_expired` removes them."""
-    return IdempotencyKey.get_or_none((IdempotencyKey.organisation == organisation_id) & (IdempotencyKey.key == key))
+    return _LOOKUP.first(organisation_id=organisation_id, key=key)
+
+
+_LOOKUP = Prepared(
+    lambda: IdempotencyKey.select().where(
+        (IdempotencyKey.organisation == param("organisation_id", IdempotencyKey.organisation))
+        & (IdempotencyKey.key == param("key", IdempotencyKey.key))
+    )
+)
 
 
 def remember(

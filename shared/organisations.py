@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import ValidationError
 
 from shared import password_policy, permissions, security
-from shared.db import database
+from shared.db import Prepared, database, param
 from shared.markets import CATALOGUE
 from shared.models import ApiToken, CustomerAccount, Organisation, OrganisationMarket, User, utcnow
 from shared.schemas import EmailAddress
@@ -104,12 +104,17 @@ def live_api_token(token: str) -> ApiToken | None:
     token = token.strip()
     if not token or len(token) > 200:
         return None
-    return (
+    return _LIVE_TOKEN.first(digest=security.token_digest(token))
+
+
+_LIVE_TOKEN = Prepared(
+    lambda: (
         ApiToken.select(ApiToken, Organisation)
         .join(Organisation)
-        .where((ApiToken.token_hash == security.token_digest(token)) & ApiToken.revoked_at.is_null())
-        .first()
+        .where((ApiToken.token_hash == param("digest", ApiToken.token_hash)) & ApiToken.revoked_at.is_null())
+        .limit(1)
     )
+)
 
 
 def revoke_api_tokens(organisation: Organisation, name: str) -> int:
