@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import peewee
 
@@ -79,7 +79,7 @@ def insert_account(organisation: Organisation, kam: User, request: dict, actor: 
 
 
 @contextlib.contextmanager
-def _refused_if_claimed(organisation_id: int, customer: dict):
+def _refused_if_claimed(organisation_id: int, customer: dict) -> Iterator[None]:
     """An IntegrityError of the writes inside is `claims.IdentityTaken` when a concurrent request
     won the email or the reference (read once the writes are rolled back); anything else stays."""
     try:
@@ -193,11 +193,11 @@ def describe(
     """The account as the API and the pages show it (plain values). Its stage runs, markets and
     KAM's email are read here unless given (see describe_page) or just written (create_account)."""
     if runs is None:
-        runs = getattr(account, "new_runs", None)
+        runs = account.new_runs
         if runs is None:
             runs = list(account.stage_runs)
     if markets is None:
-        markets = getattr(account, "new_markets", None)
+        markets = account.new_markets
         if markets is None:
             markets = list(account.markets.order_by(MarketAccess.market))
     kam_email = account.kam.email if kam_email is None else kam_email

@@ -35,7 +35,7 @@ def _holder_message(field: str, company: str, account_id: int, status: str) -> s
     return f"Customer account {account_id} ({company}, {status}) already has this {field}."
 
 
-def _holders_query():
+def _holders_query() -> peewee.SelectBase:
     account = CustomerAccount
     no = peewee.SQL("NULL")
     holders = account.select(

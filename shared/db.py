@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import peewee
 from playhouse.db_url import connect as connect_url
@@ -129,7 +129,7 @@ class Prepared:
         self._build = build
         self._compiled: dict[type, tuple] = {}
 
-    def rows(self, **values) -> list:
+    def rows(self, **values: object) -> list:
         kind = type(database.obj)
         compiled = self._compiled.get(kind)
         if compiled is None:
@@ -144,7 +144,7 @@ class Prepared:
         ]
         return list(query._get_cursor_wrapper(database.execute_sql(sql, bound)))
 
-    def first(self, **values):
+    def first(self, **values: object) -> Any:
         """The first row, or None (the query says its order and LIMIT)."""
         rows = self.rows(**values)
         return rows[0] if rows else None

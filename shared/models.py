@@ -127,6 +127,10 @@ class CustomerAccount(BaseModel):
     reference_claim = pw.CharField(max_length=64, null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow, index=True)
+    #: Not columns: set on the account shared.accounts has just written, its stage runs and
+    #: markets as written, so that describing it in the same request reads nothing back.
+    new_runs: list[StageRun] | None = None
+    new_markets: list[MarketAccess] | None = None
 
     if TYPE_CHECKING:  # made by peewee at class creation (see BaseModel)
         organisation_id: pw.ForeignKeyField[int]

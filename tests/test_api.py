@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 
@@ -9,7 +10,7 @@ from csrf import csrf_token
 from support import Api, account_request
 
 from shared import db, organisations
-from shared.models import CustomerAccount
+from shared.models import ApiToken, CustomerAccount, utcnow
 
 
 def count_accounts() -> int:
@@ -92,6 +93,45 @@ def test_get_one_shows_status_markets_and_stages(api, worker):
         "send_credentials",
     ]
     assert all(s["attempts"] == 1 for s in account["stages"])
+
+
+def test_the_accepted_answer_is_the_account_as_read_back(api):
+    """The 202 describes the account from what was just written: it must be what a GET reads,
+    markets in their order whatever the request's, every stage waiting."""
+    body = account_request()  # fr-power first, de-gas second: the answer sorts them, as a read does
+    created = api.create(body, headers={"Idempotency-Key": "read-back"})
+    assert created.status_code == 202
+    answer = created.get_json()
+    assert [m["market"] for m in answer["markets"]] == ["de-gas", "fr-power"]
+    assert {(s["name"], s["state"], s["attempts"]) for s in answer["stages"]} == {
+        (name, "waiting", 0)
+        for name in ("validate_customer", "provision_access", "activate_markets", "send_credentials")
+    }
+    assert api.get(f"/api/v1/customer-accounts/{answer['id']}").get_json() == answer
+    replayed = api.create(body, headers={"Idempotency-Key": "read-back"})
+    assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.get_json() == answer
+
+
+def test_a_tokens_last_use_is_recorded_to_the_minute(api, org):
+    """`kamflow api-token list` shows when each token was last used: the first call records it,
+    calls within the next minute leave it (a write per request cost a tenth of the API's
+    statements), a call a minute later records it again."""
+
+    def last_used():
+        with db.database.connection_context():
+            return ApiToken.get(ApiToken.organisation == org["organisation"]).last_used_at
+
+    assert last_used() is None
+    assert api.get("/api/v1/markets").status_code == 200
+    first = last_used()
+    assert first is not None and (utcnow() - first).total_seconds() < 60
+    assert api.get("/api/v1/markets").status_code == 200
+    assert last_used() == first
+    an_hour_ago = first - dt.timedelta(hours=1)
+    with db.database.connection_context():
+        ApiToken.update(last_used_at=an_hour_ago).where(ApiToken.organisation == org["organisation"]).execute()
+    assert api.get("/api/v1/markets").status_code == 200
+    assert last_used() > first
 
 
 def test_another_organisations_account_is_not_found(api, org, client):
