@@ -4,7 +4,8 @@ For each database (SQLite always; PostgreSQL too when BENCH_POSTGRES_URL is set,
 made for the run and dropped after it), three rounds — access with 1 worker process, access
 with 2, no access with 2 — each accepting a batch with no worker running, draining it, then a
 live batch at a steady rate (see bench.phases), each beside its floor (see bench.floors); then
-the lists with many accounts stored (see bench.lists; `--only lists` runs that part alone).
+the lists with many accounts stored (see bench.lists; `--only lists` runs that part alone, `--only
+accept` the first accept beside the bare endpoint).
 Figures, never verdicts. Exit status: 0 when every phase ran and every account became active, 1
 otherwise, 2 on the hard timeout, 130 on Ctrl-C or SIGTERM; every process started is stopped in
 all cases.
@@ -69,9 +70,10 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--only",
-        choices=["lists"],
+        choices=["lists", "accept"],
         default=None,
-        help="run one part alone: 'lists' stores the accounts and times the lists, with no workflow phase",
+        help="run one part alone: 'lists' stores the accounts and times the lists, with no workflow phase; "
+        "'accept' times the POSTs beside the bare endpoint (accept_ratio), with no worker",
     )
     parser.add_argument(
         "--json",
@@ -102,6 +104,12 @@ def bench_database(url: str, directory: Path, args, deadline: Deadline, result: 
     with Stack(url, directory, deadline, args.gateway_workers, args.threads) as stack:
         if args.only == "lists":  # the stack (gateway, no worker) and the lists alone: minutes, not a quarter hour
             measure_lists(stack, args, deadline, result)
+            result["memory"]["gateway"] = stack.gateway.peak_memory()
+            return
+        if args.only == "accept":  # the first accept and its floor, as the full run measures them: a minute
+            figures, _ = phases.accept(stack, args.accounts, args.concurrency, True, deadline)
+            result["phases"].append(figures)
+            result["floors"].append(floors.bare_endpoint(stack, args.accounts, args.concurrency, True, deadline))
             result["memory"]["gateway"] = stack.gateway.peak_memory()
             return
         for processes, access in ROUNDS:

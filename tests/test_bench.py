@@ -133,3 +133,27 @@ def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
         *HEADLINE_SQLITE,
     ):
         assert heading in printed
+
+
+def test_bench_only_accept_times_the_posts_beside_the_bare_endpoint(tmp_path):
+    """`--only accept`: accept_ratio in a minute, the other figures left unmeasured (null)."""
+    out = tmp_path / "bench.json"
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--only", "accept", "--accounts", "10", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    report = json.loads(out.read_text())
+    result = report["databases"]["sqlite"]
+    [accept] = result["phases"]
+    [endpoint] = result["floors"]
+    assert accept["phase"] == "accept" and accept["accepted"] == 10
+    assert endpoint["floor"] == "endpoint" and endpoint["accepted"] == 10
+    assert abs(report["accept_ratio"] - accept["accept_per_s"] / endpoint["accept_per_s"]) < 1e-9
+    for key in HEADLINE_SQLITE:
+        if key not in ("accept_ratio", "gateway_rss_mb"):
+            assert report[key] is None, (key, report[key])
+    assert "accept_ratio" in finished.stdout
