@@ -22,13 +22,12 @@ from collections.abc import Callable
 
 import peewee
 
-from shared import broker, egress, webhook_signing, webhook_transport, workflow
+from shared import broker, egress, queues, webhook_signing, webhook_transport, workflow
 from shared.db import database
 from shared.models import CustomerAccount, StageAttempt, WebhookDelivery, WebhookEndpoint, utcnow
 
 log = logging.getLogger(__name__)
 
-QUEUE = "deliver_webhook"
 UNDELIVERED = ("pending", "sending")  # "delivered" and "cancelled" are final
 EVENTS = {workflow.ACTIVE: "account.active", workflow.REJECTED: "account.rejected", workflow.FAILED: "account.failed"}
 #: How long the previous secret keeps signing after a new registration (a rotation).
@@ -190,7 +189,7 @@ def wake(endpoint_ids: list[int]) -> None:
     deliveries wait in the database and the reconciler wakes the endpoint later."""
     for endpoint_id in endpoint_ids:
         try:
-            broker.send(QUEUE, endpoint_id)
+            broker.send(queues.DELIVER_WEBHOOK, endpoint_id)
         except Exception as error:
             log.warning("webhook for endpoint %s not enqueued (%s); the reconciler will", endpoint_id, error)
 

@@ -10,11 +10,9 @@ import functools
 
 import dramatiq
 
-from shared import webhook_transport, webhooks
+from shared import queues, webhook_transport, webhooks
 from shared.config import Settings
 from shared.db import database
-
-QUEUE = webhooks.QUEUE
 
 
 def declare(broker, settings: Settings) -> dramatiq.Actor:
@@ -36,8 +34,8 @@ def declare(broker, settings: Settings) -> dramatiq.Actor:
     return dramatiq.actor(
         deliver_webhook,
         broker=broker,
-        actor_name=QUEUE,
-        queue_name=QUEUE,
+        actor_name=queues.DELIVER_WEBHOOK,
+        queue_name=queues.DELIVER_WEBHOOK,
         max_retries=settings.webhook_max_retries,
         min_backoff=settings.webhook_min_backoff_ms,
         max_backoff=settings.webhook_max_backoff_ms,

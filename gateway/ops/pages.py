@@ -11,7 +11,7 @@ from flask_login import current_user
 
 from gateway.ops import charts
 from gateway.ops.access import account_scope, is_operator, operator_required, ops_required
-from shared import dead_letters, maintenance, observability, operations, trends, webhooks
+from shared import dead_letters, maintenance, observability, operations, queues, trends
 from shared.models import CustomerAccount, WebhookEndpoint, utcnow
 
 log = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ def _in_scope(letters: list, scope) -> list:
     endpoint_ids = {
         letter.args[0]
         for letter in letters
-        if letter.actor == webhooks.QUEUE and letter.args and isinstance(letter.args[0], int)
+        if letter.actor == queues.DELIVER_WEBHOOK and letter.args and isinstance(letter.args[0], int)
     }
     endpoints = {
         e.id
@@ -227,7 +227,7 @@ def _in_scope(letters: list, scope) -> list:
         letter
         for letter in letters
         if letter.account_id in accounts
-        or (letter.actor == webhooks.QUEUE and letter.args and letter.args[0] in endpoints)
+        or (letter.actor == queues.DELIVER_WEBHOOK and letter.args and letter.args[0] in endpoints)
     ]
 
 
