@@ -43,21 +43,11 @@ class ChangeRefused(Exception):
 
 
 def setup_problems(organisation_id: int, setup: dict) -> dict:
-    """The organisation-dependent problems of a loaded setup, as {"markets": {index: {field: [...]}}}."""
-    offered = rules.offered_markets(organisation_id)
-    with_manager = rules.markets_with_manager_forecasts(organisation_id)
-    problems: dict = {}
-    for index, market in enumerate(setup.get("markets") or []):
-        found: dict[str, list[str]] = {}
-        if market["market"] not in offered:
-            found["market"] = ["Your organisation does not offer this market."]
-        if "manager" in market["forecasts"] and market["market"] not in with_manager:
-            found["forecasts"] = [
-                "The manager forecast is available only where your manager has inserted forecasts for this market."
-            ]
-        if found:
-            problems.setdefault("markets", {})[index] = found
-    return problems
+    """The organisation-dependent problems of a loaded setup, as {"markets": {index: {field: [...]}}}
+    (`rules.market_problems`); empty when the setup fits the organisation."""
+    markets = [(market["market"], market["forecasts"]) for market in setup.get("markets") or []]
+    problems = rules.market_problems(organisation_id, markets)
+    return {"markets": problems} if problems else {}
 
 
 def identity_problems(organisation_id: int, customer: dict) -> dict:

@@ -8,6 +8,8 @@ schema's errors do, so the API and the pages show both kinds the same way.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+
 import peewee
 
 from shared.db import database
@@ -34,23 +36,45 @@ def login_taken(email: str, account: CustomerAccount) -> bool:
     return query.exists()
 
 
+#: The two rules a market's set-up must meet against the organisation's data: written here
+#: once, for the validate stage, the wizard, the edit page, the API's PATCH and the optimisations.
+NOT_OFFERED = "Your organisation does not offer this market."
+NO_MANAGER_FORECASTS = (
+    "The manager forecast is available only where your manager has inserted forecasts for this market."
+)
+
+
+def market_problems(organisation_id: int, markets: Sequence[tuple[str, Collection[str]]]) -> dict[int, Problems]:
+    """The market rules each (market id, forecasts) of `markets` breaks, by its index in `markets`,
+    as {"market": [NOT_OFFERED], "forecasts": [NO_MANAGER_FORECASTS]}; a market that breaks none
+    is absent, so an empty dict means every market is fine."""
+    offered = offered_markets(organisation_id)
+    with_manager = markets_with_manager_forecasts(organisation_id)
+    problems: dict[int, Problems] = {}
+    for index, (market, forecasts) in enumerate(markets):
+        found: Problems = {}
+        if market not in offered:
+            found["market"] = [NOT_OFFERED]
+        if "manager" in forecasts and market not in with_manager:
+            found["forecasts"] = [NO_MANAGER_FORECASTS]
+        if found:
+            problems[index] = found
+    return problems
+
+
 def account_problems(account: CustomerAccount) -> Problems:
     """Every business rule the account breaks, by field ('setup.markets.fr-power.forecasts')."""
     problems: Problems = {}
     if login_taken(account.email, account):
         problems["customer.email"] = ["This email is already used as a login; it must be unique."]
-    offered = offered_markets(account.organisation_id)
-    with_manager = markets_with_manager_forecasts(account.organisation_id)
-    for market in account.markets.order_by(MarketAccess.market):
-        field = f"setup.markets.{market.market}"
-        if market.market not in offered:
-            problems.setdefault(f"{field}.market", []).append("Your organisation does not offer this market.")
-        if "manager" in market.forecasts and market.market not in with_manager:
-            problems.setdefault(f"{field}.forecasts", []).append(
-                "The manager forecast is available only where your manager has inserted forecasts for this market."
-            )
-        if market.end_date < today():
-            problems.setdefault(f"{field}.end_date", []).append("Must not be in the past.")
+    markets = list(account.markets.order_by(MarketAccess.market))
+    broken = market_problems(account.organisation_id, [(row.market, row.forecasts) for row in markets])
+    for index, row in enumerate(markets):
+        field = f"setup.markets.{row.market}"
+        for name, messages in broken.get(index, {}).items():
+            problems[f"{field}.{name}"] = messages
+        if row.end_date < today():
+            problems[f"{field}.end_date"] = ["Must not be in the past."]
     return problems
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from shared import permissions
+from shared import permissions, rules
 from shared.models import CustomerAccount, MarketAccess, Optimisation, OrganisationMarket
 
 KAM, CUSTOMER = permissions.KAM_SIDE, permissions.CUSTOMER_SIDE
@@ -95,7 +95,7 @@ def check_create(account: CustomerAccount, market: str, side: str, today: dt.dat
             (OrganisationMarket.organisation == account.organisation_id) & (OrganisationMarket.market == market)
         )
         if not offered.exists():
-            raise Refused(422, "Your organisation does not offer this market.", field="market", limit="markets")
+            raise Refused(422, rules.NOT_OFFERED, field="market", limit="markets")
         return
     access = market_access(account, market)
     if access is None:
