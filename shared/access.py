@@ -6,7 +6,7 @@ import datetime as dt
 
 import peewee
 
-from shared import security, sessions
+from shared import claims, security, sessions
 from shared.db import database
 from shared.models import CustomerAccount, SetPasswordToken, User, utcnow
 
@@ -32,7 +32,7 @@ def provision_login(account: CustomerAccount) -> Problems:
                 (CustomerAccount.id == account.id) & (CustomerAccount.user.is_null())
             ).execute()
     except peewee.IntegrityError:
-        return {"customer.email": ["This email is already used as a login; it must be unique."]}
+        return {"customer.email": [claims.EMAIL_TAKEN]}
     return {}
 
 

@@ -89,9 +89,7 @@ def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> 
                     CustomerAccount.id == account.id
                 ).execute()
         except peewee.IntegrityError:
-            raise ChangeRefused(
-                {"customer": {"customer_reference": ["This customer reference is already used in your organisation."]}}
-            ) from None
+            raise ChangeRefused({"customer": {"customer_reference": [claims.REFERENCE_TAKEN]}}) from None
         account.reference_claim = account.customer_reference
 
 
@@ -132,15 +130,7 @@ def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[s
             touched = True
     if access and not had_access:
         if rules.login_taken(account.email, account):
-            raise ChangeRefused(
-                {
-                    "setup": {
-                        "app_access": [
-                            "This email is already used as a login elsewhere; the customer cannot get access with it."
-                        ]
-                    }
-                }
-            )
+            raise ChangeRefused({"setup": {"app_access": [claims.EMAIL_TAKEN]}})
         if account.user_id:  # access given back: the login that was switched off works again
             User.update(active=True).where(User.id == account.user_id).execute()
         return ["provision_access", "activate_markets", "send_credentials"]

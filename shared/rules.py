@@ -12,6 +12,7 @@ from collections.abc import Collection, Sequence
 
 import peewee
 
+from shared import claims
 from shared.db import database
 from shared.models import CustomerAccount, MarketAccess, OrganisationMarket, User
 from shared.optimisations.forecasts import markets_with_manager_forecasts
@@ -66,7 +67,7 @@ def account_problems(account: CustomerAccount) -> Problems:
     """Every business rule the account breaks, by field ('setup.markets.fr-power.forecasts')."""
     problems: Problems = {}
     if login_taken(account.email, account):
-        problems["customer.email"] = ["This email is already used as a login; it must be unique."]
+        problems["customer.email"] = [claims.EMAIL_TAKEN]
     markets = list(account.markets.order_by(MarketAccess.market))
     broken = market_problems(account.organisation_id, [(row.market, row.forecasts) for row in markets])
     for index, row in enumerate(markets):
@@ -81,16 +82,12 @@ def account_problems(account: CustomerAccount) -> Problems:
 def claim_identity(account: CustomerAccount) -> Problems:
     """Reserve the account's email and customer reference; the unique indexes decide races."""
     problems: Problems = {}
-    claims = (
+    wanted = (
         # Logins are unique across organisations: the message must not say whose account holds it.
-        ("customer.email", {"email_claim": account.email}, "This email is already used as a login; it must be unique."),
-        (
-            "customer.customer_reference",
-            {"reference_claim": account.customer_reference},
-            "This customer reference is already used in your organisation.",
-        ),
+        ("customer.email", {"email_claim": account.email}, claims.EMAIL_TAKEN),
+        ("customer.customer_reference", {"reference_claim": account.customer_reference}, claims.REFERENCE_TAKEN),
     )
-    for field, values, message in claims:
+    for field, values, message in wanted:
         if None in values.values():
             continue
         if all(getattr(account, column) == value for column, value in values.items()):
