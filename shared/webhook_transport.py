@@ -87,6 +87,7 @@ def post(
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         status = response.status
+        response.close()  # its body is never read: without this the socket stays open until it is collected
         connection.close()
         if cut.is_set():  # a cut socket reads as the end of the headers: not a real answer
             raise _failed(url, "timeout", TimeoutError("the answer was cut at the deadline"))
