@@ -69,6 +69,7 @@ def test_a_kam_creates_two_accounts_sees_them_active_and_edits_one(page, org, ma
 
     # Step 2: the access questions appear once Yes is chosen.
     page.get_by_role("heading", name="Setting up of the account").wait_for()
+    page.wait_for_load_state()  # the page's script hides them: let it run (a slow machine shows the heading first)
     assert not page.locator(".access-yes").first.is_visible()
     page.locator('input[name="app_access"][value="yes"]').check()
     assert page.get_by_text("Who edits the optimisation?").is_visible()

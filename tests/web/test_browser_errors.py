@@ -33,6 +33,7 @@ def test_a_fixed_error_disappears_as_soon_as_it_is_fixed(page):
     page.locator('input[name="is_demo"][value="no"]').check()
     page.get_by_role("button", name="Next").click()
     assert "Enter an international number" in page.locator("#phone-error").inner_text()
+    page.wait_for_load_state()  # the page's script listens before the KAM types (a slow machine shows the error first)
     red = border_of(page, "#phone")
     page.locator("#phone").fill("+33 1 23 45 67 89")
     assert page.locator("#phone-error").count() == 0
@@ -44,6 +45,7 @@ def test_a_fixed_error_disappears_as_soon_as_it_is_fixed(page):
     page.get_by_role("heading", name="Setting up of the account").wait_for()
     page.get_by_role("button", name="Create account").click()
     page.locator("#app_access-error").wait_for()
+    page.wait_for_load_state()
     assert "Answer yes or no." in page.locator("#app_access-error").inner_text()
     no_option = 'fieldset#app_access .option:has(input[value="no"])'
     red = border_of(page, no_option)
@@ -59,6 +61,7 @@ def test_a_fixed_error_disappears_as_soon_as_it_is_fixed(page):
     page.locator("#fr-power-max_optimisations").fill("0")
     page.get_by_role("button", name="Create account").click()
     page.locator("#fr-power-end_date-error").wait_for()
+    page.wait_for_load_state()
     assert page.locator("#fr-power-max_optimisations-error").count() == 1
     page.locator("#fr-power-end_date").fill("2099-12-31")
     assert page.locator("#fr-power-end_date-error").count() == 0
