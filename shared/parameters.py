@@ -167,10 +167,9 @@ def apply_change(account: CustomerAccount, change: dict, actor: str) -> Applied:
     `start_reruns` after this returns (after commit). Raises ChangeRefused."""
     with database.atomic():
         account = CustomerAccount.select().where(CustomerAccount.id == account.id).get()
-        if account.status == workflow.REJECTED:
-            raise ChangeRefused(
-                {"_schema": ["This account was rejected, which is final: create a new account with corrected details."]}
-            )
+        refusal = workflow.rejected_refusal(account.status)
+        if refusal:
+            raise ChangeRefused({"_schema": [refusal]})
         changes: dict = {}
         if "customer" in change:
             _apply_customer(account, change["customer"], changes)

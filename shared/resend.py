@@ -41,8 +41,9 @@ def request_resend(account: CustomerAccount, actor: str) -> int:
     commit. Returns the resend's number. Raises CannotResend when there is nothing to resend."""
     with database.atomic():
         account = CustomerAccount.get_by_id(account.id)
-        if account.status == workflow.REJECTED:
-            raise CannotResend("This account was rejected: it has no login, so there are no credentials to send.")
+        refusal = workflow.rejected_refusal(account.status)
+        if refusal:
+            raise CannotResend(refusal)
         if not account.app_access or not account.user_id:
             raise CannotResend("This customer has no access to the application: there are no credentials to send.")
         if account.status != workflow.ACTIVE:

@@ -23,6 +23,16 @@ STATUSES = (PENDING, VALIDATING, PROVISIONING, ACTIVATING, SENDING_CREDENTIALS, 
 #: No stage runs for an account in one of these; `failed` leaves only through an operator's retry.
 FINAL_STATUSES = frozenset({ACTIVE, REJECTED, FAILED})
 
+#: A rejected account is final: its parameters are not changed nor its credentials resent; the
+#: KAM adds a new account with corrected details instead (the account page links to it).
+REJECTED_IS_FINAL = "This account was rejected, which is final: add a new customer account with corrected details."
+
+
+def rejected_refusal(status: str) -> str | None:
+    """REJECTED_IS_FINAL when an account in `status` is rejected, so nothing about it may change
+    any more; None otherwise. Every door that changes an account asks this first."""
+    return REJECTED_IS_FINAL if status == REJECTED else None
+
 
 @dataclasses.dataclass(frozen=True)
 class Stage:

@@ -8,7 +8,7 @@ import time
 import pytest
 from support import PASSWORD, account_request, set_password_link, wait_drained, wait_until
 
-from shared import db, organisations, queues
+from shared import db, organisations, queues, workflow
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -204,7 +204,7 @@ def test_a_rejected_account_is_final_for_changes_and_resends(api):
     account_id = api.create(body).get_json()["id"]
     assert api.wait_for_status(account_id)["status"] == "rejected"
     answer = patch(api, account_id, {"customer": {"phone": "+33 6 00 00 00 01"}})
-    assert answer.status_code == 409 and "rejected, which is final" in answer.get_json()["message"]
+    assert answer.status_code == 409 and answer.get_json()["message"] == workflow.REJECTED_IS_FINAL
     assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["customer"]["phone"] == "+33123456789"
     resend = api.post(f"/api/v1/customer-accounts/{account_id}/resend-credentials")
-    assert resend.status_code == 409 and "was rejected" in resend.get_json()["message"]
+    assert resend.status_code == 409 and resend.get_json()["message"] == workflow.REJECTED_IS_FINAL

@@ -14,7 +14,7 @@ from gateway.web.auth import current_staff, staff_required
 from gateway.web.customers import visible_or_404
 from gateway.web.display import stage_label
 from gateway.web.wizard import offered
-from shared import parameters, rules
+from shared import parameters, rules, workflow
 from shared.change_schemas import AccountChangeSchema
 from shared.markets import CATALOGUE
 
@@ -26,8 +26,9 @@ edit_parameters = Blueprint("edit_parameters", __name__, url_prefix="/customers"
 def edit(account_id: int):
     staff = current_staff()
     account = visible_or_404(account_id)
-    if account.status == "rejected":
-        flash("A rejected account cannot be changed: add a new customer account with corrected details.", "error")
+    refusal = workflow.rejected_refusal(account.status)
+    if refusal:
+        flash(refusal, "error")
         return redirect(url_for("customers.account_page", account_id=account.id))
     market_ids = offered(staff.organisation_id)
     # A market the organisation stopped offering still shows, so it can be kept or removed.

@@ -14,7 +14,7 @@ from browser import STEP1, accounts_stored, error_of, in_days, step2_with_access
 from csrf import csrf_token
 from support import account_request, set_password_link
 
-from shared import db
+from shared import db, workflow
 from shared.models import AuditEvent, CustomerAccount, MarketAccess
 from web.test_lists import insert, rows
 
@@ -51,6 +51,10 @@ def test_a_rejected_account_says_each_reason_by_market_and_field_and_not_run_sta
     text = text_of(page)
     assert "Waiting" not in text and text.count("Not run") == 3
     assert 'data-testid="running"' not in page
+    # Final: its edit page sends the KAM back to the account, saying why.
+    edit = kam_page.get(f"/customers/{account_id}/edit")
+    assert edit.status_code == 302 and edit.headers["Location"].endswith(f"/customers/{account_id}")
+    assert workflow.REJECTED_IS_FINAL in text_of(kam_page.get(f"/customers/{account_id}").text)
 
 
 def test_add_a_new_account_with_corrected_details_opens_the_wizard_filled_in(api, kam_page, mailbox):
