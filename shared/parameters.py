@@ -50,13 +50,6 @@ def setup_problems(organisation_id: int, setup: dict) -> dict:
     return {"markets": problems} if problems else {}
 
 
-def identity_problems(organisation_id: int, customer: dict) -> dict:
-    """A new customer's email or reference already in use, as {"customer": {field: [...]}}: the
-    wizard's early warning at step 1. Creating the account decides (`accounts.create_account`)."""
-    taken = claims.find_holders(organisation_id, customer)
-    return taken.errors if taken else {}
-
-
 @dataclasses.dataclass(frozen=True)
 class Applied:
     """What a change did: the audit event's changes and the stages it sends back to run."""

@@ -51,7 +51,9 @@ def define_customer():
     _save(customer=state)
     try:
         customer = CustomerSchema().load(account_form.customer_request(state))
-        errors = parameters.identity_problems(staff.organisation_id, customer)
+        # An early warning by the field; creating the account decides (accounts.create_account).
+        taken = claims.find_holders(staff.organisation_id, customer)
+        errors = taken.errors if taken else {}
     except ValidationError as error:
         errors = {"customer": error.messages}
     if errors:
