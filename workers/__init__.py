@@ -2,7 +2,7 @@
 the reconciler.
 
 Start them with `dramatiq workers.main` (that module boots from the environment); tests call
-`boot(settings)` with their own settings and run a `dramatiq.Worker` on the returned broker.
+`boot(settings)` (no Prometheus exporter: no process boot) with their own settings and run a `dramatiq.Worker` on the returned broker.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from shared import db
 from shared.config import Settings
 
 
-def boot(settings: Settings) -> RedisBroker:
-    """Bind the database, make the broker and declare every stage actor on it."""
+def boot(settings: Settings, *, exporter: bool = False) -> RedisBroker:
+    """Bind the database, make the broker and declare every stage actor on it. `exporter`: add
+    the Prometheus exporter and the final-status counter, for a process the `dramatiq` CLI boots
+    (workers.main); an in-process `dramatiq.Worker` never boots one, so it goes without."""
     from workers import activate_markets, deliver_webhook, provision_access, send_credentials, validate_customer
     from workers.failures import RecordGiveUps
     from workers.reconciler import Reconciler
@@ -34,7 +36,8 @@ def boot(settings: Settings) -> RedisBroker:
     from workers.metrics import add_metrics
 
     broker.add_middleware(StageLogContext(), before=type(broker.middleware[0]))  # every log line: account, stage
-    add_metrics(broker)  # Prometheus exporter + accounts reaching a final status
+    if exporter:
+        add_metrics(broker)  # Prometheus exporter + accounts reaching a final status
     broker.add_middleware(WorkerRegistry())  # who is alive, for /ops and `python -m workers.health`
     for module in (validate_customer, provision_access, activate_markets, send_credentials):
         declare_stage(broker, settings, module.STAGE, module.run)

@@ -10,4 +10,4 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 logging_setup.configure()  # LOG_FORMAT=json|text; account/stage on every line; secrets redacted
 settings = Settings.from_env().with_secret()
 migrations.require_current(settings.database_url)  # refuse to work on a database that is behind
-broker = boot(settings)
+broker = boot(settings, exporter=True)  # the CLI boots this process: its metrics are exported

@@ -4,8 +4,9 @@ active, rejected or failed.
 
 Dramatiq's Prometheus middleware keeps its samples in multiprocess files (dramatiq_prom_db) and
 the `dramatiq` CLI forks an exporter serving them on dramatiq_prom_host:dramatiq_prom_port
-(default 0.0.0.0:9191). Its metrics only exist once the CLI has booted the process; in-process
-workers (the tests' `dramatiq.Worker`) never do, so here it stays inert until then.
+(default 0.0.0.0:9191). Its hooks need the process booted by the CLI, so only the CLI's entry
+(workers.main) asks `workers.boot(settings, exporter=True)` for them; in-process workers (the
+tests' `dramatiq.Worker`) never boot a process and have no exporter.
 
 prometheus_client must not be imported before process boot: it picks single- or multi-process
 storage at import time, from PROMETHEUS_MULTIPROC_DIR, which boot sets.
@@ -13,48 +14,12 @@ storage at import time, from PROMETHEUS_MULTIPROC_DIR, which boot sets.
 
 from __future__ import annotations
 
-import logging
 import os
 
 from dramatiq import Middleware
 from dramatiq.middleware import prometheus
 
 from shared import workflow
-
-log = logging.getLogger(__name__)
-
-
-class Prometheus(prometheus.Prometheus):
-    """Dramatiq's exporter, inert in processes the dramatiq CLI did not boot."""
-
-    booted = False
-
-    def after_process_boot(self, broker):
-        super().after_process_boot(broker)
-        self.booted = True
-
-
-def _only_when_booted(name):
-    hook = getattr(prometheus.Prometheus, name)
-
-    def guarded(self, *args, **kwargs):
-        if self.booted:
-            return hook(self, *args, **kwargs)
-
-    guarded.__name__ = name
-    return guarded
-
-
-for _hook in (
-    "after_nack",
-    "after_enqueue",
-    "before_delay_message",
-    "before_process_message",
-    "after_process_message",
-    "after_skip_message",
-    "after_worker_shutdown",
-):
-    setattr(Prometheus, _hook, _only_when_booted(_hook))
 
 
 class FinalStatusMetrics(Middleware):
@@ -91,6 +56,7 @@ def count_final(status: str) -> None:
 
 
 def add_metrics(broker) -> None:
-    """Put both middlewares on the workers' broker (see workers.boot)."""
-    broker.add_middleware(Prometheus())
+    """Put Dramatiq's stock exporter and the final-status counter on a broker the dramatiq CLI
+    boots (see workers.boot)."""
+    broker.add_middleware(prometheus.Prometheus())
     broker.add_middleware(FinalStatusMetrics())
