@@ -191,10 +191,10 @@ class Topology:
         return {**base, **environment}
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        log = open(self.directory / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.directory
-        )
+        with open(self.directory / f"{name}.log", "ab") as log:  # the process writes to its own copy
+            self.processes[name] = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.directory
+            )
 
 
 def _pings(client) -> bool:

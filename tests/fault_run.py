@@ -330,6 +330,9 @@ class FaultRun:
         self.run_id = f"{int(time.time())}"
         self.fault_ends: list[float] = []
         self.stopping = threading.Event()
+        # What `start` starts, in order; `stop` stops what it got to (it may fail half-way).
+        self.redis = self.smtp = self.receiver = self.gateway = self.delivery = None
+        self.hosts: list[Group] = []
 
     # --- the system --------------------------------------------------------------------------
 
@@ -418,14 +421,15 @@ class FaultRun:
 
     def stop(self):
         self.stopping.set()
-        for group in self.hosts + [self.delivery]:
-            group.stop()
-        if self.gateway.poll() is None:
+        for group in [*self.hosts, self.delivery]:
+            if group is not None:
+                group.stop()
+        if self.gateway is not None and self.gateway.poll() is None:
             os.killpg(self.gateway.pid, signal.SIGTERM)
             self.gateway.wait(timeout=20)
-        self.receiver.stop()
-        self.smtp.stop()
-        self.redis.stop()
+        for service in (self.receiver, self.smtp, self.redis):
+            if service is not None:
+                service.stop()
 
     # --- the load ----------------------------------------------------------------------------
 

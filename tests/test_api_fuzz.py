@@ -20,6 +20,11 @@ EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 MINIMUM_REQUESTS = 500
 
 
+# schemathesis' own strategies call the `random` module (e.g. generation/dictionaries.py,
+# specs/openapi/_hypothesis.py), which hypothesis deprecates; ours only draw from them.
+@pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module inside strategies:hypothesis.errors.HypothesisDeprecationWarning"
+)
 @pytest.mark.usefixtures("worker")
 def test_fuzzed_requests_never_get_a_5xx_or_an_undocumented_answer(app, org):
     auth = {"Authorization": f"Bearer {org['token']}"}

@@ -148,6 +148,7 @@ def topology(tmp_path_factory):
         stack.receiver = receiver
         yield stack
     receiver.shutdown()
+    receiver.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -51,8 +51,8 @@ def test_every_accepted_request_ends_once_and_final_under_faults(request, tmp_pa
     plan = dataclasses.replace(plan, aof=aof)
     database_url = fresh_database_url(database_kind, tmp_path)
     run = fault_run.FaultRun(plan, database_url, tmp_path)
-    run.start(seed(database_url))
     try:
+        run.start(seed(database_url))
         report = run.run()
     finally:
         run.stop()

@@ -189,4 +189,4 @@ def test_a_generated_client_walks_the_readme_flow(live_server, org, tmp_path):
         event = Webhook(registered.secret).verify(delivery["body"], delivery["headers"])
         assert event["event"] == "account.active" and event["account"]["id"] == second.id
     finally:
-        receiver.server.shutdown()
+        receiver.stop()

@@ -172,4 +172,4 @@ def test_another_organisations_webhook_arrives_while_receivers_trickle(api, tric
         assert json.loads(delivered["body"])["account"]["id"] == account_id
         print(f"webhook delivered {time.monotonic() - active_at:.1f} s after the account was active")
     finally:
-        receiver.server.shutdown()
+        receiver.stop()

@@ -55,6 +55,11 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
+    def stop(self) -> None:
+        """Stop serving and close the listening socket (the receiver is down from now on)."""
+        self.server.shutdown()
+        self.server.server_close()
+
     @property
     def url(self):
         return f"http://127.0.0.1:{self.server.server_port}/kamflow-events"
@@ -77,7 +82,7 @@ class Receiver:
 def receiver():
     server = Receiver()
     yield server
-    server.server.shutdown()
+    server.stop()
 
 
 @pytest.fixture
@@ -194,7 +199,7 @@ def test_replacing_a_broken_url_delivers_the_waiting_events_there_in_order(api, 
     accepted = receiver.wait_accepted(2)
     assert [json.loads(r["body"])["account"]["id"] for r in accepted] == ids
     assert all(Webhook(new_secret).verify(r["body"], r["headers"]) for r in accepted)
-    broken.server.shutdown()
+    broken.stop()
 
 
 def test_removing_the_url_cancels_what_was_not_delivered(api, receiver, secret):
@@ -281,7 +286,7 @@ def test_a_url_removed_while_a_post_is_in_flight_stays_cancelled(api, receiver, 
         (delivery,) = api.get("/api/v1/webhook/deliveries").get_json()["items"]
         assert delivery["state"] == "cancelled" and delivery["account_id"] == account_id
     finally:
-        later.server.shutdown()
+        later.stop()
 
 
 def test_an_account_active_before_the_url_existed_is_not_announced_active_after_a_change(
