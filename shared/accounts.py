@@ -54,7 +54,23 @@ def create_account(
     actor: str,
     remember: Callable[[CustomerAccount], None] | None = None,
 ) -> CustomerAccount:
-    """Accept a request (a loaded `AccountRequestSchema`): store the account and start its workflow.
+    """Accept a request (a loaded `AccountRequestSchema`): store the account (`store_account`)
+    and start its workflow once it is committed. Raises `claims.IdentityTaken` as
+    `store_account` does, with nothing written and nothing started."""
+    account = store_account(organisation, kam, request, actor, remember)
+    start_workflow(account.id)
+    return account
+
+
+def store_account(
+    organisation: Organisation,
+    kam: User,
+    request: dict,
+    actor: str,
+    remember: Callable[[CustomerAccount], None] | None = None,
+) -> CustomerAccount:
+    """Write a new pending account and its claims in a transaction of its own, without starting
+    its workflow (`create_account` does both).
 
     Raises `claims.IdentityTaken` when another account or login holds the email or the customer
     reference, before or at the moment of writing: the unique claims decide between concurrent
@@ -66,16 +82,7 @@ def create_account(
         account = _write_account(organisation, kam, request, actor)
         if remember is not None:
             remember(account)
-    start_workflow(account.id)
     return account
-
-
-def insert_account(organisation: Organisation, kam: User, request: dict, actor: str) -> CustomerAccount:
-    """Write a new pending account, holding its claims, from a loaded `AccountRequestSchema`.
-    Call inside a transaction; raises `claims.IdentityTaken` if a concurrent request won a claim."""
-    # A savepoint: the caller's transaction survives the refused claim, to be rolled back.
-    with _refused_if_claimed(organisation.id, request["customer"]), database.atomic():
-        return _write_account(organisation, kam, request, actor)
 
 
 @contextlib.contextmanager

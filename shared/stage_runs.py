@@ -101,16 +101,6 @@ def start(account: CustomerAccount, stage_name: str, worker: str, started: dt.da
     _count_attempt(account.id, stage_name, worker, started, workflow.RUNNING)
 
 
-def begin(account_id: int, stage_name: str, worker: str) -> CustomerAccount | None:
-    """`take` and `start` in a transaction of their own: the stage is running. Returns the
-    account, or None if the stage is not due."""
-    with database.atomic():
-        account = take(account_id, stage_name)
-        if account is not None:
-            start(account, stage_name, worker, utcnow())
-        return account
-
-
 def conclude(
     account: CustomerAccount,
     stage_name: str,
@@ -191,19 +181,6 @@ def _settle(
     return endpoints is not None
 
 
-def finish(account_id: int, stage_name: str) -> bool:
-    """The stage is done: close its run and attempt and move the account to the next stage's
-    status (or active), with its webhook event, in one transaction; wakes the webhook delivery
-    after commit. Returns False, changing nothing, if the account had left the stage's status
-    (another run finished it)."""
-    return _settle(account_id, stage_name, workflow.DONE, workflow.status_after(stage_name))
-
-
-def skip(account_id: int, stage_name: str) -> bool:
-    """As `finish`, recorded as skipped: the stage had nothing to do (a customer without access)."""
-    return _settle(account_id, stage_name, workflow.SKIPPED, workflow.status_after(stage_name))
-
-
 def rejection(reasons: dict[str, list[str]]) -> tuple[str, dict[str, object]]:
     """What a rejection writes: the run's error (a summary of `reasons`), and the account's
     columns: the reasons, kept for the KAM, and its email and reference claims, freed."""
@@ -211,27 +188,9 @@ def rejection(reasons: dict[str, list[str]]) -> tuple[str, dict[str, object]]:
     return summary[:MAX_ERROR_LENGTH], {"rejection_reasons": reasons, "email_claim": None, "reference_claim": None}
 
 
-def reject(account_id: int, stage_name: str, reasons: dict[str, list[str]]) -> bool:
-    """The stage refused the account: it becomes `rejected` (final) with `reasons` ({field:
-    [message]}) kept for the KAM, its email and reference claims are freed, the run and attempt are
-    closed and the webhook event recorded, in one transaction. Returns False, changing nothing, if
-    the account had left the stage's status."""
-    error, columns = rejection(reasons)
-    return _settle(account_id, stage_name, workflow.STAGE_REJECTED, workflow.REJECTED, error=error, **columns)
-
-
 def fail(account_id: int, stage_name: str, error: BaseException) -> bool:
     """The stage gave up after its retries: the account is `failed` at this stage."""
     return _settle(account_id, stage_name, workflow.STAGE_FAILED, workflow.FAILED, error=describe_error(error))
-
-
-def wait(account_id: int, stage_name: str, reason: str) -> None:
-    """The stage cannot proceed yet; it stays due, and the reconciler will send it again."""
-    with database.atomic():
-        StageRun.update(state=workflow.WAITING, error=reason[:MAX_ERROR_LENGTH]).where(
-            (StageRun.account == account_id) & (StageRun.stage == stage_name)
-        ).execute()
-        _close_attempt(account_id, stage_name, workflow.WAITING, reason[:MAX_ERROR_LENGTH], utcnow())
 
 
 def record_error(account_id: int, stage_name: str, error: BaseException) -> None:

@@ -72,7 +72,7 @@ def test_the_validate_stage_still_checks_a_login_created_after_acceptance(api, o
     """The claims are an early answer; the validate stage stays authoritative (here: a staff login
     made with the customer's email after the account was stored)."""
     with db.database.connection_context():
-        account = accounts.insert_account(org["organisation"], org["kam"], _loaded(account_request()), actor="test")
+        account = accounts.store_account(org["organisation"], org["kam"], _loaded(account_request()), actor="test")
         organisations.create_staff_user(
             org["organisation"], "claire.martin@foundry.example", "kam", "correct-horse-battery"
         )

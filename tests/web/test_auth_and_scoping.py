@@ -31,8 +31,8 @@ def insert(org, kam, company, email):
             "setup": {"app_access": False},
         }
     )
-    with database.connection_context(), database.atomic():
-        return accounts.insert_account(org["organisation"], kam, body, actor="test")
+    with database.connection_context():
+        return accounts.store_account(org["organisation"], kam, body, actor="test")
 
 
 @pytest.mark.parametrize("path", PAGES + ["/customers/1", "/customers/1/edit", "/customers/1/progress"])

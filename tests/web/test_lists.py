@@ -48,8 +48,8 @@ def insert(org, company, *, email=None, reference=None, demo=False, markets=(), 
             "setup": setup,
         }
     )
-    with database.connection_context(), database.atomic():
-        account = accounts.insert_account(org["organisation"], kam, body, actor="test")
+    with database.connection_context():
+        account = accounts.store_account(org["organisation"], kam, body, actor="test")
         CustomerAccount.update(status=status).where(CustomerAccount.id == account.id).execute()
     return account
 
