@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from shared import workflow
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, User, utcnow
 
 
@@ -35,7 +36,7 @@ def end_due_trials(today: dt.date, trial_days: int) -> int:
     """End every demo trial whose last day is before `today` (once: ended ones are skipped)."""
     ended = 0
     for account in CustomerAccount.select().where(
-        CustomerAccount.is_demo & CustomerAccount.trial_ended_at.is_null() & (CustomerAccount.status == "active")
+        CustomerAccount.is_demo & CustomerAccount.trial_ended_at.is_null() & (CustomerAccount.status == workflow.ACTIVE)
     ):
         last_day = ends_on(account, trial_days)
         if last_day is None or last_day >= today:

@@ -14,7 +14,7 @@ import logging
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from shared import credentials, mail
+from shared import credentials, mail, workflow
 from shared.config import Settings
 from shared.models import CustomerAccount, Optimisation, User
 from shared.optimisations import limits, reading
@@ -86,7 +86,9 @@ def send_due(settings: Settings, today: dt.date) -> int:
         return 0
     sent = 0
     query = (
-        Optimisation.select().join(CustomerAccount).where(Optimisation.notify & (CustomerAccount.status == "active"))
+        Optimisation.select()
+        .join(CustomerAccount)
+        .where(Optimisation.notify & (CustomerAccount.status == workflow.ACTIVE))
     )
     for optimisation in query:
         for role, email, side in _recipients(optimisation, today):
