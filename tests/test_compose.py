@@ -239,6 +239,14 @@ def test_half_sent_requests_do_not_keep_others_from_the_gateway(topology):
             sock.close()
 
 
+def refuses(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return True
+    return False
+
+
 @needs_postgres
 def test_a_gateway_told_to_stop_finishes_the_request_it_is_reading(topology, token):
     """SIGTERM (docker stop) reaches gateway-2 while a request is half-way in: that request is
@@ -255,7 +263,7 @@ def test_a_gateway_told_to_stop_finishes_the_request_it_is_reading(topology, tok
         sock.sendall(head + body[:40])
         time.sleep(0.5)
         gateway.send_signal(signal.SIGTERM)
-        time.sleep(2.0)  # the gateway has stopped accepting by now
+        wait_until(lambda: refuses(host, int(port)), 10, "gateway-2 still accepts connections after SIGTERM")
         sock.sendall(body[40:])
         answer = sock.makefile("rb").read().decode(errors="replace")
     assert answer.startswith("HTTP/1.1 202"), answer[:500]

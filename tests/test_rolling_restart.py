@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 from compose_topology import call, crm_request, organisation, running_stack, wait_final
-from support import POSTGRES_URL
+from support import POSTGRES_URL, wait_until
 
 from shared import db
 from shared.models import StageAttempt, utcnow
@@ -33,18 +33,17 @@ def sending_credentials(pids: set[int], timeout: float) -> None:
     """Wait until a worker host's processes have just begun sending credentials (an attempt's
     worker is "host:pid:thread"): with the relay's second per message, that stage is still
     running a moment later, when the host is told to stop."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def sending() -> bool:
         with db.database.connection_context():
             running = StageAttempt.select().where(
                 StageAttempt.finished_at.is_null()
                 & (StageAttempt.stage == "send_credentials")
                 & (StageAttempt.started_at > utcnow() - dt.timedelta(seconds=0.3))
             )
-            if any(attempt.worker and int(attempt.worker.split(":")[1]) in pids for attempt in running):
-                return
-        assert time.monotonic() < deadline, f"processes {sorted(pids)} sent no credentials for {timeout} s"
-        time.sleep(0.02)
+            return any(attempt.worker and int(attempt.worker.split(":")[1]) in pids for attempt in running)
+
+    wait_until(sending, timeout, f"processes {sorted(pids)} sent no credentials", interval=0.02)
 
 
 class Crm(threading.Thread):
