@@ -141,3 +141,16 @@ def send(smtp_url: str, message: EmailMessage, timeout: float = SMTP_TIMEOUT_S) 
         client.close()
         raise
     connections[smtp_url] = client
+
+
+def close_kept() -> None:
+    """Close the connections this thread kept (QUIT, or just the socket if the server is gone).
+    A thread that stops sending calls it — a worker thread at shutdown, the scheduler's thread
+    when it ends — so no connection outlives the thread that alone may use it."""
+    connections: dict[str, smtplib.SMTP] = getattr(_kept, "connections", {})
+    while connections:
+        _, client = connections.popitem()
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()

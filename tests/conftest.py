@@ -30,7 +30,7 @@ from worker_processes import WorkerProcess, worker_env
 
 from kamflow.embedded_redis import EmbeddedRedis
 from kamflow.mailcatcher import MailCatcher
-from shared import db, organisations
+from shared import db, mail, organisations
 from shared.optimisations import forecasts
 
 # --- services started once per session ----------------------------------------------------
@@ -61,6 +61,14 @@ def smtp_server():
     catcher = MailCatcher().start()
     yield catcher
     catcher.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_kept_mail_connection():
+    """A test that sends email from its own thread (the scheduler's tick, a stage run in-process)
+    ends that thread's kept SMTP connection, as a worker thread does when it stops."""
+    yield
+    mail.close_kept()
 
 
 @pytest.fixture

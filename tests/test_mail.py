@@ -20,6 +20,7 @@ from shared import mail
 class CountingHandler:
     def __init__(self):
         self.connections = 0
+        self.quits = 0
         self.messages: list[str] = []
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
@@ -30,6 +31,10 @@ class CountingHandler:
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope.rcpt_tos[0])
         return "250 OK"
+
+    async def handle_QUIT(self, server, session, envelope):
+        self.quits += 1
+        return "221 Bye"
 
 
 @pytest.fixture
@@ -62,6 +67,8 @@ def in_a_thread(work):
             work()
         except Exception as error:
             errors.append(error)
+        finally:
+            mail.close_kept()  # as a worker thread does when it stops
 
     thread = threading.Thread(target=run)
     thread.start()
@@ -82,6 +89,7 @@ def test_a_thread_sends_one_email_after_another_on_one_connection(relay):
     assert handler.connections == 1
     assert in_a_thread(lambda: mail.send(url, message("other@foundry.example"))) == []
     assert handler.connections == 2  # another thread, its own connection
+    assert handler.quits == 2  # each thread ended its conversation when it stopped
 
 
 def test_a_relay_restarted_between_two_emails_gets_the_second_once_on_a_new_connection():

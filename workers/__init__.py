@@ -33,11 +33,13 @@ def boot(settings: Settings, *, exporter: bool = False) -> RedisBroker:
     broker.add_middleware(Scheduler(settings))  # daily maintenance, fixing-advice notices
     from shared.logging_setup import StageLogContext
     from workers.health import WorkerRegistry
+    from workers.mail_connections import CloseMailConnections
     from workers.metrics import add_metrics
 
     broker.add_middleware(StageLogContext(), before=type(broker.middleware[0]))  # every log line: account, stage
     if exporter:
         add_metrics(broker)  # Prometheus exporter + accounts reaching a final status
+    broker.add_middleware(CloseMailConnections())  # a worker thread's kept SMTP connection ends with it
     broker.add_middleware(WorkerRegistry())  # who is alive, for /ops and `python -m workers.health`
     for module in (validate_customer, provision_access, activate_markets, send_credentials):
         declare_stage(broker, settings, module.STAGE, module.run)

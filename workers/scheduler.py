@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from shared import maintenance
+from shared import mail, maintenance
 from shared.config import Settings
 from shared.db import database
 from shared.optimisations import notifications
@@ -38,11 +38,14 @@ class Scheduler(PeriodicThread):
         lock_ms = max(int(self.settings.schedule_interval_s * 1000 * 0.9), 100)
         if not broker.client.set(LOCK_KEY, "1", nx=True, px=lock_ms):
             return {}
-        with database.connection_context():
-            run = maintenance.run_daily(today, self.settings.trial_days)
-            if run is not None:
-                log.info("daily maintenance %s: %s", run.day, run.summary)
-            sent = notifications.send_due(self.settings, today)
+        try:
+            with database.connection_context():
+                run = maintenance.run_daily(today, self.settings.trial_days)
+                if run is not None:
+                    log.info("daily maintenance %s: %s", run.day, run.summary)
+                sent = notifications.send_due(self.settings, today)
+        finally:
+            mail.close_kept()  # the notices come in a batch a tick: no connection idles till the next
         if sent:
             log.info("%d fixing-advice notice(s) sent", sent)
         return {"maintenance": run.summary if run else None, "notices": sent}
