@@ -23,11 +23,6 @@ def ops(app, operator):
 
 
 @pytest.fixture
-def manager_ops(app, org):
-    return Browser(app.test_client()).login(org["manager"].email)
-
-
-@pytest.fixture
 def fast_liveness(monkeypatch):
     """A worker counts as silent after 2 s without a heartbeat (15 s in production)."""
     monkeypatch.setattr(observability, "ALIVE_WITHIN_MS", 2000)

@@ -94,9 +94,11 @@ def test_any_other_dead_letter_goes_back_on_its_queue_with_its_retries_reset(ops
     assert "retries" not in requeued.options and "traceback" not in requeued.options
 
 
-def test_unknown_dead_letters_and_queues_are_404_with_a_message(ops, broker, manager_ops):
+def test_unknown_dead_letters_and_queues_are_404_with_a_message(ops, broker, manager_page):
     unknown = ops.post_form("/ops/dead-letters/send_credentials/nope/requeue", page_path="/ops")
     assert unknown.status_code == 404 and "no dead letter nope on send_credentials" in text_of(unknown.text)
     no_queue = ops.post_form("/ops/dead-letters/mars/nope/discard", page_path="/ops")
     assert no_queue.status_code == 404 and "no queue named 'mars'" in text_of(no_queue.text)
-    assert manager_ops.post_form("/ops/dead-letters/send_credentials/nope/discard", page_path="/ops").status_code == 403
+    assert (
+        manager_page.post_form("/ops/dead-letters/send_credentials/nope/discard", page_path="/ops").status_code == 403
+    )

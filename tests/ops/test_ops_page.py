@@ -20,7 +20,7 @@ def row(page: str, attribute: str, value) -> str:
     return text_of(match.group(1)) if match else ""
 
 
-def test_only_operators_and_managers_get_in(app, ops, manager_ops, org):
+def test_only_operators_and_managers_get_in(app, ops, manager_page, org):
     anonymous = app.test_client().get("/ops")
     assert anonymous.status_code == 302 and "/login?next=%2Fops" in anonymous.headers["Location"]
     kam = Browser(app.test_client()).login(org["kam"].email)
@@ -28,9 +28,9 @@ def test_only_operators_and_managers_get_in(app, ops, manager_ops, org):
         assert kam.get(path).status_code == 403, path
     assert kam.post_form("/ops/accounts/1/retry", page_path="/login").status_code == 403
     assert ops.get("/ops").status_code == 200
-    assert manager_ops.get("/ops").status_code == 200
+    assert manager_page.get("/ops").status_code == 200
     assert "Dead-lettered messages" in ops.get("/ops").text
-    assert "Dead-lettered messages" not in manager_ops.get("/ops").text  # an operator's job
+    assert "Dead-lettered messages" not in manager_page.get("/ops").text  # an operator's job
 
 
 def test_queue_counts_come_from_the_broker(ops, api, broker):
@@ -148,7 +148,7 @@ def test_bad_input_is_answered_with_a_message_never_a_500(ops):
     assert ops.client.post("/ops/accounts/999/retry").status_code == 400  # no CSRF token
 
 
-def test_a_manager_sees_only_their_organisations_accounts(ops, manager_ops, api, broker):
+def test_a_manager_sees_only_their_organisations_accounts(ops, manager_page, api, broker):
     from shared import organisations
 
     account_id = api.create(account_request()).get_json()["id"]
@@ -157,6 +157,6 @@ def test_a_manager_sees_only_their_organisations_accounts(ops, manager_ops, api,
         CustomerAccount.update(organisation=other).where(CustomerAccount.id == account_id).execute()
     # Operators are organisation-scoped too (docs/decisions.md "Permissions").
     assert read_snapshot(ops)["accounts_by_status"]["pending"] == 0
-    assert read_snapshot(manager_ops)["accounts_by_status"]["pending"] == 0
-    assert manager_ops.get(f"/ops/accounts/{account_id}").status_code == 404
+    assert read_snapshot(manager_page)["accounts_by_status"]["pending"] == 0
+    assert manager_page.get(f"/ops/accounts/{account_id}").status_code == 404
     assert ops.get(f"/ops/accounts/{account_id}").status_code == 404
