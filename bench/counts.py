@@ -176,7 +176,7 @@ def render(accounts: int) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.counts", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--accounts", type=int, default=20)
+    parser.add_argument("--accounts", type=int, default=20, help="accounts counted per path (default %(default)s)")
     parser.add_argument("--show", action="store_true", help="list each one's statements and commands, once")
     args = parser.parse_args(argv)
     global SHOW

@@ -89,7 +89,7 @@ class Settings:
     login_address_lock_after: int = 50
     login_lock_s: int = 900
 
-    #: Prometheus' bearer token for the gateway's /metrics (empty: only an operator's session gets in).
+    #: Prometheus' bearer token for the gateway's /metrics (empty: only an operator's or manager's session gets in).
     metrics_token: str = ""
 
     #: `text` for people, `json` (one object per line) for a log pipeline; and the root log level.
