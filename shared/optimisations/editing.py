@@ -14,23 +14,7 @@ from marshmallow import ValidationError
 from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, Fixing, Optimisation, utcnow
 from shared.optimisations import limits
-from shared.optimisations.schemas import OptimisationSchema, complete
-
-PARAMETERS = (
-    "name",
-    "delivery_start",
-    "delivery_end",
-    "volume_mwh",
-    "tariff_indexes",
-    "max_fixings",
-    "min_share_pct",
-    "window_start",
-    "window_end",
-    "risk_appetite",
-    "forecast",
-    "notify",
-    "notify_recipients",
-)
+from shared.optimisations.schemas import PARAMETERS, OptimisationSchema, complete
 
 
 def _audit(optimisation: Optimisation, actor: str, action: str, detail: dict) -> None:

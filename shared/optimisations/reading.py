@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from shared.models import CustomerAccount, Fixing, Optimisation
 from shared.optimisations import calendar, forecasts, limits
+from shared.optimisations.schemas import PARAMETERS
 
 
 def of_account(account: CustomerAccount) -> list[Optimisation]:
@@ -109,28 +110,7 @@ def calendar_for(optimisation: Optimisation, side: str, today: dt.date) -> dict:
 def describe(optimisation: Optimisation, side: str, today: dt.date, base_url: str = "") -> dict:
     """The optimisation as the API answers it (and the pages show it)."""
     account = optimisation.account
-    fields = {
-        name: getattr(optimisation, name)
-        for name in (
-            "id",
-            "market",
-            "name",
-            "delivery_start",
-            "delivery_end",
-            "volume_mwh",
-            "tariff_indexes",
-            "max_fixings",
-            "min_share_pct",
-            "window_start",
-            "window_end",
-            "risk_appetite",
-            "forecast",
-            "notify",
-            "notify_recipients",
-            "created_at",
-            "updated_at",
-        )
-    }
+    fields = {name: getattr(optimisation, name) for name in ("id", "market", *PARAMETERS, "created_at", "updated_at")}
     return {
         **fields,
         "account_id": account.id,

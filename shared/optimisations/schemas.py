@@ -25,6 +25,24 @@ from shared.optimisations.calendar import RISK_APPETITES
 from shared.optimisations.forecasts import KINDS
 from shared.schemas import EDITORS, Text, UtcDateTime, yes_no
 
+#: The parameters a person sets on an optimisation (besides its market, fixed at creation): what
+#: creating and changing one write, and what describing one reads back.
+PARAMETERS = (
+    "name",
+    "delivery_start",
+    "delivery_end",
+    "volume_mwh",
+    "tariff_indexes",
+    "max_fixings",
+    "min_share_pct",
+    "window_start",
+    "window_end",
+    "risk_appetite",
+    "forecast",
+    "notify",
+    "notify_recipients",
+)
+
 TARIFF_INDEXES = ("base", "peak", "offpeak")
 RECIPIENTS = ("kam", "customer")
 MAX_FIXINGS = 50
