@@ -47,17 +47,22 @@ HEADLINE_POSTGRES = [
 ]
 
 
-def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
+def run_bench(tmp_path, *args: str) -> tuple[dict, str]:
+    """`python -m bench.run` with `args`, as a user runs it: (the JSON it wrote, what it printed)."""
     out = tmp_path / "bench.json"
     finished = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--accounts", "10", "--quick", "--timeout", "150", "--json", str(out)],
+        [sys.executable, "-m", "bench.run", *args, "--json", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    report = json.loads(out.read_text())
+    return json.loads(out.read_text()), finished.stdout
+
+
+def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
+    report, printed = run_bench(tmp_path, "--accounts", "10", "--quick", "--timeout", "150")
     assert report["complete"] and report["error"] is None
     assert report["all_active"] is True
     assert list(report["databases"]) == ["sqlite"]
@@ -117,7 +122,6 @@ def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
         peak["largest_mib"] for key, peak in result["memory"].items() if key.startswith("workers")
     )
 
-    printed = finished.stdout
     for heading in (
         "accept/s",
         "POST p95",
@@ -137,16 +141,7 @@ def test_bench_reports_every_figure_and_every_account_becomes_active(tmp_path):
 
 def test_bench_only_accept_times_the_posts_beside_the_bare_endpoint(tmp_path):
     """`--only accept`: accept_ratio in a minute, the other figures left unmeasured (null)."""
-    out = tmp_path / "bench.json"
-    finished = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--only", "accept", "--accounts", "10", "--quick", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
-    report = json.loads(out.read_text())
+    report, printed = run_bench(tmp_path, "--only", "accept", "--accounts", "10", "--quick")
     result = report["databases"]["sqlite"]
     [accept] = result["phases"]
     [endpoint] = result["floors"]
@@ -156,4 +151,4 @@ def test_bench_only_accept_times_the_posts_beside_the_bare_endpoint(tmp_path):
     for key in HEADLINE_SQLITE:
         if key not in ("accept_ratio", "gateway_rss_mb"):
             assert report[key] is None, (key, report[key])
-    assert "accept_ratio" in finished.stdout
+    assert "accept_ratio" in printed

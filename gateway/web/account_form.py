@@ -14,14 +14,24 @@ import datetime as dt
 from werkzeug.datastructures import MultiDict
 
 from gateway.web.display import phone
-from shared import parameters
-from shared.markets import FORECASTS
+from shared import parameters, rules
+from shared.markets import CATALOGUE, FORECASTS
 
 #: Step 1's text inputs: the customer's written fields (shared.parameters) and the email.
 CUSTOMER_FIELDS = parameters.CUSTOMER_TEXT_FIELDS + ("email",)
 #: A market card's text inputs; its forecasts are checkboxes, read apart.
 MARKET_FIELDS = tuple(field for field in parameters.MARKET_FIELDS if field != "forecasts")
 YES_NO = {"yes": True, "no": False}
+
+
+def market_cards(organisation_id: int) -> dict:
+    """What a form's market cards show besides what was typed: the catalogue, the markets whose
+    manager forecasts this organisation offers, and today (the dates' lower bound)."""
+    return {
+        "catalogue": CATALOGUE,
+        "with_manager": rules.markets_with_manager_forecasts(organisation_id),
+        "today": dt.date.today(),
+    }
 
 
 def customer_state(form: MultiDict) -> dict:

@@ -14,9 +14,8 @@ from gateway.web.auth import current_staff, staff_required
 from gateway.web.customers import visible_or_404
 from gateway.web.display import stage_label
 from gateway.web.wizard import offered
-from shared import parameters, rules, workflow
+from shared import parameters, workflow
 from shared.change_schemas import AccountChangeSchema
-from shared.markets import CATALOGUE
 
 edit_parameters = Blueprint("edit_parameters", __name__, url_prefix="/customers")
 
@@ -73,7 +72,5 @@ def _render(staff, account, customer, state, errors, market_ids, status=200):
         state=state,
         errors=errors,
         market_ids=market_ids,
-        catalogue=CATALOGUE,
-        with_manager=rules.markets_with_manager_forecasts(staff.organisation_id),
-        today=dt.date.today(),
+        **account_form.market_cards(staff.organisation_id),
     ), status

@@ -143,8 +143,6 @@ def _render(staff, customer_state, state, errors, market_ids, status=200):
         errors=errors,
         step1_errors=step1_errors,
         market_ids=market_ids,
-        catalogue=CATALOGUE,
-        with_manager=rules.markets_with_manager_forecasts(staff.organisation_id),
-        today=dt.date.today(),
+        **account_form.market_cards(staff.organisation_id),
         mail_from=current_app.config["KAMFLOW"].mail_from,
     ), status
