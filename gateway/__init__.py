@@ -90,8 +90,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
 
     @app.teardown_request
     def close_db(exc):
-        if not db.database.is_closed():
-            db.database.close()
+        db.release()
 
     csrf.init_app(app)
     security_headers.init_app(app, secure_cookie=app.config["SESSION_COOKIE_SECURE"])

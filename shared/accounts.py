@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import peewee
 
-from shared import account_counts, account_status, claims, permissions, workflow
+from shared import account_counts, account_status, claims, db, permissions, workflow
 from shared.db import Prepared, database, param
 from shared.markets import in_article_order
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User
@@ -116,10 +116,10 @@ def _write_account(organisation: Organisation, kam: User, request: dict, actor: 
         for market in setup.get("markets") or []
     ]
     if markets:
-        MarketAccess.insert_many([market.__data__ for market in markets]).execute()
+        db.insert(MarketAccess, [market.__data__ for market in markets])
     runs = [StageRun(account=account, stage=name) for name in workflow.STAGE_NAMES]
-    StageRun.insert_many([run.__data__ for run in runs]).execute()
-    AuditEvent.create(organisation=organisation, account=account, actor=actor, action="account.created")
+    db.insert(StageRun, [run.__data__ for run in runs])
+    db.create(AuditEvent, organisation=organisation, account=account, actor=actor, action="account.created")
     # Market codes are ASCII "cc-commodity": the database's order by market is this one.
     account.new_markets = sorted(markets, key=lambda market: market.market)
     account.new_runs = runs
@@ -127,7 +127,8 @@ def _write_account(organisation: Organisation, kam: User, request: dict, actor: 
 
 
 def _insert_row(organisation: Organisation, kam: User, customer: dict, setup: dict) -> CustomerAccount:
-    return CustomerAccount.create(
+    return db.create(
+        CustomerAccount,
         organisation=organisation,
         kam=kam,
         company=customer["company"],

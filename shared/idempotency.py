@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 
+from shared import db
 from shared.db import Prepared, param
 from shared.models import IdempotencyKey, utcnow
 
@@ -43,7 +44,8 @@ def remember(
     organisation_id: int, key: str, request_hash: str, status: int, body: dict, account_id: int | None
 ) -> IdempotencyKey:
     """Store the first answer. Call inside the transaction that wrote the account."""
-    return IdempotencyKey.create(
+    return db.create(
+        IdempotencyKey,
         organisation=organisation_id,
         key=key,
         request_hash=request_hash,
