@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import peewee
 
 from shared import account_counts, account_status, claims, db, permissions, workflow
-from shared.db import Prepared, database, param
+from shared.db import Prepared, param
 from shared.markets import in_article_order
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, Organisation, StageRun, User
 
@@ -52,7 +52,7 @@ def create_account(
     kam: User,
     request: dict,
     actor: str,
-    remember: Callable[[CustomerAccount], None] | None = None,
+    remember: Callable[[CustomerAccount], peewee.Model | None] | None = None,
 ) -> CustomerAccount:
     """Accept a request (a loaded `AccountRequestSchema`): store the account (`store_account`)
     and start its workflow once it is committed. Raises `claims.IdentityTaken` as
@@ -67,22 +67,19 @@ def store_account(
     kam: User,
     request: dict,
     actor: str,
-    remember: Callable[[CustomerAccount], None] | None = None,
+    remember: Callable[[CustomerAccount], peewee.Model | None] | None = None,
 ) -> CustomerAccount:
-    """Write a new pending account and its claims in a transaction of its own, without starting
-    its workflow (`create_account` does both).
+    """Write a new pending account and its claims, all or nothing, without starting its workflow
+    (`create_account` does both).
 
     Raises `claims.IdentityTaken` when another account or login holds the email or the customer
     reference, before or at the moment of writing: the unique claims decide between concurrent
-    requests, and the earlier wins. `remember(account)` runs in the same transaction (the API's
-    idempotency record)."""
+    requests, and the earlier wins. `remember(account)` may return a row to write with the account
+    (the API's idempotency record): it is written with it or not at all."""
     if taken := claims.find_holders(organisation.id, request["customer"]):
         raise taken
-    with _refused_if_claimed(organisation.id, request["customer"]), database.atomic():
-        account = _write_account(organisation, kam, request, actor)
-        if remember is not None:
-            remember(account)
-    return account
+    with _refused_if_claimed(organisation.id, request["customer"]):
+        return _write_account(organisation, kam, request, actor, remember)
 
 
 @contextlib.contextmanager
@@ -98,37 +95,39 @@ def _refused_if_claimed(organisation_id: int, customer: dict) -> Iterator[None]:
         raise taken from None
 
 
-def _write_account(organisation: Organisation, kam: User, request: dict, actor: str) -> CustomerAccount:
-    """The account's rows, in as few statements as there are tables. The account keeps its new
-    stage runs and markets (`account.new_runs`, `account.new_markets`), as a read would return
-    them, so that describing it right after needs no read."""
+def _write_account(
+    organisation: Organisation,
+    kam: User,
+    request: dict,
+    actor: str,
+    remember: Callable[[CustomerAccount], peewee.Model | None] | None,
+) -> CustomerAccount:
+    """The account's rows, in one INSERT a table (on PostgreSQL one statement: shared.db.insert_with).
+    The account keeps its new stage runs and markets (`account.new_runs`, `account.new_markets`),
+    as a read would return them, so that describing it right after needs no read."""
     customer, setup = request["customer"], request["setup"]
-    account = _insert_row(organisation, kam, customer, setup)
-    markets = [
-        MarketAccess(
-            account=account,
-            market=market["market"],
-            start_date=market["start_date"],
-            end_date=market["end_date"],
-            forecasts=in_article_order(market["forecasts"]),
-            max_optimisations=market["max_optimisations"],
-        )
-        for market in setup.get("markets") or []
-    ]
-    if markets:
-        db.insert(MarketAccess, [market.__data__ for market in markets])
-    runs = [StageRun(account=account, stage=name) for name in workflow.STAGE_NAMES]
-    db.insert(StageRun, [run.__data__ for run in runs])
-    db.create(AuditEvent, organisation=organisation, account=account, actor=actor, action="account.created")
-    # Market codes are ASCII "cc-commodity": the database's order by market is this one.
-    account.new_markets = sorted(markets, key=lambda market: market.market)
-    account.new_runs = runs
-    return account
 
+    def related(account: CustomerAccount) -> list[peewee.Model]:
+        markets = [
+            MarketAccess(
+                account=account,
+                market=market["market"],
+                start_date=market["start_date"],
+                end_date=market["end_date"],
+                forecasts=in_article_order(market["forecasts"]),
+                max_optimisations=market["max_optimisations"],
+            )
+            for market in setup.get("markets") or []
+        ]
+        runs = [StageRun(account=account, stage=name) for name in workflow.STAGE_NAMES]
+        # Market codes are ASCII "cc-commodity": the database's order by market is this one.
+        account.new_markets = sorted(markets, key=lambda market: market.market)
+        account.new_runs = runs
+        audit = AuditEvent(organisation=organisation, account=account, actor=actor, action="account.created")
+        record = remember(account) if remember is not None else None
+        return [*markets, *runs, audit, *([record] if record is not None else [])]
 
-def _insert_row(organisation: Organisation, kam: User, customer: dict, setup: dict) -> CustomerAccount:
-    return db.create(
-        CustomerAccount,
+    account = CustomerAccount(
         organisation=organisation,
         kam=kam,
         company=customer["company"],
@@ -144,6 +143,7 @@ def _insert_row(organisation: Organisation, kam: User, customer: dict, setup: di
         email_claim=customer["email"],
         reference_claim=customer.get("customer_reference"),
     )
+    return db.insert_with(account, related)
 
 
 def start_workflow(account_id: int) -> bool:

@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 
-from shared import db
 from shared.db import Prepared, param
 from shared.models import IdempotencyKey, utcnow
 
@@ -43,9 +42,9 @@ _LOOKUP = Prepared(
 def remember(
     organisation_id: int, key: str, request_hash: str, status: int, body: dict, account_id: int | None
 ) -> IdempotencyKey:
-    """Store the first answer. Call inside the transaction that wrote the account."""
-    return db.create(
-        IdempotencyKey,
+    """The first answer's record, unsaved: the caller writes it with the account it created
+    (shared.accounts.store_account), so that neither is stored without the other."""
+    return IdempotencyKey(
         organisation=organisation_id,
         key=key,
         request_hash=request_hash,

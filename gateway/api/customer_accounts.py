@@ -114,10 +114,12 @@ def create(request_data):
         )
     answer: dict = {}
 
-    def remember(account) -> None:
+    def remember(account):
+        """The answer, described from what is being written; with a key, its record to write too."""
         answer["body"] = VIEW.dump(accounts.describe(account, _base_url()))
         if key:
-            idempotency.remember(organisation.id, key, request_hash, 202, answer["body"], account.id)
+            return idempotency.remember(organisation.id, key, request_hash, 202, answer["body"], account.id)
+        return None
 
     try:
         accounts.create_account(organisation, kam, request_data, actor=_actor(), remember=remember)
