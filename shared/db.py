@@ -12,6 +12,7 @@ import select
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -55,6 +56,37 @@ class PostgresqlPool(PooledPostgresqlDatabase):
         return bool(readable)
 
 
+class SqliteFile(peewee.SqliteDatabase):
+    """peewee's SQLite database, remembering the cursors each thread opens so that `release`
+    can end their reads before the connection is kept for the thread's next request.
+
+    A statement read only in part (a query taken for its first row) holds a read snapshot on
+    its connection until its cursor is closed. On a connection closed after each request that
+    ended with it; on a kept one the snapshot would carry into the next request, which would
+    read old data and fail its next write with "database is locked" (SQLite refuses to write
+    from a snapshot that is not the latest)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._cursors = threading.local()
+
+    def cursor(self, named_cursor: Any = None) -> Any:
+        cursor = super().cursor(named_cursor)
+        opened = getattr(self._cursors, "opened", None)
+        if opened is None:
+            opened = self._cursors.opened = weakref.WeakSet()
+        opened.add(cursor)  # weakly: a cursor nobody holds is closed by the garbage collector
+        return cursor
+
+    def end_reads(self) -> None:
+        """Close every cursor this thread opened that is still held somewhere, ending its read."""
+        opened = getattr(self._cursors, "opened", None)
+        if opened:
+            for cursor in list(opened):
+                cursor.close()
+            opened.clear()
+
+
 def open_database(url: str) -> peewee.Database:
     """Build the peewee database for `url` (sqlite:///path, whose directory is created, or
     postgresql://..., pooled); it connects on first use. Raises ValueError for another scheme."""
@@ -65,7 +97,7 @@ def open_database(url: str) -> peewee.Database:
         # BEGIN IMMEDIATE: a transaction takes the write lock up front, waiting (busy_timeout) for
         # it. A deferred one that reads and then writes fails at once with "database is locked"
         # if another process wrote in between, and SQLite does not wait in that case.
-        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")
+        return SqliteFile(path, pragmas=SQLITE_PRAGMAS, timeout=10, lock_type="IMMEDIATE")
     if url.startswith(("postgres://", "postgresql://")):
         # Pooled: a stage or a request takes a connection and gives it back, instead of a new
         # TCP connection and authentication each time.
@@ -184,7 +216,10 @@ def release() -> None:
     db = database.obj
     if db is None or db.is_closed():
         return
-    if isinstance(db, peewee.SqliteDatabase) and not db.in_transaction():
+    if (
+        isinstance(db, SqliteFile) and not db.connection().in_transaction
+    ):  # the driver's: a BEGIN peewee did not see too
+        db.end_reads()
         return
     db.close()
 

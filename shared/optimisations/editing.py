@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import peewee
 from marshmallow import ValidationError
 
 from shared.db import database
@@ -76,7 +77,7 @@ def create(account: CustomerAccount, data: dict, side: str, actor: str, today: d
 
 def _locked(account_id: int) -> CustomerAccount:
     query = CustomerAccount.select().where(CustomerAccount.id == account_id)
-    if database.obj.__class__.__name__ != "SqliteDatabase":
+    if not isinstance(database.obj, peewee.SqliteDatabase):
         query = query.for_update()
     return query.get()
 
