@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import select
 import sqlite3
+import sys
 import threading
 import time
 import weakref
@@ -210,18 +211,25 @@ def release() -> None:
     """The end of a request: give its connection back. PostgreSQL's returns to the pool.
     SQLite's stays open for the thread's next request: opening one reads the whole schema
     (every table, index and trigger) and sets the pragmas before the first statement, a tenth
-    of a POST's time. A kept connection holds no snapshot between requests (it reads the latest
-    commit at its next statement) and sees another process's migration through SQLite's schema
-    cookie; one left inside a transaction by an error is closed, so the next request starts clean."""
+    of a POST's time. The reads it left unfinished are ended (`SqliteFile.end_reads`), so it
+    holds no snapshot between requests and reads the latest commit at its next statement; it
+    sees another process's migration through SQLite's schema cookie. One still inside a
+    transaction (as the driver sees it: a BEGIN that peewee did not see counts too) is closed,
+    so the next request starts clean."""
     db = database.obj
     if db is None or db.is_closed():
         return
-    if (
-        isinstance(db, SqliteFile) and not db.connection().in_transaction
-    ):  # the driver's: a BEGIN peewee did not see too
+    if isinstance(db, SqliteFile) and not db.connection().in_transaction and not _greenlet_locals():
         db.end_reads()
         return
     db.close()
+
+
+def _greenlet_locals() -> bool:
+    """Under gevent's patched threading each request is a greenlet with "thread" locals of its
+    own, gone when it ends: a connection kept there would be closed by the garbage collector only."""
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey is not None and monkey.is_module_patched("threading")
 
 
 def insert(model: type[peewee.Model], rows: list[dict]) -> Any:
