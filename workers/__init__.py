@@ -23,7 +23,7 @@ def boot(settings: Settings, *, exporter: bool = False) -> RedisBroker:
     from workers.failures import RecordGiveUps
     from workers.reconciler import Reconciler
     from workers.scheduler import Scheduler
-    from workers.stage_actor import declare_stage
+    from workers.stage_actor import CloseDatabaseConnection, declare_stage
 
     db.bind(settings.database_url)
     broker = broker_setup.setup(settings)
@@ -40,6 +40,7 @@ def boot(settings: Settings, *, exporter: bool = False) -> RedisBroker:
     if exporter:
         add_metrics(broker)  # Prometheus exporter + accounts reaching a final status
     broker.add_middleware(CloseMailConnections())  # a worker thread's kept SMTP connection ends with it
+    broker.add_middleware(CloseDatabaseConnection())  # and its kept database connection
     broker.add_middleware(WorkerRegistry())  # who is alive, for /ops and `python -m workers.health`
     for module in (validate_customer, provision_access, activate_markets, send_credentials):
         declare_stage(broker, settings, module.STAGE, module.run)
