@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from shared import access, db, mail
@@ -68,14 +70,16 @@ def claim(
 @dataclasses.dataclass
 class CredentialsEmail:
     """The credentials email of one claimed outbox row: the stage's effect (see
-    workers.stage_actor), sent once the transaction that claimed the row has committed."""
+    workers.stage_actor), sent once the transaction that claimed the row has committed.
+    `compose` writes the message when it is sent, not in the transaction: on SQLite that
+    holds the writer lock, which every other stage waits for."""
 
     outbox: OutboxEmail
-    message: EmailMessage
+    compose: Callable[[], EmailMessage]
     settings: Settings
 
     def perform(self) -> None:
-        mail.send(self.settings.smtp_url, self.message, timeout=_smtp_timeout(self.settings))
+        mail.send(self.settings.smtp_url, self.compose(), timeout=_smtp_timeout(self.settings))
 
     def undo(self, error: BaseException) -> None:
         release(self.outbox, error)
@@ -99,7 +103,8 @@ def prepare_credentials(
     if outbox is None:
         return None
     token = access.issue_set_password_token(account.user_id, settings.set_password_ttl_hours)
-    message = mail.credentials_message(
+    compose = functools.partial(
+        mail.credentials_message,
         mail_from=settings.mail_from,
         to=account.email,
         first_name=account.first_name,
@@ -108,7 +113,7 @@ def prepare_credentials(
         link=f"{settings.public_base_url}/set-password/{token}",
         ttl_hours=settings.set_password_ttl_hours,
     )
-    return CredentialsEmail(outbox, message, settings)
+    return CredentialsEmail(outbox, compose, settings)
 
 
 def release(outbox: OutboxEmail, error: BaseException) -> None:

@@ -19,11 +19,78 @@ import datetime as dt
 
 import peewee
 
-from shared import account_status, webhooks, workflow
+from shared import account_status, db, webhooks, workflow
 from shared.db import database
 from shared.models import CustomerAccount, StageAttempt, StageRun, utcnow
 
 MAX_ERROR_LENGTH = 2000
+
+
+def _take_query() -> peewee.ModelSelect[CustomerAccount]:
+    query = CustomerAccount.select().where(CustomerAccount.id == db.param("id")).limit(1)
+    return query.for_update() if database.for_update else query
+
+
+# The statements every stage message makes, their SQL generated once (shared.db.Prepared).
+_TAKE = db.Prepared(_take_query)
+
+
+def _this_run() -> peewee.Expression:
+    return (StageRun.account == db.param("account")) & (StageRun.stage == db.param("stage"))
+
+
+_COUNT_RUN = db.prepared_write(
+    lambda: StageRun.update(
+        state=db.param("state"),
+        attempts=StageRun.attempts + 1,
+        started_at=db.param("started", StageRun.started_at),
+        finished_at=db.param("finished", StageRun.finished_at),
+        error=db.param("error"),
+        worker=db.param("worker"),
+    ).where(_this_run())
+)
+_ADD_ATTEMPT = db.prepared_write(
+    lambda: StageAttempt.insert_from(
+        StageRun.select(
+            StageRun.account,
+            StageRun.stage,
+            StageRun.attempts,
+            db.param("worker"),
+            db.param("started", StageAttempt.started_at),
+            db.param("finished", StageAttempt.finished_at),
+            db.param("state"),
+            db.param("error"),
+        ).where(_this_run()),
+        fields=[
+            StageAttempt.account,
+            StageAttempt.stage,
+            StageAttempt.attempt,
+            StageAttempt.worker,
+            StageAttempt.started_at,
+            StageAttempt.finished_at,
+            StageAttempt.outcome,
+            StageAttempt.error,
+        ],
+    )
+)
+_END_RUN = db.prepared_write(
+    lambda: StageRun.update(
+        state=db.param("state"), finished_at=db.param("now", StageRun.finished_at), error=db.param("error")
+    ).where(_this_run())
+)
+
+
+def _end_latest_attempt_query() -> peewee.Update:
+    this_stage = (StageAttempt.account == db.param("account")) & (StageAttempt.stage == db.param("stage"))
+    latest = StageAttempt.select(peewee.fn.MAX(StageAttempt.attempt)).where(this_stage)  # a subquery: one statement
+    return StageAttempt.update(
+        outcome=db.param("outcome"),
+        error=db.param("error"),
+        finished_at=peewee.fn.COALESCE(StageAttempt.finished_at, db.param("now", StageAttempt.finished_at)),
+    ).where(this_stage & (StageAttempt.attempt == latest))
+
+
+_END_LATEST_ATTEMPT = db.prepared_write(_end_latest_attempt_query)
 
 
 def take(account_id: int, stage_name: str) -> CustomerAccount | None:
@@ -32,10 +99,7 @@ def take(account_id: int, stage_name: str) -> CustomerAccount | None:
     meanwhile). One read, SELECT ... FOR UPDATE on PostgreSQL (SQLite's transaction holds the
     writer lock already): a change committed by someone else waits for the stage's commit, and
     the stage's conditional moves cannot lose to it."""
-    query = CustomerAccount.select().where(CustomerAccount.id == account_id)
-    if database.for_update:
-        query = query.for_update()
-    account = query.first()
+    account = _TAKE.first(id=account_id)
     if account is None:
         return None
     due = workflow.stage_due(account.status)
@@ -61,37 +125,17 @@ def _count_attempt(
 ) -> None:
     """Count one more attempt on the stage's run and add it to the timeline, numbered from the
     run's counter in the same statement (INSERT ... SELECT)."""
-    run_filter = (StageRun.account == account_id) & (StageRun.stage == stage_name)
-    StageRun.update(
-        state=state,
-        attempts=StageRun.attempts + 1,
-        started_at=started,
-        finished_at=finished,
-        error=error,
-        worker=worker,
-    ).where(run_filter).execute()
-    StageAttempt.insert_from(
-        StageRun.select(
-            StageRun.account,
-            StageRun.stage,
-            StageRun.attempts,
-            peewee.Value(worker),
-            peewee.Value(started, converter=StageAttempt.started_at.db_value),
-            peewee.Value(finished, converter=StageAttempt.finished_at.db_value),
-            peewee.Value(state),
-            peewee.Value(error),
-        ).where(run_filter),
-        fields=[
-            StageAttempt.account,
-            StageAttempt.stage,
-            StageAttempt.attempt,
-            StageAttempt.worker,
-            StageAttempt.started_at,
-            StageAttempt.finished_at,
-            StageAttempt.outcome,
-            StageAttempt.error,
-        ],
-    ).execute()
+    values = {
+        "account": account_id,
+        "stage": stage_name,
+        "state": state,
+        "error": error,
+        "started": started,
+        "finished": finished,
+        "worker": worker,
+    }
+    _COUNT_RUN(**values)
+    _ADD_ATTEMPT(**values)
 
 
 def start(account: CustomerAccount, stage_name: str, worker: str, started: dt.datetime) -> None:
@@ -135,11 +179,7 @@ def pause(account: CustomerAccount, stage_name: str, worker: str, started: dt.da
 def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | None, now: dt.datetime) -> None:
     """Record how the stage's latest attempt ended, for the account's timeline. (A give-up
     re-labels the attempt that raised: its outcome is `failed`, not `retrying`.)"""
-    this_stage = (StageAttempt.account == account_id) & (StageAttempt.stage == stage_name)
-    latest = StageAttempt.select(peewee.fn.MAX(StageAttempt.attempt)).where(this_stage)  # a subquery: one statement
-    StageAttempt.update(
-        outcome=outcome, error=error, finished_at=peewee.fn.COALESCE(StageAttempt.finished_at, now)
-    ).where(this_stage & (StageAttempt.attempt == latest)).execute()
+    _END_LATEST_ATTEMPT(account=account_id, stage=stage_name, outcome=outcome, error=error, now=now)
 
 
 def close(
@@ -158,9 +198,7 @@ def close(
     now = utcnow()
     if not account_status.move(account_id, stage.status, new_status, via=None, **account_fields):
         return None
-    StageRun.update(state=run_state, finished_at=now, error=error).where(
-        (StageRun.account == account_id) & (StageRun.stage == stage_name)
-    ).execute()
+    _END_RUN(account=account_id, stage=stage_name, state=run_state, now=now, error=error)
     _close_attempt(account_id, stage_name, run_state, error, now)
     return webhooks.record_event(account_id, new_status)
 
