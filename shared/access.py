@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-
-import peewee
 
 from shared import claims, security, sessions
 from shared.db import database
@@ -18,21 +17,27 @@ def provision_login(account: CustomerAccount) -> Problems:
     Returns problems if the email turned out to be someone else's login."""
     if account.user_id:
         return {}
-    try:
-        with database.atomic():
-            user = User.create(
-                organisation=account.organisation_id,
-                email=account.email,
-                role="customer",
-                first_name=account.first_name,
-                last_name=account.last_name,
-                password_hash=None,
-            )
-            CustomerAccount.update(user=user).where(
-                (CustomerAccount.id == account.id) & (CustomerAccount.user.is_null())
-            ).execute()
-    except peewee.IntegrityError:
+    # ON CONFLICT DO NOTHING (OR IGNORE on SQLite) instead of catching the IntegrityError:
+    # no savepoint to take and release around it, inside the stage's transaction.
+    inserted = list(
+        User.insert(
+            organisation=account.organisation_id,
+            email=account.email,
+            role="customer",
+            first_name=account.first_name,
+            last_name=account.last_name,
+            password_hash=None,
+        )
+        .on_conflict_ignore()
+        .returning(User.id)
+        .tuples()
+        .execute()
+    )
+    if not inserted:  # the email is a login already
         return {"customer.email": [claims.EMAIL_TAKEN]}
+    CustomerAccount.update(user=inserted[0][0]).where(
+        (CustomerAccount.id == account.id) & (CustomerAccount.user.is_null())
+    ).execute()
     return {}
 
 
@@ -40,7 +45,9 @@ def issue_set_password_token(user_id: int, ttl_hours: int) -> str:
     """A new one-time token for the user; earlier unused ones stop working. Only its hash is kept."""
     token = security.new_token()
     now = utcnow()
-    with database.atomic():
+    # In the caller's transaction (the credentials stage's) as it is, without a savepoint: no
+    # caller goes on after a failure here, its transaction rolls back whole. Alone, its own.
+    with contextlib.nullcontext() if database.in_transaction() else database.atomic():
         SetPasswordToken.update(used_at=now).where(
             (SetPasswordToken.user == user_id) & (SetPasswordToken.used_at.is_null())
         ).execute()

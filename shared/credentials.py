@@ -43,18 +43,28 @@ def claim(
 ) -> OutboxEmail | None:
     """Take the outbox row for sending; None if it is sent already. Raises EmailInFlight if
     another live run holds it. (Fixing-advice notices use the same outbox, one row per advice.)"""
-    # The row exists already if an earlier attempt or a racing run made it: nothing then.
-    OutboxEmail.insert(
-        account=account.id, purpose=purpose, recipient=recipient or account.email
-    ).on_conflict_ignore().execute()
     now = utcnow()
     stale = now - dt.timedelta(seconds=_lease_seconds(settings))
+    # One statement: a new row is made claimed; the row an earlier attempt or a racing run made
+    # is claimed if it is pending or its sender's lease has run out, else left as it is.
     claimed = list(
-        OutboxEmail.update(state="sending", claimed_at=now, attempts=OutboxEmail.attempts + 1)
-        .where(
-            (OutboxEmail.account == account.id)
-            & (OutboxEmail.purpose == purpose)
-            & ((OutboxEmail.state == "pending") | ((OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < stale)))
+        OutboxEmail.insert(
+            account=account.id,
+            purpose=purpose,
+            recipient=recipient or account.email,
+            state="sending",
+            claimed_at=now,
+            attempts=1,
+        )
+        .on_conflict(
+            conflict_target=[OutboxEmail.account, OutboxEmail.purpose],
+            update={
+                OutboxEmail.state: "sending",
+                OutboxEmail.claimed_at: now,
+                OutboxEmail.attempts: OutboxEmail.attempts + 1,
+            },
+            where=(OutboxEmail.state == "pending")
+            | ((OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < stale)),
         )
         .returning(OutboxEmail)  # the claimed row, without reading it again
         .execute()

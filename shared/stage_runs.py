@@ -39,8 +39,8 @@ def _this_run() -> peewee.Expression:
     return (StageRun.account == db.param("account")) & (StageRun.stage == db.param("stage"))
 
 
-_COUNT_RUN = db.prepared_write(
-    lambda: StageRun.update(
+def _count_run_query() -> peewee.ModelUpdate:
+    return StageRun.update(
         state=db.param("state"),
         attempts=StageRun.attempts + 1,
         started_at=db.param("started", StageRun.started_at),
@@ -48,31 +48,52 @@ _COUNT_RUN = db.prepared_write(
         error=db.param("error"),
         worker=db.param("worker"),
     ).where(_this_run())
-)
+
+
+_COUNT_RUN = db.prepared_write(_count_run_query)
+_ATTEMPT_FIELDS = [
+    StageAttempt.account,
+    StageAttempt.stage,
+    StageAttempt.attempt,
+    StageAttempt.worker,
+    StageAttempt.started_at,
+    StageAttempt.finished_at,
+    StageAttempt.outcome,
+    StageAttempt.error,
+]
+
+
+def _attempt_values() -> list[peewee.Node]:
+    """The new attempt's columns that the run's counter does not give."""
+    return [
+        db.param("worker"),
+        db.param("started", StageAttempt.started_at),
+        db.param("finished", StageAttempt.finished_at),
+        db.param("state"),
+        db.param("error"),
+    ]
+
+
 _ADD_ATTEMPT = db.prepared_write(
     lambda: StageAttempt.insert_from(
-        StageRun.select(
-            StageRun.account,
-            StageRun.stage,
-            StageRun.attempts,
-            db.param("worker"),
-            db.param("started", StageAttempt.started_at),
-            db.param("finished", StageAttempt.finished_at),
-            db.param("state"),
-            db.param("error"),
-        ).where(_this_run()),
-        fields=[
-            StageAttempt.account,
-            StageAttempt.stage,
-            StageAttempt.attempt,
-            StageAttempt.worker,
-            StageAttempt.started_at,
-            StageAttempt.finished_at,
-            StageAttempt.outcome,
-            StageAttempt.error,
-        ],
+        StageRun.select(StageRun.account, StageRun.stage, StageRun.attempts, *_attempt_values()).where(_this_run()),
+        fields=_ATTEMPT_FIELDS,
     )
 )
+
+
+def _count_and_add_query() -> peewee.Insert:
+    """PostgreSQL: _COUNT_RUN and _ADD_ATTEMPT in one statement (the UPDATE in a WITH, its
+    RETURNING numbering the attempt), one round trip instead of two."""
+    counted = _count_run_query().returning(StageRun.account, StageRun.stage, StageRun.attempts)
+    run = peewee.CTE("run", counted, columns=["account_id", "stage", "attempts"])
+    return StageAttempt.insert_from(
+        peewee.Select([run], [run.c.account_id, run.c.stage, run.c.attempts, *_attempt_values()]),
+        fields=_ATTEMPT_FIELDS,
+    ).with_cte(run)
+
+
+_COUNT_AND_ADD = db.prepared_write(_count_and_add_query)
 _END_RUN = db.prepared_write(
     lambda: StageRun.update(
         state=db.param("state"), finished_at=db.param("now", StageRun.finished_at), error=db.param("error")
@@ -134,8 +155,11 @@ def _count_attempt(
         "finished": finished,
         "worker": worker,
     }
-    _COUNT_RUN(**values)
-    _ADD_ATTEMPT(**values)
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        _COUNT_AND_ADD(**values)
+    else:
+        _COUNT_RUN(**values)
+        _ADD_ATTEMPT(**values)
 
 
 def start(account: CustomerAccount, stage_name: str, worker: str, started: dt.datetime) -> None:
