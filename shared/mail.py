@@ -10,6 +10,7 @@ import html
 import smtplib
 import threading
 from collections.abc import Sequence
+from email import headerregistry, policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import unquote, urlsplit
@@ -18,11 +19,30 @@ from urllib.parse import unquote, urlsplit
 SMTP_TIMEOUT_S = 20
 
 
+class _HeaderClasses(headerregistry.HeaderRegistry):
+    """The standard header registry, each header's class made once: the stock one makes a new
+    class (type(...)) for every header it is given, a fifth of the time composing an email took."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        made = self._made.get(name.lower())
+        if made is None:
+            made = self._made[name.lower()] = super().__getitem__(name)
+        return made
+
+
+#: email.policy.default, with the header classes made once.
+_POLICY = policy.default.clone(header_factory=_HeaderClasses())
+
+
 def credentials_message(
     *, mail_from: str, to: str, first_name: str, company: str, login: str, link: str, ttl_hours: int
 ) -> EmailMessage:
     """The customer's welcome: the login and a one-time set-password link, never a password."""
-    message = EmailMessage()
+    message = EmailMessage(policy=_POLICY)
     message["From"] = mail_from
     message["To"] = to
     message["Date"] = formatdate(localtime=False)
