@@ -30,11 +30,13 @@ from dramatiq import Middleware
 from shared import broker as broker_setup
 from shared import db, stage_runs, webhooks, workflow
 from shared.config import Settings
-from shared.db import database
+from shared.db import SQLITE_PRAGMAS, database
 from shared.models import CustomerAccount, utcnow
 from workers import metrics
 
 log = logging.getLogger(__name__)
+
+SQLITE_BUSY_S = SQLITE_PRAGMAS["busy_timeout"] / 1000
 
 
 class Effect(Protocol):
@@ -101,6 +103,28 @@ def message_connection() -> Iterator[None]:
     db.release()
 
 
+#: SQLite takes one writer at a time, and a transaction that finds the file locked sleeps in
+#: SQLite's busy handler (1, 2, 5 ... up to 100 ms between tries) while another runs.
+_sqlite_writer = threading.Lock()
+
+
+@contextlib.contextmanager
+def stage_transaction() -> Iterator[None]:
+    """A stage's transaction. On SQLite the worker threads of a process queue for it on a lock,
+    woken as soon as the one before them commits, instead of each polling SQLite's lock."""
+    if not isinstance(database.obj, peewee.SqliteDatabase):
+        with database.atomic():
+            yield
+        return
+    if not _sqlite_writer.acquire(timeout=SQLITE_BUSY_S):
+        raise peewee.OperationalError("database is locked (by another worker thread of this process)")
+    try:
+        with database.atomic():
+            yield
+    finally:
+        _sqlite_writer.release()
+
+
 class CloseDatabaseConnection(Middleware):
     """A worker thread's kept SQLite connection (message_connection) ends with the thread."""
 
@@ -115,7 +139,7 @@ def run_stage(stage_name: str, account_id: int, fn: StageFunction, settings: Set
     endpoints: list[int] | None = []
     with message_connection():
         try:
-            with database.atomic():
+            with stage_transaction():
                 account = stage_runs.take(account_id, stage_name)
                 if account is None:
                     log.info("stage not due, nothing to do", extra=context)
@@ -177,7 +201,7 @@ def _perform(effect: Effect, account: CustomerAccount, stage_name: str) -> list[
         raise
 
     def record_and_settle():
-        with database.atomic():
+        with stage_transaction():
             effect.record()
             return stage_runs.close(account.id, stage_name, workflow.DONE, workflow.status_after(stage_name))
 
