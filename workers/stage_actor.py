@@ -30,13 +30,11 @@ from dramatiq import Middleware
 from shared import broker as broker_setup
 from shared import db, stage_runs, webhooks, workflow
 from shared.config import Settings
-from shared.db import SQLITE_PRAGMAS, database
+from shared.db import database
 from shared.models import CustomerAccount, utcnow
 from workers import metrics
 
 log = logging.getLogger(__name__)
-
-SQLITE_BUSY_S = SQLITE_PRAGMAS["busy_timeout"] / 1000
 
 
 class Effect(Protocol):
@@ -105,24 +103,26 @@ def message_connection() -> Iterator[None]:
 
 #: SQLite takes one writer at a time, and a transaction that finds the file locked sleeps in
 #: SQLite's busy handler (1, 2, 5 ... up to 100 ms between tries) while another runs.
-_sqlite_writer = threading.Lock()
+_sqlite_writer = threading.RLock()
 
 
 @contextlib.contextmanager
 def stage_transaction() -> Iterator[None]:
     """A stage's transaction. On SQLite the worker threads of a process queue for it on a lock,
-    woken as soon as the one before them commits, instead of each polling SQLite's lock."""
+    woken as soon as the one before them commits, instead of each polling SQLite's lock.
+
+    Taken by `with`, whose acquire and release are C calls that Dramatiq's time limit (an
+    exception raised asynchronously in the thread) cannot fall between: an acquire with a
+    timeout, then `try`, left a window where it could, and a lock left held would stop every
+    stage of the process. The wait is bounded by the holder's: its BEGIN waits at most SQLite's
+    busy timeout, and its transaction does database work only (a stage's effect, the email,
+    runs after the commit). Re-entrant, so a nested stage transaction cannot wait for itself."""
     if not isinstance(database.obj, peewee.SqliteDatabase):
         with database.atomic():
             yield
         return
-    if not _sqlite_writer.acquire(timeout=SQLITE_BUSY_S):
-        raise peewee.OperationalError("database is locked (by another worker thread of this process)")
-    try:
-        with database.atomic():
-            yield
-    finally:
-        _sqlite_writer.release()
+    with _sqlite_writer, database.atomic():
+        yield
 
 
 class CloseDatabaseConnection(Middleware):
