@@ -253,15 +253,6 @@ def insert(model: type[peewee.Model], rows: list[dict]) -> Any:
 M = TypeVar("M", bound=peewee.Model)
 
 
-def create(model: type[M], **values: Any) -> M:
-    """`model.create(**values)` through `insert`: the same row, defaults and returned instance
-    (its id set, nothing left to save), with the SQL generated once."""
-    instance = model(**values)
-    instance._pk = insert(model, [instance.__data__])  # type: ignore[attr-defined]
-    instance._dirty.clear()  # type: ignore[attr-defined]
-    return instance
-
-
 def insert_with(new: M, related: Callable[[M], list[peewee.Model]]) -> M:
     """Write `new` (an unsaved model instance) and the unsaved instances `related(new)` returns
     once `new` has its id (an account's markets, stage runs, audit event...), all or nothing,
