@@ -46,7 +46,10 @@ class PostgresqlPool(PooledPostgresqlDatabase):
     closes the socket, which then is readable: that is checked locally instead. A connection that
     is not idle is rolled back or dropped as peewee does."""
 
-    _adapter: Any  # peewee's psycopg adapter, set by PostgresqlDatabase (untyped)
+    # peewee's internals this class builds on, which its type stubs leave out.
+    _adapter: Any  # the psycopg adapter, set by PostgresqlDatabase
+    _isolation_level: Any
+    _state: Any  # the thread's connection state: its connection and transactions
 
     def _is_closed(self, conn: Any) -> bool:
         if conn.closed:
@@ -55,6 +58,57 @@ class PostgresqlPool(PooledPostgresqlDatabase):
             return self._adapter.is_connection_closed(conn)
         readable, _, _ = select.select([conn], [], [], 0)
         return bool(readable)
+
+    # BEGIN sent with the transaction's first statement.
+    #
+    # peewee sends BEGIN as a statement of its own: one more wait for the server per
+    # transaction, five per account in the workflow's stages. psycopg2 sends a statement as
+    # text (its parameters put in on the client), so "BEGIN; <statement>" is one round trip
+    # that opens the transaction and runs the statement in it, failing as the statement alone
+    # would. A transaction that runs no statement sends neither BEGIN nor COMMIT. A cursor
+    # taken for use outside `execute_sql` (a server-side cursor, a bulk COPY) sends the BEGIN
+    # first on its own, so nothing runs outside the transaction it was opened in.
+
+    def begin(self, isolation_level: Any = None) -> None:
+        if self.is_closed():
+            self.connect()  # as peewee's begin would: the BEGIN belongs to this connection
+        if isolation_level is None:
+            isolation_level = self._isolation_level
+        statement = "BEGIN"
+        if isolation_level:
+            statement += f" TRANSACTION ISOLATION LEVEL {self._adapter.isolation_level_str(isolation_level)}"
+        self._state.pending_begin = (self._state.conn, statement)
+
+    def _take_pending_begin(self) -> str | None:
+        """The BEGIN this thread's transaction has not sent yet, if any (forgotten once taken,
+        and never one left over from an earlier connection)."""
+        pending = getattr(self._state, "pending_begin", None)
+        if pending is None:
+            return None
+        self._state.pending_begin = None
+        connection, statement = pending
+        return statement if connection is self._state.conn else None
+
+    def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
+        if not cursor_options:
+            begin = self._take_pending_begin()
+            if begin is not None:
+                sql = f"{begin}; {sql}"
+        return super()._execute_cursor(sql, params, **cursor_options)  # type: ignore[misc]
+
+    def cursor(self, named_cursor: Any = None) -> Any:
+        begin = self._take_pending_begin()
+        if begin is not None:
+            super().cursor().execute(begin)
+        return super().cursor(named_cursor)
+
+    def commit(self) -> None:
+        if self._take_pending_begin() is None:
+            super().commit()
+
+    def rollback(self) -> None:
+        if self._take_pending_begin() is None:
+            super().rollback()
 
 
 class SqliteFile(peewee.SqliteDatabase):
