@@ -49,21 +49,31 @@ def _noop(step: int):
 
 def _durable(step: int):
     def run(chain_id: int) -> None:
-        with database.connection_context():
+        # The connection handled as kamflow's stage messages handle theirs (one kept per worker
+        # thread on SQLite, the pool's on PostgreSQL, given back with db.release): a floor that
+        # opened an SQLite connection per message would pay what no workflow needs to.
+        if database.is_closed():
+            database.connect()
+        try:
             with database.atomic():
                 current = FloorChain.select(FloorChain.step).where(FloorChain.id == chain_id).scalar()
                 if current != step - 1:
-                    return
-                fields = {"step": step}
-                if step == 1:
-                    fields["started_at"] = utcnow()
-                if step == STEPS:
-                    fields["finished_at"] = utcnow()
-                moved = (
-                    FloorChain.update(**fields)
-                    .where((FloorChain.id == chain_id) & (FloorChain.step == step - 1))
-                    .execute()
-                )
+                    moved = 0
+                else:
+                    fields = {"step": step}
+                    if step == 1:
+                        fields["started_at"] = utcnow()
+                    if step == STEPS:
+                        fields["finished_at"] = utcnow()
+                    moved = (
+                        FloorChain.update(**fields)
+                        .where((FloorChain.id == chain_id) & (FloorChain.step == step - 1))
+                        .execute()
+                    )
+        except BaseException:
+            database.close()
+            raise
+        db.release()
         if moved and step < STEPS:
             broker_setup.send(f"floor_durable_{step + 1}", chain_id)
 
