@@ -9,9 +9,11 @@ activated) finds its purpose sent already and sends nothing.
 
 from __future__ import annotations
 
+import peewee
+
 from shared import account_status, sessions, workflow
 from shared.credentials import CREDENTIALS
-from shared.db import database
+from shared.db import Prepared, database, param
 from shared.models import AuditEvent, CustomerAccount, OutboxEmail
 
 RESEND_ACTION = "credentials.resend"
@@ -24,9 +26,19 @@ class CannotResend(Exception):
     pass
 
 
+#: Its SQL generated once: the send_credentials stage counts for every account.
+_RESENDS = Prepared(
+    lambda: (
+        AuditEvent.select(peewee.fn.COUNT(AuditEvent.id))
+        .where((AuditEvent.account == param("account_id", AuditEvent.account)) & (AuditEvent.action == RESEND_ACTION))
+        .tuples()
+    )
+)
+
+
 def resend_count(account_id: int) -> int:
     """How many resends of the account's credentials were asked for (audit events), 0 if none."""
-    return AuditEvent.select().where((AuditEvent.account == account_id) & (AuditEvent.action == RESEND_ACTION)).count()
+    return _RESENDS.rows(account_id=account_id)[0][0]
 
 
 def credentials_purpose(account_id: int) -> str:
