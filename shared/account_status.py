@@ -6,7 +6,8 @@ source to hold us to it):
   `workflow.TRANSITIONS` first, then makes a conditional UPDATE (`WHERE id = ? AND status =
   <expected>`), and says whether it moved. Two writers racing for the same account (two
   deliveries of a stage, a stage and an operator) cannot both win, and neither overwrites what
-  the other changed, because only the status and the columns named are written.
+  the other changed, because only the status and the columns named are written. Writes
+  that go with a move (a stage's run and attempt) can be made in its statement (`Also`).
 - `send_back` puts an account back at a stage to run it again (an operator's retry, a change of
   parameters, a resend of credentials): one `move`, and the stage runs to re-run made `waiting`
   again. The caller sends the stage after its transaction commits (`send_stage`); when the
@@ -15,8 +16,9 @@ source to hold us to it):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import peewee
 
@@ -26,21 +28,64 @@ from shared.models import CustomerAccount, StageRun, utcnow
 log = logging.getLogger(__name__)
 
 
-def move(account_id: int, expected: str, new: str, *, via: str | None = None, **columns: object) -> bool:
+@dataclasses.dataclass(frozen=True)
+class Also:
+    """Writes made with a move, only if the account moved. On PostgreSQL they are data-modifying
+    CTEs of the move's one statement: one round trip to the server instead of one a statement,
+    and a stage message makes a move with writes of its own every time. `ctes(moved)` builds
+    them, given the move's UPDATE as the CTE `moved` (its RETURNING: the account's `id`, no row
+    if it did not move), with `db.param`s named apart from the move's (`id`, `expected`, `new`,
+    `now`, `column_<name>`). `separately(**values)` makes the same writes as statements of their
+    own, after the move, where the database has no data-modifying CTEs (SQLite). Make one per
+    kind of write, at module level: its statement's SQL is generated once."""
+
+    ctes: Callable[[peewee.CTE], list[peewee.CTE]]
+    separately: Callable[..., object]
+
+
+def move(
+    account_id: int,
+    expected: str,
+    new: str,
+    *,
+    via: str | None = None,
+    also: Also | None = None,
+    also_values: Mapping[str, object] | None = None,
+    **columns: object,
+) -> bool:
     """Move the account from `expected` to `new` if it is still `expected`; returns whether it
     moved. `columns` are written in the same UPDATE (and only then). Raises
     workflow.IllegalTransition for a move the workflow does not allow, before touching anything.
 
     `via`: a status the account passes through inside the caller's transaction, which no one
     else can see (a stage begun and finished in one transaction goes from `pending` through
-    `validating` to the next status): both steps are checked, one UPDATE is made."""
+    `validating` to the next status): both steps are checked, one UPDATE is made.
+
+    `also`: writes that go with the move and are made only if the account moved (a stage's run
+    and attempt recorded), with `also_values` for their parameters; on PostgreSQL in the move's
+    own statement (`Also`)."""
     if via is not None and via != expected:
         workflow.check_transition(expected, via)
         workflow.check_transition(via, new)
     else:
         workflow.check_transition(expected, new)
     values = {f"column_{name}": value for name, value in columns.items()}
-    return bool(_move_statement(tuple(columns))(id=account_id, expected=expected, new=new, now=utcnow(), **values))
+    values.update(id=account_id, expected=expected, new=new, now=utcnow())
+    if also is None:
+        return bool(_move_statement(tuple(columns))(**values))
+    if isinstance(db.database.obj, peewee.PostgresqlDatabase):
+        return bool(_move_also_statement(also, tuple(columns))(**values, **(also_values or {})))
+    if not _move_statement(tuple(columns))(**values):
+        return False
+    also.separately(**(also_values or {}))
+    return True
+
+
+def _move_query(columns: tuple[str, ...]) -> peewee.ModelUpdate:
+    extra = {name: db.param(f"column_{name}", getattr(CustomerAccount, name)) for name in columns}
+    return CustomerAccount.update(
+        status=db.param("new"), updated_at=db.param("now", CustomerAccount.updated_at), **extra
+    ).where((CustomerAccount.id == db.param("id")) & (CustomerAccount.status == db.param("expected")))
 
 
 #: The UPDATE of `move`, per set of extra columns it writes, its SQL generated once (a stage
@@ -51,14 +96,25 @@ _MOVES: dict[tuple[str, ...], Callable[..., int]] = {}
 def _move_statement(columns: tuple[str, ...]) -> Callable[..., int]:
     statement = _MOVES.get(columns)
     if statement is None:
+        statement = _MOVES[columns] = db.prepared_write(lambda: _move_query(columns))
+    return statement
 
-        def build() -> peewee.Update:
-            extra = {name: db.param(f"column_{name}", getattr(CustomerAccount, name)) for name in columns}
-            return CustomerAccount.update(
-                status=db.param("new"), updated_at=db.param("now", CustomerAccount.updated_at), **extra
-            ).where((CustomerAccount.id == db.param("id")) & (CustomerAccount.status == db.param("expected")))
 
-        statement = _MOVES[columns] = db.prepared_write(build)
+#: PostgreSQL: the move and the writes of an `Also` as one statement, per `Also` and set of columns.
+_MOVES_ALSO: dict[tuple[Also, tuple[str, ...]], Callable[..., int]] = {}
+
+
+def _move_also_statement(also: Also, columns: tuple[str, ...]) -> Callable[..., int]:
+    """WITH moved AS (UPDATE customer_account ... RETURNING id), <also's CTEs> SELECT id FROM
+    moved: every CTE runs, and the rows the SELECT returns (its rowcount) say whether it moved."""
+    statement = _MOVES_ALSO.get((also, columns))
+    if statement is None:
+
+        def build() -> peewee.Select:
+            moved = peewee.CTE("moved", _move_query(columns).returning(CustomerAccount.id), columns=["id"])
+            return peewee.Select([moved], [moved.c.id]).with_cte(moved, *also.ctes(moved)).bind(db.database)
+
+        statement = _MOVES_ALSO[(also, columns)] = db.prepared_write(build)
     return statement
 
 

@@ -35,11 +35,17 @@ def _take_query() -> peewee.ModelSelect[CustomerAccount]:
 _TAKE = db.Prepared(_take_query)
 
 
-def _this_run() -> peewee.Expression:
-    return (StageRun.account == db.param("account")) & (StageRun.stage == db.param("stage"))
+def _account(moved: peewee.CTE | None) -> peewee.Node:
+    """The account a statement records for: the one given, or, in a move's statement
+    (account_status.Also, PostgreSQL), the one the move moved (none if it did not)."""
+    return db.param("account") if moved is None else peewee.Select([moved], [moved.c.id])
 
 
-def _count_run_query() -> peewee.ModelUpdate:
+def _this_run(moved: peewee.CTE | None = None) -> peewee.Expression:
+    return (StageRun.account == _account(moved)) & (StageRun.stage == db.param("stage"))
+
+
+def _count_run_query(moved: peewee.CTE | None = None) -> peewee.ModelUpdate:
     return StageRun.update(
         state=db.param("state"),
         attempts=StageRun.attempts + 1,
@@ -47,10 +53,9 @@ def _count_run_query() -> peewee.ModelUpdate:
         finished_at=db.param("finished", StageRun.finished_at),
         error=db.param("error"),
         worker=db.param("worker"),
-    ).where(_this_run())
+    ).where(_this_run(moved))
 
 
-_COUNT_RUN = db.prepared_write(_count_run_query)
 _ATTEMPT_FIELDS = [
     StageAttempt.account,
     StageAttempt.stage,
@@ -74,6 +79,19 @@ def _attempt_values() -> list[peewee.Node]:
     ]
 
 
+def _count_attempt_ctes(moved: peewee.CTE) -> list[peewee.CTE]:
+    """PostgreSQL, in the move's statement: one more attempt counted on the run (an UPDATE whose
+    RETURNING numbers the attempt) and the attempt added to the timeline."""
+    counted = _count_run_query(moved).returning(StageRun.account, StageRun.stage, StageRun.attempts)
+    run = peewee.CTE("run", counted, columns=["account_id", "stage", "attempts"])
+    added = StageAttempt.insert_from(
+        peewee.Select([run], [run.c.account_id, run.c.stage, run.c.attempts, *_attempt_values()]),
+        fields=_ATTEMPT_FIELDS,
+    ).returning()
+    return [run, peewee.CTE("added", added)]
+
+
+_COUNT_RUN = db.prepared_write(_count_run_query)
 _ADD_ATTEMPT = db.prepared_write(
     lambda: StageAttempt.insert_from(
         StageRun.select(StageRun.account, StageRun.stage, StageRun.attempts, *_attempt_values()).where(_this_run()),
@@ -82,36 +100,51 @@ _ADD_ATTEMPT = db.prepared_write(
 )
 
 
-def _count_and_add_query() -> peewee.Insert:
-    """PostgreSQL: _COUNT_RUN and _ADD_ATTEMPT in one statement (the UPDATE in a WITH, its
-    RETURNING numbering the attempt), one round trip instead of two."""
-    counted = _count_run_query().returning(StageRun.account, StageRun.stage, StageRun.attempts)
-    run = peewee.CTE("run", counted, columns=["account_id", "stage", "attempts"])
-    return StageAttempt.insert_from(
-        peewee.Select([run], [run.c.account_id, run.c.stage, run.c.attempts, *_attempt_values()]),
-        fields=_ATTEMPT_FIELDS,
-    ).with_cte(run)
+def _count_attempt_separately(**values: object) -> None:
+    """SQLite: the same, as two statements (INSERT ... SELECT numbers the attempt from the run)."""
+    _COUNT_RUN(**values)
+    _ADD_ATTEMPT(**values)
 
 
-_COUNT_AND_ADD = db.prepared_write(_count_and_add_query)
-_END_RUN = db.prepared_write(
-    lambda: StageRun.update(
-        state=db.param("state"), finished_at=db.param("now", StageRun.finished_at), error=db.param("error")
-    ).where(_this_run())
-)
+#: One more attempt on the stage's run, and the attempt in the timeline, with the account's move.
+_COUNT_ATTEMPT = account_status.Also(_count_attempt_ctes, _count_attempt_separately)
 
 
-def _end_latest_attempt_query() -> peewee.Update:
-    this_stage = (StageAttempt.account == db.param("account")) & (StageAttempt.stage == db.param("stage"))
+def _end_run_query(moved: peewee.CTE | None = None) -> peewee.ModelUpdate:
+    return StageRun.update(
+        state=db.param("state"), finished_at=db.param("ended_at", StageRun.finished_at), error=db.param("error")
+    ).where(_this_run(moved))
+
+
+def _end_latest_attempt_query(moved: peewee.CTE | None = None) -> peewee.ModelUpdate:
+    this_stage = (StageAttempt.account == _account(moved)) & (StageAttempt.stage == db.param("stage"))
     latest = StageAttempt.select(peewee.fn.MAX(StageAttempt.attempt)).where(this_stage)  # a subquery: one statement
     return StageAttempt.update(
         outcome=db.param("outcome"),
         error=db.param("error"),
-        finished_at=peewee.fn.COALESCE(StageAttempt.finished_at, db.param("now", StageAttempt.finished_at)),
+        finished_at=peewee.fn.COALESCE(StageAttempt.finished_at, db.param("ended_at", StageAttempt.finished_at)),
     ).where(this_stage & (StageAttempt.attempt == latest))
 
 
+_END_RUN = db.prepared_write(_end_run_query)
 _END_LATEST_ATTEMPT = db.prepared_write(_end_latest_attempt_query)
+
+
+def _end_ctes(moved: peewee.CTE) -> list[peewee.CTE]:
+    """PostgreSQL, in the move's statement: the run and its latest attempt ended."""
+    return [
+        peewee.CTE("run", _end_run_query(moved).returning()),
+        peewee.CTE("attempt", _end_latest_attempt_query(moved).returning()),
+    ]
+
+
+def _end_separately(**values: object) -> None:
+    _END_RUN(**values)
+    _END_LATEST_ATTEMPT(**values)
+
+
+#: The stage's run and its running attempt ended, with the account's move.
+_END = account_status.Also(_end_ctes, _end_separately)
 
 
 def take(account_id: int, stage_name: str) -> CustomerAccount | None:
@@ -127,27 +160,24 @@ def take(account_id: int, stage_name: str) -> CustomerAccount | None:
     return account if due is not None and due.name == stage_name else None
 
 
-def _move(account: CustomerAccount, stage_name: str, new_status: str, **columns: object) -> bool:
-    """Move the taken account to `new_status`, through the stage's own status when it was not
-    there yet (`pending` through `validating`): one conditional UPDATE."""
-    stage = workflow.stage(stage_name)
-    return account_status.move(account.id, account.status, new_status, via=stage.status, **columns)
-
-
-def _count_attempt(
-    account_id: int,
+def _move_and_count(
+    account: CustomerAccount,
     stage_name: str,
+    new_status: str,
     worker: str,
     started: dt.datetime,
     state: str,
     *,
     error: str | None = None,
     finished: dt.datetime | None = None,
-) -> None:
-    """Count one more attempt on the stage's run and add it to the timeline, numbered from the
-    run's counter in the same statement (INSERT ... SELECT)."""
+    **columns: object,
+) -> bool:
+    """Move the taken account to `new_status` (with `columns`), through the stage's own status
+    when it was not there yet (`pending` through `validating`), and, if it moved, count one more
+    attempt on the stage's run and add it to the timeline, ended in `state` if `finished`: one
+    statement on PostgreSQL. Returns whether it moved (the taken account, locked, always does)."""
     values = {
-        "account": account_id,
+        "account": account.id,
         "stage": stage_name,
         "state": state,
         "error": error,
@@ -155,18 +185,16 @@ def _count_attempt(
         "finished": finished,
         "worker": worker,
     }
-    if isinstance(database.obj, peewee.PostgresqlDatabase):
-        _COUNT_AND_ADD(**values)
-    else:
-        _COUNT_RUN(**values)
-        _ADD_ATTEMPT(**values)
+    stage = workflow.stage(stage_name)
+    return account_status.move(
+        account.id, account.status, new_status, via=stage.status, also=_COUNT_ATTEMPT, also_values=values, **columns
+    )
 
 
 def start(account: CustomerAccount, stage_name: str, worker: str, started: dt.datetime) -> None:
     """In the transaction that took the account: the stage is running (its status, the run and
     a new attempt), for a stage that commits before doing its work outside the database."""
-    _move(account, stage_name, workflow.stage(stage_name).status)
-    _count_attempt(account.id, stage_name, worker, started, workflow.RUNNING)
+    _move_and_count(account, stage_name, workflow.stage(stage_name).status, worker, started, workflow.RUNNING)
 
 
 def conclude(
@@ -184,9 +212,10 @@ def conclude(
     once — the account moved to `new_status` (with `account_fields`), the run and its attempt
     recorded as ended in `run_state`, the webhook event written. Returns the webhook endpoints
     to wake after commit, or None if the account did not move."""
-    if not _move(account, stage_name, new_status, **account_fields):
+    if not _move_and_count(
+        account, stage_name, new_status, worker, started, run_state, error=error, finished=utcnow(), **account_fields
+    ):
         return None
-    _count_attempt(account.id, stage_name, worker, started, run_state, error=error, finished=utcnow())
     # The taken account is current (it is locked), unless this move wrote other columns.
     return webhooks.record_event(account.id, new_status, account=None if account_fields else account)
 
@@ -194,16 +223,15 @@ def conclude(
 def pause(account: CustomerAccount, stage_name: str, worker: str, started: dt.datetime, reason: str) -> None:
     """In the transaction that took the account: the stage cannot proceed yet; it stays due,
     and the reconciler will send it again."""
-    _move(account, stage_name, workflow.stage(stage_name).status)
-    _count_attempt(
-        account.id, stage_name, worker, started, workflow.WAITING, error=reason[:MAX_ERROR_LENGTH], finished=utcnow()
-    )
+    status = workflow.stage(stage_name).status
+    error = reason[:MAX_ERROR_LENGTH]
+    _move_and_count(account, stage_name, status, worker, started, workflow.WAITING, error=error, finished=utcnow())
 
 
 def _close_attempt(account_id: int, stage_name: str, outcome: str, error: str | None, now: dt.datetime) -> None:
     """Record how the stage's latest attempt ended, for the account's timeline. (A give-up
     re-labels the attempt that raised: its outcome is `failed`, not `retrying`.)"""
-    _END_LATEST_ATTEMPT(account=account_id, stage=stage_name, outcome=outcome, error=error, now=now)
+    _END_LATEST_ATTEMPT(account=account_id, stage=stage_name, outcome=outcome, error=error, ended_at=now)
 
 
 def close(
@@ -219,11 +247,19 @@ def close(
     account from the stage's status to `new_status`. Returns the webhook endpoints to wake after
     commit, or None if another run of the same stage got there first."""
     stage = workflow.stage(stage_name)
-    now = utcnow()
-    if not account_status.move(account_id, stage.status, new_status, via=None, **account_fields):
+    ended = {
+        "account": account_id,
+        "stage": stage_name,
+        "state": run_state,
+        "outcome": run_state,
+        "error": error,
+        "ended_at": utcnow(),
+    }
+    moved = account_status.move(
+        account_id, stage.status, new_status, via=None, also=_END, also_values=ended, **account_fields
+    )
+    if not moved:
         return None
-    _END_RUN(account=account_id, stage=stage_name, state=run_state, now=now, error=error)
-    _close_attempt(account_id, stage_name, run_state, error, now)
     return webhooks.record_event(account_id, new_status)
 
 
@@ -278,9 +314,9 @@ def record_rolled_back(
         account = take(account_id, stage_name)
         if account is None:
             return
-        _move(account, stage_name, workflow.stage(stage_name).status)
-        _count_attempt(
-            account_id, stage_name, worker, started, workflow.RETRYING, error=describe_error(error), finished=utcnow()
+        status, described = workflow.stage(stage_name).status, describe_error(error)
+        _move_and_count(
+            account, stage_name, status, worker, started, workflow.RETRYING, error=described, finished=utcnow()
         )
 
 
