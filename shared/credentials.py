@@ -13,6 +13,8 @@ import functools
 from collections.abc import Callable
 from email.message import EmailMessage
 
+import peewee
+
 from shared import access, db, mail
 from shared.config import Settings
 from shared.models import CustomerAccount, OutboxEmail, utcnow
@@ -45,13 +47,27 @@ def claim(
     another live run holds it. (Fixing-advice notices use the same outbox, one row per advice.)"""
     now = utcnow()
     stale = now - dt.timedelta(seconds=_lease_seconds(settings))
-    # One statement: a new row is made claimed; the row an earlier attempt or a racing run made
-    # is claimed if it is pending or its sender's lease has run out, else left as it is.
-    claimed = list(
+    claimed = _CLAIM.rows(
+        account=account.id, purpose=purpose, recipient=recipient or account.email, now=now, stale=stale
+    )
+    if claimed:
+        return claimed[0]
+    outbox = OutboxEmail.get((OutboxEmail.account == account.id) & (OutboxEmail.purpose == purpose))
+    if outbox.state == "sent":
+        return None
+    raise EmailInFlight(f"the {purpose} email of account {account.id} is being sent by another run")
+
+
+def _claim_query() -> peewee.ModelInsert:
+    """One statement: a new row is made claimed; the row an earlier attempt or a racing run made
+    is claimed if it is pending or its sender's lease has run out, else left as it is. Returns
+    the claimed row, without reading it again."""
+    now = db.param("now", OutboxEmail.claimed_at)
+    return (
         OutboxEmail.insert(
-            account=account.id,
-            purpose=purpose,
-            recipient=recipient or account.email,
+            account=db.param("account"),
+            purpose=db.param("purpose"),
+            recipient=db.param("recipient"),
             state="sending",
             claimed_at=now,
             attempts=1,
@@ -64,17 +80,19 @@ def claim(
                 OutboxEmail.attempts: OutboxEmail.attempts + 1,
             },
             where=(OutboxEmail.state == "pending")
-            | ((OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < stale)),
+            | ((OutboxEmail.state == "sending") & (OutboxEmail.claimed_at < db.param("stale", OutboxEmail.claimed_at))),
         )
-        .returning(OutboxEmail)  # the claimed row, without reading it again
-        .execute()
+        .returning(OutboxEmail)
     )
-    if claimed:
-        return claimed[0]
-    outbox = OutboxEmail.get((OutboxEmail.account == account.id) & (OutboxEmail.purpose == purpose))
-    if outbox.state == "sent":
-        return None
-    raise EmailInFlight(f"the {purpose} email of account {account.id} is being sent by another run")
+
+
+# The statements of every credentials email, their SQL generated once (shared.db.Prepared).
+_CLAIM = db.Prepared(_claim_query)  # type: ignore[arg-type]  # an INSERT ... RETURNING gives rows as a SELECT does
+_MARK_SENT = db.prepared_write(
+    lambda: OutboxEmail.update(state="sent", sent_at=db.param("now", OutboxEmail.sent_at), last_error=None).where(
+        OutboxEmail.id == db.param("outbox")
+    )
+)
 
 
 @dataclasses.dataclass
@@ -141,7 +159,7 @@ def mark_sent(outbox: OutboxEmail, settings: Settings) -> None:
 
 
 def _record_sent(outbox: OutboxEmail) -> None:
-    OutboxEmail.update(state="sent", sent_at=utcnow(), last_error=None).where(OutboxEmail.id == outbox.id).execute()
+    _MARK_SENT(outbox=outbox.id, now=utcnow())
 
 
 def _lease_left_s(outbox: OutboxEmail, settings: Settings) -> float:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import peewee
 
-from shared import broker, egress, queues, webhook_signing, webhook_transport, workflow
+from shared import broker, db, egress, queues, webhook_signing, webhook_transport, workflow
 from shared.db import database
 from shared.models import CustomerAccount, StageAttempt, WebhookDelivery, WebhookEndpoint, utcnow
 
@@ -95,11 +95,29 @@ def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
     return [endpoint.secret] + ([previous[0]] if previous else [])
 
 
+def _active() -> peewee.Expression:
+    return WebhookEndpoint.active == True  # noqa: E712
+
+
+# The reads of every final stage (an account reaching an event's status), their SQL generated once.
+_ACTIVE_ENDPOINT = db.Prepared(
+    lambda: (
+        WebhookEndpoint.select().where((WebhookEndpoint.organisation == db.param("organisation")) & _active()).limit(1)
+    )
+)
+_ACCOUNTS_ENDPOINT = db.Prepared(
+    lambda: (
+        WebhookEndpoint.select()
+        .join(CustomerAccount, on=(CustomerAccount.organisation == WebhookEndpoint.organisation))
+        .where((CustomerAccount.id == db.param("account")) & _active())
+        .limit(1)
+    )
+)
+
+
 def active_endpoint(organisation_id: int) -> WebhookEndpoint | None:
     """The organisation's active webhook endpoint, or None when it has registered none."""
-    return WebhookEndpoint.get_or_none(
-        (WebhookEndpoint.organisation == organisation_id) & (WebhookEndpoint.active == True)  # noqa: E712
-    )
+    return _ACTIVE_ENDPOINT.first(organisation=organisation_id)
 
 
 def unregister(organisation_id: int) -> int:
@@ -124,12 +142,7 @@ def record_event(account_id: int, status: str, account: CustomerAccount | None =
     if event is None:
         return []
     if account is None:  # the endpoint first, through the account: most events have none to go to
-        endpoint = (
-            WebhookEndpoint.select()
-            .join(CustomerAccount, on=(CustomerAccount.organisation == WebhookEndpoint.organisation))
-            .where((CustomerAccount.id == account_id) & (WebhookEndpoint.active == True))  # noqa: E712
-            .first()
-        )
+        endpoint = _ACCOUNTS_ENDPOINT.first(account=account_id)
         if endpoint is None:
             return []
         account = CustomerAccount.get_by_id(account_id)
