@@ -6,6 +6,8 @@ the messages it takes.
 
 from __future__ import annotations
 
+import email.policy
+import random
 import smtplib
 import threading
 
@@ -22,6 +24,7 @@ class CountingHandler:
         self.connections = 0
         self.quits = 0
         self.messages: list[str] = []
+        self.contents: list[bytes] = []  # as received
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.connections += 1
@@ -30,6 +33,7 @@ class CountingHandler:
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope.rcpt_tos[0])
+        self.contents.append(envelope.original_content)
         return "250 OK"
 
     async def handle_QUIT(self, server, session, envelope):
@@ -134,3 +138,39 @@ def test_a_kept_connection_lost_mid_message_raises_and_is_not_retried():
         catcher.stop()
     assert errors_seen == []
     assert [m["To"] for m in catcher.messages] == ["first@foundry.example", "third@foundry.example"]
+
+
+def test_the_credentials_email_is_received_byte_for_byte_as_the_email_package_writes_it(relay, monkeypatch):
+    """Headers parsed once per value and the boundary chosen when composing (shared.mail) make an
+    email cheaper to write, never different: the same emails, composed with the stock policy and
+    boundary, arrive identical (their date, message id and random boundary fixed)."""
+    controller, handler = relay
+    url = f"smtp://127.0.0.1:{controller.port}"
+    monkeypatch.setattr(mail, "formatdate", lambda localtime=False: "Thu, 26 Nov 2026 15:00:00 -0000")
+    monkeypatch.setattr(mail, "make_msgid", lambda domain=None: f"<1.2.3@{domain}>")
+    people = [
+        ("kamflow@supplier.example", "claire@foundry.example", "Claire", "Martin Foundry SAS"),
+        ("Kamflow <kamflow@supplier.example>", "zoe@foundry.example", "Zoë", "Société d'Électricité & Gaz <SA>"),
+        ("kamflow@supplier.example", "long@foundry.example", "Jean-François " * 8, "Müller GmbH " * 12),
+    ]
+
+    def send_all():
+        for seed, (mail_from, to, first_name, company) in enumerate(people * 2):  # twice: the kept headers serve
+            random.seed(seed)
+            composed = mail.credentials_message(
+                mail_from=mail_from,
+                to=to,
+                first_name=first_name,
+                company=company,
+                login=to,
+                link="http://127.0.0.1/set-password/x",
+                ttl_hours=72,
+            )
+            mail.send(url, composed)
+
+    assert in_a_thread(send_all) == []
+    monkeypatch.setattr(mail, "_POLICY", email.policy.default)
+    monkeypatch.setattr(mail, "_boundary", lambda *contents: None)  # the generator picks it when sending
+    assert in_a_thread(send_all) == []
+    assert len(handler.contents) == 12
+    assert handler.contents[:6] == handler.contents[6:]
