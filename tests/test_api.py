@@ -45,6 +45,26 @@ def test_same_idempotency_key_with_another_body_is_refused_clearly(api):
     assert count_accounts() == 1
 
 
+def test_a_used_key_answers_as_before_whatever_else_the_request_would_be_refused_for(api, org):
+    """A first request pays no lookup of its key: the key is found where the request cannot go
+    on. Whatever stops it (an unknown KAM, a claim held, the key's own index once the first
+    account gave its claims back), a key used before answers as it did, nothing is created."""
+    first = api.create(account_request(), headers={"Idempotency-Key": "crm-44"})
+    assert first.status_code == 202
+    unknown_kam = api.create(
+        account_request(kam_email="nobody@acme-energy.example"), headers={"Idempotency-Key": "crm-44"}
+    )
+    assert unknown_kam.status_code == 422 and "different body" in unknown_kam.get_json()["message"]
+    with db.database.connection_context():  # as a rejected account does: its claims are given back
+        CustomerAccount.update(email_claim=None, reference_claim=None).execute()
+    again = api.create(account_request(), headers={"Idempotency-Key": "crm-44"})
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    other = api.create(account_request(**{"customer.company": "Another SA"}), headers={"Idempotency-Key": "crm-44"})
+    assert other.status_code == 422 and "different body" in other.get_json()["message"]
+    assert count_accounts() == 1
+
+
 def test_without_a_key_each_post_is_a_new_request(api):
     ids = {
         api.create(

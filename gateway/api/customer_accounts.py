@@ -102,11 +102,15 @@ def create(request_data):
         )
     request_hash = idempotency.fingerprint(request.get_json())
     organisation = g.organisation
-    if key and (record := idempotency.lookup(organisation.id, key)):
-        return _replay(record, request_hash)
+    # A key already used is found where the request cannot go on (an unknown KAM, a claim held,
+    # the key's unique index refusing the write), not read first: a first request, by far the
+    # most common, pays no lookup. Every refusal looks first, so a key used before answers as
+    # it did before anything else is said.
     try:
         kam = accounts.find_kam(organisation, request_data["kam_email"])
     except accounts.UnknownKam:
+        if key and (record := idempotency.lookup(organisation.id, key)):
+            return _replay(record, request_hash)
         abort(
             422,
             message="Unknown KAM.",
