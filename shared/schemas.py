@@ -9,6 +9,7 @@ the database (offered markets, manager forecasts, a login already taken) are in 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -129,11 +130,19 @@ class EmailAddress(fields.String):
         value = super()._deserialize(value, attr, data, **kwargs).strip()
         if len(value) > 254:
             raise ValidationError("Must be at most 254 characters.")
-        try:
-            checked = email_validator.validate_email(value, check_deliverability=False)
-        except email_validator.EmailNotValidError as error:
-            raise ValidationError(f"Not a valid email address: {error}") from None
-        return checked.normalized.lower()
+        return _normalized_email(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalized_email(value: str) -> str:
+    """The address's normal form, or a ValidationError. Remembered (a refusal is not): checking
+    an address (its domain character by character, for IDNA) was a third of loading an account
+    request, and the KAM's address comes back on every request of a CRM."""
+    try:
+        checked = email_validator.validate_email(value, check_deliverability=False)
+    except email_validator.EmailNotValidError as error:
+        raise ValidationError(f"Not a valid email address: {error}") from None
+    return checked.normalized.lower()
 
 
 class UtcDateTime(fields.DateTime):
