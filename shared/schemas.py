@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import email_validator
 import phonenumbers
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing, validate, validates_schema
+from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
 from shared import workflow
 from shared.markets import CATALOGUE, FORECASTS
@@ -348,6 +349,51 @@ class AccountViewSchema(Schema):
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
     links = fields.Nested(LinksSchema)
+
+
+def plain_dumper(schema: Schema) -> Callable[[Mapping[str, Any]], dict]:
+    """`schema.dump` of a dict of plain values (what `accounts.describe` returns), the same
+    output made without marshmallow's per-field machinery: each field's own `_serialize`,
+    nested schemas and lists of them walked the same way. For the answer of every POST, where
+    `dump` took a twentieth of the gateway's time. The schema stays the one description of the
+    view; a schema this cannot follow (dump hooks, defaults, a key read from elsewhere) is dumped
+    by marshmallow itself."""
+    steps = []
+    for name, field in schema.dump_fields.items():
+        if field.dump_default is not missing or not field._CHECK_ATTRIBUTE:
+            return schema.dump
+        inner = None
+        if isinstance(field, fields.Nested) and not field.many:
+            inner = ("one", plain_dumper(field.schema))
+        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested) and not field.inner.many:
+            inner = ("each", plain_dumper(field.inner.schema))
+        steps.append((field.attribute or name, field.data_key or name, field, inner))
+    if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP] or schema.many:
+        return schema.dump
+
+    def dump(obj: Mapping[str, Any]) -> dict:
+        if not isinstance(obj, Mapping):
+            return schema.dump(obj)
+        out = {}
+        for attribute, key, field, inner in steps:
+            if "." in attribute or attribute not in obj:  # marshmallow's path lookup, or a missing key
+                value = field.serialize(attribute, obj, accessor=schema.get_attribute)
+                if value is missing:
+                    continue
+            else:
+                value = obj[attribute]
+                if value is None:
+                    value = field._serialize(None, attribute, obj)
+                elif inner is None:
+                    value = field._serialize(value, attribute, obj)
+                elif inner[0] == "one":
+                    value = inner[1](value)
+                else:
+                    value = [None if each is None else inner[1](each) for each in value]
+            out[key] = value
+        return out
+
+    return dump
 
 
 class AccountListSchema(Schema):

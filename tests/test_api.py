@@ -11,6 +11,7 @@ from support import Api, account_request
 
 from shared import db, organisations
 from shared.models import ApiToken, CustomerAccount, utcnow
+from shared.schemas import AccountViewSchema, plain_dumper
 
 
 def count_accounts() -> int:
@@ -130,6 +131,57 @@ def test_the_accepted_answer_is_the_account_as_read_back(api):
     assert api.get(f"/api/v1/customer-accounts/{answer['id']}").get_json() == answer
     replayed = api.create(body, headers={"Idempotency-Key": "read-back"})
     assert replayed.headers["Idempotent-Replayed"] == "true" and replayed.get_json() == answer
+
+
+def test_the_plain_dump_of_a_view_is_marshmallows():
+    """The 202's body is dumped by `plain_dumper`, not by marshmallow: the same output for
+    every shape of view (nulls, empty and absent lists, nested nulls, reasons, dates)."""
+    now = dt.datetime(2026, 11, 26, 15, 0, 0, 123456)
+    market = {
+        "market": "fr-power",
+        "start_date": dt.date(2026, 11, 26),
+        "end_date": dt.date(2027, 12, 31),
+        "forecasts": ["application", "client"],
+        "max_optimisations": 2,
+        "active": False,
+    }
+    stage = {"name": "validate_customer", "state": "failed", "attempts": 3, "error": "boom"}
+    view = {
+        "id": 7,
+        "status": "rejected",
+        "kam_email": "kam@acme-energy.example",
+        "customer": {
+            "company": "A",
+            "customer_reference": None,
+            "last_name": "L",
+            "first_name": "F",
+            "phone": "+33123456789",
+            "email": "a@b.example",
+            "is_demo": True,
+        },
+        "setup": {"app_access": False, "editor": None},
+        "markets": [market, {**market, "active": True, "start_date": None}],
+        "stages": [
+            {**stage, "started_at": now, "finished_at": now.replace(microsecond=0)},
+            {**stage, "error": None, "started_at": None, "finished_at": None},
+        ],
+        "rejection_reasons": {"customer": ["taken", "again"]},
+        "created_at": now,
+        "updated_at": now.replace(tzinfo=dt.UTC),
+        "links": {"self": "https://crm.example/api/v1/customer-accounts/7"},
+        "not_in_the_view": 1,
+    }
+    schema = AccountViewSchema()
+    dump = plain_dumper(schema)
+    shapes = [
+        view,
+        {**view, "markets": [], "rejection_reasons": None, "setup": None},
+        {key: value for key, value in view.items() if key not in ("stages", "links")},
+        {**view, "markets": [None]},
+    ]
+    for shape in shapes:
+        assert dump(shape) == schema.dump(shape)
+        assert list(dump(shape)) == list(schema.dump(shape))
 
 
 def test_a_tokens_last_use_is_recorded_to_the_minute(api, org):

@@ -10,7 +10,13 @@ from flask_smorest import Blueprint, abort
 from gateway.api.auth import authenticate
 from shared import accounts, claims, dead_letters, idempotency, operations, parameters, resend
 from shared.change_schemas import AccountPatchSchema
-from shared.schemas import AccountListQuerySchema, AccountListSchema, AccountRequestSchema, AccountViewSchema
+from shared.schemas import (
+    AccountListQuerySchema,
+    AccountListSchema,
+    AccountRequestSchema,
+    AccountViewSchema,
+    plain_dumper,
+)
 
 blp = Blueprint(
     "customer_accounts",
@@ -21,6 +27,8 @@ blp = Blueprint(
 blp.before_request(authenticate)
 
 VIEW = AccountViewSchema()
+#: VIEW.dump of a described account, without marshmallow's per-field overhead (the 202's body).
+VIEW_DUMP = plain_dumper(VIEW)
 #: One instance for every request (given a class, webargs builds a schema per request, and each
 #: of its nested schemas again): a fifth of a POST's validation time.
 REQUEST = AccountRequestSchema()
@@ -120,7 +128,7 @@ def create(request_data):
 
     def remember(account):
         """The answer, described from what is being written; with a key, its record to write too."""
-        answer["body"] = VIEW.dump(accounts.describe(account, _base_url()))
+        answer["body"] = VIEW_DUMP(accounts.describe(account, _base_url()))
         if key:
             return idempotency.remember(organisation.id, key, request_hash, 202, answer["body"], account.id)
         return None
