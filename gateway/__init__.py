@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway import metrics
     from gateway.api import customer_accounts, markets, optimisations, webhooks
     from gateway.api.docs import docs, require_caller
-    from gateway.api.rate_limits import authenticated, limit_blueprint, make_limiter
+    from gateway.api.rate_limits import ApiRateLimits, authenticated
     from gateway.health import health
     from gateway.ops import ops
     from gateway.readiness import readiness
@@ -122,12 +122,12 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway.web.wizard import wizard
 
     # The CRM door: JSON, bearer tokens, rate-limited per token (without a valid one, per address).
-    app.config["RATELIMIT_STORAGE_URI"] = settings.redis_url or "memory://"
-    app.config["RATELIMIT_KEY_PREFIX"] = "kamflow-ratelimit"
-    limiter = make_limiter()
-    limiter.init_app(app)
-    for api_blueprint in (customer_accounts.blp, optimisations.blp, markets.blp, webhooks.blp):
-        limit_blueprint(limiter, api_blueprint, settings.api_rate_limit, settings.api_unauthenticated_rate_limit)
+    api_blueprints = (customer_accounts.blp, optimisations.blp, markets.blp, webhooks.blp)
+    rate_limits = ApiRateLimits(
+        settings.redis_url or "memory://", settings.api_rate_limit, settings.api_unauthenticated_rate_limit
+    )
+    rate_limits.init_app(app, api_blueprints)
+    for api_blueprint in api_blueprints:
         api.register_blueprint(api_blueprint)
         csrf.exempt(api_blueprint)  # bearer-token API: no cookies, so no CSRF to forge
     app.before_request(require_caller)  # the OpenAPI document and its page need a caller too
@@ -187,8 +187,8 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
             if code == 429:
                 caller = "this API token" if authenticated() else "your address without a valid API token"
                 payload["message"] = f"Too many requests for {caller}: at most {error.description}."
-                if (limit := limiter.current_limit) is not None:
-                    headers = {**(headers or {}), "Retry-After": str(max(1, int(limit.reset_at - time.time())))}
+                if (refusal := rate_limits.refusal()) is not None:
+                    headers = {**(headers or {}), "Retry-After": str(max(1, int(refusal.reset_at - time.time())))}
             return jsonify(payload), code, headers
         return render_template("error.html", error=error), error.code
 

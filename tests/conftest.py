@@ -112,7 +112,7 @@ def broker(settings):
     db.migrate()
     # Each test starts from an empty broker: queues, heartbeats, worker registry, locks and
     # rate-limit counters of earlier tests would otherwise leak into what this one sees.
-    for pattern in ("dramatiq:*", "kamflow*", "LIMITS:*"):  # LIMITS: Flask-Limiter's counters
+    for pattern in ("dramatiq:*", "kamflow*", "LIMITS:*"):  # LIMITS: the API's rate-limit counters
         for key in broker.client.scan_iter(match=pattern, count=1000):
             broker.client.delete(key)
     yield broker
