@@ -56,9 +56,12 @@ def install_counters() -> None:
     """Count every SQL statement, transaction, connection checkout and Redis round trip, per
     thread, under the label the thread works for."""
     _wrap(peewee.Database, "execute_sql", "sql statements")
+    from shared import db
+
     for cls in (peewee.SqliteDatabase, peewee.PostgresqlDatabase):
-        _wrap(cls, "begin", "transactions")
         _wrap(cls, "_connect", "db connections opened")  # real ones: a pool's checkout is not counted
+    for cls in (peewee.SqliteDatabase, db.PostgresqlPool):  # PostgresqlPool sends BEGIN its own way
+        _wrap(cls, "begin", "transactions")
     _wrap(redis.connection.AbstractConnection, "send_packed_command", "redis round trips")
 
 
