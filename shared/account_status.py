@@ -17,6 +17,7 @@ source to hold us to it):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 
@@ -79,6 +80,18 @@ def move(
         return False
     also.separately(**(also_values or {}))
     return True
+
+
+@functools.cache
+def both(first: Also, second: Also) -> Also:
+    """The writes of `first` and of `second`, with one move (the same `Also` for the same two,
+    so its statement's SQL is generated once); their parameters' names must differ."""
+
+    def separately(**values: object) -> None:
+        first.separately(**values)
+        second.separately(**values)
+
+    return Also(lambda moved: [*first.ctes(moved), *second.ctes(moved)], separately)
 
 
 def _move_query(columns: tuple[str, ...]) -> peewee.ModelUpdate:

@@ -15,7 +15,7 @@ from email.message import EmailMessage
 
 import peewee
 
-from shared import access, db, mail
+from shared import access, account_status, db, mail
 from shared.config import Settings
 from shared.models import CustomerAccount, OutboxEmail, utcnow
 
@@ -88,10 +88,22 @@ def _claim_query() -> peewee.ModelInsert:
 
 # The statements of every credentials email, their SQL generated once (shared.db.Prepared).
 _CLAIM = db.Prepared(_claim_query)  # type: ignore[arg-type]  # an INSERT ... RETURNING gives rows as a SELECT does
-_MARK_SENT = db.prepared_write(
-    lambda: OutboxEmail.update(state="sent", sent_at=db.param("now", OutboxEmail.sent_at), last_error=None).where(
-        OutboxEmail.id == db.param("outbox")
+
+
+def _mark_sent_query(moved: peewee.CTE | None = None) -> peewee.ModelUpdate:
+    """The outbox row marked sent; in a move's statement (PostgreSQL), if the account moved."""
+    sent = OutboxEmail.id == db.param("outbox")
+    if moved is not None:
+        sent &= peewee.fn.EXISTS(peewee.Select([moved], [moved.c.id]))
+    return OutboxEmail.update(state="sent", sent_at=db.param("sent_at", OutboxEmail.sent_at), last_error=None).where(
+        sent
     )
+
+
+_MARK_SENT = db.prepared_write(_mark_sent_query)
+#: The email recorded as sent with the move that settles its stage: one statement on PostgreSQL.
+_SENT_WITH_MOVE = account_status.Also(
+    lambda moved: [peewee.CTE("sent", _mark_sent_query(moved).returning())], _MARK_SENT
 )
 
 
@@ -114,6 +126,9 @@ class CredentialsEmail:
 
     def record(self) -> None:
         _record_sent(self.outbox)
+
+    def recording(self) -> tuple[account_status.Also, dict[str, object]]:
+        return _SENT_WITH_MOVE, {"outbox": self.outbox.id, "sent_at": utcnow()}
 
     def record_within_s(self) -> float:
         return _lease_left_s(self.outbox, self.settings)
@@ -159,7 +174,7 @@ def mark_sent(outbox: OutboxEmail, settings: Settings) -> None:
 
 
 def _record_sent(outbox: OutboxEmail) -> None:
-    _MARK_SENT(outbox=outbox.id, now=utcnow())
+    _MARK_SENT(outbox=outbox.id, sent_at=utcnow())
 
 
 def _lease_left_s(outbox: OutboxEmail, settings: Settings) -> float:

@@ -16,6 +16,7 @@ workers cannot both hand on).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import peewee
 
@@ -241,11 +242,13 @@ def close(
     new_status: str,
     *,
     error: str | None = None,
+    recorded: tuple[account_status.Also, Mapping[str, object]] | None = None,
     **account_fields: object,
 ) -> list[int] | None:
     """In the caller's transaction: close the stage's running attempt and its run, and move the
     account from the stage's status to `new_status`. Returns the webhook endpoints to wake after
-    commit, or None if another run of the same stage got there first."""
+    commit, or None if another run of the same stage got there first. `recorded`: more writes
+    made with the move, and their values (an effect's record, see workers.stage_actor)."""
     stage = workflow.stage(stage_name)
     ended = {
         "account": account_id,
@@ -255,8 +258,11 @@ def close(
         "error": error,
         "ended_at": utcnow(),
     }
+    also: account_status.Also = _END
+    if recorded is not None:
+        also, ended = account_status.both(_END, recorded[0]), {**ended, **recorded[1]}
     moved = account_status.move(
-        account_id, stage.status, new_status, via=None, also=_END, also_values=ended, **account_fields
+        account_id, stage.status, new_status, via=None, also=also, also_values=ended, **account_fields
     )
     if not moved:
         return None
@@ -274,7 +280,7 @@ def _settle(
 ) -> bool:
     """`close` in a transaction of its own, then wake the webhook endpoints."""
     with database.atomic():
-        endpoints = close(account_id, stage_name, run_state, new_status, error=error, **account_fields)
+        endpoints = close(account_id, stage_name, run_state, new_status, error=error, recorded=None, **account_fields)
     webhooks.wake(endpoints or [])
     return endpoints is not None
 

@@ -27,8 +27,8 @@ import dramatiq
 import peewee
 from dramatiq import Middleware
 
+from shared import account_status, db, stage_runs, webhooks, workflow
 from shared import broker as broker_setup
-from shared import db, stage_runs, webhooks, workflow
 from shared.config import Settings
 from shared.db import database
 from shared.models import CustomerAccount, utcnow
@@ -48,7 +48,11 @@ class Effect(Protocol):
         transaction that records the failure)."""
 
     def record(self) -> None:
-        """It happened: write so (in the transaction that settles the stage)."""
+        """It happened: write so, by itself (when the move that settles the stage did not)."""
+
+    def recording(self) -> tuple[account_status.Also, dict[str, object]]:
+        """The same write and its values, made with the move that settles the stage if the
+        account moves (in the move's statement on PostgreSQL: one round trip fewer)."""
 
     def record_within_s(self) -> float:
         """For how long recording may be retried through a database outage: past that,
@@ -202,8 +206,12 @@ def _perform(effect: Effect, account: CustomerAccount, stage_name: str) -> list[
 
     def record_and_settle():
         with stage_transaction():
-            effect.record()
-            return stage_runs.close(account.id, stage_name, workflow.DONE, workflow.status_after(stage_name))
+            endpoints = stage_runs.close(
+                account.id, stage_name, workflow.DONE, workflow.status_after(stage_name), recorded=effect.recording()
+            )
+            if endpoints is None:
+                effect.record()  # the account did not move, so the move did not record it: recorded all the same
+            return endpoints
 
     try:
         return db.record_done(record_and_settle, within_s=effect.record_within_s())
