@@ -96,7 +96,8 @@ class Settings:
     log_format: str = "text"
     log_level: str = "INFO"
 
-    #: Requests per API token (Flask-Limiter notation), shared by all gateway processes.
+    #: Requests per API token (the `limits` library's notation: "600 per minute", several with ";"),
+    #: shared by all gateway processes.
     api_rate_limit: str = "600 per minute"
     #: API requests without a valid token, per client address (a new random token each time
     #: must not mean a new bucket each time).
