@@ -35,20 +35,41 @@ def _holder_message(field: str, company: str, account_id: int, status: str) -> s
     return f"Customer account {account_id} ({company}, {status}) already has this {field}."
 
 
+def _account_holds(
+    account: type[CustomerAccount], email: object, organisation_id: object, reference: object
+) -> peewee.Expression:
+    """An account holds the email in any organisation, the reference in its own."""
+    return (account.email_claim == email) | (
+        (account.organisation == organisation_id) & (account.reference_claim == reference)
+    )
+
+
 def _holders_query() -> peewee.SelectBase:
     account = CustomerAccount
     no = peewee.SQL("NULL")
     holders = account.select(
         account.id, account.organisation, account.company, account.status, account.email_claim, account.reference_claim
     ).where(
-        (account.email_claim == param("email", account.email_claim))
-        | (
-            (account.organisation == param("organisation_id", account.organisation))
-            & (account.reference_claim == param("reference", account.reference_claim))
+        _account_holds(
+            account,
+            param("email", account.email_claim),
+            param("organisation_id", account.organisation),
+            param("reference", account.reference_claim),
         )
     )
     logins = User.select(no, no, no, no, User.email, no).where(User.email == param("email", User.email))
     return holders.union_all(logins).tuples()
+
+
+def free(email: peewee.Node, organisation_id: peewee.Node, reference: peewee.Node) -> peewee.Expression:
+    """The SQL condition "no account or login holds the email or the reference" (find_holders
+    finds nothing), for a statement that needs only the answer (shared.accounts.check_request);
+    the arguments are its values (`shared.db.param`s). A missing value is NULL, which nothing holds."""
+    login = User.alias("login")
+    one = peewee.SQL("1")
+    held = CustomerAccount.select(one).where(_account_holds(CustomerAccount, email, organisation_id, reference))
+    logins = login.select(one).where(login.email == email)
+    return ~peewee.fn.EXISTS(held) & ~peewee.fn.EXISTS(logins)
 
 
 _HOLDERS = Prepared(_holders_query)

@@ -330,10 +330,18 @@ def insert(model: type[peewee.Model], rows: list[dict]) -> Any:
 M = TypeVar("M", bound=peewee.Model)
 
 
+def next_id(model: type[peewee.Model]) -> peewee.Node:
+    """PostgreSQL: the SQL taking a new id from `model`'s table's sequence, for a statement that
+    takes it alongside reading something else (`insert_with` then writes with it)."""
+    key = model._meta.primary_key.column_name  # type: ignore[union-attr]
+    return peewee.fn.nextval(peewee.fn.pg_get_serial_sequence(model._meta.table_name, key))
+
+
 def insert_with(new: M, related: Callable[[M], list[peewee.Model]]) -> M:
     """Write `new` (an unsaved model instance) and the unsaved instances `related(new)` returns
     once `new` has its id (an account's markets, stage runs, audit event...), all or nothing,
-    each table's rows in one INSERT. Returns `new`, its id set.
+    each table's rows in one INSERT. Returns `new`, its id set. On PostgreSQL `new` may come
+    with its id already taken (`next_id`).
 
     PostgreSQL: the id from the table's sequence, then one statement, a WITH of one INSERT per
     table (atomic by itself): two round trips to the server where a transaction with an INSERT a
@@ -347,10 +355,11 @@ def insert_with(new: M, related: Callable[[M], list[peewee.Model]]) -> M:
             for table, rows in _by_table(related(new)):
                 insert(table, rows)
     else:
-        table_name, key = model._meta.table_name, model._meta.primary_key.column_name  # type: ignore[union-attr]
-        new._pk = database.execute_sql(  # type: ignore[attr-defined]
-            "SELECT nextval(pg_get_serial_sequence(%s, %s))", (table_name, key)
-        ).fetchone()[0]
+        if new._pk is None:  # type: ignore[attr-defined]
+            table_name, key = model._meta.table_name, model._meta.primary_key.column_name  # type: ignore[union-attr]
+            new._pk = database.execute_sql(  # type: ignore[attr-defined]
+                "SELECT nextval(pg_get_serial_sequence(%s, %s))", (table_name, key)
+            ).fetchone()[0]
         writes: list[tuple[type[peewee.Model], list[dict]]] = [(model, [new.__data__]), *_by_table(related(new))]
         parts = [_insert_sql(table, tuple(rows[0]), len(rows), False) for table, rows in writes]
         statements = [statement for statement, _ in parts]

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import threading
 
+import peewee
 import pytest
 from support import Api, account_request
 
-from shared import accounts, db, organisations
+from shared import accounts, claims, db, organisations
 from shared.models import CustomerAccount
 
 pytestmark = pytest.mark.usefixtures("worker")
@@ -119,3 +120,26 @@ def test_two_concurrent_posts_of_one_customer_accept_one_and_refuse_the_other_na
         assert refused["existing_account"]["id"] == winner
         assert f"Customer account {winner}" in refused["message"]
     assert len(stored_emails()) == 1
+
+
+def test_the_accept_check_finds_the_claims_free_exactly_when_find_holders_finds_no_holder(api, org):
+    """A POST reads its KAM and its claims in one statement (accounts.check_request): it must
+    agree with claims.find_holders, and on PostgreSQL take an id only for a request that goes on."""
+    assert api.create(account_request()).status_code == 202
+    organisation = org["organisation"]
+    postgres = isinstance(db.database.obj, peewee.PostgresqlDatabase)
+    cases = [
+        {"email": "new.one@foundry.example", "customer_reference": "NEW-1"},
+        {"email": "claire.martin@foundry.example", "customer_reference": "NEW-2"},  # an account's email
+        {"email": "new.two@foundry.example", "customer_reference": "FR-000123"},  # its reference
+        {"email": "kam@acme-energy.example", "customer_reference": None},  # a login
+        {"email": "new.three@foundry.example", "customer_reference": ""},
+    ]
+    with db.database.connection_context():
+        for customer in cases:
+            checked = accounts.check_request(organisation, "kam@acme-energy.example", customer)
+            assert checked.kam.email == "kam@acme-energy.example"
+            assert checked.claims_free == (claims.find_holders(organisation.id, customer) is None), customer
+            assert (checked.account_id is not None) == (postgres and checked.claims_free), customer
+        with pytest.raises(accounts.UnknownKam):
+            accounts.check_request(organisation, "nobody@acme-energy.example", cases[0])

@@ -115,7 +115,7 @@ def create(request_data):
     # most common, pays no lookup. Every refusal looks first, so a key used before answers as
     # it did before anything else is said.
     try:
-        kam = accounts.find_kam(organisation, request_data["kam_email"])
+        checked = accounts.check_request(organisation, request_data["kam_email"], request_data["customer"])
     except accounts.UnknownKam:
         if key and (record := idempotency.lookup(organisation.id, key)):
             return _replay(record, request_hash)
@@ -134,7 +134,9 @@ def create(request_data):
         return None
 
     try:
-        accounts.create_account(organisation, kam, request_data, actor=_actor(), remember=remember)
+        accounts.create_account(
+            organisation, checked.kam, request_data, actor=_actor(), remember=remember, checked=checked
+        )
     except claims.IdentityTaken as taken:
         # The same key sent twice at once: the first request holds the claims, answer as it did.
         if key and (record := idempotency.lookup(organisation.id, key)):
