@@ -40,25 +40,52 @@ class EmailInFlight(Exception):
     died with it, in which case the claim can be taken over once its lease has run out."""
 
 
+#: A purpose computed by the database for the account, in the statement that claims the email:
+#: SQL built of the account's id (the parameter `account`), e.g. shared.resend.credentials_purpose.
+PurposeOf = Callable[[], peewee.Node]
+
+
 def claim(
-    account: CustomerAccount, purpose: str, settings: Settings, recipient: str | None = None
+    account: CustomerAccount, purpose: str | PurposeOf, settings: Settings, recipient: str | None = None
 ) -> OutboxEmail | None:
     """Take the outbox row for sending; None if it is sent already. Raises EmailInFlight if
     another live run holds it. (Fixing-advice notices use the same outbox, one row per advice.)"""
     now = utcnow()
     stale = now - dt.timedelta(seconds=_lease_seconds(settings))
-    claimed = _CLAIM.rows(
-        account=account.id, purpose=purpose, recipient=recipient or account.email, now=now, stale=stale
-    )
+    claim_row, find_row = _claim_statements(_given_purpose if isinstance(purpose, str) else purpose)
+    values = {"account": account.id, "purpose": purpose if isinstance(purpose, str) else None}
+    claimed = claim_row.rows(**values, recipient=recipient or account.email, now=now, stale=stale)
     if claimed:
         return claimed[0]
-    outbox = OutboxEmail.get((OutboxEmail.account == account.id) & (OutboxEmail.purpose == purpose))
+    outbox = find_row.first(**values)
+    if outbox is None:
+        raise peewee.DoesNotExist(f"no {purpose} email of account {account.id}")
     if outbox.state == "sent":
         return None
-    raise EmailInFlight(f"the {purpose} email of account {account.id} is being sent by another run")
+    raise EmailInFlight(f"the {outbox.purpose} email of account {account.id} is being sent by another run")
 
 
-def _claim_query() -> peewee.ModelInsert:
+def _given_purpose() -> peewee.Node:
+    return db.param("purpose")
+
+
+@functools.cache
+def _claim_statements(purpose: PurposeOf) -> tuple[db.Prepared, db.Prepared]:
+    """The claim (see `_claim_query`) and the read of the row it left as it was, for a kind of
+    purpose, their SQL generated once (shared.db.Prepared)."""
+    # An INSERT ... RETURNING gives rows as a SELECT does.
+    claim_row = db.Prepared(lambda: _claim_query(purpose()))  # type: ignore[arg-type, return-value]
+    find_row = db.Prepared(
+        lambda: (
+            OutboxEmail.select()
+            .where((OutboxEmail.account == db.param("account")) & (OutboxEmail.purpose == purpose()))
+            .limit(1)
+        )
+    )
+    return claim_row, find_row
+
+
+def _claim_query(purpose: peewee.Node) -> peewee.ModelInsert:
     """One statement: a new row is made claimed; the row an earlier attempt or a racing run made
     is claimed if it is pending or its sender's lease has run out, else left as it is. Returns
     the claimed row, without reading it again."""
@@ -66,7 +93,7 @@ def _claim_query() -> peewee.ModelInsert:
     return (
         OutboxEmail.insert(
             account=db.param("account"),
-            purpose=db.param("purpose"),
+            purpose=purpose,
             recipient=db.param("recipient"),
             state="sending",
             claimed_at=now,
@@ -84,10 +111,6 @@ def _claim_query() -> peewee.ModelInsert:
         )
         .returning(OutboxEmail)
     )
-
-
-# The statements of every credentials email, their SQL generated once (shared.db.Prepared).
-_CLAIM = db.Prepared(_claim_query)  # type: ignore[arg-type]  # an INSERT ... RETURNING gives rows as a SELECT does
 
 
 def _mark_sent_query(moved: peewee.CTE | None = None) -> peewee.ModelUpdate:
@@ -135,7 +158,7 @@ class CredentialsEmail:
 
 
 def prepare_credentials(
-    account: CustomerAccount, settings: Settings, purpose: str = CREDENTIALS
+    account: CustomerAccount, settings: Settings, purpose: str | PurposeOf = CREDENTIALS
 ) -> CredentialsEmail | None:
     """Claim the email and issue a fresh set-password link for it, in the caller's transaction;
     None if it was sent already. Raises EmailInFlight if another live run holds it. Send it

@@ -26,26 +26,29 @@ class CannotResend(Exception):
     pass
 
 
-#: Its SQL generated once: the send_credentials stage counts for every account.
-_RESENDS = Prepared(
-    lambda: (
-        AuditEvent.select(peewee.fn.COUNT(AuditEvent.id))
-        .where((AuditEvent.account == param("account_id", AuditEvent.account)) & (AuditEvent.action == RESEND_ACTION))
-        .tuples()
+def _resends() -> peewee.ModelSelect[AuditEvent]:
+    """How many resends of the account's credentials were asked for (audit events), as SQL."""
+    return AuditEvent.select(peewee.fn.COUNT(AuditEvent.id)).where(
+        (AuditEvent.account == param("account", AuditEvent.account)) & (AuditEvent.action == RESEND_ACTION)
     )
-)
+
+
+#: Its SQL generated once: the account page shows it.
+_RESENDS = Prepared(lambda: _resends().tuples())
 
 
 def resend_count(account_id: int) -> int:
     """How many resends of the account's credentials were asked for (audit events), 0 if none."""
-    return _RESENDS.rows(account_id=account_id)[0][0]
+    return _RESENDS.rows(account=account_id)[0][0]
 
 
-def credentials_purpose(account_id: int) -> str:
-    """The purpose the send_credentials stage sends under now: "credentials" for the first email,
+def credentials_purpose() -> peewee.Node:
+    """The purpose the send_credentials stage sends under now, as SQL of the account (a parameter
+    `account`), computed by the statement that claims the email (shared.credentials.claim): one
+    round trip fewer than counting first. "credentials" for the first email,
     "credentials-resend-N" after the N-th resend was asked for."""
-    count = resend_count(account_id)
-    return CREDENTIALS if count == 0 else f"{CREDENTIALS}-resend-{count}"
+    numbered = peewee.Value(f"{CREDENTIALS}-resend-").concat(peewee.fn.NULLIF(_resends(), 0).cast("TEXT"))
+    return peewee.fn.COALESCE(numbered, CREDENTIALS)  # no resend: NULLIF gives NULL, and so does the ||
 
 
 def request_resend(account: CustomerAccount, actor: str) -> int:

@@ -11,7 +11,7 @@ STAGE = "send_credentials"
 def run(account: CustomerAccount, settings: Settings) -> Outcome:
     try:
         # The first email, or the N-th resend a KAM asked for: each purpose is sent once.
-        email = credentials.prepare_credentials(account, settings, purpose=resend.credentials_purpose(account.id))
+        email = credentials.prepare_credentials(account, settings, purpose=resend.credentials_purpose)
     except credentials.EmailInFlight as busy:
         return Outcome.wait(str(busy))
     return Outcome.done(email)  # None: sent already, done without sending
