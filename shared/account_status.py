@@ -44,6 +44,17 @@ class Also:
     separately: Callable[..., object]
 
 
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """Values read with a move, of the account it moved (where its webhook events go). On
+    PostgreSQL they are columns of the move's one statement, after the moved id: one round trip
+    fewer. `columns(account)` builds them, given the account's id as SQL: the CTE `moved`'s id
+    there, the parameter `id` in the SELECT of their own that reads them after the move
+    elsewhere (SQLite). Make one per kind of read, at module level, as an `Also`."""
+
+    columns: Callable[[peewee.Node], list[peewee.Node]]
+
+
 def move(
     account_id: int,
     expected: str,
@@ -65,6 +76,35 @@ def move(
     `also`: writes that go with the move and are made only if the account moved (a stage's run
     and attempt recorded), with `also_values` for their parameters; on PostgreSQL in the move's
     own statement (`Also`)."""
+    return _move(account_id, expected, new, via, also, also_values, None, columns) is not None
+
+
+def move_reading(
+    account_id: int,
+    expected: str,
+    new: str,
+    *,
+    via: str | None,
+    also: Also | None,
+    also_values: Mapping[str, object] | None,
+    reading: Reading | None,
+    **columns: object,
+) -> tuple | None:
+    """`move`, returning None if the account did not move, else the values of `reading` for it
+    (in the move's statement on PostgreSQL); an empty tuple without one."""
+    return _move(account_id, expected, new, via, also, also_values, reading, columns)
+
+
+def _move(
+    account_id: int,
+    expected: str,
+    new: str,
+    via: str | None,
+    also: Also | None,
+    also_values: Mapping[str, object] | None,
+    reading: Reading | None,
+    columns: Mapping[str, object],
+) -> tuple | None:
     if via is not None and via != expected:
         workflow.check_transition(expected, via)
         workflow.check_transition(via, new)
@@ -72,14 +112,21 @@ def move(
         workflow.check_transition(expected, new)
     values = {f"column_{name}": value for name, value in columns.items()}
     values.update(id=account_id, expected=expected, new=new, now=utcnow())
-    if also is None:
-        return bool(_move_statement(tuple(columns))(**values))
+    if also is None and reading is None:
+        return () if _move_statement(tuple(columns))(**values) else None
     if isinstance(db.database.obj, peewee.PostgresqlDatabase):
-        return bool(_move_also_statement(also, tuple(columns))(**values, **(also_values or {})))
+        statement = _move_also_statement(also or _NOTHING, reading, tuple(columns))
+        rows = statement.rows(**values, **(also_values or {}))
+        return tuple(rows[0][1:]) if rows else None
     if not _move_statement(tuple(columns))(**values):
-        return False
-    also.separately(**(also_values or {}))
-    return True
+        return None
+    if also is not None:
+        also.separately(**(also_values or {}))
+    return () if reading is None else tuple(_read_statement(reading).rows(id=account_id)[0])
+
+
+#: No writes with the move (a move that only reads with it).
+_NOTHING = Also(lambda moved: [], lambda **values: None)
 
 
 @functools.cache
@@ -113,22 +160,33 @@ def _move_statement(columns: tuple[str, ...]) -> Callable[..., int]:
     return statement
 
 
-#: PostgreSQL: the move and the writes of an `Also` as one statement, per `Also` and set of columns.
-_MOVES_ALSO: dict[tuple[Also, tuple[str, ...]], Callable[..., int]] = {}
+#: PostgreSQL: the move, the writes of an `Also` and the values of a `Reading` as one statement,
+#: per `Also`, `Reading` and set of columns.
+_MOVES_ALSO: dict[tuple[Also, Reading | None, tuple[str, ...]], db.Prepared] = {}
 
 
-def _move_also_statement(also: Also, columns: tuple[str, ...]) -> Callable[..., int]:
-    """WITH moved AS (UPDATE customer_account ... RETURNING id), <also's CTEs> SELECT id FROM
-    moved: every CTE runs, and the rows the SELECT returns (its rowcount) say whether it moved."""
-    statement = _MOVES_ALSO.get((also, columns))
+def _move_also_statement(also: Also, reading: Reading | None, columns: tuple[str, ...]) -> db.Prepared:
+    """WITH moved AS (UPDATE customer_account ... RETURNING id), <also's CTEs> SELECT id,
+    <reading's columns> FROM moved: every CTE runs, and the row the SELECT returns (none if the
+    account did not move) says whether it moved."""
+    key = (also, reading, columns)
+    statement = _MOVES_ALSO.get(key)
     if statement is None:
 
         def build() -> peewee.Select:
             moved = peewee.CTE("moved", _move_query(columns).returning(CustomerAccount.id), columns=["id"])
-            return peewee.Select([moved], [moved.c.id]).with_cte(moved, *also.ctes(moved)).bind(db.database)
+            read = reading.columns(moved.c.id) if reading is not None else []
+            query = peewee.Select([moved], [moved.c.id, *read]).with_cte(moved, *also.ctes(moved))
+            return query.tuples().bind(db.database)
 
-        statement = _MOVES_ALSO[(also, columns)] = db.prepared_write(build)
+        statement = _MOVES_ALSO[key] = db.Prepared(build)
     return statement
+
+
+@functools.cache
+def _read_statement(reading: Reading) -> db.Prepared:
+    """Where the move's statement cannot read (SQLite): the values of `reading` by themselves."""
+    return db.Prepared(lambda: peewee.Select(columns=reading.columns(db.param("id"))).tuples().bind(db.database))
 
 
 def send_back(account_id: int, expected: str, stages: Iterable[str]) -> bool:

@@ -172,11 +172,12 @@ def _move_and_count(
     error: str | None = None,
     finished: dt.datetime | None = None,
     **columns: object,
-) -> bool:
+) -> tuple | None:
     """Move the taken account to `new_status` (with `columns`), through the stage's own status
     when it was not there yet (`pending` through `validating`), and, if it moved, count one more
     attempt on the stage's run and add it to the timeline, ended in `state` if `finished`: one
-    statement on PostgreSQL. Returns whether it moved (the taken account, locked, always does)."""
+    statement on PostgreSQL. Returns None if it did not move (the taken account, locked, always
+    does), else what `webhooks.reading(new_status)` reads with the move."""
     values = {
         "account": account.id,
         "stage": stage_name,
@@ -187,8 +188,15 @@ def _move_and_count(
         "worker": worker,
     }
     stage = workflow.stage(stage_name)
-    return account_status.move(
-        account.id, account.status, new_status, via=stage.status, also=_COUNT_ATTEMPT, also_values=values, **columns
+    return account_status.move_reading(
+        account.id,
+        account.status,
+        new_status,
+        via=stage.status,
+        also=_COUNT_ATTEMPT,
+        also_values=values,
+        reading=webhooks.reading(new_status),
+        **columns,
     )
 
 
@@ -213,12 +221,15 @@ def conclude(
     once — the account moved to `new_status` (with `account_fields`), the run and its attempt
     recorded as ended in `run_state`, the webhook event written. Returns the webhook endpoints
     to wake after commit, or None if the account did not move."""
-    if not _move_and_count(
+    read = _move_and_count(
         account, stage_name, new_status, worker, started, run_state, error=error, finished=utcnow(), **account_fields
-    ):
+    )
+    if read is None:
         return None
     # The taken account is current (it is locked), unless this move wrote other columns.
-    return webhooks.record_event(account.id, new_status, account=None if account_fields else account)
+    return webhooks.record_event(
+        account.id, new_status, read[0] if read else None, account=None if account_fields else account
+    )
 
 
 def pause(account: CustomerAccount, stage_name: str, worker: str, started: dt.datetime, reason: str) -> None:
@@ -261,12 +272,19 @@ def close(
     also: account_status.Also = _END
     if recorded is not None:
         also, ended = account_status.both(_END, recorded[0]), {**ended, **recorded[1]}
-    moved = account_status.move(
-        account_id, stage.status, new_status, via=None, also=also, also_values=ended, **account_fields
+    read = account_status.move_reading(
+        account_id,
+        stage.status,
+        new_status,
+        via=None,
+        also=also,
+        also_values=ended,
+        reading=webhooks.reading(new_status),
+        **account_fields,
     )
-    if not moved:
+    if read is None:
         return None
-    return webhooks.record_event(account_id, new_status)
+    return webhooks.record_event(account_id, new_status, read[0] if read else None)
 
 
 def _settle(

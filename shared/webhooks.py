@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import peewee
 
-from shared import broker, db, egress, queues, webhook_signing, webhook_transport, workflow
+from shared import account_status, broker, db, egress, queues, webhook_signing, webhook_transport, workflow
 from shared.db import database
 from shared.models import CustomerAccount, StageAttempt, WebhookDelivery, WebhookEndpoint, utcnow
 
@@ -99,20 +99,26 @@ def _active() -> peewee.Expression:
     return WebhookEndpoint.active == True  # noqa: E712
 
 
-# The reads of every final stage (an account reaching an event's status), their SQL generated once.
 _ACTIVE_ENDPOINT = db.Prepared(
     lambda: (
         WebhookEndpoint.select().where((WebhookEndpoint.organisation == db.param("organisation")) & _active()).limit(1)
     )
 )
-_ACCOUNTS_ENDPOINT = db.Prepared(
-    lambda: (
-        WebhookEndpoint.select()
-        .join(CustomerAccount, on=(CustomerAccount.organisation == WebhookEndpoint.organisation))
-        .where((CustomerAccount.id == db.param("account")) & _active())
+
+
+def _endpoint_of(account: peewee.Node) -> peewee.Node:
+    """The id of the active endpoint of the account's organisation, NULL if it has none (SQL)."""
+    organisation = CustomerAccount.select(CustomerAccount.organisation).where(CustomerAccount.id == account)
+    return (
+        WebhookEndpoint.select(WebhookEndpoint.id)
+        .where((WebhookEndpoint.organisation == organisation) & _active())
         .limit(1)
     )
-)
+
+
+#: Where an account's event goes, read with the move that brings it to an event's status
+#: (shared.stage_runs): in the move's statement on PostgreSQL, as most events have no endpoint.
+ENDPOINT = account_status.Reading(lambda account: [_endpoint_of(account)])
 
 
 def active_endpoint(organisation_id: int) -> WebhookEndpoint | None:
@@ -134,25 +140,26 @@ def unregister(organisation_id: int) -> int:
         return WebhookEndpoint.update(active=False).where(WebhookEndpoint.organisation == organisation_id).execute()
 
 
-def record_event(account_id: int, status: str, account: CustomerAccount | None = None) -> list[int]:
+def reading(status: str) -> account_status.Reading | None:
+    """What to read with a move to `status` for `record_event`: ENDPOINT for an event's status."""
+    return ENDPOINT if status in EVENTS else None
+
+
+def record_event(
+    account_id: int, status: str, endpoint_id: int | None, account: CustomerAccount | None = None
+) -> list[int]:
     """Write the deliveries for an account reaching `status`; call inside the transaction that
-    moved it. Returns the endpoint ids to wake up after commit. `account`: the account as it is
-    in this transaction, when the caller has it (else it is read)."""
+    moved it. Returns the endpoint ids to wake up after commit. `endpoint_id`: the active
+    endpoint of the account's organisation, read with the move (ENDPOINT), None if it has none.
+    `account`: the account as it is in this transaction, when the caller has it (else it is read)."""
     event = EVENTS.get(status)
-    if event is None:
+    if event is None or endpoint_id is None:
         return []
-    if account is None:  # the endpoint first, through the account: most events have none to go to
-        endpoint = _ACCOUNTS_ENDPOINT.first(account=account_id)
-        if endpoint is None:
-            return []
+    if account is None:
         account = CustomerAccount.get_by_id(account_id)
-    else:
-        endpoint = active_endpoint(account.organisation_id)
-        if endpoint is None:
-            return []
     if status == workflow.ACTIVE and _was_active_before(account_id):
         return []  # active again after a resend or an edit: the account did not *become* active
-    _hold_order(endpoint.id)
+    _hold_order(endpoint_id)
     delivery_id = uuid.uuid4()
     payload = {
         "id": str(delivery_id),
@@ -167,8 +174,10 @@ def record_event(account_id: int, status: str, account: CustomerAccount | None =
             "links": {"self": f"/api/v1/customer-accounts/{account.id}"},
         },
     }
-    WebhookDelivery.create(delivery_id=delivery_id, endpoint=endpoint, account=account_id, event=event, payload=payload)
-    return [endpoint.id]
+    WebhookDelivery.create(
+        delivery_id=delivery_id, endpoint=endpoint_id, account=account_id, event=event, payload=payload
+    )
+    return [endpoint_id]
 
 
 def _hold_order(endpoint_id: int) -> None:
