@@ -7,7 +7,10 @@ processes can write to the same file.
 
 from __future__ import annotations
 
+import decimal
+import itertools
 import os
+import re
 import select
 import sqlite3
 import sys
@@ -89,12 +92,24 @@ class PostgresqlPool(PooledPostgresqlDatabase):
         connection, statement = pending
         return statement if connection is self._state.conn else None
 
+    #: Statements run again and again are prepared on the server (`_ServerPrepared`); off with
+    #: `?prepare=off` on DATABASE_URL, for a pooler that cannot keep them (PgBouncer in transaction mode).
+    prepare_statements = True
+
     def _execute_cursor(self, sql: str, params: Any, **cursor_options: Any) -> Any:
         if not cursor_options:
+            if self.prepare_statements:
+                sql = _statements.execute(self._state.conn, sql, params)
             begin = self._take_pending_begin()
             if begin is not None:
                 sql = f"{begin}; {sql}"
         return super()._execute_cursor(sql, params, **cursor_options)  # type: ignore[misc]
+
+    def _can_reuse(self, conn: Any) -> bool:
+        reusable = bool(super()._can_reuse(conn))
+        if reusable and self.prepare_statements:
+            _statements.prepare_wanted(conn)
+        return reusable
 
     def cursor(self, named_cursor: Any = None) -> Any:
         begin = self._take_pending_begin()
@@ -109,6 +124,117 @@ class PostgresqlPool(PooledPostgresqlDatabase):
     def rollback(self) -> None:
         if self._take_pending_begin() is None:
             super().rollback()
+
+
+class _ServerPrepared:
+    """PostgreSQL: the statements a process runs again and again, prepared on each connection
+    (PREPARE), then run by name (EXECUTE) with the same parameters.
+
+    Parsing and planning a statement anew each time was a third of the server's time per account
+    in a profile of the workflow (perf, `make bench`), for statements whose text never changes:
+    every query is generated with its values as parameters. A statement is prepared on a
+    connection once it has run twice in the process, when the connection is given back to the
+    pool, idle, outside any transaction: a statement PostgreSQL cannot prepare (a parameter whose
+    type it cannot infer) fails there harmlessly, is never tried again, and runs as text, as every
+    statement did before. The server keeps a prepared statement for the connection's life,
+    re-planning it when a table it reads changes, and chooses by itself between a plan for the
+    values given and one for any value (plan_cache_mode).
+
+    A parameter given a Python int is declared bigint, a float or Decimal numeric, every other
+    one is typed by the server from where it stands: in a statement sent as text an integer
+    literal too large for an `integer` column compares as a larger type (no row matches), and
+    1.5 is numeric, while a parameter typed from that column would refuse the one ("integer out
+    of range") and round the other. An int beyond bigint runs the statement as text. So each
+    statement is prepared per shape of its parameters.
+
+    Not for a pooler that hands a client's statements to another server connection within a
+    session (PgBouncer in transaction mode): `?prepare=off` on DATABASE_URL turns it off."""
+
+    #: Statements prepared per connection, at most: the hot ones are a few dozen.
+    PER_CONNECTION = 256
+    _PLACEHOLDER = re.compile(r"%%|%s")
+    _BIGINT = range(-(2**63), 2**63)
+
+    def __init__(self) -> None:
+        self._names: dict[tuple, str] = {}  # (SQL, its parameters' types) -> its name on every connection
+        self._runs: dict[tuple, int] = {}
+        self._refused: set[tuple] = set()
+        self._numbers = itertools.count(1)
+        self._prepared: weakref.WeakKeyDictionary[Any, set[tuple]] = weakref.WeakKeyDictionary()
+        self._wanted: weakref.WeakKeyDictionary[Any, set[tuple]] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def execute(self, conn: Any, sql: str, params: Any) -> str:
+        """What to send for `sql`: EXECUTE of its prepared statement if this connection has it;
+        else `sql`, noted to be prepared on this connection if it runs often."""
+        if conn is None or not isinstance(params, (list, tuple)):
+            return sql
+        types = []
+        for value in params:
+            if isinstance(value, int) and not isinstance(value, bool):
+                if value not in self._BIGINT:
+                    return sql
+                types.append("bigint")
+            elif isinstance(value, (float, decimal.Decimal)):
+                types.append("numeric")  # what a literal 1.5 is in a statement sent as text
+            else:
+                types.append("unknown")
+        key = (sql, tuple(types))
+        prepared = self._prepared.get(conn)
+        if prepared is not None and key in prepared:
+            name = self._names[key]
+            return f"EXECUTE {name} ({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
+        if key in self._refused:
+            return sql
+        runs = self._runs.get(key, 0) + 1
+        if runs <= 2:
+            if len(self._runs) < 10_000:
+                self._runs[key] = runs
+            if runs < 2:
+                return sql
+        with self._lock:
+            wanted = self._wanted.setdefault(conn, set())
+            if len(wanted) + len(prepared or ()) < self.PER_CONNECTION:
+                wanted.add(key)
+        return sql
+
+    def prepare_wanted(self, conn: Any) -> None:
+        """Prepare on `conn` (idle, outside a transaction, given back to the pool) the often-run
+        statements it does not have yet."""
+        with self._lock:
+            wanted = self._wanted.pop(conn, None)
+        if not wanted or conn.closed or conn.get_transaction_status() != 0:  # 0: idle
+            return
+        prepared = self._prepared.setdefault(conn, set())
+        with conn.cursor() as cursor:
+            for key in wanted - prepared:
+                sql, types = key
+                text = self._numbered(sql)
+                if text is None:
+                    self._refused.add(key)
+                    continue
+                name = self._names.setdefault(key, f"kamflow_{next(self._numbers)}")
+                declared = f" ({', '.join(types)})" if types else ""
+                try:
+                    cursor.execute(f"PREPARE {name}{declared} AS {text}")
+                except Exception:  # the server could not prepare it: it runs as text
+                    self._refused.add(key)
+                    if conn.closed or conn.get_transaction_status() != 0:
+                        return
+                else:
+                    prepared.add(key)
+
+    def _numbered(self, sql: str) -> str | None:
+        """`sql` with $1, $2... for psycopg2's %s placeholders (and % for %%); None for a
+        statement that is not one query on its own."""
+        head = sql.lstrip()[:6].upper()
+        if ";" in sql or "$" in sql or not head.startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "(")):
+            return None
+        numbers = itertools.count(1)
+        return self._PLACEHOLDER.sub(lambda match: "%" if match.group() == "%%" else f"${next(numbers)}", sql)
+
+
+_statements = _ServerPrepared()
 
 
 class SqliteFile(peewee.SqliteDatabase):
@@ -156,7 +282,13 @@ def open_database(url: str) -> peewee.Database:
     if url.startswith(("postgres://", "postgresql://")):
         # Pooled: a stage or a request takes a connection and gives it back, instead of a new
         # TCP connection and authentication each time.
-        return PostgresqlPool(**parse_url(url), max_connections=POOL_SIZE, stale_timeout=300, timeout=10)
+        options = parse_url(url)
+        prepare = str(options.pop("prepare", "on")).lower()
+        if prepare not in ("on", "off"):
+            raise ValueError(f"DATABASE_URL: prepare={prepare!r}, expected on or off")
+        pool = PostgresqlPool(**options, max_connections=POOL_SIZE, stale_timeout=300, timeout=10)
+        pool.prepare_statements = prepare == "on"
+        return pool
     raise ValueError(f"unsupported DATABASE_URL scheme: {url.split(':', 1)[0]!r}")
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
+import psycopg2.extensions
 import pytest
 import redis
 
@@ -221,3 +222,26 @@ def set_password_link(mail: EmailMessage | str, base_url: str | None = BASE_URL)
     if base_url is not None:
         assert found.group(1) == base_url, f"the link {found.group(0)} is not under {base_url}"
     return found.group(2)
+
+
+class RecordingCursor(psycopg2.extensions.cursor):
+    """A PostgreSQL cursor that keeps the text of every statement it sends to the server
+    (`connect_params["cursor_factory"]`), as written, before its parameters are put in."""
+
+    sent: list[str] = []
+
+    def execute(self, query, vars=None):
+        RecordingCursor.sent.append(query if isinstance(query, str) else query.decode())
+        return super().execute(query, vars)
+
+
+def recorded_postgres(tmp_path, *statements: str):
+    """A fresh PostgreSQL database whose statements are recorded (`RecordingCursor.sent`, empty
+    after `statements` ran to set it up)."""
+    database = db.bind(fresh_database_url("postgres", tmp_path))
+    database.connect_params["cursor_factory"] = RecordingCursor
+    for statement in statements:
+        database.execute_sql(statement)
+    database.close()
+    RecordingCursor.sent.clear()
+    return database

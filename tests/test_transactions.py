@@ -5,31 +5,16 @@ nothing, whatever runs in it and however it ends, and a connection goes back to 
 from __future__ import annotations
 
 import peewee
-import psycopg2.extensions
 import pytest
 
-from shared import db
-from tests.support import POSTGRES_URL, fresh_database_url
+from tests.support import POSTGRES_URL, RecordingCursor, recorded_postgres
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs TEST_POSTGRES_URL")
 
 
-class _Recording(psycopg2.extensions.cursor):
-    """A cursor that keeps the text of every statement it sends to the server."""
-
-    sent: list[str] = []
-
-    def execute(self, query, vars=None):
-        _Recording.sent.append(query if isinstance(query, str) else query.decode())
-        return super().execute(query, vars)
-
-
 @pytest.fixture
 def database(tmp_path):
-    database = db.bind(fresh_database_url("postgres", tmp_path))
-    database.connect_params["cursor_factory"] = _Recording
-    database.execute_sql("CREATE TABLE ledger (n INTEGER PRIMARY KEY)")
-    _Recording.sent.clear()
+    database = recorded_postgres(tmp_path, "CREATE TABLE ledger (n INTEGER PRIMARY KEY)")
     yield database
     database.close_all()
 
@@ -42,7 +27,7 @@ def test_a_transaction_sends_its_begin_with_its_first_statement(database):
     with database.atomic():
         database.execute_sql("INSERT INTO ledger VALUES (1)")
         database.execute_sql("INSERT INTO ledger VALUES (2)")
-    assert _Recording.sent == ["BEGIN; INSERT INTO ledger VALUES (1)", "INSERT INTO ledger VALUES (2)", "COMMIT"]
+    assert RecordingCursor.sent == ["BEGIN; INSERT INTO ledger VALUES (1)", "INSERT INTO ledger VALUES (2)", "COMMIT"]
     assert _stored(database) == [1, 2]
 
 
@@ -86,4 +71,4 @@ def test_a_cursor_taken_inside_a_transaction_writes_inside_it(database):
 def test_a_transaction_that_ran_nothing_costs_no_round_trip(database):
     with database.atomic():
         pass
-    assert _Recording.sent == []
+    assert RecordingCursor.sent == []
