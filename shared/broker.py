@@ -8,12 +8,14 @@ Dramatiq's own middleware, configured here from the settings.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import dramatiq
 import redis
 from dramatiq import Middleware
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
+from dramatiq.middleware.middleware import MiddlewareError
 
 from shared.config import Settings
 
@@ -34,6 +36,55 @@ class IdlePoll(Middleware):
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         worker.worker_timeout = min(worker.worker_timeout, IDLE_POLL_MS)
+
+
+class SignalledRedisBroker(RedisBroker):
+    """Dramatiq's Redis broker, each signal sent only to the middleware that handle it.
+
+    Dramatiq calls every middleware's hook for each signal, the inherited no-ops too: with a
+    worker's sixteen middleware that is about a hundred calls per stage message, for the dozen
+    hooks that do something, a twentieth of a worker's time in a profile of the drain. Who
+    handles a signal is worked out once (again whenever the middleware list changes); the order
+    (reversed for "after" signals), the errors let through and the errors logged are Dramatiq's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._handlers: dict[str, list[tuple[Middleware, Any]]] = {}
+        self._handlers_of: list[Middleware] = []
+        super().__init__(*args, **kwargs)
+
+    def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        hook = "before_" + signal
+        for middleware, handler in self._handlers_for(hook):
+            try:
+                handler(self, *args, **kwargs)
+            except MiddlewareError:
+                raise
+            except Exception:
+                self.logger.critical("Unexpected failure in %s of %r.", hook, middleware, exc_info=True)
+
+    def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        hook = "after_" + signal
+        for middleware, handler in self._handlers_for(hook):
+            try:
+                handler(self, *args, **kwargs)
+            except Exception:
+                self.logger.critical("Unexpected failure in %s of %r.", hook, middleware, exc_info=True)
+
+    def _handlers_for(self, hook: str) -> list[tuple[Middleware, Any]]:
+        if self._handlers_of != self.middleware:
+            self._handlers, self._handlers_of = {}, list(self.middleware)
+        handlers = self._handlers.get(hook)
+        if handlers is None:
+            ordered = self.middleware if hook.startswith("before_") else list(reversed(self.middleware))
+            handlers = self._handlers[hook] = [(m, getattr(m, hook, None)) for m in ordered if _handles(m, hook)]
+        return handlers
+
+
+def _handles(middleware: Middleware, hook: str) -> bool:
+    """Whether `middleware` does something on `hook`: its own method, not Middleware's no-op (a
+    hook Middleware lacks is called, and fails, as Dramatiq would)."""
+    inherited = getattr(Middleware, hook, None)
+    return inherited is None or hook in vars(middleware) or getattr(type(middleware), hook, None) is not inherited
 
 
 def make_broker(settings: Settings) -> RedisBroker:
@@ -57,7 +108,7 @@ def make_broker(settings: Settings) -> RedisBroker:
     # Bounded socket timeouts: with Redis unreachable, the gateway must answer (the account
     # stays pending for the reconciler) rather than hang on a send.
     client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=10)
-    return RedisBroker(
+    return SignalledRedisBroker(
         client=client,
         middleware=middleware,
         maintenance_chance=settings.maintenance_chance,
