@@ -107,10 +107,12 @@ def durable_chain(stack: Stack, count: int, workers: int, deadline: Deadline) ->
                 FloorChain.insert_many([{"step": 0}] * min(500, count - start)).execute()
         ids = [row for (row,) in FloorChain.select(FloorChain.id).tuples()]
     _enqueue(stack.redis_url, "floor_durable_1", ids)
-    with _pool(stack, workers) as pool:
+    with (
+        _pool(stack, workers) as pool,
+        database.connection_context(),
+    ):  # one connection for the wait, as kamflow's drain
         while True:
-            with database.connection_context():
-                done = FloorChain.select().where(FloorChain.step == STEPS).count()
+            done = FloorChain.select().where(FloorChain.step == STEPS).count()
             if done >= count:
                 break
             pool.check_alive()

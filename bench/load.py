@@ -129,26 +129,40 @@ def post_accounts(
 
 
 def wait_final(account_ids: list[int], deadline: Deadline, alive_checks=()) -> dict[int, tuple[str, dt.datetime]]:
-    """Block until every account is in a final status: {id: (status, when it got there)}."""
+    """Block until every account is in a final status: {id: (status, when it got there)}.
+
+    While it waits it only counts, on one connection kept for the wait, the final accounts in
+    the batch's range of ids: the machine it measures should not be busy with the watching. It
+    read the status of every account still missing (a query naming up to 500 ids) ten times a
+    second, on a new connection each time, a twentieth of the machine's CPU in a drain. The
+    statuses are read once the count says they may all be final (and again, for what is
+    missing, if accounts outside the batch were in the range)."""
     final: dict[int, tuple[str, dt.datetime]] = {}
     missing = set(account_ids)
     done = list(workflow.FINAL_STATUSES)
-    while missing:
-        for check in alive_checks:
-            check()
-        with database.connection_context():
-            for chunk in _chunks(sorted(missing), 500):
-                rows = (
-                    CustomerAccount.select(CustomerAccount.id, CustomerAccount.status, CustomerAccount.updated_at)
-                    .where(CustomerAccount.id.in_(chunk) & CustomerAccount.status.in_(done))
-                    .tuples()
-                )
-                for account_id, status, updated_at in rows:
-                    final[account_id] = (status, updated_at)
-                    missing.discard(account_id)
-        if missing:
-            deadline.check(f"waiting for {len(missing)} of {len(account_ids)} accounts to finish")
-            time.sleep(0.1)
+    low, high = (min(missing), max(missing)) if missing else (0, 0)
+    with database.connection_context():
+        while missing:
+            for check in alive_checks:
+                check()
+            in_range = (
+                CustomerAccount.select()
+                .where(CustomerAccount.id.between(low, high) & CustomerAccount.status.in_(done))
+                .count()
+            )
+            if in_range - len(final) >= len(missing):
+                for chunk in _chunks(sorted(missing), 500):
+                    rows = (
+                        CustomerAccount.select(CustomerAccount.id, CustomerAccount.status, CustomerAccount.updated_at)
+                        .where(CustomerAccount.id.in_(chunk) & CustomerAccount.status.in_(done))
+                        .tuples()
+                    )
+                    for account_id, status, updated_at in rows:
+                        final[account_id] = (status, updated_at)
+                        missing.discard(account_id)
+            if missing:
+                deadline.check(f"waiting for {len(missing)} of {len(account_ids)} accounts to finish")
+                time.sleep(0.1)
     return final
 
 
