@@ -81,7 +81,7 @@ class MailCatcher:
     def messages(self) -> list[email.message.EmailMessage]:
         """Every message received so far, parsed, in the order they arrived.
 
-        Parsed when read, not when received: parsing took a third of the catcher's time per
+        Parsed when read, not when received: parsing took two thirds of the catcher's time per
         message, spent while the senders wait for its 250 (and, in `make bench`, on the cores the
         workers it measures run on), for messages most runs only count."""
         with self._lock:
