@@ -106,10 +106,9 @@ class PostgresqlPool(PooledPostgresqlDatabase):
         return super()._execute_cursor(sql, params, **cursor_options)  # type: ignore[misc]
 
     def _can_reuse(self, conn: Any) -> bool:
-        reusable = bool(super()._can_reuse(conn))
-        if reusable and self.prepare_statements:
-            _statements.prepare_wanted(conn)
-        return reusable
+        if self.prepare_statements:
+            _statements.prepare_wanted(conn)  # first: peewee's check below still has the last word
+        return bool(super()._can_reuse(conn))
 
     def cursor(self, named_cursor: Any = None) -> Any:
         begin = self._take_pending_begin()
