@@ -25,6 +25,42 @@ def _with_database(url: str, name: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def check_server(server_url: str) -> None:
+    """Raise ValueError, saying why, unless `server_url` is a postgresql:// URL whose server
+    takes a connection and lets it create a database: checked before a run starts, so that a
+    wrong BENCH_POSTGRES_URL is said at once, not after the SQLite rounds' minutes."""
+    import psycopg2
+
+    if urllib.parse.urlsplit(server_url).scheme not in ("postgres", "postgresql"):
+        raise ValueError(f"BENCH_POSTGRES_URL must be a postgresql:// URL, not {_without_password(server_url)!r}")
+    try:
+        admin = psycopg2.connect(_maintenance(server_url), connect_timeout=5)
+    except psycopg2.Error as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"BENCH_POSTGRES_URL: cannot connect to {_without_password(server_url)}: {reason}") from None
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+            row = cursor.fetchone()
+    finally:
+        admin.close()
+    if not (row and row[0]):
+        raise ValueError(f"BENCH_POSTGRES_URL: its user may not create databases ({_without_password(server_url)})")
+
+
+def _maintenance(server_url: str) -> str:
+    """The URL of the database to connect to for creating the run's: the one named, or `postgres`."""
+    path = urllib.parse.urlsplit(server_url).path.strip("/")
+    return _with_database(server_url, path or "postgres")
+
+
+def _without_password(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
 @contextlib.contextmanager
 def postgres(server_url: str):
     """Create `kamflow_bench_<random>` on the server of `server_url`, yield its URL, drop it."""
@@ -32,9 +68,7 @@ def postgres(server_url: str):
 
     name = f"kamflow_bench_{secrets.token_hex(4)}"
     assert name not in PROTECTED
-    path = urllib.parse.urlsplit(server_url).path.strip("/")
-    maintenance = _with_database(server_url, path or "postgres")
-    admin = psycopg2.connect(maintenance)
+    admin = psycopg2.connect(_maintenance(server_url))
     admin.autocommit = True
     try:
         with admin.cursor() as cursor:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 import platform
 import signal
@@ -31,50 +32,101 @@ from bench.stack import Stack
 #: The live phases offer this share of the workflow's capacity (1 process, as just measured).
 LIVE_LOAD = 0.5
 TIMEOUT_PER_DATABASE_S = 900
+#: A week: the hard timeout is also an alarm signal (seconds as a C unsigned int).
+MAX_TIMEOUT_S = 7 * 24 * 3600
+
+
+def _positive(kind, name: str, most: float = math.inf):
+    """An argparse type: a number of `kind` above zero and at most `most`, or a message that
+    says what was given."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{name} must be {what}, not {text!r}") from None
+        if not 0 < value < math.inf:  # nan and inf too
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number above 0, not {text!r}")
+        if value > most:
+            raise argparse.ArgumentTypeError(f"{name} must be at most {most:g}, not {text!r}")
+        return value
+
+    return parse
+
+
+def _stored_sizes(text: str) -> list[int]:
+    """`--stored`: comma-separated account counts, each at least 1."""
+    count = _positive(int, "each count of --stored")
+    return [count(part.strip()) for part in text.split(",")]
+
+
+#: What --quick sets, where the command line did not give a value itself.
+QUICK = {"accounts": 200, "concurrency": 2, "threads": 2, "floor_chains": 40, "stored": [200, 1000], "list_requests": 5}
+#: The defaults of a full run (--accounts: with 200 a phase the accept phase lasted under half a
+#: second, the first requests of each process (their SQL generated, their connections opened)
+#: were a tenth of it, and the figures moved by half from run to run).
+FULL = {
+    "accounts": 1000,
+    "concurrency": 4,
+    "threads": 4,
+    "floor_chains": 1000,
+    "stored": [1000, 100_000],
+    "list_requests": 40,
+}
 
 
 def parse_args(argv):
+    """The command line; every count must be above zero (a zero would measure nothing, or wait
+    for ever for a gateway with no worker), refused with the option's name and what was given."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    # Long enough that a phase measures the steady rate: at 200 a phase the accept phase lasted
-    # under half a second, the first requests of each process (their SQL generated, their
-    # connections opened) were a tenth of it, and the figures moved by half from run to run.
+    whole = _positive(int, "the value")
     parser.add_argument(
-        "--accounts", type=int, default=None, help="accounts per phase (default 1000; 200 with --quick)"
+        "--accounts", type=whole, default=None, help="accounts per phase (default 1000; 200 with --quick)"
     )
-    parser.add_argument("--concurrency", type=int, default=4, help="client threads posting (default %(default)s)")
-    parser.add_argument("--gateway-workers", type=int, default=2, help="gunicorn --workers (default %(default)s)")
-    parser.add_argument("--threads", type=int, default=4, help="dramatiq --threads per process (default %(default)s)")
+    parser.add_argument(
+        "--concurrency", type=whole, default=None, help="client threads posting (default 4; 2 with --quick)"
+    )
+    parser.add_argument("--gateway-workers", type=whole, default=2, help="gunicorn --workers (default %(default)s)")
+    parser.add_argument(
+        "--threads", type=whole, default=None, help="dramatiq --threads per process (default 4; 2 with --quick)"
+    )
     parser.add_argument(
         "--live-rate",
-        type=float,
+        type=_positive(float, "the value"),
         default=None,
         help="accounts/s offered in the live phases (default: half the 1-process drain rate)",
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=_positive(float, "the value", most=MAX_TIMEOUT_S),
         default=None,
         help=f"hard limit of the whole run in seconds (default {TIMEOUT_PER_DATABASE_S} per database)",
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke configuration: 2 client threads, 2 threads per worker process, SQLite only",
+        help="smoke configuration, SQLite only: "
+        + ", ".join(f"--{name.replace('_', '-')} {_shown(value)}" for name, value in QUICK.items())
+        + " unless given",
     )
     parser.add_argument(
         "--floor-chains",
-        type=int,
-        default=1000,
-        help="chains per floor measurement (default %(default)s, the size of kamflow's default batch)",
+        type=whole,
+        default=None,
+        help="chains per floor measurement (default 1000, the size of kamflow's default batch; 40 with --quick)",
     )
     parser.add_argument(
         "--stored",
-        type=lambda text: [int(n) for n in text.split(",")],
-        default=[1000, 100_000],
-        help="accounts stored when timing the lists, comma-separated (default 1000,100000)",
+        type=_stored_sizes,
+        default=None,
+        help="accounts stored when timing the lists, comma-separated (default 1000,100000; 200,1000 with --quick)",
     )
     parser.add_argument(
-        "--list-requests", type=int, default=40, help="timed requests per list view and size (default %(default)s)"
+        "--list-requests",
+        type=whole,
+        default=None,
+        help="timed requests per list view and size (default 40; 5 with --quick)",
     )
     parser.add_argument(
         "--only",
@@ -90,14 +142,14 @@ def parse_args(argv):
         help="where to write the figures (default %(default)s)",
     )
     args = parser.parse_args(argv)
-    if args.accounts is None:
-        args.accounts = 200 if args.quick else 1000
-    if args.accounts < 1:
-        parser.error("--accounts must be at least 1")
-    if args.quick:
-        args.concurrency, args.threads = 2, 2
-        args.floor_chains, args.stored, args.list_requests = 40, [200, 1000], 5
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     return args
+
+
+def _shown(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 #: (worker processes, customers get access) of each round: accept a backlog, drain it, then live.
@@ -179,6 +231,11 @@ def main(argv=None) -> int:
     started = time.monotonic()
     targets = [("sqlite", None)]
     if os.environ.get("BENCH_POSTGRES_URL") and not args.quick:
+        try:
+            databases.check_server(os.environ["BENCH_POSTGRES_URL"])
+        except ValueError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 1
         targets.append(("postgres", os.environ["BENCH_POSTGRES_URL"]))
     if args.timeout is None:
         args.timeout = TIMEOUT_PER_DATABASE_S * len(targets)

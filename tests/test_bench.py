@@ -4,9 +4,18 @@ account it pushed through reached `active`. No assertion on speed (DESIGN.md, Te
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
+
+import pytest
+
+from bench import databases as bench_databases
+from bench import run as bench_run
+from tests.support import POSTGRES_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,3 +161,93 @@ def test_bench_only_accept_times_the_posts_beside_the_bare_endpoint(tmp_path):
         if key not in ("accept_ratio", "gateway_rss_mb"):
             assert report[key] is None, (key, report[key])
     assert "accept_ratio" in printed
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (["--accounts", "0"], "argument --accounts: the value must be a finite number above 0, not '0'"),
+        (["--accounts", "1.5"], "argument --accounts: the value must be a whole number, not '1.5'"),
+        (["--concurrency", "-1"], "argument --concurrency: the value must be a finite number above 0, not '-1'"),
+        (["--gateway-workers", "0"], "argument --gateway-workers: the value must be a finite number above 0"),
+        (["--threads", "0"], "argument --threads: the value must be a finite number above 0"),
+        (["--floor-chains", "0"], "argument --floor-chains: the value must be a finite number above 0"),
+        (["--list-requests", "0"], "argument --list-requests: the value must be a finite number above 0"),
+        (["--live-rate", "-5"], "argument --live-rate: the value must be a finite number above 0, not '-5'"),
+        (["--live-rate", "nan"], "argument --live-rate: the value must be a finite number above 0, not 'nan'"),
+        (["--timeout", "inf"], "argument --timeout: the value must be a finite number above 0, not 'inf'"),
+        (["--timeout", "1e30"], "argument --timeout: the value must be at most 604800, not '1e30'"),
+        (["--stored", "abc"], "argument --stored: each count of --stored must be a whole number, not 'abc'"),
+        (
+            ["--stored", "1000,-5"],
+            "argument --stored: each count of --stored must be a finite number above 0, not '-5'",
+        ),
+    ],
+)
+def test_a_count_that_would_measure_nothing_is_refused_before_anything_starts(given, said, capsys):
+    """A zero gateway worker waited for its health check until the hard timeout; a zero or
+    negative rate offered the live load unthrottled; a zero client thread printed 0.0/s as a
+    figure. Each is now refused by name, with what was given, as argparse refuses (exit 2)."""
+    with pytest.raises(SystemExit) as exited:
+        bench_run.parse_args(given)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_quick_fills_in_only_what_the_command_line_left_out():
+    quick = bench_run.parse_args(["--quick", "--concurrency", "8", "--stored", "50"])
+    assert (quick.concurrency, quick.stored) == (8, [50])  # given: kept
+    assert (quick.accounts, quick.threads, quick.floor_chains, quick.list_requests) == (200, 2, 40, 5)
+    full = bench_run.parse_args([])
+    assert (full.accounts, full.concurrency, full.threads, full.floor_chains) == (1000, 4, 4, 1000)
+    assert (full.stored, full.list_requests) == ([1000, 100_000], 40)
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "mysql://root@127.0.0.1/test",
+            "BENCH_POSTGRES_URL must be a postgresql:// URL, not 'mysql://root@127.0.0.1/test'",
+        ),
+        (
+            "postgresql://kamflow:s3cret@127.0.0.1:1/postgres",
+            "cannot connect to postgresql://kamflow:***@127.0.0.1:1/postgres",
+        ),
+    ],
+)
+def test_a_wrong_bench_postgres_url_is_said_at_once_without_its_password(url, said, tmp_path):
+    """Checked before the SQLite rounds, not after their minutes; the password never printed."""
+    out = tmp_path / "bench.json"
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "BENCH_POSTGRES_URL": url},
+    )
+    assert finished.returncode == 1
+    assert said in finished.stderr and "s3cret" not in finished.stderr + finished.stdout
+    assert "bench: sqlite" not in finished.stdout and not out.exists()  # nothing ran
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs TEST_POSTGRES_URL")
+def test_a_bench_postgres_url_whose_user_may_not_create_databases_is_refused():
+    import psycopg2
+
+    role = f"kamflow_nocreate_{secrets.token_hex(3)}"
+    admin = psycopg2.connect(POSTGRES_URL)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'CREATE ROLE "{role}" LOGIN NOCREATEDB')
+        parts = urllib.parse.urlsplit(POSTGRES_URL)
+        url = urllib.parse.urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port or 5432}"))
+        with pytest.raises(ValueError, match="its user may not create databases"):
+            bench_databases.check_server(url)
+        bench_databases.check_server(POSTGRES_URL)  # the suite's own user may
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP ROLE IF EXISTS "{role}"')
+        admin.close()
