@@ -24,7 +24,7 @@ from pathlib import Path
 import peewee
 import redis.connection
 
-from bench import databases, phases
+from bench import arguments, databases, phases
 
 _where = threading.local()
 COUNTS: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -179,9 +179,21 @@ def render(accounts: int) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.counts", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--accounts", type=int, default=20, help="accounts counted per path (default %(default)s)")
+    parser.add_argument(
+        "--accounts",
+        type=arguments.positive(int, "the value"),
+        default=20,
+        help="accounts counted per path (default %(default)s)",
+    )
     parser.add_argument("--show", action="store_true", help="list each one's statements and commands, once")
     args = parser.parse_args(argv)
+    target = os.environ.get("BENCH_POSTGRES_URL")
+    if target:
+        try:
+            databases.check_server(target)
+        except ValueError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 1
     global SHOW
     SHOW = args.show
     from kamflow.embedded_redis import EmbeddedRedis
@@ -193,7 +205,6 @@ def main(argv=None) -> int:
         server = EmbeddedRedis(directory=Path(tmp) / "redis").start()
         mail = MailCatcher(echo=False).start()
         install_counters()
-        target = os.environ.get("BENCH_POSTGRES_URL")
         opener = databases.postgres(target) if target else databases.sqlite(Path(tmp))
         try:
             with opener as url:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
 import os
 import platform
 import signal
@@ -25,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench import databases, floors, lists, organisation, phases, report
+from bench import arguments, databases, floors, lists, organisation, phases, report
 from bench.deadline import BenchTimeout, Deadline
 from bench.stack import Stack
 
@@ -34,31 +33,6 @@ LIVE_LOAD = 0.5
 TIMEOUT_PER_DATABASE_S = 900
 #: A week: the hard timeout is also an alarm signal (seconds as a C unsigned int).
 MAX_TIMEOUT_S = 7 * 24 * 3600
-
-
-def _positive(kind, name: str, most: float = math.inf):
-    """An argparse type: a number of `kind` above zero and at most `most`, or a message that
-    says what was given."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            what = "a whole number" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"{name} must be {what}, not {text!r}") from None
-        if not 0 < value < math.inf:  # nan and inf too
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number above 0, not {text!r}")
-        if value > most:
-            raise argparse.ArgumentTypeError(f"{name} must be at most {most:g}, not {text!r}")
-        return value
-
-    return parse
-
-
-def _stored_sizes(text: str) -> list[int]:
-    """`--stored`: comma-separated account counts, each at least 1."""
-    count = _positive(int, "each count of --stored")
-    return [count(part.strip()) for part in text.split(",")]
 
 
 #: What --quick sets, where the command line did not give a value itself.
@@ -80,7 +54,7 @@ def parse_args(argv):
     """The command line; every count must be above zero (a zero would measure nothing, or wait
     for ever for a gateway with no worker), refused with the option's name and what was given."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    whole = _positive(int, "the value")
+    whole = arguments.positive(int, "the value")
     parser.add_argument(
         "--accounts", type=whole, default=None, help="accounts per phase (default 1000; 200 with --quick)"
     )
@@ -93,13 +67,13 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--live-rate",
-        type=_positive(float, "the value"),
+        type=arguments.positive(float, "the value"),
         default=None,
         help="accounts/s offered in the live phases (default: half the 1-process drain rate)",
     )
     parser.add_argument(
         "--timeout",
-        type=_positive(float, "the value", most=MAX_TIMEOUT_S),
+        type=arguments.positive(float, "the value", most=MAX_TIMEOUT_S),
         default=None,
         help=f"hard limit of the whole run in seconds (default {TIMEOUT_PER_DATABASE_S} per database)",
     )
@@ -118,7 +92,7 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--stored",
-        type=_stored_sizes,
+        type=arguments.stored_sizes,
         default=None,
         help="accounts stored when timing the lists, comma-separated (default 1000,100000; 200,1000 with --quick)",
     )

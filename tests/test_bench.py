@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import counts as bench_counts
 from bench import databases as bench_databases
 from bench import run as bench_run
 from tests.support import POSTGRES_URL
@@ -203,6 +204,7 @@ def test_quick_fills_in_only_what_the_command_line_left_out():
     assert (full.stored, full.list_requests) == ([1000, 100_000], 40)
 
 
+@pytest.mark.parametrize("command", ["bench.run", "bench.counts"])
 @pytest.mark.parametrize(
     ("url", "said"),
     [
@@ -216,11 +218,11 @@ def test_quick_fills_in_only_what_the_command_line_left_out():
         ),
     ],
 )
-def test_a_wrong_bench_postgres_url_is_said_at_once_without_its_password(url, said, tmp_path):
+def test_a_wrong_bench_postgres_url_is_said_at_once_without_its_password(command, url, said, tmp_path):
     """Checked before the SQLite rounds, not after their minutes; the password never printed."""
     out = tmp_path / "bench.json"
     finished = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--json", str(out)],
+        [sys.executable, "-m", command, *(["--json", str(out)] if command == "bench.run" else [])],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -230,6 +232,15 @@ def test_a_wrong_bench_postgres_url_is_said_at_once_without_its_password(url, sa
     assert finished.returncode == 1
     assert said in finished.stderr and "s3cret" not in finished.stderr + finished.stdout
     assert "bench: sqlite" not in finished.stdout and not out.exists()  # nothing ran
+    assert "Traceback" not in finished.stderr
+
+
+def test_bench_counts_refuses_a_count_of_zero(capsys):
+    """`python -m bench.counts --accounts 0` divided by zero after its run; now refused first."""
+    with pytest.raises(SystemExit) as exited:
+        bench_counts.main(["--accounts", "0"])
+    assert exited.value.code == 2
+    assert "argument --accounts: the value must be a finite number above 0, not '0'" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs TEST_POSTGRES_URL")
