@@ -189,11 +189,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     target = os.environ.get("BENCH_POSTGRES_URL")
     if target:
-        try:
-            databases.check_server(target)
-        except ValueError as error:
-            print(f"bench: {error}", file=sys.stderr)
-            return 1
+        databases.require_server(target)
     global SHOW
     SHOW = args.show
     from kamflow.embedded_redis import EmbeddedRedis

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -46,6 +47,14 @@ def check_server(server_url: str) -> None:
         admin.close()
     if not (row and row[0]):
         raise ValueError(f"BENCH_POSTGRES_URL: its user may not create databases ({_without_password(server_url)})")
+
+
+def require_server(server_url: str) -> None:
+    """`check_server`, for a command's start: a refused URL ends the command (exit 1) with why."""
+    try:
+        check_server(server_url)
+    except ValueError as error:
+        sys.exit(f"bench: {error}")
 
 
 def _maintenance(server_url: str) -> str:

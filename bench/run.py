@@ -205,11 +205,7 @@ def main(argv=None) -> int:
     started = time.monotonic()
     targets = [("sqlite", None)]
     if os.environ.get("BENCH_POSTGRES_URL") and not args.quick:
-        try:
-            databases.check_server(os.environ["BENCH_POSTGRES_URL"])
-        except ValueError as error:
-            print(f"bench: {error}", file=sys.stderr)
-            return 1
+        databases.require_server(os.environ["BENCH_POSTGRES_URL"])
         targets.append(("postgres", os.environ["BENCH_POSTGRES_URL"]))
     if args.timeout is None:
         args.timeout = TIMEOUT_PER_DATABASE_S * len(targets)
