@@ -35,41 +35,47 @@ def _holder_message(field: str, company: str, account_id: int, status: str) -> s
     return f"Customer account {account_id} ({company}, {status}) already has this {field}."
 
 
-def _account_holds(
-    account: type[CustomerAccount], email: object, organisation_id: object, reference: object
-) -> peewee.Expression:
-    """An account holds the email in any organisation, the reference in its own."""
-    return (account.email_claim == email) | (
-        (account.organisation == organisation_id) & (account.reference_claim == reference)
-    )
-
-
 def _holders_query() -> peewee.SelectBase:
+    """The accounts holding the email (any organisation), those holding the reference (this
+    one), then the logins with the email: each part read through its own unique index (see
+    `free`); an account holding both comes twice."""
     account = CustomerAccount
     no = peewee.SQL("NULL")
-    holders = account.select(
-        account.id, account.organisation, account.company, account.status, account.email_claim, account.reference_claim
-    ).where(
-        _account_holds(
-            account,
-            param("email", account.email_claim),
-            param("organisation_id", account.organisation),
-            param("reference", account.reference_claim),
-        )
+    columns = (
+        account.id,
+        account.organisation,
+        account.company,
+        account.status,
+        account.email_claim,
+        account.reference_claim,
+    )
+    by_email = account.select(*columns).where(account.email_claim == param("email", account.email_claim))
+    by_reference = account.select(*columns).where(
+        (account.organisation == param("organisation_id", account.organisation))
+        & (account.reference_claim == param("reference", account.reference_claim))
     )
     logins = User.select(no, no, no, no, User.email, no).where(User.email == param("email", User.email))
-    return holders.union_all(logins).tuples()
+    return by_email.union_all(by_reference).union_all(logins).tuples()
 
 
 def free(email: peewee.Node, organisation_id: peewee.Node, reference: peewee.Node) -> peewee.Expression:
     """The SQL condition "no account or login holds the email or the reference" (find_holders
     finds nothing), for a statement that needs only the answer (shared.accounts.check_request);
-    the arguments are its values (`shared.db.param`s). A missing value is NULL, which nothing holds."""
-    login = User.alias("login")
+    the arguments are its values (`shared.db.param`s). A missing value is NULL, which nothing holds.
+
+    One EXISTS per claim, each answered by that claim's unique index alone. Asked as one OR (an
+    account holds the email or the reference), PostgreSQL planned it, while the table's statistics
+    were behind its growth (a burst of new accounts before autovacuum analyses it), as a read of
+    the organisation's accounts one by one through another index starting with organisation_id:
+    every POST read every account of the organisation."""
+    account, login = CustomerAccount.alias("holder"), User.alias("login")
     one = peewee.SQL("1")
-    held = CustomerAccount.select(one).where(_account_holds(CustomerAccount, email, organisation_id, reference))
+    email_held = account.select(one).where(account.email_claim == email)
+    reference_held = account.select(one).where(
+        (account.organisation == organisation_id) & (account.reference_claim == reference)
+    )
     logins = login.select(one).where(login.email == email)
-    return ~peewee.fn.EXISTS(held) & ~peewee.fn.EXISTS(logins)
+    return ~peewee.fn.EXISTS(email_held) & ~peewee.fn.EXISTS(reference_held) & ~peewee.fn.EXISTS(logins)
 
 
 _HOLDERS = Prepared(_holders_query)

@@ -143,3 +143,63 @@ def test_the_accept_check_finds_the_claims_free_exactly_when_find_holders_finds_
             assert (checked.account_id is not None) == (postgres and checked.claims_free), customer
         with pytest.raises(accounts.UnknownKam):
             accounts.check_request(organisation, "nobody@acme-energy.example", cases[0])
+
+
+def test_checking_the_claims_reads_only_their_holders_however_many_accounts_and_stale_statistics(org):
+    """Each POST asks whether its email and reference are free. With the organisation's accounts
+    written in a burst (the planner's statistics not yet gathered, as before autovacuum's next
+    pass), the check still reads the two claims' unique indexes, not every account."""
+    organisation, kam = org["organisation"], org["kam"]
+    with db.database.connection_context():
+        CustomerAccount.insert_many(
+            [
+                {
+                    "organisation": organisation.id,
+                    "kam": kam.id,
+                    "company": f"Burst {n}",
+                    "last_name": "Martin",
+                    "first_name": "Claire",
+                    "phone": "+33123456789",
+                    "email": f"burst{n}@customer.example",
+                    "email_claim": f"burst{n}@customer.example",
+                    "customer_reference": f"BURST-{n}",
+                    "reference_claim": f"BURST-{n}",
+                    "is_demo": False,
+                    "app_access": False,
+                }
+                for n in range(2000)
+            ]
+        ).execute()
+        query = accounts._check_query()
+        sql, params = query.sql()
+        values = {
+            "organisation_id": organisation.id,
+            "email": kam.email,
+            "customer_email": "new@customer.example",
+            "reference": "BURST-NEW",
+        }
+        bound = [db._bind(value, values) for value in params]
+        if isinstance(db.database.obj, peewee.PostgresqlDatabase):
+            plan = db.database.execute_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, bound).fetchone()[0][0]["Plan"]
+            read = _account_rows_read(plan)
+        else:
+            plan_rows = db.database.execute_sql("EXPLAIN QUERY PLAN " + sql, bound).fetchall()
+            scans = [row[-1] for row in plan_rows if "holder" in row[-1]]
+            assert len(scans) == 2 and all(scan.startswith("SEARCH holder USING") for scan in scans), plan_rows
+            read = 0
+        assert read == 0  # neither claim is held: no account row was looked at, let alone 2,000
+        assert (
+            accounts.check_request(organisation, kam.email, {"email": "burst7@customer.example"}).claims_free is False
+        )
+
+
+def _account_rows_read(node: dict) -> int:
+    """Rows of customer_account a PostgreSQL plan node and its children read (found or filtered out)."""
+    own = 0
+    if node.get("Relation Name") == "customer_account":
+        own = (
+            node.get("Actual Rows", 0)
+            + node.get("Rows Removed by Filter", 0)
+            + node.get("Rows Removed by Index Recheck", 0)
+        )
+    return own + sum(_account_rows_read(child) for child in node.get("Plans", []))
