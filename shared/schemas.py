@@ -42,6 +42,8 @@ REFUSED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
 def refuse_control_characters(value: str) -> str:
     """Names and references are printable text; anything of REFUSED_CATEGORIES is a forged or
     broken input (and PostgreSQL cannot store a NUL). The message names the character."""
+    if value.isprintable():  # none of REFUSED_CATEGORIES is printable: nothing to look for (most text)
+        return value
     for char in value:
         if unicodedata.category(char) in REFUSED_CATEGORIES:
             raise ValidationError(
@@ -367,7 +369,7 @@ def plain_dumper(schema: Schema) -> Callable[[Mapping[str, Any]], dict]:
             inner = ("one", plain_dumper(field.schema))
         elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested) and not field.inner.many:
             inner = ("each", plain_dumper(field.inner.schema))
-        steps.append((field.attribute or name, field.data_key or name, field, inner))
+        steps.append((field.attribute or name, field.data_key or name, field, inner, _unchanged_type(field)))
     if schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP] or schema.many:
         return schema.dump
 
@@ -375,7 +377,7 @@ def plain_dumper(schema: Schema) -> Callable[[Mapping[str, Any]], dict]:
         if not isinstance(obj, Mapping):
             return schema.dump(obj)
         out = {}
-        for attribute, key, field, inner in steps:
+        for attribute, key, field, inner, unchanged in steps:
             if "." in attribute or attribute not in obj:  # marshmallow's path lookup, or a missing key
                 value = field.serialize(attribute, obj, accessor=schema.get_attribute)
                 if value is missing:
@@ -385,7 +387,8 @@ def plain_dumper(schema: Schema) -> Callable[[Mapping[str, Any]], dict]:
                 if value is None:
                     value = field._serialize(None, attribute, obj)
                 elif inner is None:
-                    value = field._serialize(value, attribute, obj)
+                    if type(value) is not unchanged and unchanged is not object:
+                        value = field._serialize(value, attribute, obj)
                 elif inner[0] == "one":
                     value = inner[1](value)
                 else:
@@ -394,6 +397,19 @@ def plain_dumper(schema: Schema) -> Callable[[Mapping[str, Any]], dict]:
         return out
 
     return dump
+
+
+def _unchanged_type(field: fields.Field) -> type | None:
+    """The type of the values `field._serialize` returns as they are (`object`: every value),
+    so that `plain_dumper` need not call it for them; None when there is none known."""
+    serialize = type(field)._serialize
+    if serialize is fields.Field._serialize:  # Boolean, Raw: the value itself
+        return object
+    if serialize is fields.String._serialize:  # str(value)
+        return str
+    if serialize is fields.Number._serialize and isinstance(field, fields.Integer) and not field.as_string:
+        return int  # int(value): the same int, but not the same bool
+    return None
 
 
 class AccountListSchema(Schema):
