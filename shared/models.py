@@ -106,8 +106,7 @@ class CustomerAccount(BaseModel):
     """A customer account being created or created: the article's two steps (customer, setup),
     its place in the workflow (`status`, written only by shared.account_status), and its login."""
 
-    # Not indexed alone: the lists' indexes below (Meta.indexes) start with it.
-    organisation = pw.ForeignKeyField(Organisation, backref="accounts", on_delete="CASCADE", index=False)
+    organisation = pw.ForeignKeyField(Organisation, backref="accounts", on_delete="CASCADE")
     kam = pw.ForeignKeyField(User, backref="customer_accounts")
     company = pw.CharField(max_length=200)
     customer_reference = pw.CharField(max_length=64, null=True)
