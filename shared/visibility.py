@@ -64,7 +64,7 @@ def owned_by(query: peewee.ModelSelect[CustomerAccount], kam_id: int | None) -> 
     return query if kam_id is None else query.where(CustomerAccount.kam == kam_id)
 
 
-#: The columns the search looks in; one trigram index covers them (shared/migrations/0005).
+#: The columns the search looks in; one trigram index covers them (shared/migrations/0005, 0009).
 SEARCHED = (
     CustomerAccount.company,
     CustomerAccount.customer_reference,
@@ -72,9 +72,10 @@ SEARCHED = (
     CustomerAccount.first_name,
     CustomerAccount.email,
 )
-#: The trigram index over them, made by that migration: a GIN index on PostgreSQL, an FTS5 table
-#: (and the shadow tables FTS5 keeps beside it, named after it) on SQLite. The models do not
-#: declare it: each database has its own kind.
+#: The trigram index over them, beside the accounts (writing an account's status does not write
+#: it): on PostgreSQL a table of the searched columns by account id with a GIN index (0009), on
+#: SQLite an FTS5 table (0005; FTS5 keeps its shadow tables beside it, named after it). Both are
+#: kept in step by triggers. The models do not declare it: each database has its own kind.
 SEARCH_INDEX = "customer_account_search"
 #: A trigram index finds texts of at least three characters; a shorter one is looked for by
 #: reading every account in scope, as before the index (the same matches, only slower).
@@ -86,24 +87,29 @@ def search(query: peewee.ModelSelect[CustomerAccount], text: str) -> peewee.Mode
     `text` (case-insensitive); blank text narrows nothing.
 
     The matches are always decided by the substring test below (ILIKE on PostgreSQL, LIKE,
-    case-blind for ASCII, on SQLite); the trigram index only finds the candidates. PostgreSQL's
-    planner uses its `pg_trgm` index for these ILIKEs by itself; SQLite is pointed at its FTS5
-    trigram table, which folds case more broadly than LIKE, so it may offer more candidates than
-    match, never fewer."""
+    case-blind for ASCII, on SQLite); the trigram index only finds the candidates: the same
+    test on its copy of the columns (PostgreSQL, through its GIN index), or the text as an FTS5
+    phrase (SQLite), which folds case more broadly than LIKE, so it may offer more candidates
+    than match, never fewer."""
     text = (text or "").strip()
     if not text:
         return query
     matches = functools.reduce(operator.or_, (field.contains(text) for field in SEARCHED))
     query = query.where(matches)
-    if len(text) >= TRIGRAM and not isinstance(database.obj, peewee.PostgresqlDatabase):
-        phrase = '"' + text.replace('"', '""') + '"'  # FTS5: one phrase, a substring for trigrams
-        candidates = peewee.SQL(f"(SELECT rowid FROM {SEARCH_INDEX} WHERE {SEARCH_INDEX} MATCH ?)", [phrase])
-        # NOT INDEXED: read the candidates by id, not the scope's 100,000 index entries checking
-        # each against them (SQLite's planner cannot tell that the candidates are few).
-        query = query.from_(peewee.NodeList((CustomerAccount, peewee.SQL("NOT INDEXED")))).where(
-            CustomerAccount.id.in_(candidates)
-        )
-    return query
+    if len(text) < TRIGRAM:
+        return query
+    if isinstance(database.obj, peewee.PostgresqlDatabase):
+        index = peewee.Table(SEARCH_INDEX)
+        copies = (index.c[field.column_name] for field in SEARCHED)  # the same columns, in the index's table
+        found = functools.reduce(operator.or_, (column.contains(text) for column in copies))
+        return query.where(CustomerAccount.id.in_(index.select(index.c.account_id).where(found)))
+    phrase = '"' + text.replace('"', '""') + '"'  # FTS5: one phrase, a substring for trigrams
+    candidates = peewee.SQL(f"(SELECT rowid FROM {SEARCH_INDEX} WHERE {SEARCH_INDEX} MATCH ?)", [phrase])
+    # NOT INDEXED: read the candidates by id, not the scope's 100,000 index entries checking
+    # each against them (SQLite's planner cannot tell that the candidates are few).
+    return query.from_(peewee.NodeList((CustomerAccount, peewee.SQL("NOT INDEXED")))).where(
+        CustomerAccount.id.in_(candidates)
+    )
 
 
 def page_of(
