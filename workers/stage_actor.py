@@ -32,7 +32,7 @@ from shared import broker as broker_setup
 from shared.config import Settings
 from shared.db import database
 from shared.models import CustomerAccount, utcnow
-from workers import metrics
+from workers import metrics, writer_queue
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,8 @@ _sqlite_writer = threading.RLock()
 @contextlib.contextmanager
 def stage_transaction() -> Iterator[None]:
     """A stage's transaction. On SQLite the worker threads of a process queue for it on a lock,
-    woken as soon as the one before them commits, instead of each polling SQLite's lock.
+    woken as soon as the one before them commits, instead of each polling SQLite's lock; the
+    processes then queue for their turn among themselves (`writer_queue`).
 
     Taken by `with`, whose acquire and release are C calls that Dramatiq's time limit (an
     exception raised asynchronously in the thread) cannot fall between: an acquire with a
@@ -125,8 +126,16 @@ def stage_transaction() -> Iterator[None]:
         with database.atomic():
             yield
         return
-    with _sqlite_writer, database.atomic():
-        yield
+    with _sqlite_writer:
+        # The outermost transaction queues with the other processes' (writer_queue); a nested
+        # one is a savepoint of a transaction that holds the turn already.
+        queued = not database.in_transaction() and writer_queue.join(database.obj.database)
+        try:
+            with database.atomic():
+                yield
+        finally:
+            if queued:
+                writer_queue.leave()
 
 
 class CloseDatabaseConnection(Middleware):
