@@ -3,8 +3,8 @@
 SQLite lets one transaction write at a time. One that finds the file locked waits in SQLite's
 busy handler, which sleeps 1, 2, 5, 10, 15 ms... between tries: with two worker processes the
 second one often slept on while the lock stood free: two processes drained 84-105 accounts a
-second, hardly more than one (89-100), and 100-142 with this queue, 123 on average against 98
-in four runs of each taken in turn (1,000 accounts each, the bench's stack). Each
+second (mean 99), hardly more than one (89-100), and 93-134 (mean 110) with this queue, over
+ten runs of each taken in turn (1,000 accounts each, the bench's stack). Each
 process lets one of its threads at a time into a stage transaction (`stage_actor`); that thread
 then takes an advisory lock (flock) on `<database>-writers`, trying again every 0.1 ms at first
 and every millisecond at most, and gives it back once the transaction has ended.
