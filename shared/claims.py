@@ -35,6 +35,20 @@ def _holder_message(field: str, company: str, account_id: int, status: str) -> s
     return f"Customer account {account_id} ({company}, {status}) already has this {field}."
 
 
+def _holds_email(
+    account: type[CustomerAccount] | peewee.ModelAlias[CustomerAccount], email: object
+) -> peewee.Expression:
+    """An account holds its email in every organisation (it becomes a login)."""
+    return account.email_claim == email
+
+
+def _holds_reference(
+    account: type[CustomerAccount] | peewee.ModelAlias[CustomerAccount], organisation_id: object, reference: object
+) -> peewee.Expression:
+    """An account holds its customer reference in its own organisation."""
+    return (account.organisation == organisation_id) & (account.reference_claim == reference)
+
+
 def _holders_query() -> peewee.SelectBase:
     """The accounts holding the email (any organisation), those holding the reference (this
     one), then the logins with the email: each part read through its own unique index (see
@@ -49,10 +63,11 @@ def _holders_query() -> peewee.SelectBase:
         account.email_claim,
         account.reference_claim,
     )
-    by_email = account.select(*columns).where(account.email_claim == param("email", account.email_claim))
+    by_email = account.select(*columns).where(_holds_email(account, param("email", account.email_claim)))
     by_reference = account.select(*columns).where(
-        (account.organisation == param("organisation_id", account.organisation))
-        & (account.reference_claim == param("reference", account.reference_claim))
+        _holds_reference(
+            account, param("organisation_id", account.organisation), param("reference", account.reference_claim)
+        )
     )
     logins = User.select(no, no, no, no, User.email, no).where(User.email == param("email", User.email))
     return by_email.union_all(by_reference).union_all(logins).tuples()
@@ -70,10 +85,8 @@ def free(email: peewee.Node, organisation_id: peewee.Node, reference: peewee.Nod
     every POST read every account of the organisation."""
     account, login = CustomerAccount.alias("holder"), User.alias("login")
     one = peewee.SQL("1")
-    email_held = account.select(one).where(account.email_claim == email)
-    reference_held = account.select(one).where(
-        (account.organisation == organisation_id) & (account.reference_claim == reference)
-    )
+    email_held = account.select(one).where(_holds_email(account, email))
+    reference_held = account.select(one).where(_holds_reference(account, organisation_id, reference))
     logins = login.select(one).where(login.email == email)
     return ~peewee.fn.EXISTS(email_held) & ~peewee.fn.EXISTS(reference_held) & ~peewee.fn.EXISTS(logins)
 
