@@ -5,7 +5,7 @@ triggers, as SQLite's FTS5 table is.
 An UPDATE that changes an indexed column makes a new entry in every index of the table, and
 every stage of the workflow changes the account's status and `updated_at` (both indexed): each
 status move made its hundred-odd trigram entries again in the GIN index, for text that had not
-changed, a third of the move's time on the server (0.81 -> 0.51 ms a move in a bench drain) and
+changed, a third of the move's time on the server (0.65-0.81 -> 0.45-0.49 ms a move, bench drains) and
 the pending list's merges besides. The searched columns change only when a customer's details
 do; the table beside the accounts is written then, and when an account is made or deleted.
 
