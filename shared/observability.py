@@ -235,9 +235,10 @@ def problem_accounts(accounts: peewee.ModelSelect[CustomerAccount] | None = None
     ]
 
 
-def timeline(account_id: int, accounts: peewee.ModelSelect[CustomerAccount] | None = None) -> dict | None:
-    """Every attempt of every stage of the account, in the order they ran (None if unknown)."""
-    account = _scoped(accounts).where(CustomerAccount.id == account_id).first()
+def timeline(account_id: int) -> dict | None:
+    """Every attempt of every stage of the account, in the order they ran (None if unknown).
+    Who may see it is the caller's to check (shared.visibility.visible_account)."""
+    account = CustomerAccount.get_or_none(CustomerAccount.id == account_id)
     if account is None:
         return None
     attempts = []

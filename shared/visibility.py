@@ -43,8 +43,22 @@ def count_visible(user: User, kam_id: int | None = None) -> int:
 
 
 def visible_account(user: User, account_id: int) -> CustomerAccount | None:
-    """The account with this id if `user` may see it, else None (as if it did not exist)."""
-    return visible_accounts(user).where(CustomerAccount.id == account_id).first()
+    """The account with this id if `user` may see it, else None (as if it did not exist).
+
+    Read by its id alone, then held to the same rule as `visible_accounts`: asked with the
+    scope's conditions too, PostgreSQL without statistics on the accounts yet (a new database,
+    a burst of accounts before autovacuum's next pass) takes an index of the organisation's
+    accounts for them and reads every one of them to find this one."""
+    account = CustomerAccount.get_or_none(CustomerAccount.id == account_id)
+    return account if account is not None and sees(user, account) else None
+
+
+def sees(user: User, account: CustomerAccount) -> bool:
+    """Whether `account` is one of `visible_accounts(user)`: the same rule, for an account in hand."""
+    scope = permissions.ACCOUNT_SCOPE.get(user.role, "none")
+    if account.organisation_id != user.organisation_id:
+        return False
+    return scope == "organisation" or (scope == "own" and account.kam_id == user.id)
 
 
 def account_owners(user: User) -> list[User]:

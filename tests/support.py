@@ -245,3 +245,45 @@ def recorded_postgres(tmp_path, *statements: str):
     database.close()
     RecordingCursor.sent.clear()
     return database
+
+
+# --- many accounts at once, as before the planner has statistics on them ----------------------
+
+
+def burst_of_accounts(organisation, kam, count: int, prefix: str = "burst") -> None:
+    """`count` pending accounts of `kam`, written in one statement: the accounts' table grows by
+    that much before autovacuum could gather statistics on it (a new database, a CRM's import)."""
+    from shared.models import CustomerAccount
+
+    CustomerAccount.insert_many(
+        [
+            {
+                "organisation": organisation.id,
+                "kam": kam.id,
+                "company": f"Burst {n}",
+                "last_name": "Martin",
+                "first_name": "Claire",
+                "phone": "+33123456789",
+                "email": f"{prefix}{n}@customer.example",
+                "email_claim": f"{prefix}{n}@customer.example",
+                "customer_reference": f"{prefix.upper()}-{n}",
+                "reference_claim": f"{prefix.upper()}-{n}",
+                "is_demo": False,
+                "app_access": False,
+            }
+            for n in range(count)
+        ]
+    ).execute()
+
+
+def account_rows_read(node: dict) -> int:
+    """Rows of customer_account a PostgreSQL plan node (EXPLAIN ANALYZE, FORMAT JSON) and its
+    children read, found or filtered out."""
+    own = 0
+    if node.get("Relation Name") == "customer_account":
+        own = (
+            node.get("Actual Rows", 0)
+            + node.get("Rows Removed by Filter", 0)
+            + node.get("Rows Removed by Index Recheck", 0)
+        )
+    return own + sum(account_rows_read(child) for child in node.get("Plans", []))

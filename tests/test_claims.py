@@ -8,7 +8,7 @@ import threading
 
 import peewee
 import pytest
-from support import Api, account_request
+from support import Api, account_request, account_rows_read, burst_of_accounts
 
 from shared import accounts, claims, db, organisations
 from shared.models import CustomerAccount
@@ -151,25 +151,7 @@ def test_checking_the_claims_reads_only_their_holders_however_many_accounts_and_
     pass), the check still reads the two claims' unique indexes, not every account."""
     organisation, kam = org["organisation"], org["kam"]
     with db.database.connection_context():
-        CustomerAccount.insert_many(
-            [
-                {
-                    "organisation": organisation.id,
-                    "kam": kam.id,
-                    "company": f"Burst {n}",
-                    "last_name": "Martin",
-                    "first_name": "Claire",
-                    "phone": "+33123456789",
-                    "email": f"burst{n}@customer.example",
-                    "email_claim": f"burst{n}@customer.example",
-                    "customer_reference": f"BURST-{n}",
-                    "reference_claim": f"BURST-{n}",
-                    "is_demo": False,
-                    "app_access": False,
-                }
-                for n in range(2000)
-            ]
-        ).execute()
+        burst_of_accounts(organisation, kam, 2000)
         query = accounts._check_query()
         sql, params = query.sql()
         values = {
@@ -181,7 +163,7 @@ def test_checking_the_claims_reads_only_their_holders_however_many_accounts_and_
         bound = [db._bind(value, values) for value in params]
         if isinstance(db.database.obj, peewee.PostgresqlDatabase):
             plan = db.database.execute_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, bound).fetchone()[0][0]["Plan"]
-            read = _account_rows_read(plan)
+            read = account_rows_read(plan)
         else:
             plan_rows = db.database.execute_sql("EXPLAIN QUERY PLAN " + sql, bound).fetchall()
             scans = [row[-1] for row in plan_rows if "holder" in row[-1]]
@@ -191,15 +173,3 @@ def test_checking_the_claims_reads_only_their_holders_however_many_accounts_and_
         assert (
             accounts.check_request(organisation, kam.email, {"email": "burst7@customer.example"}).claims_free is False
         )
-
-
-def _account_rows_read(node: dict) -> int:
-    """Rows of customer_account a PostgreSQL plan node and its children read (found or filtered out)."""
-    own = 0
-    if node.get("Relation Name") == "customer_account":
-        own = (
-            node.get("Actual Rows", 0)
-            + node.get("Rows Removed by Filter", 0)
-            + node.get("Rows Removed by Index Recheck", 0)
-        )
-    return own + sum(_account_rows_read(child) for child in node.get("Plans", []))

@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from gateway.web.auth import door_required
 from shared import permissions
-from shared.visibility import visible_accounts
+from shared.visibility import visible_account, visible_accounts
 
 ops_required = door_required(permissions.OPS)
 operator_required = door_required(permissions.DEAD_LETTERS)
@@ -26,3 +26,8 @@ def is_operator() -> bool:
 def account_scope():
     """The accounts the person may see on /ops: their organisation's (shared.visibility)."""
     return visible_accounts(current_user.user)
+
+
+def may_see(account_id: int) -> bool:
+    """Whether the account is one of `account_scope()` (read by its id: shared.visibility)."""
+    return visible_account(current_user.user, account_id) is not None
