@@ -49,7 +49,7 @@ def _insert_user() -> peewee.ModelInsert:
 
 def _link_user(user: peewee.Node) -> peewee.ModelUpdate:
     return CustomerAccount.update(user=user).where(
-        (CustomerAccount.id == db.param("account")) & (CustomerAccount.user.is_null())
+        (CustomerAccount.id == db.param("account")) & db.row_check(CustomerAccount.user.is_null())
     )
 
 
