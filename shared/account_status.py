@@ -4,11 +4,11 @@ Two functions, and nothing else in kamflow writes `CustomerAccount.status` (a te
 source to hold us to it):
 - `move` changes the status from the one the caller saw to a new one: it checks
   `workflow.TRANSITIONS` first, then makes a conditional UPDATE (`WHERE id = ? AND status =
-  <expected>`, the status only checked on the row its id finds: `db.row_check`),
-  and says whether it moved. Two writers racing for the same account (two deliveries of a
-  stage, a stage and an operator) cannot both win, and neither overwrites what
-  the other changed, because only the status and the columns named are written. Writes
-  that go with a move (a stage's run and attempt) can be made in its statement (`Also`).
+  <expected>`, the status only checked on the row its id finds: `db.row_check`), and says
+  whether it moved. Two writers racing for the same account (two deliveries of a stage, a stage
+  and an operator) cannot both win, and neither overwrites what the other changed, because only
+  the status and the columns named are written. Writes that go with a move (a stage's run and
+  its attempt) can be made in its statement (`Also`).
 - `send_back` puts an account back at a stage to run it again (an operator's retry, a change of
   parameters, a resend of credentials): one `move`, and the stage runs to re-run made `waiting`
   again. The caller sends the stage after its transaction commits (`send_stage`); when the

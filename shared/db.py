@@ -365,8 +365,8 @@ def row_check(condition: peewee.Node) -> peewee.Node:
     PostgreSQL without statistics on a table yet (a new database, a burst of rows before
     autovacuum's next pass) costs an index on the checked column as low as the primary key,
     takes it, and reads every row the condition holds for to find the one: a stage's status
-    move read every account in the status it left, the customer's login link every account
-    without one (2,000 and 250 a message behind a backlog of 2,000)."""
+    move read every account in the status it left (2,000 behind a backlog of 2,000), the
+    customer's login link every account without a login yet (250 a message in a drain of 500)."""
     return peewee.NodeList((condition, peewee.SQL("IS TRUE")))
 
 
