@@ -157,9 +157,19 @@ class UtcDateTime(fields.DateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
+class YesNo(fields.Boolean):
+    """JSON true or false, nothing else. marshmallow's truthy and falsy sets cannot say it alone:
+    1 == True in Python, so {True} also holds 1 and 1.0, and {False} 0."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def yes_no(**kwargs: Any) -> fields.Boolean:
     """A yes/no answer: JSON true or false, nothing else."""
-    return fields.Boolean(truthy={True}, falsy={False}, error_messages={"required": "Answer yes or no."}, **kwargs)
+    return YesNo(error_messages={"required": "Answer yes or no."}, **kwargs)
 
 
 class CustomerSchema(Schema):

@@ -30,6 +30,9 @@ BAD_INPUTS = [
     ("email too long", {"customer.email": "a" * 250 + "@x.example"}, ("customer", "email"), "at most 254"),
     ("demo answer missing", {"customer.is_demo": DELETE}, ("customer", "is_demo"), "Answer yes or no"),
     ("demo answer not yes/no", {"customer.is_demo": "maybe"}, ("customer", "is_demo"), "Not a valid boolean"),
+    # 1 == True in Python: a JSON number must not pass for a yes or a no.
+    ("demo answer a number", {"customer.is_demo": 1}, ("customer", "is_demo"), "Not a valid boolean"),
+    ("access answer a number", {"setup.app_access": 0}, ("setup", "app_access"), "Not a valid boolean"),
     ("unknown customer field", {"customer.vat": "FR123"}, ("customer", "vat"), "Unknown field"),
     ("access answer missing", {"setup.app_access": DELETE}, ("setup", "app_access"), "Answer yes or no"),
     ("editor missing with access", {"setup.editor": DELETE}, ("setup", "editor"), "Choose who edits the optimisation"),

@@ -268,6 +268,19 @@ def test_registering_again_rotates_the_secret_with_two_signatures_during_the_ove
             Webhook(old).verify(later["body"], later["headers"])
 
 
+def test_revoking_the_previous_secret_takes_true_or_false_only(api, receiver, secret):
+    """A number or a string is not a yes: the request is refused naming the field, and the
+    endpoint is not registered again (no new secret, no overlap begun)."""
+    for value in (1, 0, 1.0, "true", None):
+        answer = api.client.put(
+            "/api/v1/webhook", json={"url": receiver.url, "revoke_previous_secret": value}, headers=api.headers
+        )
+        assert answer.status_code == 422, value
+        assert "revoke_previous_secret" in answer.get_json()["errors"]["json"], value
+    shown = api.get("/api/v1/webhook").get_json()
+    assert shown["previous_secret_valid_until"] is None and "secret" not in shown
+
+
 def test_a_url_removed_while_a_post_is_in_flight_stays_cancelled(api, receiver, secret, redis_client):
     """DELETE answered while the receiver is still thinking about a POST that then fails: the
     event stays cancelled, and a URL registered later does not inherit it."""
