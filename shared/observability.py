@@ -235,12 +235,10 @@ def problem_accounts(accounts: peewee.ModelSelect[CustomerAccount] | None = None
     ]
 
 
-def timeline(account_id: int) -> dict | None:
-    """Every attempt of every stage of the account, in the order they ran (None if unknown).
-    Who may see it is the caller's to check (shared.visibility.visible_account)."""
-    account = CustomerAccount.get_or_none(CustomerAccount.id == account_id)
-    if account is None:
-        return None
+def timeline(account: CustomerAccount) -> dict:
+    """Every attempt of every stage of the account, in the order they ran. The caller found the
+    account and checked who may see it (shared.visibility.visible_account)."""
+    account_id = account.id
     attempts = []
     for a in (
         StageAttempt.select()

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("worker")
 def queue_file(settings):
     if not settings.database_url.startswith("sqlite:///"):
         pytest.skip("the writer queue is SQLite's: PostgreSQL takes many writers")
-    path = settings.database_url.removeprefix("sqlite:///") + "-writers"
+    path = writer_queue.queue_path(settings.database_url.removeprefix("sqlite:///"))
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     yield descriptor
     os.close(descriptor)

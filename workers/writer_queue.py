@@ -33,12 +33,17 @@ LONGEST_RETRY_S = 0.001
 _opened: tuple[int, str, int] | None = None
 
 
+def queue_path(database_path: str) -> str:
+    """The file the processes writing to `database_path` queue on."""
+    return f"{database_path}-writers"
+
+
 def _lock_file(database_path: str) -> int:
     global _opened
     if _opened is None or _opened[:2] != (os.getpid(), database_path):
         if _opened is not None and _opened[0] == os.getpid():
             os.close(_opened[2])  # the lock of a database this process no longer writes to
-        _opened = (os.getpid(), database_path, os.open(f"{database_path}-writers", os.O_RDWR | os.O_CREAT, 0o600))
+        _opened = (os.getpid(), database_path, os.open(queue_path(database_path), os.O_RDWR | os.O_CREAT, 0o600))
     return _opened[2]
 
 

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from gateway.web.auth import door_required
 from shared import permissions
+from shared.models import CustomerAccount
 from shared.visibility import visible_account, visible_accounts
 
 ops_required = door_required(permissions.OPS)
@@ -28,6 +29,6 @@ def account_scope():
     return visible_accounts(current_user.user)
 
 
-def may_see(account_id: int) -> bool:
-    """Whether the account is one of `account_scope()` (read by its id: shared.visibility)."""
-    return visible_account(current_user.user, account_id) is not None
+def visible(account_id: int) -> CustomerAccount | None:
+    """The account if it is one of `account_scope()`, else None (read by its id: shared.visibility)."""
+    return visible_account(current_user.user, account_id)

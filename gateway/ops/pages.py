@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user
 
 from gateway.ops import charts
-from gateway.ops.access import account_scope, is_operator, may_see, operator_required, ops_required
+from gateway.ops.access import account_scope, is_operator, operator_required, ops_required, visible
 from shared import dead_letters, maintenance, observability, operations, queues, trends
 from shared.models import CustomerAccount, WebhookEndpoint, utcnow
 
@@ -163,16 +163,16 @@ def snapshot_json():
 @ops.get("/accounts/<int:account_id>")
 @ops_required
 def timeline(account_id: int):
-    account = observability.timeline(account_id) if may_see(account_id) else None
+    account = visible(account_id)
     if account is None:
         abort(404, description=f"No customer account {account_id}.")
-    return render_template("ops/timeline.html", account=account)
+    return render_template("ops/timeline.html", account=observability.timeline(account))
 
 
 @ops.post("/accounts/<int:account_id>/retry")
 @ops_required
 def retry(account_id: int):
-    if not may_see(account_id):
+    if visible(account_id) is None:
         abort(404, description=f"No customer account {account_id}.")
     try:
         stage = dead_letters.retry_account(_client(), account_id)
