@@ -46,16 +46,26 @@ def broker(redis_url, tmp_path):
     broker.close()
 
 
-def _run_one(broker, actor_name: str, done: list) -> None:
+def _declare(broker, actor_name: str, done: list):
+    """An actor on its own queue that writes down what it was sent.
+
+    Declare every actor of a test before its first worker starts: a stopped Dramatiq worker
+    stays on the broker's middleware, and a queue declared afterwards gets a consumer of that
+    stopped worker too, which can take the message and never run it."""
+
     @dramatiq.actor(broker=broker, actor_name=actor_name, queue_name=actor_name)
     def job(n):
         done.append(n)
 
+    return job
+
+
+def _run_one(broker, job) -> None:
     job.send(1)
     worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50)
     worker.start()
     try:
-        broker.join(actor_name, timeout=10_000)
+        broker.join(job.queue_name, timeout=10_000)
         worker.join()
     finally:
         worker.stop()
@@ -63,18 +73,19 @@ def _run_one(broker, actor_name: str, done: list) -> None:
 
 def test_handlers_run_in_order_a_failing_one_is_logged_and_a_late_one_is_included(broker, caplog):
     calls: list = []
+    done: list = []
+    first_job, second_job = _declare(broker, "signals_one", done), _declare(broker, "signals_two", done)
     broker.add_middleware(Journal("first", calls))
     broker.add_middleware(Journal("failing", calls, fail=True))
-    done: list = []
     with caplog.at_level(logging.CRITICAL):
-        _run_one(broker, "signals_one", done)
+        _run_one(broker, first_job)
     assert done == [1]  # a failing "before" hook is logged, the message still runs
     assert calls == [("before", "first"), ("before", "failing"), ("after", "failing"), ("after", "first")]
     assert "Unexpected failure in before_process_message" in caplog.text and "failing failed" in caplog.text
 
     calls.clear()
     broker.add_middleware(Journal("late", calls))  # after the handlers were first worked out
-    _run_one(broker, "signals_two", done)
+    _run_one(broker, second_job)
     assert done == [1, 1]
     assert calls[:3] == [("before", "first"), ("before", "failing"), ("before", "late")]
     assert calls[3:] == [("after", "late"), ("after", "failing"), ("after", "first")]
@@ -83,5 +94,5 @@ def test_handlers_run_in_order_a_failing_one_is_logged_and_a_late_one_is_include
 def test_a_middleware_skipping_a_message_stops_it_as_in_dramatiq(broker):
     broker.add_middleware(Skipper())
     done: list = []
-    _run_one(broker, "signals_skipped", done)
+    _run_one(broker, _declare(broker, "signals_skipped", done))
     assert done == []  # SkipMessage went through to the worker, which skipped the message
