@@ -2,7 +2,9 @@
 
 Counted per account (the email typed, whether or not it exists, so a lock tells nothing about
 which logins exist) and per client address, in Redis so that every gateway process sees the
-same counts. After `LOGIN_BACKOFF_AFTER` failures an account must wait before the next
+same counts. Each attempt is counted before its password is checked, in one step in Redis, so
+that guesses sent at once are throttled as if sent one after another; a success takes its count
+back. After `LOGIN_BACKOFF_AFTER` failures an account must wait before the next
 attempt (1 s, then 2, 4, ... up to a minute); an attempt made while it should wait is refused
 unchecked and counted as a failure. After `LOGIN_LOCK_AFTER` failures the account is locked for
 `LOGIN_LOCK_S` — even the right password is refused, with a message saying so — and after
@@ -48,78 +50,176 @@ def _minutes(seconds: float) -> str:
     return f"{minutes} minute{'s' if minutes > 1 else ''}"
 
 
+#: Counts an attempt before its password is checked, in one step, so that guesses sent at once
+#: are each counted before any of them is checked: checking first and counting after a failure
+#: let forty parallel guesses all through the backoff. KEYS: the account's lock, the address's
+#: lock, the account's failures, the address's failures. ARGV: now (s), LOGIN_BACKOFF_AFTER,
+#: MAX_BACKOFF_S, LOGIN_LOCK_AFTER, LOGIN_ADDRESS_LOCK_AFTER, LOGIN_LOCK_S. Returns
+#: {verdict, milliseconds}: "allowed" (counted; a success takes it back), "locked-account" and
+#: "locked-address" (not counted: the lock already holds), "throttled" (counted, and locking the
+#: account or the address when it reaches its limit).
+_CLAIM = """
+local now = tonumber(ARGV[1])
+local account_lock = redis.call('pttl', KEYS[1])
+if account_lock > 0 then return {'locked-account', account_lock} end
+local address_lock = redis.call('pttl', KEYS[2])
+if address_lock > 0 then return {'locked-address', address_lock} end
+local count = tonumber(redis.call('hget', KEYS[3], 'count') or '0')
+local last = tonumber(redis.call('hget', KEYS[3], 'last') or '0')
+local address_count = tonumber(redis.call('hget', KEYS[4], 'count') or '0')
+local lock_ms = tonumber(ARGV[6]) * 1000
+if count >= tonumber(ARGV[4]) then
+  redis.call('set', KEYS[1], now, 'PX', lock_ms)
+  redis.call('del', KEYS[3])
+  return {'locked-account', lock_ms}
+end
+if address_count >= tonumber(ARGV[5]) then
+  redis.call('set', KEYS[2], now, 'PX', lock_ms)
+  redis.call('del', KEYS[4])
+  return {'locked-address', lock_ms}
+end
+local wait_ms = 0
+local over = count - tonumber(ARGV[2])
+if over >= 0 then
+  wait_ms = math.floor((math.min(2 ^ over, tonumber(ARGV[3])) - (now - last)) * 1000)
+end
+count = redis.call('hincrby', KEYS[3], 'count', 1)
+redis.call('hset', KEYS[3], 'last', ARGV[1])
+redis.call('expire', KEYS[3], ARGV[6])
+address_count = redis.call('hincrby', KEYS[4], 'count', 1)
+redis.call('expire', KEYS[4], ARGV[6])
+if wait_ms <= 0 then return {'allowed', 0} end
+if count >= tonumber(ARGV[4]) then
+  redis.call('set', KEYS[1], now, 'PX', lock_ms)
+  redis.call('del', KEYS[3])
+end
+if address_count >= tonumber(ARGV[5]) then
+  redis.call('set', KEYS[2], now, 'PX', lock_ms)
+  redis.call('del', KEYS[4])
+end
+return {'throttled', wait_ms}
+"""
+
+#: A failed attempt (already counted when it was claimed) locks what has reached its limit.
+#: KEYS: account lock, address lock, account failures, address failures. ARGV: now (s),
+#: LOGIN_LOCK_AFTER, LOGIN_ADDRESS_LOCK_AFTER, LOGIN_LOCK_S. Returns which were locked.
+_FAILED = """
+local locked = {}
+local limits = {tonumber(ARGV[2]), tonumber(ARGV[3])}
+for i = 1, 2 do
+  local count = tonumber(redis.call('hget', KEYS[i + 2], 'count') or '0')
+  if count >= limits[i] then
+    redis.call('set', KEYS[i], ARGV[1], 'EX', ARGV[4])
+    redis.call('del', KEYS[i + 2])
+    table.insert(locked, i)
+  end
+end
+return locked
+"""
+
+#: A successful attempt: the account's failures are cleared, and the address's count gives
+#: back the attempt it was charged when claimed (a busy office's logins never lock it).
+_SUCCEEDED = """
+redis.call('del', KEYS[1])
+if tonumber(redis.call('hget', KEYS[2], 'count') or '0') > 0 then
+  redis.call('hincrby', KEYS[2], 'count', -1)
+end
+"""
+
+
 class LoginThrottle:
     """The login page's failure counts and locks, in Redis (`client`); with no client every
-    attempt is allowed and nothing is counted. Redis errors are logged, never raised."""
+    attempt is allowed and nothing is counted. Redis errors are logged, never raised.
+
+    An attempt is claimed (`claim`, counted as a failure) before its password is checked, then
+    settled (`failed` or `succeeded`)."""
 
     def __init__(self, client: redis.Redis | None, settings: Settings):
         self.client = client
         self.settings = settings
+        if client is not None:
+            self._claim = client.register_script(_CLAIM)
+            self._failed = client.register_script(_FAILED)
+            self._succeeded = client.register_script(_SUCCEEDED)
 
-    def refusal(self, email: str, address: str) -> tuple[str, str] | None:
-        """(outcome, message) when this attempt may not even be checked, else None."""
+    @staticmethod
+    def _keys(email: str, address: str) -> list[str]:
+        return [
+            _key("account", email, "lock"),
+            _key("address", address, "lock"),
+            _key("account", email, "failures"),
+            _key("address", address, "failures"),
+        ]
+
+    def claim(self, email: str, address: str) -> tuple[str, str] | None:
+        """Count this attempt; (outcome, message) when it may not even be checked, else None
+        (check the password, then call `failed` or `succeeded`)."""
         if self.client is None:
             return None
+        settings = self.settings
         try:
-            return self._refusal(self.client, email, address)
+            verdict, milliseconds = self._claim(
+                keys=self._keys(email, address),
+                args=[
+                    repr(time.time()),
+                    settings.login_backoff_after,
+                    MAX_BACKOFF_S,
+                    settings.login_lock_after,
+                    settings.login_address_lock_after,
+                    settings.login_lock_s,
+                ],
+            )
         except redis.RedisError as error:
             log.warning("login throttling skipped, Redis unreachable: %s", error)
             return None
-
-    def _refusal(self, client: redis.Redis, email: str, address: str) -> tuple[str, str] | None:
-        account_lock = client.pttl(_key("account", email, "lock"))
-        if account_lock > 0:
+        verdict, seconds = verdict.decode(), int(milliseconds) / 1000
+        if verdict == "locked-account":
             return "locked", (
                 f"Too many failed logins for this account: it is locked for the next "
-                f"{_minutes(account_lock / 1000)}. Try again later, or ask an operator to lift the lock."
+                f"{_minutes(seconds)}. Try again later, or ask an operator to lift the lock."
             )
-        address_lock = client.pttl(_key("address", address, "lock"))
-        if address_lock > 0:
+        if verdict == "locked-address":
             return "locked", (
                 f"Too many failed logins from your network: logins from it are locked for the next "
-                f"{_minutes(address_lock / 1000)}. Try again later, or ask an operator to lift the lock."
+                f"{_minutes(seconds)}. Try again later, or ask an operator to lift the lock."
             )
-        failures, last = client.hmget(_key("account", email, "failures"), "count", "last")
-        over = int(failures or 0) - self.settings.login_backoff_after
-        if over >= 0:
-            wait = min(2**over, MAX_BACKOFF_S) - (time.time() - float(last or 0))
-            if wait > 0:
-                self.failed(email, address)
-                return "throttled", (
-                    f"Too many failed logins for this account: wait {math.ceil(wait)} seconds before trying again."
-                )
+        if verdict == "throttled":
+            return "throttled", (
+                f"Too many failed logins for this account: wait {math.ceil(seconds)} seconds before trying again."
+            )
         return None
 
     def failed(self, email: str, address: str) -> None:
-        """Count a failed attempt against the email and the address; at LOGIN_LOCK_AFTER (account)
-        or LOGIN_ADDRESS_LOCK_AFTER (address) failures, lock it for LOGIN_LOCK_S and reset its count.
-        Counts expire LOGIN_LOCK_S after the last failure."""
+        """The claimed attempt failed: at LOGIN_LOCK_AFTER failures of the account or
+        LOGIN_ADDRESS_LOCK_AFTER of the address, lock it for LOGIN_LOCK_S and reset its count.
+        Counts expire LOGIN_LOCK_S after the last attempt."""
         if self.client is None:
             return
+        settings = self.settings
         try:
-            for kind, who, limit in (
-                ("account", email, self.settings.login_lock_after),
-                ("address", address, self.settings.login_address_lock_after),
-            ):
-                key = _key(kind, who, "failures")
-                with self.client.pipeline() as pipe:
-                    pipe.hincrby(key, "count", 1)
-                    pipe.hset(key, "last", time.time())
-                    pipe.expire(key, self.settings.login_lock_s)
-                    count = pipe.execute()[0]
-                if count >= limit:
-                    self.client.set(_key(kind, who, "lock"), int(time.time()), ex=self.settings.login_lock_s)
-                    self.client.delete(key)
-                    log.warning("login locked for %s %s after %s failures", kind, who, count)
+            locked = self._failed(
+                keys=self._keys(email, address),
+                args=[
+                    int(time.time()),
+                    settings.login_lock_after,
+                    settings.login_address_lock_after,
+                    settings.login_lock_s,
+                ],
+            )
         except redis.RedisError as error:
             log.warning("login failure not counted, Redis unreachable: %s", error)
+            return
+        for which in locked:
+            kind, who = ("account", email) if which == 1 else ("address", address)
+            log.warning("login locked for %s %s after too many failures", kind, who)
 
-    def succeeded(self, email: str) -> None:
-        """Clear the email's failure count (its lock, if any, stays until it ends or is lifted)."""
+    def succeeded(self, email: str, address: str) -> None:
+        """The claimed attempt succeeded: clear the email's failure count and give the address
+        back its attempt (a lock, if any, stays until it ends or is lifted)."""
         if self.client is None:
             return
         try:
-            self.client.delete(_key("account", email, "failures"))
+            self._succeeded(keys=[_key("account", email, "failures"), _key("address", address, "failures")])
         except redis.RedisError as error:
             log.warning("login success not recorded, Redis unreachable: %s", error)
 

@@ -161,14 +161,14 @@ def login():
     if form.validate_on_submit():
         email = form.email.data.strip().lower()[:254]
         address = request.remote_addr or "unknown"
-        refusal = _throttle().refusal(email, address)
+        refusal = _throttle().claim(email, address)
         user = User.get_or_none((User.email == email) & (User.active == True))  # noqa: E712
         if refusal is not None:
             outcome, refused = refusal
             _record(email, user, outcome)
             return render_template("login.html", form=form, failed=False, refused=refused), 429
         if security.password_matches(user.password_hash if user else None, form.password.data) and user:
-            _throttle().succeeded(email)
+            _throttle().succeeded(email, address)
             _record(email, user, "success")
             next_page = _safe_next(request.args.get("next"))
             start_session(user)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+import threading
 import time
 
 import pytest
 from browser import Browser, text_of
+from csrf import csrf_token
 from support import PASSWORD
 
 from shared import db, security
@@ -59,6 +61,63 @@ def test_an_address_guessing_many_accounts_is_locked(settings, broker, org):
     refused = attempt(app, KAM, PASSWORD, address="203.0.113.9")
     assert refused.status_code == 429 and "from your network" in text_of(refused.text)
     assert attempt(app, KAM, PASSWORD, address="198.51.100.7").status_code == 302  # another address is not
+
+
+def _at_once(app, logins: list[tuple[str, str]], address: str) -> list[int]:
+    """Post every (email, password) to /login at the same moment, each from its own browser
+    that loaded the page first; the answers' status codes."""
+    browsers = []
+    for _ in logins:
+        browser = Browser(app.test_client())
+        browsers.append((browser, csrf_token(browser.get("/login").text)))
+    start = threading.Barrier(len(logins))
+    codes: list[int] = []
+
+    def post(n: int) -> None:
+        (browser, token), (email, password) = browsers[n], logins[n]
+        start.wait()
+        answer = browser.client.post(
+            "/login",
+            data={"csrf_token": token, "email": email, "password": password},
+            environ_base={"REMOTE_ADDR": address},
+        )
+        codes.append(answer.status_code)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(len(logins))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return codes
+
+
+def test_guesses_sent_at_once_are_throttled_as_if_sent_one_by_one(app, org):
+    codes = _at_once(app, [(KAM, f"guess-{n}") for n in range(30)], "198.51.100.7")
+    assert codes.count(401) == 3  # LOGIN_BACKOFF_AFTER checked, as one after another
+    assert codes.count(429) == 27  # the rest refused unchecked
+    with db.database.connection_context():
+        failures = LoginEvent.select().where((LoginEvent.email == KAM) & (LoginEvent.outcome == "failure")).count()
+    assert failures == 3
+
+
+def test_guesses_at_many_accounts_at_once_lock_the_address_at_its_limit(settings, broker, org):
+    from gateway import create_app
+
+    app = create_app(dataclasses.replace(settings, login_address_lock_after=5), broker=broker)
+    codes = _at_once(app, [(f"nobody{n}@acme-energy.example", "guess") for n in range(20)], "203.0.113.9")
+    assert codes.count(401) == 5 and codes.count(429) == 15
+    refused = attempt(app, KAM, PASSWORD, address="203.0.113.9")
+    assert refused.status_code == 429 and "from your network" in text_of(refused.text)
+
+
+def test_successful_logins_from_one_address_never_lock_it(settings, broker, org):
+    from gateway import create_app
+
+    app = create_app(dataclasses.replace(settings, login_address_lock_after=3), broker=broker)
+    for _ in range(6):  # an office behind one address: each attempt counted, then given back
+        assert attempt(app, KAM, PASSWORD, address="192.0.2.44").status_code == 302
+    assert attempt(app, "nobody@acme-energy.example", "guess", address="192.0.2.44").status_code == 401
+    assert attempt(app, KAM, PASSWORD, address="192.0.2.44").status_code == 302
 
 
 def test_an_unknown_login_and_a_success_are_throttled_alike(app, org):
