@@ -4,7 +4,10 @@
   inline script or style (the pages load kamflow.js/ops.js), no plugins, no <base> tricks.
 - frame-ancestors 'none' and X-Frame-Options: DENY: no page can be framed, so buttons such as
   Resend and Retry cannot be clickjacked.
-- Referrer-Policy: no-referrer: a set-password URL carries its token; no page leaks its URL.
+- Referrer-Policy: same-origin: a set-password URL carries its token, so no other site is ever
+  told a page's URL; kamflow's own forms do send it, because over https Flask-WTF refuses a
+  form post without a Referer of this site (its strict check, which `no-referrer` made refuse
+  every login).
 - X-Content-Type-Options: nosniff; Strict-Transport-Security on https requests.
 - Cache-Control: no-store on the pages that carry a secret or take one (set-password, login),
   so a shared browser's history or a proxy does not keep them.
@@ -41,7 +44,7 @@ def init_app(app: Flask, secure_cookie: bool) -> None:
         strict_transport_security=True,
         content_security_policy=CONTENT_SECURITY_POLICY,
         frame_options="DENY",
-        referrer_policy="no-referrer",
+        referrer_policy="same-origin",
         session_cookie_secure=secure_cookie,
         session_cookie_http_only=True,
     )

@@ -1,5 +1,5 @@
 """Security headers on every door: a CSP without inline script, no framing (clickjacking of
-Resend and Retry), no referrer, nosniff; the set-password and login pages are never stored."""
+Resend and Retry), no referrer sent to another site, nosniff; the set-password and login pages are never stored."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def test_every_answer_carries_the_security_headers(manager_page, path):
     policy = csp_of(answer)
     assert policy["script-src"] == "'self'" and "unsafe-inline" not in answer.headers["Content-Security-Policy"]
     assert policy["frame-ancestors"] == "'none'" and answer.headers["X-Frame-Options"] == "DENY"
-    assert answer.headers["Referrer-Policy"] == "no-referrer"
+    assert answer.headers["Referrer-Policy"] == "same-origin"
     assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
@@ -43,4 +43,4 @@ def test_the_set_password_page_is_never_stored_nor_referred(client, org):
         token = access.issue_set_password_token(user.id, ttl_hours=1)
     for answer in (client.get(f"/set-password/{token}"), client.get("/set-password/unknown"), client.get("/login")):
         assert answer.headers["Cache-Control"] == "no-store"
-        assert answer.headers["Referrer-Policy"] == "no-referrer"
+        assert answer.headers["Referrer-Policy"] == "same-origin"
