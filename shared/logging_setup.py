@@ -5,7 +5,9 @@
   exception), for a log pipeline; LOG_FORMAT=text (the default): readable lines for a terminal.
 - every line logged while a stage message is processed carries its account id and stage: from
   the `extra` of the line, or else from the context `StageLogContext` sets for the message;
-- a redaction filter scrubs bearer tokens, `kf_` API tokens, set-password link tokens,
+- the `peewee` logger never logs below INFO, whatever LOG_LEVEL says: its DEBUG lines are every
+  SQL statement with its parameters — password hashes, webhook secrets, personal data;
+- a redaction filter scrubs bearer tokens, `kf_` API tokens, `whsec_` webhook secrets, set-password link tokens,
   `password=` values and the password of URLs like smtp://user:pass@host, from the message,
   its arguments and any traceback. One logger is exempt: `kamflow.mail`, the dev mail catcher
   of `make run`, whose whole job is to show the caught email (set-password link included) on
@@ -34,6 +36,7 @@ REDACTED = "[redacted]"
 _PATTERNS = (
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1" + REDACTED),
     (re.compile(r"\bkf_[A-Za-z0-9_-]{6,}"), "kf_" + REDACTED),
+    (re.compile(r"\bwhsec_[A-Za-z0-9+/=]{6,}"), "whsec_" + REDACTED),
     (re.compile(r"(/set-password/)[A-Za-z0-9_-]+"), r"\1" + REDACTED),
     (
         re.compile(
@@ -161,6 +164,8 @@ def configure(log_format: str | None = None, level: str | int | None = None) -> 
     if not root.handlers:
         root.addHandler(logging.StreamHandler())
     root.setLevel(level)
+    # SQL parameters carry password hashes, webhook secrets and personal data (see above).
+    logging.getLogger("peewee").setLevel(max(logging.INFO, root.level))
     formatter = JsonFormatter() if log_format == "json" else TextFormatter()
     handlers = list(root.handlers)
     for name in ("gunicorn.error", "gunicorn.access"):

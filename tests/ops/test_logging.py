@@ -10,7 +10,7 @@ import logging
 import pytest
 from support import account_request, set_password_link
 
-from shared import logging_setup
+from shared import db, logging_setup
 
 
 @pytest.fixture
@@ -62,6 +62,42 @@ def test_no_secret_reaches_the_log(captured, api, org, worker, mailbox):
         assert secret not in output
     assert "Bearer [redacted]" in output and "/set-password/[redacted]" in output and "password=[redacted]" in output
     assert "kam@acme-energy.example" in output  # the rest of the line stays readable
+
+
+@pytest.fixture
+def captured_debug():
+    """Everything the root logger writes at LOG_LEVEL=DEBUG, as an operator debugging would set it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    old_level, old_peewee = root.level, logging.getLogger("peewee").level
+    root.addHandler(handler)
+    logging_setup.configure("text", "DEBUG")
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+    logging.getLogger("peewee").setLevel(old_peewee)
+
+
+def test_at_debug_level_no_webhook_secret_nor_password_hash_reaches_the_log(captured_debug, api, org):
+    from shared import organisations
+    from shared.models import User
+
+    secrets = [
+        api.client.put("/api/v1/webhook", json={"url": "https://crm.example/hooks"}, headers=api.headers).get_json()[
+            "secret"
+        ]
+        for _ in range(2)  # registered, then rotated: both written to the database
+    ]
+    with db.database.connection_context():
+        organisations.create_staff_user(org["organisation"], "new.kam@acme-energy.example", "kam", "Lantern-Quarry-98!")
+        password_hash = User.get(User.email == "new.kam@acme-energy.example").password_hash
+    logging.getLogger("kamflow.test").info("endpoint secret is %s", secrets[1])  # careless code
+    output = captured_debug.getvalue()
+    for secret in secrets:
+        assert secret.removeprefix("whsec_") not in output
+    assert "whsec_[redacted]" in output
+    assert password_hash.split("$")[-1] not in output
 
 
 def test_text_format_is_readable_and_names_the_account(capsys):
