@@ -88,11 +88,12 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """True for a public unicast address: not loopback, private, link-local, CGNAT, unique-local,
-    multicast, reserved, unspecified, nor one of those wrapped inside an IPv6 address."""
+    site-local, multicast, reserved, unspecified, nor one of those wrapped inside an IPv6 address."""
     if not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_unspecified or ip.is_loopback:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.scope_id:
+        # fec0::/10, deprecated site-local, is still routed inside some networks; Python counts it global.
+        if ip.scope_id or ip.is_site_local:
             return False
         embedded = _embedded_ipv4(ip)
         if embedded is not None:
@@ -179,7 +180,7 @@ def check_url(url: str, *, allow_private: bool = False) -> str:
     if ipv4 is not None:
         _check_address(ipv4, allow_private)
         return url
-    name = host.rstrip(".")
+    name = host.removesuffix(".")  # one trailing dot (the root) is allowed; "a.b.." has an empty label
     labels = name.split(".")
     if not name or not all(_HOST_LABEL.match(label) for label in labels):
         raise InvalidUrl("The host name is not a valid domain name.")

@@ -47,6 +47,9 @@ NOT_PUBLIC = [
     "http://[fd00:ec2::254]/",
     "http://[fe80::1]/",
     "http://[fe80::1%25eth0]/",
+    "http://[fec0::1]/",
+    "http://[fec0::10]:8080/",
+    "http://[::ffff:10.0.0.1]/",
     "http://224.0.0.1/",
     "http://[ff02::1]/",
     "http://240.0.0.1/",
@@ -86,6 +89,9 @@ MALFORMED = [
     "file:///etc/passwd",
     "http:///hook",
     "http://-crm.example.com/",
+    "http://127.1../",
+    "http://crm.example.com../",
+    "http://crm..example.com/",
 ]
 
 PUBLIC = [
