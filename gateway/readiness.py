@@ -1,9 +1,13 @@
-"""Readiness: /readyz answers 200 when the database and the broker answer, 503 with the reason
-when either does not, so an orchestrator stops routing requests to a gateway that would only
-leave accounts `pending`. No authentication, like /healthz (liveness, gateway/health.py).
+"""Readiness: /readyz answers 200 when the database and the broker answer, 503 naming which
+does not, so an orchestrator stops routing requests to a gateway that would only leave accounts
+`pending`. No authentication, like /healthz (liveness, gateway/health.py): so the answer names
+the part that is down and nothing more, and the driver's error (host, port, role, database) goes
+to the log, where operators look.
 """
 
 from __future__ import annotations
+
+import logging
 
 import peewee
 import redis
@@ -11,18 +15,21 @@ from flask import Blueprint, current_app, jsonify
 
 from shared import db
 
+log = logging.getLogger(__name__)
+
 readiness = Blueprint("readiness", __name__)
 
 TIMEOUT_S = 1.0
 
 
 def check_database() -> str | None:
-    """None when a trivial query runs, else why not."""
+    """None when a trivial query runs, else "database unreachable" (the error is logged)."""
     try:
         db.database.connect(reuse_if_open=True)
         db.database.execute_sql("SELECT 1")
     except Exception as error:  # any driver's error is a reason to report, never a 500
-        return f"database unreachable: {type(error).__name__}: {error}".strip()
+        log.warning("readiness: database unreachable: %s: %s", type(error).__name__, error)
+        return "database unreachable"
     return None
 
 
@@ -33,7 +40,8 @@ def check_broker(redis_url: str) -> str | None:
     try:
         client.ping()
     except redis.RedisError as error:
-        return f"broker unreachable: {error}"
+        log.warning("readiness: broker unreachable: %s", error)
+        return "broker unreachable"
     finally:
         client.close()
     return None
