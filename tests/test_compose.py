@@ -89,6 +89,10 @@ def test_the_compose_file_keeps_redis_and_postgres_data_and_starts_nothing_befor
     # a stopping worker may finish a stage that just started
     assert _seconds(services["worker"]["stop_grace_period"]) > Settings().stage_time_limit_ms / 1000
     assert services["mail"]["profiles"] == ["staging"]
+    # The catcher shows every email, set-password links included: never started by the example
+    # settings, and its page reachable from the host itself only.
+    assert "COMPOSE_PROFILES" not in env_file(ENV_EXAMPLE)
+    assert all(port.startswith("127.0.0.1:") for port in services["mail"]["ports"])
 
 
 def test_the_workers_consume_every_queue_once_the_webhooks_apart():
