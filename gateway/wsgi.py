@@ -15,5 +15,14 @@ if monkey.is_module_patched("socket"):  # under gunicorn's gevent workers
 
     patch_psycopg()  # a PostgreSQL query yields to other requests instead of blocking the process
 settings = Settings.from_env()
+if not settings.secret_key:
+    # A random key per process (what create_app falls back to for tests and `make run`, which
+    # keeps one in var/) would sign each gunicorn worker's sessions and CSRF tokens differently:
+    # random logouts and "CSRF token invalid" behind any second worker, and everyone logged out
+    # at each restart.
+    raise RuntimeError(
+        'SECRET_KEY is not set. Set the same one on every gateway: python -c "import secrets; '
+        'print(secrets.token_hex(32))"'
+    )
 migrations.require_current(settings.database_url)  # refuse to serve a database that is behind
 app = create_app(settings)
