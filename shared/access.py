@@ -113,15 +113,32 @@ _ADD_TOKEN = db.prepared_write(_add_token_query)
 _REPLACE_TOKENS = db.prepared_write(_replace_tokens_query)
 
 
+def switch_off_login(user_id: int) -> None:
+    """Switch the customer's login off (access taken away, a demo trial over), in the caller's
+    transaction: it logs in no more, every session of it ends, and its unused set-password links
+    stop working, so that none sets a password on it meanwhile nor still works once it is given
+    back (giving access back sends new credentials)."""
+    User.update(active=False).where(User.id == user_id).execute()
+    _BURN_TOKENS(user=user_id, now=utcnow())
+    sessions.end_sessions(user_id)
+
+
 class InvalidLink(Exception):
-    """The set-password link is unknown, used already, or expired."""
+    """The set-password link is unknown, used already, expired, or its login is switched off."""
 
 
 def usable_token(token: str) -> SetPasswordToken:
     """The live set-password token whose hash matches `token`. Reads only: the caller burns it.
     Raises InvalidLink (its message is for the customer) when the token is unknown, used or
-    expired."""
-    record = SetPasswordToken.get_or_none(SetPasswordToken.token_hash == security.token_digest(token))
+    expired, or its login is switched off (`record.user` is read with it)."""
+    record = (
+        SetPasswordToken.select(SetPasswordToken, User)
+        .join(User)
+        .where(SetPasswordToken.token_hash == security.token_digest(token))
+        .get_or_none()
+    )
+    if record is not None and not record.user.active:
+        raise InvalidLink("This link no longer works: your access to the application is switched off. Ask your KAM.")
     if record is None or record.used_at is not None:
         raise InvalidLink("This link has already been used or is not valid. Ask your KAM to resend your credentials.")
     if record.expires_at < utcnow():
@@ -132,7 +149,8 @@ def usable_token(token: str) -> SetPasswordToken:
 def set_password(token: str, password: str) -> User:
     """Use the link once: set the password, burn the token and end the user's sessions, in one
     transaction; returns the user. Raises InvalidLink (a message for the customer), changing
-    nothing, when the link is unknown, expired or used (also by a concurrent request)."""
+    nothing, when the link is unknown, expired or used (also by a concurrent request, or burned
+    by switching the login off meanwhile), or its login is switched off."""
     with database.atomic():
         record = usable_token(token)
         burned = (

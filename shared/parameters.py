@@ -19,7 +19,8 @@ import dataclasses
 
 import peewee
 
-from shared import account_status, claims, rules, sessions, trials, workflow
+from shared import account_status, claims, rules, trials, workflow
+from shared.access import switch_off_login
 from shared.db import database
 from shared.markets import in_article_order
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, User, utcnow
@@ -128,8 +129,7 @@ def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[s
             User.update(active=True).where(User.id == account.user_id).execute()
         return ["provision_access", "activate_markets", "send_credentials"]
     if had_access and not access and account.user_id:
-        User.update(active=False).where(User.id == account.user_id).execute()
-        sessions.end_sessions(account.user_id)  # switched off now, and not back on by re-activation
+        switch_off_login(account.user_id)  # its sessions and unused links end with it
     return ["activate_markets"] if access and touched else []
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from shared import workflow
+from shared import access, workflow
 from shared.models import AuditEvent, CustomerAccount, MarketAccess, User, utcnow
 
 
@@ -49,7 +49,7 @@ def end_due_trials(today: dt.date, trial_days: int) -> int:
         if not moved:
             continue
         if account.user_id:
-            User.update(active=False).where(User.id == account.user_id).execute()
+            access.switch_off_login(account.user_id)
         AuditEvent.create(
             organisation=account.organisation_id,
             account=account.id,
