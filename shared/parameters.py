@@ -2,7 +2,8 @@
 
 The article: "You can modify the parameters after the creation of the customer account at
 anytime." What a change sets in motion is decided here, once:
-- access No -> Yes: provision_access, activate_markets, send_credentials;
+- access No -> Yes: provision_access, activate_markets, send_credentials (new credentials for a
+  login that had access before: shared.resend.access_given_back);
 - markets added or changed while the customer has access: activate_markets (the workflow then
   hands on to send_credentials, which sends nothing: the credentials email goes once per purpose,
   see shared.resend.credentials_purpose);
@@ -19,7 +20,7 @@ import dataclasses
 
 import peewee
 
-from shared import account_status, claims, rules, trials, workflow
+from shared import account_status, claims, resend, rules, trials, workflow
 from shared.access import switch_off_login
 from shared.db import database
 from shared.markets import in_article_order
@@ -125,8 +126,9 @@ def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[s
     if access and not had_access:
         if rules.login_taken(account.email, account):
             raise ChangeRefused({"setup": {"app_access": [claims.EMAIL_TAKEN]}})
-        if account.user_id:  # access given back: the login that was switched off works again
+        if account.user_id:  # access given back: the login that was switched off works again,
             User.update(active=True).where(User.id == account.user_id).execute()
+            resend.access_given_back(account)  # with new credentials (its links were burned)
         return ["provision_access", "activate_markets", "send_credentials"]
     if had_access and not access and account.user_id:
         switch_off_login(account.user_id)  # its sessions and unused links end with it

@@ -1,10 +1,11 @@
-"""Resending a customer's credentials: a KAM asks, a worker sends.
+"""Resending a customer's credentials: a KAM asks, or access is given back; a worker sends.
 
 The credentials email goes at most once per (account, purpose) (see shared.credentials). A
 resend is recorded as an AuditEvent with action "credentials.resend"; the purpose of the email
 that the send_credentials stage should send is derived from how many there are, so each resend
 is a new purpose (sent once) and a stage that merely runs again (after new markets were
-activated) finds its purpose sent already and sends nothing.
+activated) finds its purpose sent already and sends nothing. Access given back (No -> Yes) to
+a login that had it is a resend by the system: its links were burned when it was switched off.
 """
 
 from __future__ import annotations
@@ -67,14 +68,26 @@ def request_resend(account: CustomerAccount, actor: str) -> int:
             raise CannotResend("The account changed meanwhile; reload the page and try again.")
         # New credentials replace the old ones: whoever is logged in with them is logged out.
         sessions.end_sessions(account.user_id)
-        number = resend_count(account.id) + 1
-        AuditEvent.create(
-            organisation=account.organisation_id,
-            account=account.id,
-            actor=actor,
-            action=RESEND_ACTION,
-            detail={"round": number},
-        )
+        return _record_resend(account, actor, {})
+
+
+def access_given_back(account: CustomerAccount) -> None:
+    """Access No -> Yes for an account whose login had it (its unused links were burned when
+    it was switched off): new credentials are due, recorded as a resend by the system in the
+    caller's transaction, so that the send_credentials stage the change runs sends a new email
+    with a new link, once."""
+    _record_resend(account, "system", {"reason": "access given back"})
+
+
+def _record_resend(account: CustomerAccount, actor: str, detail: dict) -> int:
+    number = resend_count(account.id) + 1
+    AuditEvent.create(
+        organisation=account.organisation_id,
+        account=account.id,
+        actor=actor,
+        action=RESEND_ACTION,
+        detail={"round": number, **detail},
+    )
     return number
 
 

@@ -1,13 +1,13 @@
 """Switching a customer's login off (access No, or the end of a demo trial) voids its unused
-set-password link and ends its sessions; a KAM cannot resend credentials to a login that is
-switched off."""
+set-password link and ends its sessions; giving access back sends new credentials; a KAM cannot
+resend credentials to a login that is switched off."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from browser import Browser
+from browser import Browser, text_of
 from csrf import csrf_token
 from optimisations.support import move_window
 from support import account_request, set_password_link
@@ -62,6 +62,41 @@ def test_access_off_voids_the_unused_link(app, api, mailbox):
     assert page.status_code == 410 and "switched off" in page.text
     assert answer.status_code == 410 and "switched off" in answer.text
     assert not password_set() and not logs_in(app)
+
+
+def test_access_back_sends_new_credentials_and_the_old_link_stays_void(app, api, kam_page, mailbox):
+    account_id, old_link = switched_off_with_an_unused_link(api, mailbox)
+    assert patch(api, account_id, {"setup": account_request()["setup"]}).status_code == 200
+    body = api.wait_for_status(account_id)
+    assert body["status"] == "active"
+    assert {s["name"]: s["state"] for s in body["stages"]}["send_credentials"] == "done"
+    messages = mailbox.wait_for(2)
+    page = text_of(kam_page.get(f"/customers/{account_id}").text)
+    assert "Credentials resent by system" in page and "(resent)" in page
+    assert len(messages) == 2 and messages[1]["To"] == EMAIL
+    new_link = set_password_link(messages[1])
+    assert new_link != old_link
+    page, answer, _ = choose_password(app, old_link)
+    assert page.status_code == 410 and answer.status_code == 410 and not password_set()
+    page, answer, customer = choose_password(app, new_link)
+    assert page.status_code == 200 and answer.status_code == 303
+    assert customer.get("/my-account").status_code == 200
+    assert logs_in(app)
+
+
+def test_a_change_of_markets_after_access_came_back_sends_no_further_email(app, api, mailbox):
+    account_id = api.create(account_request()).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    assert patch(api, account_id, {"setup": {"app_access": False}}).status_code == 200
+    setup = account_request()["setup"]
+    assert patch(api, account_id, {"setup": setup}).status_code == 200
+    assert api.wait_for_status(account_id)["status"] == "active"
+    mailbox.wait_for(2)
+    setup["markets"][0]["max_optimisations"] += 1
+    assert patch(api, account_id, {"setup": setup}).status_code == 200
+    body = api.wait_for_status(account_id)
+    assert {s["name"]: s["state"] for s in body["stages"]}["activate_markets"] == "done"
+    assert len(mailbox.messages) == 2
 
 
 def test_a_link_of_a_switched_off_login_is_refused(app, org):
