@@ -62,6 +62,11 @@ def request_resend(account: CustomerAccount, actor: str) -> int:
             raise CannotResend(refusal)
         if not account.app_access or not account.user_id:
             raise CannotResend("This customer has no access to the application: there are no credentials to send.")
+        if account.trial_ended_at is not None:  # the trial switched the login off (shared.trials)
+            raise CannotResend(
+                "The demo trial ended: the customer's login is switched off, there are no credentials to send. "
+                "Converting the account (demo account: No) gives the login back."
+            )
         if account.status != workflow.ACTIVE:
             raise CannotResend("Credentials can be resent once the account is active.")
         if not account_status.send_back(account.id, workflow.ACTIVE, [STAGE]):

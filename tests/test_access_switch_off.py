@@ -146,3 +146,21 @@ def test_credentials_cannot_be_resent_to_a_switched_off_login(app, api, kam_page
     assert "no access to the application" in page.text
     assert api.wait_for_status(account_id)["status"] == "active"
     assert len(mailbox.messages) == 1
+
+
+def test_credentials_cannot_be_resent_once_the_trial_ended(app, api, kam_page, mailbox):
+    account_id = api.create(account_request(**{"customer.is_demo": True})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    mailbox.wait_for(1)
+    for market in account_request()["setup"]["markets"]:
+        move_window(account_id, market["market"], -60, -2)
+    with db.database.connection_context():
+        maintenance.run_daily(dt.date.today(), trial_days=30)
+    answer = api.post(f"/api/v1/customer-accounts/{account_id}/resend-credentials")
+    assert answer.status_code == 409 and "trial ended" in answer.get_json()["message"]
+    page = kam_page.post_form(
+        f"/customers/{account_id}/resend-credentials", {}, page_path=f"/customers/{account_id}", follow_redirects=True
+    )
+    assert "The demo trial ended" in text_of(page.text)
+    assert api.wait_for_status(account_id)["status"] == "active"
+    assert len(mailbox.messages) == 1
