@@ -2,7 +2,7 @@
 
 It is the creation request's shape minus the KAM and the email: the article says the email
 cannot be modified later, so sending one is an error, not something silently ignored. Load
-with `partial=True` for a PATCH that names only what changes.
+as `CustomerPatchSchema` (a `PatchSchema`) for a PATCH that names only what changes.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load
 
-from shared.schemas import CustomerSchema, PhoneNumber, SetupSchema, Text, yes_no
+from shared.schemas import CustomerSchema, PatchSchema, SetupSchema
 
 EMAIL_IS_FIXED = "The email cannot be modified: it is the customer's login."
 
@@ -43,14 +43,9 @@ class AccountChangeSchema(Schema):
     setup = fields.Nested(SetupSchema)
 
 
-class CustomerPatchSchema(CustomerChangeSchema):
-    """The API's PATCH: every field optional (send only what changes), none blank."""
-
-    company = Text(max_length=200, not_blank=True)
-    last_name = Text(max_length=100, not_blank=True)
-    first_name = Text(max_length=100, not_blank=True)
-    phone = PhoneNumber()
-    is_demo = yes_no()
+class CustomerPatchSchema(PatchSchema, CustomerChangeSchema):
+    """The API's PATCH: every field optional (send only what changes, the rest is left alone),
+    none blank; an explicit null or blank reference clears it."""
 
 
 class AccountPatchSchema(AccountChangeSchema):

@@ -172,6 +172,21 @@ def yes_no(**kwargs: Any) -> fields.Boolean:
     return YesNo(error_messages={"required": "Answer yes or no."}, **kwargs)
 
 
+class PatchSchema(Schema):
+    """A change that names only what changes (the API's PATCH bodies): a field left out is left
+    alone. A subclass of a creation schema inherits its fields' `load_default`s and `required`s;
+    a default would load a left-out field as if it had been sent (a PATCH of the phone wiped the
+    customer reference, null by default), and the OpenAPI document would promise that default.
+    So every field bound to a PatchSchema loses both, whatever schema it was declared in; its
+    validators stay (a sent name must not be blank), and an explicit null still loads as null
+    where the field allows it."""
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        field_obj.load_default = missing
+        field_obj.required = False
+        super().on_bind_field(field_name, field_obj)
+
+
 class CustomerSchema(Schema):
     """Step 1 of the article, 'Defining the customer'."""
 

@@ -208,3 +208,44 @@ def test_a_rejected_account_is_final_for_changes_and_resends(api):
     assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["customer"]["phone"] == "+33123456789"
     resend = api.post(f"/api/v1/customer-accounts/{account_id}/resend-credentials")
     assert resend.status_code == 409 and resend.get_json()["message"] == workflow.REJECTED_IS_FINAL
+
+
+def audit_actions(account_id: int) -> list[str]:
+    with db.database.connection_context():
+        from shared.models import AuditEvent
+
+        return [e.action for e in AuditEvent.select().where(AuditEvent.account == account_id).order_by(AuditEvent.id)]
+
+
+def test_a_patch_leaves_the_fields_it_does_not_name_alone(api):
+    # A PATCH of the phone loaded the left-out customer_reference as its creation default (null):
+    # the reference was wiped and its claim released, so another account could take it.
+    account_id = no_access_account(api)
+    answer = patch(api, account_id, {"customer": {"phone": "+49 30 901820"}})
+    assert answer.status_code == 200
+    customer = answer.get_json()["customer"]
+    assert customer["phone"] == "+4930901820" and customer["customer_reference"] == "R0"
+    before = audit_actions(account_id)
+    assert patch(api, account_id, {"customer": {}}).status_code == 200
+    assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["customer"]["customer_reference"] == "R0"
+    assert audit_actions(account_id) == before  # nothing changed, nothing recorded
+    # the claim is still held: another account cannot take the reference
+    other = account_request(**{"customer.email": "o@foundry.example", "customer.customer_reference": "R0"})
+    assert api.create(other).status_code == 409
+
+
+def test_an_explicit_null_or_blank_reference_still_clears_it(api):
+    account_id = no_access_account(api)
+    answer = patch(api, account_id, {"customer": {"customer_reference": None}})
+    assert answer.status_code == 200 and answer.get_json()["customer"]["customer_reference"] is None
+    assert patch(api, account_id, {"customer": {"customer_reference": "R9"}}).status_code == 200
+    answer = patch(api, account_id, {"customer": {"customer_reference": "  "}})
+    assert answer.status_code == 200 and answer.get_json()["customer"]["customer_reference"] is None
+
+
+def test_the_patch_bodies_of_the_document_promise_no_default_and_require_nothing(api):
+    schemas = api.get("/api/openapi.json").get_json()["components"]["schemas"]
+    for name in ("CustomerPatch", "OptimisationChange"):
+        properties = schemas[name]["properties"]
+        assert {field for field, spec in properties.items() if "default" in spec} == set(), name
+        assert "required" not in schemas[name], name

@@ -23,7 +23,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from shared.markets import CATALOGUE
 from shared.optimisations.calendar import RISK_APPETITES
 from shared.optimisations.forecasts import KINDS
-from shared.schemas import EDITORS, Text, UtcDateTime, yes_no
+from shared.schemas import EDITORS, PatchSchema, Text, UtcDateTime, yes_no
 
 #: The parameters a person sets on an optimisation (besides its market, fixed at creation): what
 #: creating and changing one write, and what describing one reads back.
@@ -170,8 +170,9 @@ class OptimisationSchema(Schema):
             raise ValidationError(errors)
 
 
-class OptimisationChangeSchema(OptimisationSchema):
-    """A PATCH: any of the fields, only those that change (the market never changes)."""
+class OptimisationChangeSchema(PatchSchema, OptimisationSchema):
+    """A PATCH: any of the fields, only those that change (the market never changes); a field
+    left out keeps its stored value, it does not go back to its creation default."""
 
 
 def complete(data: dict, today: dt.date) -> dict:
