@@ -69,6 +69,18 @@ def _market_values(row: MarketAccess) -> dict:
     }
 
 
+class ClaimTaken(ChangeRefused):
+    """The change would give the account a customer reference another account holds. A
+    ChangeRefused (the edit page shows it by the field); `account_id` names the holder, in the
+    account's own organisation, so the API answers as a creation does (409, `existing_account`)."""
+
+    def __init__(self, taken: claims.IdentityTaken | None):
+        errors = taken.errors if taken else {"customer": {"customer_reference": [claims.REFERENCE_TAKEN]}}
+        super().__init__(errors)
+        self.account_id = taken.account_id if taken else None
+        self.message = str(taken) if taken else claims.REFERENCE_TAKEN
+
+
 def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> None:
     for field in CUSTOMER_FIELDS:
         if field in customer and customer[field] != getattr(account, field):
@@ -76,16 +88,25 @@ def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> 
             setattr(account, field, customer[field])
     if changes.get("customer.is_demo") == [True, False]:
         trials.convert(account)  # a demo becomes a real account: everything kept, the trial gone
-    if "customer.customer_reference" in changes and account.reference_claim is not None:
-        # A live account holds its reference: move the claim, and let the unique index decide.
+    if "customer.customer_reference" in changes:
+        # Every live account holds its reference, whatever it held before (one made without a
+        # reference held none, and once let a PATCH give it a reference another account held):
+        # move the claim and let the unique index decide. A rejected account was refused above;
+        # one rejected meanwhile (its claims given back) is not matched, so it claims nothing.
+        reference = account.customer_reference
         try:
             with database.atomic():
-                CustomerAccount.update(reference_claim=account.customer_reference).where(
-                    CustomerAccount.id == account.id
-                ).execute()
+                moved = (
+                    CustomerAccount.update(reference_claim=reference)
+                    .where((CustomerAccount.id == account.id) & (CustomerAccount.status != workflow.REJECTED))
+                    .execute()
+                )
         except peewee.IntegrityError:
-            raise ChangeRefused({"customer": {"customer_reference": [claims.REFERENCE_TAKEN]}}) from None
-        account.reference_claim = account.customer_reference
+            taken = claims.find_holders(account.organisation_id, {"customer_reference": reference})
+            raise ClaimTaken(taken) from None
+        if not moved:
+            raise ChangeRefused({"_schema": [workflow.REJECTED_IS_FINAL]})
+        account.reference_claim = reference
 
 
 def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[str]:

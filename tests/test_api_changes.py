@@ -249,3 +249,47 @@ def test_the_patch_bodies_of_the_document_promise_no_default_and_require_nothing
         properties = schemas[name]["properties"]
         assert {field for field, spec in properties.items() if "default" in spec} == set(), name
         assert "required" not in schemas[name], name
+
+
+def test_a_patch_cannot_take_a_reference_another_account_holds_and_answers_as_create_does(api):
+    holder = no_access_account(api, 0)  # holds R0
+    without = api.create(
+        account_request(**{"customer.email": "w@foundry.example", "customer.customer_reference": None})
+    ).get_json()["id"]
+    with_own = no_access_account(api, 1)  # holds R1
+    for account_id in (without, with_own):
+        before = audit_actions(account_id)
+        answer = patch(api, account_id, {"customer": {"customer_reference": "R0", "company": "Taken Ltd"}})
+        assert answer.status_code == 409, answer.get_json()
+        body = answer.get_json()
+        assert "customer_reference" in body["errors"]["json"]["customer"]
+        assert body["existing_account"]["id"] == holder
+        assert body["existing_account"]["links"]["self"].endswith(f"/api/v1/customer-accounts/{holder}")
+        assert f"Customer account {holder}" in body["message"]
+        assert audit_actions(account_id) == before  # nothing written
+        assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["customer"]["company"] != "Taken Ltd"
+
+
+def test_an_account_made_without_a_reference_claims_the_one_a_patch_gives_it(api):
+    body = account_request(**{"customer.email": "w@foundry.example", "customer.customer_reference": None})
+    account_id = api.create({**body, "setup": {"app_access": False}}).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    assert patch(api, account_id, {"customer": {"customer_reference": "NEW-1"}}).status_code == 200
+    other = api.create(
+        account_request(**{"customer.email": "o@foundry.example", "customer.customer_reference": "NEW-1"})
+    )
+    assert other.status_code == 409
+    assert other.get_json()["existing_account"]["id"] == account_id
+
+
+def test_giving_access_when_the_email_became_a_login_is_a_409_like_create(api, org):
+    account_id = no_access_account(api)
+    with db.database.connection_context():
+        organisations.create_staff_user(org["organisation"], "c0@foundry.example", "kam", PASSWORD)
+    before = audit_actions(account_id)
+    answer = patch(api, account_id, {"setup": account_request()["setup"]})
+    assert answer.status_code == 409, answer.get_json()
+    body = answer.get_json()
+    assert body["errors"]["json"]["setup"]["app_access"] and "existing_account" not in body
+    assert audit_actions(account_id) == before
+    assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["setup"]["app_access"] is False

@@ -32,6 +32,8 @@ VIEW_DUMP = plain_dumper(VIEW)
 #: One instance for every request (given a class, webargs builds a schema per request, and each
 #: of its nested schemas again): a fifth of a POST's validation time.
 REQUEST = AccountRequestSchema()
+#: shared.parameters' refusal of access for an email that has become another user's login.
+LOGIN_TAKEN = {"setup": {"app_access": [claims.EMAIL_TAKEN]}}
 #: An account id in a path; larger than a 64-bit id cannot exist, so it is a 404, not a database error.
 ACCOUNT = "/<int(max=9223372036854775807):account_id>"
 
@@ -141,7 +143,7 @@ def create(request_data):
         # The same key sent twice at once: the first request holds the claims, answer as it did.
         if key and (record := idempotency.lookup(organisation.id, key)):
             return _replay(record, request_hash)
-        _refuse_taken(taken)
+        _refuse_taken(str(taken), taken.errors, taken.account_id)
     except peewee.IntegrityError:
         # A concurrent request with the same key won the race: answer as it did.
         record = key and idempotency.lookup(organisation.id, key)
@@ -154,15 +156,16 @@ def create(request_data):
     return response
 
 
-def _refuse_taken(taken: claims.IdentityTaken):
-    """409 naming the account that holds the email or the reference (when it is the caller's)."""
+def _refuse_taken(message: str, errors: dict, account_id: int | None):
+    """409 naming the account that holds the email or the reference (when it is the caller's):
+    the answer of a creation and of a PATCH alike."""
     extra = {}
-    if taken.account_id is not None:
+    if account_id is not None:
         extra["existing_account"] = {
-            "id": taken.account_id,
-            "links": {"self": f"{_base_url()}/api/v1/customer-accounts/{taken.account_id}"},
+            "id": account_id,
+            "links": {"self": f"{_base_url()}/api/v1/customer-accounts/{account_id}"},
         }
-    abort(409, message=str(taken), errors={"json": taken.errors}, **extra)
+    abort(409, message=message, errors={"json": errors}, **extra)
 
 
 @blp.get(ACCOUNT)
@@ -204,7 +207,11 @@ def _actor() -> str:
 @blp.arguments(AccountPatchSchema)
 @blp.response(200, AccountViewSchema)
 @blp.alt_response(404, description="No such account in your organisation")
-@blp.alt_response(409, description="The account is not in a state that allows this change now")
+@blp.alt_response(
+    409,
+    description="The account is not in a state that allows this change now, or another account or login already "
+    "holds the customer reference or the email: `existing_account` names it when it is yours",
+)
 @blp.alt_response(422, description="Invalid change (the email can never change)")
 def change(change_data, account_id: int):
     """Change the account's parameters. Send `customer` with only the fields that change, and/or
@@ -218,7 +225,11 @@ def change(change_data, account_id: int):
             abort(422, message="The set-up does not fit your organisation.", errors={"json": {"setup": problems}})
     try:
         applied = parameters.apply_change(account, change_data, actor=_actor())
+    except parameters.ClaimTaken as taken:
+        _refuse_taken(taken.message, taken.errors, taken.account_id)
     except parameters.ChangeRefused as refused:
+        if refused.errors == LOGIN_TAKEN:  # access given, but the email is someone's login now
+            _refuse_taken(claims.EMAIL_TAKEN, refused.errors, None)  # whose is not said, as on create
         code = 409 if "_schema" in refused.errors else 422
         abort(
             code,
