@@ -271,3 +271,25 @@ def test_a_form_encoded_body_is_refused_as_not_json(api):
     assert answer.status_code == 415 and answer.is_json
     assert "Content-Type: application/json" in answer.get_json()["message"]
     assert nothing_stored()
+
+
+def test_an_integer_too_long_to_read_is_a_400_on_every_json_endpoint(api):
+    # Past 4,300 digits json.loads raises a plain ValueError, which webargs let through: a 500.
+    spec = api.get("/api/openapi.json").get_json()
+    body = '{"max_optimisations": ' + "9" * 5000 + "}"
+    operations = [
+        (method, path)
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if isinstance(operation, dict) and "requestBody" in operation
+    ]
+    assert len(operations) >= 6  # create, PATCH, optimisations, fixings, webhook
+    for method, path in operations:
+        url = path.replace("{account_id}", "1").replace("{optimisation_id}", "1").replace("{fixing_id}", "1")
+        answer = api.client.open(
+            url, method=method.upper(), data=body, headers={**api.headers, "Content-Type": "application/json"}
+        )
+        assert answer.status_code == 400, (method, path, answer.get_json())
+        assert answer.get_json()["message"] == "The request body is not valid JSON."
+        assert "more than 4300 digits" in answer.get_json()["errors"]["json"][0]
+    assert nothing_stored()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dramatiq
 import peewee
 from flask import current_app, g, jsonify, request
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from gateway.api.auth import authenticate
+from gateway.api.parsing import Blueprint
 from shared import accounts, claims, dead_letters, idempotency, operations, parameters, resend
 from shared.change_schemas import AccountPatchSchema
 from shared.schemas import (

@@ -1,10 +1,10 @@
 """GET /api/v1/markets: the catalogue, and what the caller's organisation offers of it."""
 
 from flask import g
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from gateway.api.auth import authenticate
+from gateway.api.parsing import Blueprint
 from shared import rules
 from shared.markets import CATALOGUE, as_dict
 from shared.schemas import MarketCatalogueSchema

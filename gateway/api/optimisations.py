@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app, g
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import ValidationError
 
 from gateway.api.auth import authenticate
+from gateway.api.parsing import Blueprint
 from shared import accounts, permissions
 from shared.models import Fixing
 from shared.optimisations import editing, limits, reading

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask import current_app, g
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from gateway.api.auth import authenticate
+from gateway.api.parsing import Blueprint
 from shared import webhook_signing, webhooks
 from shared.db import database
 from shared.models import AuditEvent
