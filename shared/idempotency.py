@@ -20,9 +20,11 @@ MAX_KEY_LENGTH = 255
 
 
 def fingerprint(body: object) -> str:
-    """The same JSON document gives the same fingerprint, whatever its key order or spacing."""
+    """The same JSON document gives the same fingerprint, whatever its key order or spacing.
+    A lone surrogate is valid JSON ("\\ud800") but not UTF-8: it is hashed as its code point
+    (surrogatepass), so such a body is fingerprinted rather than a 500."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def lookup(organisation_id: int, key: str) -> IdempotencyKey | None:

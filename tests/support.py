@@ -209,6 +209,19 @@ def account_request(**changes) -> dict:
 
 DELETE = object()
 
+#: Phone numbers the documented pattern refuses, with words of the reason (create and PATCH alike).
+BAD_PHONES = [
+    ("+33 1 23 45 67 89\ud800", "control characters"),  # a lone surrogate: a 500 once
+    ("+33 1 23 45 67 89\n", "control characters"),
+    ("+33 1 23 45 67 89\u200b", "control characters"),
+    ("+33 1 23 45 67 89 ext. 5", "without an extension"),  # silently dropped once
+    ("+1 650 253 0000 x123", "without an extension"),
+    ("+1 800 FLOWERS", "use only digits"),  # letters once read as digits
+    ("+\uff13\uff13 \uff11 \uff12\uff13 \uff14\uff15 \uff16\uff17 \uff18\uff19", "use only digits"),  # full-width
+    ("+33\u30001 23 45 67 89", "use only digits"),
+    ("+33 1 23 45 67 89" + " " * 20 + "0", "at most 32 characters"),
+]
+
 SET_PASSWORD_LINK = re.compile(r"(https?://[^/\s]+)(/set-password/[A-Za-z0-9_-]+)")
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import time
 
 import pytest
-from support import PASSWORD, account_request, set_password_link, wait_drained, wait_until
+from support import BAD_PHONES, PASSWORD, account_request, set_password_link, wait_drained, wait_until
 
 from shared import db, organisations, queues, workflow
 
@@ -293,3 +293,14 @@ def test_giving_access_when_the_email_became_a_login_is_a_409_like_create(api, o
     assert body["errors"]["json"]["setup"]["app_access"] and "existing_account" not in body
     assert audit_actions(account_id) == before
     assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["setup"]["app_access"] is False
+
+
+def test_a_patch_holds_the_phone_to_the_rules_of_create(api):
+    account_id = no_access_account(api)
+    before = audit_actions(account_id)
+    for phone, why in BAD_PHONES:
+        answer = patch(api, account_id, {"customer": {"phone": phone}})
+        assert answer.status_code == 422, (phone, answer.get_json())
+        assert why in " ".join(answer.get_json()["errors"]["json"]["customer"]["phone"]), phone
+    assert audit_actions(account_id) == before
+    assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["customer"]["phone"] == "+33123456789"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from support import DELETE, account_request
+from support import BAD_PHONES, DELETE, account_request
 
 from shared import db
 from shared.models import AuditEvent, CustomerAccount, IdempotencyKey, MarketAccess, StageRun
@@ -114,6 +114,7 @@ BAD_INPUTS = [
     ("kam not of the organisation", {"kam_email": "someone@elsewhere.example"}, ("kam_email",), "No active KAM"),
     ("customer not an object", {"customer": "Acme"}, ("customer", "_schema"), "Invalid input type"),
     ("NUL in the company", {"customer.company": "Acme\u0000 SAS"}, ("customer", "company"), "control characters"),
+    *[(f"phone {phone!r}", {"customer.phone": phone}, ("customer", "phone"), why) for phone, why in BAD_PHONES],
     (
         "control character in a reference",
         {"customer.customer_reference": "R\u0007"},
@@ -293,3 +294,18 @@ def test_an_integer_too_long_to_read_is_a_400_on_every_json_endpoint(api):
         assert answer.get_json()["message"] == "The request body is not valid JSON."
         assert "more than 4300 digits" in answer.get_json()["errors"]["json"][0]
     assert nothing_stored()
+
+
+def test_the_phone_pattern_of_the_document_is_the_one_the_server_holds_numbers_to(api):
+    from shared.schemas import PHONE_MAX_LENGTH, PHONE_PATTERN
+
+    schemas = api.get("/api/openapi.json").get_json()["components"]["schemas"]
+    for name in ("Customer", "CustomerPatch"):
+        phone = schemas[name]["properties"]["phone"]
+        assert (phone["pattern"], phone["maxLength"]) == (PHONE_PATTERN, PHONE_MAX_LENGTH), name
+
+
+def test_a_lone_surrogate_is_fingerprinted_not_a_crash():
+    from shared import idempotency
+
+    assert idempotency.fingerprint({"a": "\ud800"}) != idempotency.fingerprint({"a": "\ud801"})
