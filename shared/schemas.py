@@ -24,6 +24,11 @@ from shared import workflow
 from shared.markets import CATALOGUE, FORECASTS
 
 EDITORS = ("kam", "customer")
+#: The years a date, a month or a date-time sent to kamflow may fall in. Python's dates end at
+#: 9999 and begin at 1: arithmetic near either end overflows (an OverflowError was a 500 on an
+#: `updated_since` of year 1 and on a delivery month of 9999). No access window, delivery or
+#: fixing falls outside these years; the error message says them.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
 MAX_PAGE = 1_000_000
 MAX_OPTIMISATIONS_CEILING = 1000
 
@@ -494,7 +499,15 @@ class AccountListQuerySchema(PageQuerySchema):
     )
     updated_since = fields.AwareDateTime(
         default_timezone=dt.UTC,
-        metadata={"description": "ISO 8601 date-time; accounts changed at or after it (UTC if no offset)"},
+        validate=validate.Range(
+            min=dt.datetime(FIRST_YEAR, 1, 1, tzinfo=dt.UTC),
+            max=dt.datetime(LAST_YEAR, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
+            error=f"Must be from {FIRST_YEAR}-01-01T00:00:00Z to {LAST_YEAR}-12-31T23:59:59Z.",
+        ),
+        metadata={
+            "description": "ISO 8601 date-time; accounts changed at or after it (UTC if no offset); "
+            f"from {FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31"
+        },
     )
 
 

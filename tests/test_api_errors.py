@@ -309,3 +309,15 @@ def test_a_lone_surrogate_is_fingerprinted_not_a_crash():
     from shared import idempotency
 
     assert idempotency.fingerprint({"a": "\ud800"}) != idempotency.fingerprint({"a": "\ud801"})
+
+
+@pytest.mark.parametrize(
+    "since", ["0001-01-01T00:00:00%2B01:00", "9999-12-31T23:59:59-01:00", "1999-12-31T23:59:59Z", "2100-01-01"]
+)
+def test_an_updated_since_outside_the_years_taken_is_a_422_naming_it(api, since):
+    # year 1 with an offset overflowed converting to UTC: a 500
+    answer = api.get(f"/api/v1/customer-accounts?updated_since={since}")
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["errors"]["query"]["updated_since"] == [
+        "Must be from 2000-01-01T00:00:00Z to 2099-12-31T23:59:59Z."
+    ]

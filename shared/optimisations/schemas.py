@@ -23,7 +23,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from shared.markets import CATALOGUE
 from shared.optimisations.calendar import RISK_APPETITES
 from shared.optimisations.forecasts import KINDS
-from shared.schemas import EDITORS, PatchSchema, Text, UtcDateTime, yes_no
+from shared.schemas import EDITORS, FIRST_YEAR, LAST_YEAR, PatchSchema, Text, UtcDateTime, yes_no
 
 #: The parameters a person sets on an optimisation (besides its market, fixed at creation): what
 #: creating and changing one write, and what describing one reads back.
@@ -49,15 +49,17 @@ MAX_FIXINGS = 50
 MAX_DELIVERY_MONTHS = 120
 MAX_VOLUME = Decimal("100000000")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+MONTH_DOC = f"{{}} delivery month, YYYY-MM, from {FIRST_YEAR}-01 to {LAST_YEAR}-12."
 
 
 class Month(fields.Field):
-    """A month as YYYY-MM, loaded as the date of its first day."""
+    """A month as YYYY-MM from FIRST_YEAR to LAST_YEAR, loaded as the date of its first day
+    (a month of 9999 made the last day of delivery overflow: a 500)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.date:
         match = _MONTH.match(value) if isinstance(value, str) else None
-        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
-            raise ValidationError("Must be a month as YYYY-MM, e.g. 2027-01.")
+        if not match or not 1 <= int(match.group(2)) <= 12 or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+            raise ValidationError(f"Must be a month as YYYY-MM from {FIRST_YEAR}-01 to {LAST_YEAR}-12, e.g. 2027-01.")
         return dt.date(int(match.group(1)), int(match.group(2)), 1)
 
     def _serialize(self, value: dt.date | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
@@ -87,10 +89,10 @@ class OptimisationSchema(Schema):
     name = Text(max_length=200, required=True)
     delivery_start = Month(
         required=True,
-        metadata={"type": "string", "example": "2027-01", "description": "First delivery month, YYYY-MM."},
+        metadata={"type": "string", "example": "2027-01", "description": MONTH_DOC.format("First")},
     )
     delivery_end = Month(
-        required=True, metadata={"type": "string", "example": "2027-12", "description": "Last delivery month, YYYY-MM."}
+        required=True, metadata={"type": "string", "example": "2027-12", "description": MONTH_DOC.format("Last")}
     )
     volume_mwh = fields.Decimal(
         required=True,

@@ -57,6 +57,10 @@ def test_each_required_field_missing_is_named(api, make_account, field):
         ({"delivery_start": "2027-1"}, "delivery_start"),
         ({"delivery_end": "2027-02-01"}, "delivery_end"),
         ({"delivery_start": 202701}, "delivery_start"),
+        # years past LAST_YEAR overflowed the last day of delivery: a 500
+        ({"delivery_start": "9999-01", "delivery_end": "9999-12", "window_end": "2030-01-01"}, "delivery_start"),
+        ({"delivery_end": "2100-01"}, "delivery_end"),
+        ({"delivery_start": "1999-12"}, "delivery_start"),
         ({"delivery_start": "2028-06", "delivery_end": "2028-01"}, "delivery_end"),
         ({"volume_mwh": "-5"}, "volume_mwh"),
         ({"volume_mwh": "NaN"}, "volume_mwh"),
@@ -230,3 +234,18 @@ def test_optimisations_are_in_the_openapi_document(api):
         "risk_appetite",
     }
     assert schema["properties"]["risk_appetite"]["enum"] == ["low", "moderate", "high"]
+
+
+def test_a_patch_to_a_month_past_the_last_year_is_a_422_and_changes_nothing(api, make_account):
+    account = make_account(**KAM_EDITS)
+    created = api.post(url(account), optimisation_body()).get_json()
+    for patch in (
+        {"delivery_start": "9999-01", "delivery_end": "9999-12", "window_end": "2030-01-01"},
+        {"delivery_end": "9999-12"},
+    ):
+        answer = api.client.patch(url(account, created["id"]), json=patch, headers=api.headers)
+        assert answer.status_code == 422, answer.get_json()
+        errors = answer.get_json()["errors"]["json"]
+        assert "from 2000-01 to 2099-12" in " ".join(errors["delivery_end"])
+    stored = api.get(url(account, created["id"])).get_json()
+    assert (stored["delivery_start"], stored["delivery_end"]) == (created["delivery_start"], created["delivery_end"])
