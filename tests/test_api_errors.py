@@ -321,3 +321,18 @@ def test_an_updated_since_outside_the_years_taken_is_a_422_naming_it(api, since)
     assert answer.get_json()["errors"]["query"]["updated_since"] == [
         "Must be from 2000-01-01T00:00:00Z to 2099-12-31T23:59:59Z."
     ]
+
+
+@pytest.mark.parametrize(
+    "path, query, name",
+    [
+        ("/api/v1/customer-accounts", "status=active&status=rejected", "status"),
+        ("/api/v1/customer-accounts", "page=1&page=2", "page"),
+        ("/api/v1/customer-accounts", "per_page=5&is_demo=true&is_demo=false", "is_demo"),
+        ("/api/v1/webhook/deliveries", "per_page=5&per_page=50", "per_page"),
+    ],
+)
+def test_a_query_parameter_given_twice_is_refused_not_read_as_its_first(api, path, query, name):
+    answer = api.get(f"{path}?{query}")
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["errors"]["query"] == {name: ["Give this parameter once."]}
