@@ -213,11 +213,13 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     @app.before_request
     def json_bodies_only():
         """A body sent to the API as a form (curl -d) is refused for what it is, rather than
-        answered with every field 'missing'."""
+        answered with every field 'missing'. A chunked body has no Content-Length: it is a body
+        all the same (it slipped past this check, and was read as no body at all)."""
+        has_body = request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
         if (
             request.path.startswith("/api/")
             and request.method in ("POST", "PUT", "PATCH")
-            and request.content_length
+            and has_body
             and not request.is_json
         ):
             return http_error(UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json."))

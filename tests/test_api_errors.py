@@ -336,3 +336,18 @@ def test_a_query_parameter_given_twice_is_refused_not_read_as_its_first(api, pat
     answer = api.get(f"{path}?{query}")
     assert answer.status_code == 422, answer.get_json()
     assert answer.get_json()["errors"]["query"] == {name: ["Give this parameter once."]}
+
+
+def test_a_chunked_body_that_is_not_json_is_refused_as_not_json(api):
+    import io
+    import json
+
+    body = json.dumps(account_request()).encode()
+    answer = api.client.post(
+        "/api/v1/customer-accounts",
+        input_stream=io.BytesIO(body),
+        headers={**api.headers, "Content-Type": "text/plain", "Transfer-Encoding": "chunked"},
+    )
+    assert answer.status_code == 415 and answer.is_json
+    assert "Content-Type: application/json" in answer.get_json()["message"]
+    assert nothing_stored()
