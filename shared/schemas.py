@@ -186,6 +186,25 @@ class UtcDateTime(fields.DateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
+class Day(fields.Date):
+    """A date as YYYY-MM-DD in ASCII digits, from FIRST_YEAR to LAST_YEAR. marshmallow reads a
+    date with Python's `date.fromisoformat`, which since 3.11 also takes "20261207" and
+    "2026-W49-1": forms nobody documented, which a client's validator would refuse."""
+
+    default_error_messages = {"invalid": "Not a valid date: write it as YYYY-MM-DD, e.g. 2027-01-31."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.date:
+        if not isinstance(value, str) or not _DAY.fullmatch(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ValidationError(f"Must be from {FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31.")
+        return day
+
+
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 class YesNo(fields.Boolean):
     """JSON true or false, nothing else. marshmallow's truthy and falsy sets cannot say it alone:
     1 == True in Python, so {True} also holds 1 and 1.0, and {False} 0."""
@@ -241,8 +260,8 @@ class MarketSetupSchema(Schema):
         required=True,
         validate=validate.OneOf(sorted(CATALOGUE), error="Unknown market {input!r}: choose one of {choices}."),
     )
-    start_date = fields.Date(load_default=today)
-    end_date = fields.Date(required=True)
+    start_date = Day(load_default=today)
+    end_date = Day(required=True)
     forecasts = fields.List(
         fields.String(validate=validate.OneOf(FORECASTS, error="Unknown forecast {input!r}: choose among {choices}.")),
         required=True,

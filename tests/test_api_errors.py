@@ -58,6 +58,22 @@ BAD_INPUTS = [
         ("setup", "markets", "0", "start_date"),
         "Not a valid date",
     ),
+    *[
+        (f"date {day!r}", {"setup.markets.0.start_date": day}, ("setup", "markets", "0", "start_date"), why)
+        for day, why in [
+            ("20261207", "YYYY-MM-DD"),  # Python 3.11's fromisoformat took it
+            ("2026-W49-1", "YYYY-MM-DD"),
+            ("2026-12-07\n", "YYYY-MM-DD"),
+            ("\uff12\uff10\uff12\uff16-12-07", "YYYY-MM-DD"),
+            ("0001-01-01", "from 2000-01-01 to 2099-12-31"),
+        ]
+    ],
+    (
+        "end date 9999",
+        {"setup.markets.0.end_date": "9999-12-31"},
+        ("setup", "markets", "0", "end_date"),
+        "to 2099-12-31",
+    ),
     (
         "end date in the past",
         {"setup.markets.0.start_date": "2020-01-01", "setup.markets.0.end_date": YESTERDAY},

@@ -23,7 +23,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from shared.markets import CATALOGUE
 from shared.optimisations.calendar import RISK_APPETITES
 from shared.optimisations.forecasts import KINDS
-from shared.schemas import EDITORS, FIRST_YEAR, LAST_YEAR, PatchSchema, Text, UtcDateTime, yes_no
+from shared.schemas import EDITORS, FIRST_YEAR, LAST_YEAR, Day, PatchSchema, Text, UtcDateTime, yes_no
 
 #: The parameters a person sets on an optimisation (besides its market, fixed at creation): what
 #: creating and changing one write, and what describing one reads back.
@@ -48,7 +48,8 @@ RECIPIENTS = ("kam", "customer")
 MAX_FIXINGS = 50
 MAX_DELIVERY_MONTHS = 120
 MAX_VOLUME = Decimal("100000000")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+#: ASCII digits, matched whole (`fullmatch`): `\d` took full-width digits and `$` a trailing newline.
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 MONTH_DOC = f"{{}} delivery month, YYYY-MM, from {FIRST_YEAR}-01 to {LAST_YEAR}-12."
 
 
@@ -57,7 +58,7 @@ class Month(fields.Field):
     (a month of 9999 made the last day of delivery overflow: a 500)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.date:
-        match = _MONTH.match(value) if isinstance(value, str) else None
+        match = _MONTH.fullmatch(value) if isinstance(value, str) else None
         if not match or not 1 <= int(match.group(2)) <= 12 or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
             raise ValidationError(f"Must be a month as YYYY-MM from {FIRST_YEAR}-01 to {LAST_YEAR}-12, e.g. 2027-01.")
         return dt.date(int(match.group(1)), int(match.group(2)), 1)
@@ -126,10 +127,8 @@ class OptimisationSchema(Schema):
         validate=validate.Range(min=1, max=100, error="Must be a whole percentage from 1 to 100."),
         metadata={"description": "The minimum share of the volume per fixing, in %."},
     )
-    window_start = fields.Date(
-        load_default=None, metadata={"description": "First day fixings may be made (default today)."}
-    )
-    window_end = fields.Date(
+    window_start = Day(load_default=None, metadata={"description": "First day fixings may be made (default today)."})
+    window_end = Day(
         load_default=None,
         metadata={"description": "Last day fixings may be made (default: the day before delivery starts)."},
     )
@@ -199,7 +198,7 @@ class FixingSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    fixed_on = fields.Date(required=True)
+    fixed_on = Day(required=True)
     price = fields.Decimal(
         required=True,
         places=4,

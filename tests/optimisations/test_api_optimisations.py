@@ -61,6 +61,10 @@ def test_each_required_field_missing_is_named(api, make_account, field):
         ({"delivery_start": "9999-01", "delivery_end": "9999-12", "window_end": "2030-01-01"}, "delivery_start"),
         ({"delivery_end": "2100-01"}, "delivery_end"),
         ({"delivery_start": "1999-12"}, "delivery_start"),
+        ({"delivery_start": "2027-01\n"}, "delivery_start"),  # `$` took a trailing newline
+        ({"delivery_start": "\uff12\uff10\uff12\uff17-\uff10\uff11"}, "delivery_start"),  # `\d` full-width digits
+        ({"window_start": "20270105"}, "window_start"),  # fromisoformat's basic form
+        ({"window_end": "9999-12-31"}, "window_end"),
         ({"delivery_start": "2028-06", "delivery_end": "2028-01"}, "delivery_end"),
         ({"volume_mwh": "-5"}, "volume_mwh"),
         ({"volume_mwh": "NaN"}, "volume_mwh"),
