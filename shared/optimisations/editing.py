@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, Fixing, Optimisation, utcnow
 from shared.optimisations import limits
-from shared.optimisations.schemas import PARAMETERS, OptimisationSchema, complete
+from shared.optimisations.schemas import PARAMETERS, OptimisationSchema, complete, whole_problems
 
 
 def _audit(optimisation: Optimisation, actor: str, action: str, detail: dict) -> None:
@@ -100,8 +100,13 @@ def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today
     if "market" in patch and patch["market"] != optimisation.market:
         raise ValidationError({"market": ["The market of an optimisation cannot change: create a new one."]})
     merged = {**as_input(optimisation), **patch}
-    data = OptimisationSchema().load(merged)
-    data = _resolve(account, complete(data, today))
+    # Partial: the rules across fields are checked here, knowing which fields the caller sent,
+    # so that an error names one of them rather than a stored value it did not touch.
+    data = OptimisationSchema().load(merged, partial=True)
+    problems = whole_problems(data, sent=set(patch))
+    if problems:
+        raise ValidationError(problems)
+    data = _resolve(account, complete(data, today, sent=set(patch)))
     problems = fixing_conflicts(data, _fixed(optimisation))
     if problems:
         raise ValidationError(problems)

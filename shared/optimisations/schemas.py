@@ -145,28 +145,11 @@ class OptimisationSchema(Schema):
 
     @validates_schema(skip_on_field_errors=True)
     def check_periods(self, data: dict[str, Any], partial: bool = False, **kwargs: Any) -> None:
-        """Raise a ValidationError by field when the delivery end is before its start or the period
-        exceeds MAX_DELIVERY_MONTHS, a tariff index or recipient repeats, or notifications are on
-        without a recipient. Skipped for a partial load (a PATCH is checked once merged)."""
-        if partial:  # a PATCH: checked whole once merged over the stored optimisation
+        """Raise `whole_problems` as a ValidationError by field. Skipped for a partial load (a
+        PATCH is checked once merged over the stored optimisation, knowing what was sent)."""
+        if partial:
             return
-        errors: dict[str, list[str]] = {}
-        start, end = data["delivery_start"], data["delivery_end"]
-        if end < start:
-            errors["delivery_end"] = ["Must be the same month as the delivery start or later."]
-        elif (end.year - start.year) * 12 + end.month - start.month >= MAX_DELIVERY_MONTHS:
-            errors["delivery_end"] = [f"A delivery period is at most {MAX_DELIVERY_MONTHS} months."]
-        if not _unique(data["tariff_indexes"]):
-            errors["tariff_indexes"] = ["Each tariff index may be chosen once."]
-        if data["notify_recipients"] is not None and not _unique(data["notify_recipients"]):
-            errors["notify_recipients"] = ["Each recipient may be chosen once."]
-        if data["notify"] and data["notify_recipients"] == []:
-            errors["notify_recipients"] = ["Choose who receives the notifications, or switch them off."]
-        window_start, window_end = data["window_start"], data["window_end"]
-        if window_end is not None and window_end > last_day(end):
-            errors["window_end"] = ["The fixing window must end by the last day of delivery."]
-        if window_start is not None and window_end is not None and window_end < window_start:
-            errors.setdefault("window_end", []).append("Must be on or after the window start.")
+        errors = whole_problems(data, sent=_given(data))
         if errors:
             raise ValidationError(errors)
 
@@ -176,9 +159,66 @@ class OptimisationChangeSchema(PatchSchema, OptimisationSchema):
     left out keeps its stored value, it does not go back to its creation default."""
 
 
-def complete(data: dict, today: dt.date) -> dict:
+def _given(data: dict[str, Any]) -> set[str]:
+    """The fields of a loaded creation that were sent: the windows' defaults are None."""
+    return {field for field, value in data.items() if value is not None}
+
+
+def _blame(errors: dict[str, list[str]], sent: set[str], first: tuple[str, str], second: tuple[str, str]) -> None:
+    """Add the error of a rule between two fields to `errors`: on `first` (field, message) unless
+    only the `second` was sent. An error must name a field the caller sent when one of the two
+    was (a PATCH of window_start was refused on window_end, which the caller had not touched)."""
+    field, message = second if second[0] in sent and first[0] not in sent else first
+    errors.setdefault(field, []).append(message)
+
+
+def whole_problems(data: dict[str, Any], sent: set[str]) -> dict[str, list[str]]:
+    """The rules across fields of a whole optimisation, by field: the delivery end not before its
+    start and the period at most MAX_DELIVERY_MONTHS, a tariff index or recipient once each,
+    recipients when notifications are on, the window inside the delivery and not ending before
+    it starts. A rule between two fields names the one of them that was sent (`_blame`)."""
+    errors: dict[str, list[str]] = {}
+    start, end = data["delivery_start"], data["delivery_end"]
+    if end < start:
+        _blame(
+            errors,
+            sent,
+            ("delivery_end", "Must be the same month as the delivery start or later."),
+            ("delivery_start", "Must be the same month as the delivery end or earlier."),
+        )
+    elif (end.year - start.year) * 12 + end.month - start.month >= MAX_DELIVERY_MONTHS:
+        longest = f"A delivery period is at most {MAX_DELIVERY_MONTHS} months."
+        _blame(errors, sent, ("delivery_end", longest), ("delivery_start", longest))
+    if not _unique(data["tariff_indexes"]):
+        errors["tariff_indexes"] = ["Each tariff index may be chosen once."]
+    if data["notify_recipients"] is not None and not _unique(data["notify_recipients"]):
+        errors["notify_recipients"] = ["Each recipient may be chosen once."]
+    if data["notify"] and data["notify_recipients"] == []:
+        errors["notify_recipients"] = ["Choose who receives the notifications, or switch them off."]
+    window_start, window_end = data["window_start"], data["window_end"]
+    if window_end is not None and window_end > last_day(end):
+        _blame(
+            errors,
+            sent,
+            ("window_end", "The fixing window must end by the last day of delivery."),
+            ("delivery_end", f"Must not end before the fixing window does ({window_end.isoformat()})."),
+        )
+    if window_start is not None and window_end is not None and window_end < window_start:
+        _blame(
+            errors,
+            sent,
+            ("window_end", "Must be on or after the window start."),
+            ("window_start", f"Must be on or before the window end ({window_end.isoformat()})."),
+        )
+    return errors
+
+
+def complete(data: dict, today: dt.date, sent: set[str] | None = None) -> dict:
     """Fill the window defaults that depend on today and the delivery period; refuse a window
-    that then ends before it starts."""
+    that then ends before it starts, naming the field at fault among those `sent` (by default,
+    a creation's: those not None): the window end sent, else the window start sent, else the
+    delivery, which has ended before today (a past delivery was once refused on window_end)."""
+    sent = _given(data) if sent is None else sent
     data = dict(data)
     if data["window_start"] is None:
         data["window_start"] = today
@@ -187,8 +227,17 @@ def complete(data: dict, today: dt.date) -> dict:
         data["window_end"] = (
             before_delivery if before_delivery >= data["window_start"] else last_day(data["delivery_end"])
         )
-    if data["window_end"] < data["window_start"]:
-        raise ValidationError({"window_end": ["Must be on or after the window start."]})
+    start, end = data["window_start"], data["window_end"]
+    if end < start:
+        if "window_end" in sent:
+            raise ValidationError({"window_end": [f"Must be on or after the window start ({start.isoformat()})."]})
+        if "window_start" in sent:
+            raise ValidationError(
+                {"window_start": [f"Must be on or before the last day of delivery ({end.isoformat()})."]}
+            )
+        raise ValidationError(
+            {"delivery_end": [f"The delivery ends before today ({today.isoformat()}): nothing is left to fix."]}
+        )
     return data
 
 

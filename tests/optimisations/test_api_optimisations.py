@@ -253,3 +253,30 @@ def test_a_patch_to_a_month_past_the_last_year_is_a_422_and_changes_nothing(api,
         assert "from 2000-01 to 2099-12" in " ".join(errors["delivery_end"])
     stored = api.get(url(account, created["id"])).get_json()
     assert (stored["delivery_start"], stored["delivery_end"]) == (created["delivery_start"], created["delivery_end"])
+
+
+def test_an_error_names_the_field_at_fault_among_those_sent(api, make_account):
+    # A delivery in the past was refused on window_end, which the caller had not sent; a PATCH of
+    # window_start or delivery_start was refused on the stored window_end or delivery_end.
+    account = make_account(**KAM_EDITS)
+    body = optimisation_body()
+    delivery_end = dt.date.fromisoformat(body["delivery_end"] + "-01")
+    after_delivery = (delivery_end + dt.timedelta(days=40)).isoformat()
+    for changes, field in [
+        ({"delivery_start": "2001-01", "delivery_end": "2001-12"}, "delivery_end"),
+        ({"window_start": after_delivery}, "window_start"),
+    ]:
+        answer = api.post(url(account), optimisation_body(**changes))
+        assert answer.status_code == 422, answer.get_json()
+        assert set(answer.get_json()["errors"]["json"]) == {field}, (changes, answer.get_json())
+    assert api.get(url(account)).get_json()["items"] == []
+    created = api.post(url(account), body).get_json()
+    for patch, field in [
+        ({"window_start": after_delivery}, "window_start"),
+        ({"delivery_start": f"{delivery_end.year + 1}-01"}, "delivery_start"),
+        ({"delivery_end": "2001-01"}, "delivery_end"),
+    ]:
+        answer = api.client.patch(url(account, created["id"]), json=patch, headers=api.headers)
+        assert answer.status_code == 422, answer.get_json()
+        assert set(answer.get_json()["errors"]["json"]) == {field}, (patch, answer.get_json())
+    assert api.get(url(account, created["id"])).get_json()["updated_at"] == created["updated_at"]
