@@ -304,3 +304,30 @@ def test_a_patch_holds_the_phone_to_the_rules_of_create(api):
         assert why in " ".join(answer.get_json()["errors"]["json"]["customer"]["phone"]), phone
     assert audit_actions(account_id) == before
     assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["customer"]["phone"] == "+33123456789"
+
+
+def test_a_market_sent_without_its_start_date_keeps_the_stored_one(api):
+    # The whole setup of a PATCH loaded a left-out start_date as today: an existing market's
+    # access moved to start today, which nobody had sent.
+    today = dt.date.today()
+    later = (today + dt.timedelta(days=10)).isoformat()
+    account_id = api.create(account_request(**{"setup.markets.0.start_date": later})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    setup = account_request()["setup"]
+    del setup["markets"][0]["start_date"]
+    setup["markets"][0]["max_optimisations"] = 3
+    setup["markets"].append(
+        {"market": "fr-gas", "end_date": later, "forecasts": ["application"], "max_optimisations": 1}
+    )
+    answer = patch(api, account_id, {"setup": setup})
+    assert answer.status_code == 200, answer.get_json()
+    markets = {m["market"]: m for m in answer.get_json()["markets"]}
+    assert markets["fr-power"]["start_date"] == later and markets["fr-power"]["max_optimisations"] == 3
+    assert markets["fr-gas"]["start_date"] == today.isoformat()  # a new market: today, as on create
+    api.wait_for_status(account_id)
+    before = audit_actions(account_id)
+    setup["markets"][0]["end_date"] = (today + dt.timedelta(days=5)).isoformat()  # before the kept start
+    answer = patch(api, account_id, {"setup": setup})
+    assert answer.status_code == 422, answer.get_json()
+    assert "end_date" in answer.get_json()["errors"]["json"]["setup"]["markets"]["0"]
+    assert audit_actions(account_id) == before
