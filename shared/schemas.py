@@ -24,10 +24,10 @@ from shared import workflow
 from shared.markets import CATALOGUE, FORECASTS
 
 EDITORS = ("kam", "customer")
-#: The years a date, a month or a date-time sent to kamflow may fall in. Python's dates end at
-#: 9999 and begin at 1: arithmetic near either end overflows (an OverflowError was a 500 on an
-#: `updated_since` of year 1 and on a delivery month of 9999). No access window, delivery or
-#: fixing falls outside these years; the error message says them.
+#: The years a date or a month sent to kamflow may fall in. Python's dates end at 9999 and begin
+#: at 1: arithmetic near either end overflows (an OverflowError was a 500 on a delivery month of
+#: 9999). No access window, delivery or fixing falls outside these years; the error message says
+#: them. (`updated_since`, a filter, takes any moment: see `Since`.)
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 MAX_PAGE = 1_000_000
 MAX_OPTIMISATIONS_CEILING = 1000
@@ -507,6 +507,24 @@ class PageQuerySchema(Schema):
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100, error="Must be from 1 to 100."))
 
 
+class Since(fields.AwareDateTime):
+    """A moment from which to list changes, any ISO 8601 date-time (UTC if it has no offset),
+    converted to UTC. A CRM asking for "everything" sends the epoch or its language's smallest
+    date (0001-01-01T00:00:00+01:00 is one): converting that to UTC passes year 1, which Python
+    cannot hold (an OverflowError was a 500), so it is the first instant Python can hold, and
+    the mirror case at year 9999 the last — the same accounts either way."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=dt.UTC, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            return (dt.datetime.min if moment.year == dt.MINYEAR else dt.datetime.max).replace(tzinfo=dt.UTC)
+
+
 class AccountListQuerySchema(PageQuerySchema):
     """The filters of the account list: status, demo or not, KAM, changed since."""
 
@@ -516,17 +534,8 @@ class AccountListQuerySchema(PageQuerySchema):
     kam_email = fields.Email(
         validate=validate.Length(max=254), metadata={"description": "Only the accounts of this KAM"}
     )
-    updated_since = fields.AwareDateTime(
-        default_timezone=dt.UTC,
-        validate=validate.Range(
-            min=dt.datetime(FIRST_YEAR, 1, 1, tzinfo=dt.UTC),
-            max=dt.datetime(LAST_YEAR, 12, 31, 23, 59, 59, tzinfo=dt.UTC),
-            error=f"Must be from {FIRST_YEAR}-01-01T00:00:00Z to {LAST_YEAR}-12-31T23:59:59Z.",
-        ),
-        metadata={
-            "description": "ISO 8601 date-time; accounts changed at or after it (UTC if no offset); "
-            f"from {FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31"
-        },
+    updated_since = Since(
+        metadata={"description": "ISO 8601 date-time; accounts changed at or after it (UTC if no offset)"}
     )
 
 
