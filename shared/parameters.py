@@ -20,7 +20,7 @@ import dataclasses
 
 import peewee
 
-from shared import account_status, claims, resend, rules, trials, workflow
+from shared import account_status, claims, resend, rules, schemas, trials, workflow
 from shared.access import switch_off_login
 from shared.db import database
 from shared.markets import in_article_order
@@ -50,6 +50,19 @@ def setup_problems(organisation_id: int, setup: dict) -> dict:
     markets = [(market["market"], market["forecasts"]) for market in setup.get("markets") or []]
     problems = rules.market_problems(organisation_id, markets)
     return {"markets": problems} if problems else {}
+
+
+def end_date_problems(account: CustomerAccount, change: dict) -> dict:
+    """The end dates a (loaded, or partly loaded) change sets in the past, as
+    {"setup": {"markets": {index: {"end_date": [...]}}}}; empty when there are none. Only a date
+    the change sets counts: a market kept with its stored end date passes even once that date is
+    past, so the rest of the account can still be edited (`schemas.past_end_dates`)."""
+    setup = change.get("setup")
+    if not isinstance(setup, dict) or not setup.get("app_access"):
+        return {}
+    stored = {row.market: row.end_date for row in account.markets}
+    problems = schemas.past_end_dates(setup.get("markets"), stored)
+    return {"setup": {"markets": problems}} if problems else {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,6 +199,9 @@ def apply_change(account: CustomerAccount, change: dict, actor: str) -> Applied:
         refusal = workflow.rejected_refusal(account.status)
         if refusal:
             raise ChangeRefused({"_schema": [refusal]})
+        past = end_date_problems(account, change)
+        if past:
+            raise ChangeRefused(past)
         changes: dict = {}
         if "customer" in change:
             _apply_customer(account, change["customer"], changes)

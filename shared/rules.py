@@ -16,7 +16,7 @@ from shared import claims
 from shared.db import Prepared, database, param
 from shared.models import CustomerAccount, ForecastUpload, MarketAccess, OrganisationMarket, User
 from shared.optimisations.forecasts import markets_with_manager_forecasts
-from shared.schemas import today
+from shared.schemas import PAST_END_DATE, today
 
 Problems = dict[str, list[str]]
 
@@ -127,7 +127,7 @@ def account_problems(account: CustomerAccount) -> Problems:
         for name, messages in _market_rules(forecasts(chosen), bool(offered), bool(with_manager)).items():
             problems[f"{field}.{name}"] = messages
         if end_date(ends) < today():
-            problems[f"{field}.end_date"] = ["Must not be in the past."]
+            problems[f"{field}.end_date"] = [PAST_END_DATE]
     return problems
 
 

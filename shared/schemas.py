@@ -279,15 +279,13 @@ class MarketSetupSchema(Schema):
 
     @validates_schema(skip_on_field_errors=False)
     def check_dates_and_forecasts(self, data: dict[str, Any], **kwargs: Any) -> None:
-        """Raise a ValidationError by field when the end date is past or before the start, a forecast
-        repeats, or the client forecast is chosen without the application or manager one."""
+        """Raise a ValidationError by field when the end date is before the start, a forecast
+        repeats, or the client forecast is chosen without the application or manager one. (An end
+        date in the past is refused by `past_end_dates`, which knows what the account stores.)"""
         errors: dict[str, list[str]] = {}
         start, end = data.get("start_date"), data.get("end_date")
-        if end is not None:
-            if end < today():
-                errors.setdefault("end_date", []).append("Must not be in the past.")
-            if start is not None and end < start:
-                errors.setdefault("end_date", []).append("Must be on or after the start date.")
+        if end is not None and start is not None and end < start:
+            errors.setdefault("end_date", []).append("Must be on or after the start date.")
         forecasts = data.get("forecasts") or []
         if len(set(forecasts)) != len(forecasts):
             errors.setdefault("forecasts", []).append("Each forecast may be chosen once.")
@@ -297,6 +295,24 @@ class MarketSetupSchema(Schema):
             )
         if errors:
             raise ValidationError(errors)
+
+
+PAST_END_DATE = "Must not be in the past."
+
+
+def past_end_dates(markets: Any, stored: Mapping[str, dt.date | None]) -> dict[int, dict[str, list[str]]]:
+    """The markets of a loaded set-up (by index) whose end date the KAM sets in the past, as
+    {index: {"end_date": [PAST_END_DATE]}}. `stored` holds the end date each market of the
+    account has now (empty when creating): a market kept with its end date unchanged is not being
+    set, so an access that has ended since does not stop the account's other parameters from
+    being saved. Reads partly loaded markets too (marshmallow's valid data), so this message
+    shows with the others."""
+    problems: dict[int, dict[str, list[str]]] = {}
+    for index, market in enumerate(markets if isinstance(markets, list) else []):
+        end = market.get("end_date") if isinstance(market, dict) else None
+        if isinstance(end, dt.date) and end < today() and stored.get(market.get("market")) != end:
+            problems[index] = {"end_date": [PAST_END_DATE]}
+    return problems
 
 
 class SetupSchema(Schema):
@@ -346,6 +362,15 @@ class AccountRequestSchema(Schema):
     kam_email = EmailAddress(required=True, metadata={"description": "The KAM who owns the account."})
     customer = fields.Nested(CustomerSchema, required=True)
     setup = fields.Nested(SetupSchema, required=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def check_end_dates(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Raise a ValidationError by market when an end date is in the past: a new account
+        stores nothing yet, so every end date is one the KAM sets (`past_end_dates`)."""
+        setup = data.get("setup")
+        problems = past_end_dates(setup.get("markets"), {}) if isinstance(setup, dict) else {}
+        if problems:
+            raise ValidationError({"setup": {"markets": problems}})
 
 
 # --- What the API answers -------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from support import BAD_PHONES, PASSWORD, account_request, set_password_link, wait_drained, wait_until
 
 from shared import db, organisations, queues, workflow
+from shared.models import MarketAccess
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -331,3 +332,36 @@ def test_a_market_sent_without_its_start_date_keeps_the_stored_one(api):
     assert answer.status_code == 422, answer.get_json()
     assert "end_date" in answer.get_json()["errors"]["json"]["setup"]["markets"]["0"]
     assert audit_actions(account_id) == before
+
+
+def test_a_patch_repeating_an_ended_market_is_accepted_and_a_new_past_end_date_is_not(api):
+    """The end date of an access that has ended is in the past: sending the stored set-up back
+    (with a new maximum) must work; setting an end date in the past is refused by its field."""
+    account_id = api.create(account_request(**{"setup.editor": "kam"})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    today = dt.date.today()
+    with db.database.connection_context():
+        MarketAccess.update(start_date=today - dt.timedelta(days=60), end_date=today - dt.timedelta(days=1)).where(
+            (MarketAccess.account == account_id) & (MarketAccess.market == "de-gas")
+        ).execute()
+    stored = api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["markets"]
+    markets = [
+        {key: market[key] for key in ("market", "start_date", "end_date", "forecasts", "max_optimisations")}
+        for market in stored
+    ]
+    for market in markets:
+        market["max_optimisations"] += 1
+    answer = patch(api, account_id, {"setup": {"app_access": True, "editor": "kam", "markets": markets}})
+    assert answer.status_code == 200, answer.get_json()
+    assert {m["market"]: m["max_optimisations"] for m in answer.get_json()["markets"]} == {"fr-power": 3, "de-gas": 2}
+    index = [m["market"] for m in markets].index("de-gas")
+    markets[index]["end_date"] = (today - dt.timedelta(days=2)).isoformat()
+    answer = patch(api, account_id, {"setup": {"app_access": True, "editor": "kam", "markets": markets}})
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"]["json"]["setup"]["markets"][str(index)] == {
+        "end_date": ["Must not be in the past."]
+    }
+    ends = {
+        m["market"]: m["end_date"] for m in api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["markets"]
+    }
+    assert ends["de-gas"] == (today - dt.timedelta(days=1)).isoformat()

@@ -8,6 +8,7 @@ import datetime as dt
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
+from marshmallow.error_store import merge_errors
 
 from gateway.web import account_form
 from gateway.web.auth import current_staff, staff_required
@@ -47,9 +48,9 @@ def edit(account_id: int):
             raise parameters.ChangeRefused(problems)
         applied = parameters.apply_change(account, change, actor=staff.email)
     except ValidationError as error:
-        return _render(
-            staff, account, customer, state, account_form.field_errors(error.messages, order), market_ids, 422
-        )
+        # The end dates' rule needs the stored account: checked on what did load, shown with the rest.
+        messages = merge_errors(error.messages, parameters.end_date_problems(account, error.valid_data or {}))
+        return _render(staff, account, customer, state, account_form.field_errors(messages, order), market_ids, 422)
     except parameters.ChangeRefused as refused:
         return _render(
             staff, account, customer, state, account_form.field_errors(refused.errors, order), market_ids, 422

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from browser import STEP1, STEP2_NO_ACCESS, error_of, in_days, step2_with_access, text_of
 from marshmallow import ValidationError
-from support import wait_drained
+from optimisations.support import move_window, optimisation_body
+from support import account_request, wait_drained
 
 from shared import db
 from shared.change_schemas import EMAIL_IS_FIXED, AccountChangeSchema
@@ -184,3 +185,43 @@ def test_resend_sends_a_second_email_with_a_new_link(kam_page, active_account, m
     assert second["To"] == "claire.martin@foundry.example"
     assert kam_page.wait_for_status(active_account)["status"] == "active"
     assert text_of(kam_page.get(f"/customers/{active_account}").text).count("was sent to claire.martin") == 2
+
+
+def test_an_ended_market_kept_as_it_is_does_not_stop_the_account_being_edited(api, worker, kam_page):
+    """Once a market's access has ended its end date is in the past: saving the page as shown (a
+    new phone number) must still work, and an ended market with optimisations stays as it is."""
+    account_id = api.create(account_request(**{"setup.editor": "kam"})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    made = api.post(f"/api/v1/customer-accounts/{account_id}/optimisations", optimisation_body())
+    assert made.status_code == 201, made.get_json()
+    move_window(account_id, "fr-power", -300, -1)
+    move_window(account_id, "de-gas", -30, -2)
+    form = edit_form(
+        editor="kam",
+        phone="+33 1 98 76 54 32",
+        **{
+            "fr-power-start_date": in_days(-300),
+            "fr-power-end_date": in_days(-1),
+            "de-gas-start_date": in_days(-30),
+            "de-gas-end_date": in_days(-2),
+        },
+    )
+    assert 'value="' + in_days(-1) + '"' in kam_page.get(f"/customers/{account_id}/edit").text
+    answer = kam_page.post_form(f"/customers/{account_id}/edit", form)
+    assert answer.status_code == 303, [error_of(answer.text, f) for f in ("fr-power-end_date", "de-gas-end_date")]
+    with db.database.connection_context():
+        assert CustomerAccount.get_by_id(account_id).phone == "+33198765432"
+    # Setting an end date in the past is still refused, next to its field, and nothing is written:
+    answer = kam_page.post_form(
+        f"/customers/{account_id}/edit", {**form, "phone": "+33 6 12 34 56 78", "de-gas-end_date": in_days(-3)}
+    )
+    assert answer.status_code == 422
+    assert error_of(answer.text, "de-gas-end_date") == "Must not be in the past."
+    assert "fr-power-end_date-error" not in answer.text
+    with db.database.connection_context():
+        assert CustomerAccount.get_by_id(account_id).phone == "+33198765432"
+        ends = {
+            row.market: row.end_date.isoformat()
+            for row in MarketAccess.select().where(MarketAccess.account == account_id)
+        }
+    assert ends == {"fr-power": in_days(-1), "de-gas": in_days(-2)}
