@@ -10,6 +10,7 @@ its field. No rule is checked here: the schemas and shared.parameters do that.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from werkzeug.datastructures import MultiDict
 
@@ -22,6 +23,10 @@ CUSTOMER_FIELDS = parameters.CUSTOMER_TEXT_FIELDS + ("email",)
 #: A market card's text inputs; its forecasts are checkboxes, read apart.
 MARKET_FIELDS = tuple(field for field in parameters.MARKET_FIELDS if field != "forecasts")
 YES_NO = {"yes": True, "no": False}
+#: A number as a person types it: ASCII digits, few enough to convert (str.isdigit also takes
+#: "²" and other digits int() refuses, and int() refuses more than 4,300 digits). Anything else
+#: goes to the schema as text, which says what is wrong by the field.
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 def market_cards(organisation_id: int) -> dict:
@@ -109,7 +114,7 @@ def setup_request(state: dict) -> tuple[dict, list[str]]:
                 market[field] = values[field].strip()
         if values["max_optimisations"].strip():
             text = values["max_optimisations"].strip()
-            market["max_optimisations"] = int(text) if text.isdigit() else text
+            market["max_optimisations"] = int(text) if WHOLE_NUMBER.fullmatch(text) else text
         markets.append(market)
     setup["markets"] = markets
     return setup, order

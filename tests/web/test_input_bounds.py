@@ -11,6 +11,9 @@ import pytest
 from browser import error_of
 from support import account_request
 
+from shared import db
+from shared.models import MarketAccess
+
 INVISIBLE = ["\u2028", "\u2029", "\u200b", "\u202e", "\u00ad", "\ufeff", "\u0085", "\x00", "\t"]
 TEXT_FIELDS = ["company", "customer_reference", "last_name", "first_name"]
 
@@ -133,3 +136,30 @@ def test_forwarded_addresses_count_only_behind_a_trusted_proxy(limited, org):
     for n in range(4):
         answer = proxied.get("/api/v1/markets", headers={**_random_token(), "X-Forwarded-For": f"192.0.2.{n}"})
         assert answer.status_code == 401  # each client behind the proxy has its own bucket
+
+
+@pytest.mark.parametrize("forged", ["\u00b2", "\u0663", "9" * 5000, "1e3"])
+def test_a_forged_number_of_optimisations_is_an_error_by_its_field_in_the_wizard_and_the_edit_page(
+    kam_page, worker, forged
+):
+    """What no number input sends (a superscript two, an Arabic-Indic three, 5,000 digits): the
+    form again with the field's message, nothing written, never a 500."""
+    from browser import STEP1, accounts_stored, step2_with_access
+
+    kam_page.step1()
+    answer = kam_page.post_form(
+        "/customers/new/setup", {**step2_with_access(**{"fr-power-max_optimisations": forged}), "action": "create"}
+    )
+    assert answer.status_code == 422
+    assert error_of(answer.text, "fr-power-max_optimisations") == "Not a valid integer."
+    assert accounts_stored() == []
+    account_id = kam_page.create(step2_with_access())
+    assert kam_page.wait_for_status(account_id)["status"] == "active"
+    edit = {k: v for k, v in STEP1.items() if k != "email"}
+    edit.update(step2_with_access(**{"fr-power-max_optimisations": forged}))
+    answer = kam_page.post_form(f"/customers/{account_id}/edit", edit)
+    assert answer.status_code == 422
+    assert error_of(answer.text, "fr-power-max_optimisations") == "Not a valid integer."
+    with db.database.connection_context():
+        kept = MarketAccess.get((MarketAccess.account == account_id) & (MarketAccess.market == "fr-power"))
+    assert kept.max_optimisations == 2
