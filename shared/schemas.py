@@ -45,6 +45,14 @@ def today() -> dt.date:
 REFUSED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
 
 
+def has_refused_characters(value: str) -> bool:
+    """Whether `value` holds a character of REFUSED_CATEGORIES. No stored name, reference, email
+    or market id holds one (they are refused on the way in), so text typed with one (a login, a
+    search, a forged choice) matches nothing: answer so without asking the database, which may
+    not take it (PostgreSQL refuses a NUL in any text parameter)."""
+    return not value.isprintable() and any(unicodedata.category(char) in REFUSED_CATEGORIES for char in value)
+
+
 def refuse_control_characters(value: str) -> str:
     """Names and references are printable text; anything of REFUSED_CATEGORIES is a forged or
     broken input (and PostgreSQL cannot store a NUL). The message names the character."""

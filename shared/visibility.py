@@ -12,7 +12,7 @@ import operator
 
 import peewee
 
-from shared import account_counts, permissions
+from shared import account_counts, permissions, schemas
 from shared.db import database
 from shared.models import CustomerAccount, User
 
@@ -108,6 +108,8 @@ def search(query: peewee.ModelSelect[CustomerAccount], text: str) -> peewee.Mode
     text = (text or "").strip()
     if not text:
         return query
+    if schemas.has_refused_characters(text):  # no account holds one: nothing matches (and a NUL is no SQL text)
+        return query.where(peewee.SQL("1 = 0"))
     matches = functools.reduce(operator.or_, (field.contains(text) for field in SEARCHED))
     query = query.where(matches)
     if len(text) < TRIGRAM:

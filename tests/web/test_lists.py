@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from browser import text_of
 from support import PASSWORD, account_request
 
@@ -95,6 +96,18 @@ def test_customer_accounts_are_searchable(kam_page, org):
         page = kam_page.get("/customers", query_string={"q": query}).text
         assert [row.split(" ")[0] + " " + row.split(" ")[1] for row in rows(page)] == expected, query
     assert "No customer account matches your search." in text_of(kam_page.get("/customers?q=zzz").text)
+
+
+@pytest.mark.parametrize("query", ["\x00", "abc\x00def", "Alpha\x00", "Al\u200bpha", "Metals\x07"])
+def test_a_search_with_a_control_character_finds_nothing_rather_than_failing(kam_page, manager_page, org, query):
+    """No stored account holds such a character; a NUL is not even SQL text (PostgreSQL refuses
+    it, SQLite's FTS5 query breaks on it): the list says nothing matches, for a KAM and a manager."""
+    insert(org, "Alpha Metals", reference="AL-1")
+    for page in (kam_page, manager_page):
+        answer = page.get("/customers", query_string={"q": query})
+        assert answer.status_code == 200
+        assert rows(answer.text) == []
+        assert "No customer account matches your search." in text_of(answer.text)
 
 
 def test_customer_accounts_are_paginated(kam_page, org):
