@@ -53,6 +53,14 @@ def has_refused_characters(value: str) -> bool:
     return not value.isprintable() and any(unicodedata.category(char) in REFUSED_CATEGORIES for char in value)
 
 
+def shown(value: str) -> str:
+    """`value` with each character of REFUSED_CATEGORIES replaced by U+FFFD: what was typed, fit
+    to be stored in a record of attempts (a text column takes no NUL) or written to a log line."""
+    if not has_refused_characters(value):
+        return value
+    return "".join("\ufffd" if unicodedata.category(char) in REFUSED_CATEGORIES else char for char in value)
+
+
 def refuse_control_characters(value: str) -> str:
     """Names and references are printable text; anything of REFUSED_CATEGORIES is a forged or
     broken input (and PostgreSQL cannot store a NUL). The message names the character."""

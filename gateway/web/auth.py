@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from shared import permissions, security, sessions
+from shared import permissions, schemas, security, sessions
 from shared.db import database
 from shared.models import LoginEvent, User
 
@@ -150,6 +150,7 @@ def _throttle():
 
 
 def _record(email: str, user: User | None, outcome: str) -> None:
+    email = schemas.shown(email)  # as typed, but a text column (and a log line) takes no NUL
     LoginEvent.create(email=email[:254], user=user, address=(request.remote_addr or "")[:64], outcome=outcome)
     log.info("login %s for %s from %s", outcome, email, request.remote_addr)
 
@@ -162,7 +163,13 @@ def login():
         email = form.email.data.strip().lower()[:254]
         address = request.remote_addr or "unknown"
         refusal = _throttle().claim(email, address)
-        user = User.get_or_none((User.email == email) & (User.active == True))  # noqa: E712
+        # No login holds a control character (a NUL is not even SQL text): such an email is an
+        # unknown login, refused and counted as any other.
+        user = (
+            None
+            if schemas.has_refused_characters(email)
+            else User.get_or_none((User.email == email) & (User.active == True))  # noqa: E712
+        )
         if refusal is not None:
             outcome, refused = refusal
             _record(email, user, outcome)

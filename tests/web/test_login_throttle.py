@@ -149,3 +149,19 @@ def test_the_login_page_answers_no_hash_and_unknown_the_same(app, org, email):
         User.get_or_create(organisation=org["organisation"], email="nopass@acme-energy.example", role="customer")
     answer = attempt(app, email, "whatever-password")
     assert answer.status_code == 401 and "The email or the password is not right." in text_of(answer.text)
+
+
+@pytest.mark.parametrize("email", [KAM + "\x00", "kam\x00@acme-energy.example", "\x00"])
+def test_an_email_with_a_nul_is_a_failed_login_counted_by_the_throttle(app, org, email):
+    """No login holds a NUL (and PostgreSQL takes none in a query): the attempt is refused as a
+    wrong login, recorded (the NUL shown as U+FFFD) and counted, as any other guess."""
+    for n in range(3):
+        answer = attempt(app, email, f"guess-{n}")
+        assert answer.status_code == 401 and "The email or the password is not right." in text_of(answer.text)
+    assert attempt(app, email, "guess").status_code == 429
+    with db.database.connection_context():
+        recorded = [(e.email, e.outcome) for e in LoginEvent.select().order_by(LoginEvent.id)]
+    assert recorded == [(email.replace("\x00", "\ufffd"), "failure")] * 3 + [
+        (email.replace("\x00", "\ufffd"), "throttled")
+    ]
+    assert attempt(app, KAM, PASSWORD).status_code == 302  # the real login is untouched
