@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 
 from shared import permissions, rules
+from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, MarketAccess, Optimisation, OrganisationMarket
 
 KAM, CUSTOMER = permissions.KAM_SIDE, permissions.CUSTOMER_SIDE
@@ -171,7 +172,10 @@ def sight(account: CustomerAccount, market: str, side: str, today: dt.date) -> S
 def may_upload_client_forecast(account: CustomerAccount, market: str, today: dt.date) -> None:
     """Return if the customer may upload their own forecast for `market` today: the market's
     access shares the client option and its window is open. Else raise Refused: 403 without the
-    option, 409 (limit start_date or end_date) outside the window."""
+    option, 409 (limit start_date or end_date) outside the window, 422 for a market that is not
+    in the catalogue (a forged choice: checked before any query, as the manager's page does)."""
+    if market not in CATALOGUE:
+        raise Refused(422, "Choose one of the markets shared with you.", field="market", limit="markets")
     access = market_access(account, market)
     if access is None or "client" not in access.forecasts:
         raise Refused(

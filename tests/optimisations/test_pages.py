@@ -185,6 +185,24 @@ def test_a_customer_with_the_client_option_uploads_their_own(make_account, custo
     assert re.search(r"Forecast\s*</dt>\s*<dd>Client", customer.get(created.headers["Location"]).text)
 
 
+@pytest.mark.parametrize("market", ["fr-power\x00", "\x00", "zz-power", ""])
+def test_a_customer_upload_for_a_market_not_in_the_catalogue_is_the_form_again(make_account, customer_page, market):
+    """A forged market (a NUL in it is not even SQL text on PostgreSQL): the page again with the
+    message by the market field, nothing stored."""
+    account = make_account()
+    customer = customer_page(account)
+    answer = customer.post_form(
+        "/my-account/forecasts",
+        {"market": market, "file": (io.BytesIO(b"2027-01,70\n"), "mine.csv")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 422
+    assert error_of(answer.text, "market") == "Choose one of the markets shared with you."
+    assert "Forecasts shared with you" in text_of(answer.text)
+    with db.database.connection_context():
+        assert forecasts.uploads("client", account_id=account) == []
+
+
 def test_the_manager_acts_for_the_kam_and_a_customer_is_kept_out_of_staff_pages(
     make_account, manager_page, customer_page
 ):
