@@ -76,7 +76,11 @@ def _invalid(error: ValidationError):
 
 
 LIMIT_DOC = (
-    "The account's limits refuse it (max_optimisations, access window start_date/end_date); the message names the limit"
+    "The account's limits refuse it (max_optimisations, access window start_date/end_date, or status: only an active "
+    "account takes optimisations); the message names the limit"
+)
+NOT_ACTIVE_DOC = (
+    "The account is not active (pending, rejected, failed, or its set-up running again): the message says which"
 )
 
 
@@ -130,6 +134,7 @@ def get_one(account_id: int, optimisation_id: int):
 @blp.response(200, OptimisationViewSchema)
 @blp.alt_response(403, description="The customer is the editor")
 @blp.alt_response(404, description="No such optimisation")
+@blp.alt_response(409, description=NOT_ACTIVE_DOC)
 @blp.alt_response(422, description="Invalid change (the market cannot change; recorded fixings must still fit)")
 def change(patch, account_id: int, optimisation_id: int):
     """Change parameters or notification settings: send only what changes. The calendar is
@@ -164,6 +169,7 @@ def delete(account_id: int, optimisation_id: int):
 @blp.response(201, OptimisationViewSchema, description="Recorded; the calendar is adjusted")
 @blp.alt_response(403, description="The customer is the editor")
 @blp.alt_response(404, description="No such optimisation")
+@blp.alt_response(409, description=NOT_ACTIVE_DOC)
 @blp.alt_response(422, description="The fixing does not fit the contract (window, minimum share, number of fixings)")
 def record_fixing(data, account_id: int, optimisation_id: int):
     """Record a fixing made: `fixed_on`, `price`, `share_pct`. The advice for the rest follows."""
@@ -182,6 +188,7 @@ def record_fixing(data, account_id: int, optimisation_id: int):
 @blp.response(200, OptimisationViewSchema)
 @blp.alt_response(403, description="The customer is the editor")
 @blp.alt_response(404, description="No such fixing")
+@blp.alt_response(409, description=NOT_ACTIVE_DOC)
 def update_fixing(data, account_id: int, optimisation_id: int, fixing_id: int):
     """Cancel a recorded fixing (`{"status": "cancelled"}`): its share is advised again."""
     optimisation = _optimisation(account_id, optimisation_id)

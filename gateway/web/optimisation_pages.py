@@ -168,6 +168,7 @@ def list_view(account_id):
         counts=counts,
         phases=phases,
         may_edit=limits.may_edit(door.account, door.side),
+        not_active=limits.not_active(door.account),
     )
 
 
@@ -184,7 +185,7 @@ def create_view(account_id):
             "market": request.args.get("market", ""),
         }
         try:
-            limits.check_edit(door.account, door.side)
+            limits.check_change(door.account, door.side)
         except limits.Refused as refused:
             flash(refused.message, "error")
             return redirect(door.base)
@@ -274,7 +275,7 @@ def record_view(account_id, optimisation_id):
     except ValidationError as error:
         errors = _flat(error.messages)
     except limits.Refused as refused:
-        abort(403, description=refused.message)
+        abort(refused.status, description=refused.message)
     else:
         flash("Fixing recorded: the advice for the rest of the volume is adjusted.", "success")
         return redirect(f"{door.base}/{optimisation.id}", 303)
@@ -303,6 +304,6 @@ def cancel_view(account_id, optimisation_id, fixing_id):
     try:
         editing.cancel_fixing(optimisation, fixing, door.side, current_user.email)
     except limits.Refused as refused:
-        abort(403, description=refused.message)
+        abort(refused.status, description=refused.message)
     flash("Fixing cancelled: its share is advised again.", "success")
     return redirect(f"{door.base}/{optimisation.id}", 303)

@@ -93,10 +93,10 @@ def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today
     """Apply a partial change (raw input fields). The market cannot change; the merged whole is
     validated again, and against the fixings already recorded. Writes the change and its audit
     event in one transaction and returns the optimisation as stored (unchanged: nothing written).
-    Raises limits.Refused when `side` may not edit or a limit refuses, and a ValidationError by
-    field for bad input; nothing is written then."""
+    Raises limits.Refused when `side` may not edit, the account is not active or a limit
+    refuses, and a ValidationError by field for bad input; nothing is written then."""
     account = optimisation.account
-    limits.check_edit(account, side)
+    limits.check_change(account, side)
     if "market" in patch and patch["market"] != optimisation.market:
         raise ValidationError({"market": ["The market of an optimisation cannot change: create a new one."]})
     merged = {**as_input(optimisation), **patch}
@@ -155,8 +155,9 @@ def record_fixing(optimisation: Optimisation, fixing: dict, side: str, actor: st
     window and not in the future, at least the minimum share, leaving either nothing or at least
     the minimum for later, and the last fixing allowed must complete the volume. Writes it, with
     its audit event, in one transaction and returns it. Raises limits.Refused when `side` may
-    not edit, and a ValidationError by field when it does not fit; nothing is written then."""
-    limits.check_edit(optimisation.account, side)
+    not edit (403) or the account is not active (409), and a ValidationError by field when it
+    does not fit; nothing is written then."""
+    limits.check_change(optimisation.account, side)
     with database.atomic():
         fixed = _fixed(optimisation)
         errors: dict[str, list[str]] = {}
@@ -198,8 +199,9 @@ def record_fixing(optimisation: Optimisation, fixing: dict, side: str, actor: st
 def cancel_fixing(optimisation: Optimisation, fixing: Fixing, side: str, actor: str) -> Fixing:
     """Mark the fixing cancelled (a cancelled one stays so), touch the optimisation and audit
     it, in one transaction; returns the fixing as stored now. Raises limits.Refused (403) when
-    `side` is not the account's editor. The caller checks the fixing belongs to the optimisation."""
-    limits.check_edit(optimisation.account, side)
+    `side` is not the account's editor, 409 when the account is not active. The caller checks
+    the fixing belongs to the optimisation."""
+    limits.check_change(optimisation.account, side)
     with database.atomic():
         Fixing.update(status="cancelled", cancelled_at=utcnow()).where(
             (Fixing.id == fixing.id) & (Fixing.status == "fixed")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from shared import permissions, rules
+from shared import permissions, rules, workflow
 from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, MarketAccess, Optimisation, OrganisationMarket
 
@@ -41,9 +41,31 @@ def editor(account: CustomerAccount) -> str:
     return permissions.optimisation_editor(account.app_access, account.editor)
 
 
+def not_active(account: CustomerAccount) -> str | None:
+    """Why the account takes no optimisation now, or None when it does. Only an active account
+    does: the article's "Henceforth ... can create optimisations" comes once the account is
+    created and set up, never on a request still pending (its market limits are not checked
+    yet) or rejected (final); a change of parameters re-running its stages pauses it too."""
+    if account.status == workflow.ACTIVE:
+        return None
+    return workflow.rejected_refusal(account.status) or (
+        f"The account is {account.status.replace('_', ' ')}, not active: optimisations can be created and "
+        f"changed once it is active."
+    )
+
+
+def check_active(account: CustomerAccount) -> None:
+    """Return if the account takes optimisations (it is active); else raise Refused (409, limit
+    "status") saying why (`not_active`)."""
+    reason = not_active(account)
+    if reason is not None:
+        raise Refused(409, reason, limit="status")
+
+
 def may_edit(account: CustomerAccount, side: str) -> bool:
-    """Whether `side` edits the account's optimisations (see permissions.may_edit_optimisations)."""
-    return permissions.may_edit_optimisations(side, account.app_access, account.editor)
+    """Whether `side` edits the account's optimisations now: the editor
+    (permissions.may_edit_optimisations) of an active account."""
+    return not_active(account) is None and permissions.may_edit_optimisations(side, account.app_access, account.editor)
 
 
 def check_edit(account: CustomerAccount, side: str) -> None:
@@ -63,6 +85,14 @@ def check_edit(account: CustomerAccount, side: str) -> None:
         "Your KAM is the editor of your optimisations: call them to change a parameter, the notifications or a fixing.",
         limit="editor",
     )
+
+
+def check_change(account: CustomerAccount, side: str) -> None:
+    """Return if `side` may create or change the account's optimisations and fixings now: the
+    account is active (else Refused 409, `check_active`) and `side` is its editor (else Refused
+    403, `check_edit`)."""
+    check_active(account)
+    check_edit(account, side)
 
 
 def phase(access: MarketAccess, today: dt.date) -> str:
@@ -90,7 +120,7 @@ def count_on(account: CustomerAccount, market: str, *, excluding: int | None = N
 
 def check_create(account: CustomerAccount, market: str, side: str, today: dt.date) -> None:
     """Whether `side` may create an optimisation on `market` today; raises Refused naming the limit."""
-    check_edit(account, side)
+    check_change(account, side)
     if not account.app_access:
         offered = OrganisationMarket.select().where(
             (OrganisationMarket.organisation == account.organisation_id) & (OrganisationMarket.market == market)

@@ -7,8 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from support import account_request
 
 from optimisations.support import DROP, move_window, optimisation_body
+from shared import db
+from shared.models import CustomerAccount
 
 KAM_EDITS = {"setup.editor": "kam"}
 
@@ -280,3 +283,43 @@ def test_an_error_names_the_field_at_fault_among_those_sent(api, make_account):
         assert answer.status_code == 422, answer.get_json()
         assert set(answer.get_json()["errors"]["json"]) == {field}, (patch, answer.get_json())
     assert api.get(url(account, created["id"])).get_json()["updated_at"] == created["updated_at"]
+
+
+def test_a_pending_account_takes_no_optimisation(api):
+    """No worker: the request stays pending, its limits not checked yet: 409 saying why."""
+    account = api.create(account_request(**KAM_EDITS)).get_json()["id"]
+    answer = api.post(url(account), optimisation_body())
+    assert answer.status_code == 409
+    assert answer.get_json()["message"].startswith("The account is pending, not active: optimisations can be created")
+    assert api.get(url(account)).get_json()["items"] == []
+
+
+def test_a_rejected_account_takes_no_optimisation(api, worker):
+    body = account_request(**KAM_EDITS)
+    body["setup"]["markets"][0]["market"] = "gb-power"  # not offered by the organisation: rejected
+    account = api.create(body).get_json()["id"]
+    assert api.wait_for_status(account)["status"] == "rejected"
+    answer = api.post(url(account), optimisation_body(market="de-gas"))
+    assert answer.status_code == 409
+    assert "rejected, which is final" in answer.get_json()["message"]
+    assert api.get(url(account)).get_json()["items"] == []
+
+
+def test_while_the_account_is_not_active_its_optimisations_and_fixings_do_not_change(api, make_account):
+    account = make_account(**KAM_EDITS)
+    created = api.post(
+        url(account), optimisation_body(window_start=(dt.date.today() - dt.timedelta(days=10)).isoformat())
+    ).get_json()
+    with db.database.connection_context():  # as a change of parameters running its stages again
+        CustomerAccount.update(status="activating").where(CustomerAccount.id == account).execute()
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    refused = [
+        api.post(url(account), optimisation_body(name="Another")),
+        api.client.patch(url(account, created["id"]), json={"risk_appetite": "high"}, headers=api.headers),
+        api.post(url(account, created["id"]) + "/fixings", {"fixed_on": yesterday, "price": "84", "share_pct": "25"}),
+    ]
+    for answer in refused:
+        assert answer.status_code == 409, answer.get_json()
+        assert "The account is activating, not active" in answer.get_json()["message"]
+    (kept,) = api.get(url(account)).get_json()["items"]
+    assert kept["risk_appetite"] == "moderate" and kept["fixings"] == []

@@ -10,7 +10,7 @@ import re
 import pytest
 from browser import STEP1, Browser, error_of, step2_with_access, text_of
 from csrf import csrf_token
-from support import PASSWORD
+from support import PASSWORD, account_request
 
 from optimisations.support import move_window, optimisation_body
 from shared import access, db, organisations
@@ -201,6 +201,28 @@ def test_a_customer_upload_for_a_market_not_in_the_catalogue_is_the_form_again(m
     assert "Forecasts shared with you" in text_of(answer.text)
     with db.database.connection_context():
         assert forecasts.uploads("client", account_id=account) == []
+
+
+def test_a_kam_cannot_add_an_optimisation_to_a_rejected_account(api, worker, kam_page):
+    body = account_request(**{"setup.editor": "kam"})
+    body["setup"]["markets"][0]["market"] = "gb-power"  # not offered by the organisation: rejected
+    account = api.create(body).get_json()["id"]
+    assert api.wait_for_status(account)["status"] == "rejected"
+    listing = kam_page.get(f"/customers/{account}/optimisations")
+    assert "rejected, which is final" in text_of(listing.text)
+    assert "New optimisation" not in text_of(listing.text)
+    new = kam_page.get(f"/customers/{account}/optimisations/new")
+    assert new.status_code == 302
+    assert "rejected, which is final" in text_of(kam_page.get(new.headers["Location"]).text)
+    answer = kam_page.post_form(
+        f"/customers/{account}/optimisations/new",
+        form_of(market="de-gas", notify_recipients=["kam"]),
+        page_path=f"/customers/{account}/optimisations",
+    )
+    assert answer.status_code == 422
+    assert "There is a problem" in text_of(answer.text) and "rejected, which is final" in text_of(answer.text)
+    with db.database.connection_context():
+        assert Optimisation.select().count() == 0
 
 
 def test_the_manager_acts_for_the_kam_and_a_customer_is_kept_out_of_staff_pages(
