@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import peewee
 
+from shared import visibility
 from shared.db import Prepared, param
 from shared.models import CustomerAccount, User
 
@@ -19,20 +20,48 @@ EMAIL_TAKEN = "This email is already used as a login; it must be unique."
 REFERENCE_TAKEN = "This customer reference is already used in your organisation."
 
 
+#: What a person is told about a field held by an account they may not see.
+NEUTRAL = {"email": EMAIL_TAKEN, "customer_reference": REFERENCE_TAKEN}
+
+
 class IdentityTaken(Exception):
     """The email or the customer reference of a new account is held by another account or login.
 
-    `errors` is keyed like the request ({"customer": {"email": [...]}}); `account_id` names the
-    holding account when it is in the caller's organisation (another organisation's is not told)."""
+    `errors` is keyed like the request ({"customer": {"email": [...]}}) and names a holding account
+    of the caller's organisation (another organisation's is not told): for the API, whose token
+    sees the whole organisation. `account_id` is that account; `holders` the holding account of
+    each field so named, for `errors_for` a person who may see only some accounts."""
 
-    def __init__(self, errors: dict[str, list[str]], account_id: int | None = None):
+    def __init__(
+        self,
+        errors: dict[str, list[str]],
+        account_id: int | None = None,
+        holders: dict[str, CustomerAccount] | None = None,
+    ):
         self.errors = {"customer": errors}
         self.account_id = account_id
+        self.holders = holders or {}
         super().__init__(" ".join(message for messages in errors.values() for message in messages))
+
+    def errors_for(self, user: User) -> dict[str, dict[str, list[str]]]:
+        """`errors` as `user` may read them: a holding account is named only when `user` sees it
+        (visibility.sees: a KAM another KAM's customer is not); otherwise the field's neutral message."""
+        customer = {
+            field: [NEUTRAL[field]]
+            if field in self.holders and not visibility.sees(user, self.holders[field])
+            else messages
+            for field, messages in self.errors["customer"].items()
+        }
+        return {"customer": customer}
 
 
 def _holder_message(field: str, company: str, account_id: int, status: str) -> str:
     return f"Customer account {account_id} ({company}, {status}) already has this {field}."
+
+
+def _holder(row: tuple) -> CustomerAccount:
+    """The holding account of a `_holders_query` row, as much as `visibility.sees` asks of it."""
+    return CustomerAccount(id=row[0], organisation=row[1], kam=row[6], company=row[2], status=row[3])
 
 
 def _holds_email(
@@ -62,6 +91,7 @@ def _holders_query() -> peewee.SelectBase:
         account.status,
         account.email_claim,
         account.reference_claim,
+        account.kam,
     )
     by_email = account.select(*columns).where(_holds_email(account, param("email", account.email_claim)))
     by_reference = account.select(*columns).where(
@@ -69,7 +99,7 @@ def _holders_query() -> peewee.SelectBase:
             account, param("organisation_id", account.organisation), param("reference", account.reference_claim)
         )
     )
-    logins = User.select(no, no, no, no, User.email, no).where(User.email == param("email", User.email))
+    logins = User.select(no, no, no, no, User.email, no, no).where(User.email == param("email", User.email))
     return by_email.union_all(by_reference).union_all(logins).tuples()
 
 
@@ -105,12 +135,14 @@ def find_holders(organisation_id: int, customer: dict) -> IdentityTaken | None:
     # A missing one is NULL, which equals nothing: one statement for every request.
     rows = _HOLDERS.rows(email=email, organisation_id=organisation_id, reference=reference)
     errors: dict[str, list[str]] = {}
+    named: dict[str, CustomerAccount] = {}
     account_id = None
     holders = [row for row in rows if row[0] is not None]  # accounts, then (id NULL) logins
     if email:
         holder = next((row for row in holders if row[4] == email), None)
         if holder is not None and holder[1] == organisation_id:
             errors["email"] = [_holder_message("email", holder[2], holder[0], holder[3])]
+            named["email"] = _holder(holder)
             account_id = holder[0]
         elif holder is not None or len(rows) > len(holders):
             # Logins are unique across organisations: the message must not say whose it is.
@@ -119,5 +151,6 @@ def find_holders(organisation_id: int, customer: dict) -> IdentityTaken | None:
         holder = next((row for row in holders if row[1] == organisation_id and row[5] == reference), None)
         if holder is not None:
             errors["customer_reference"] = [_holder_message("customer reference", holder[2], holder[0], holder[3])]
+            named["customer_reference"] = _holder(holder)
             account_id = account_id or holder[0]
-    return IdentityTaken(errors, account_id) if errors else None
+    return IdentityTaken(errors, account_id, named) if errors else None

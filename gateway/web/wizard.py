@@ -53,7 +53,7 @@ def define_customer():
         customer = CustomerSchema().load(account_form.customer_request(state))
         # An early warning by the field; creating the account decides (accounts.create_account).
         taken = claims.find_holders(staff.organisation_id, customer)
-        errors = taken.errors if taken else {}
+        errors = taken.errors_for(staff) if taken else {}
     except ValidationError as error:
         errors = {"customer": error.messages}
     if errors:
@@ -126,7 +126,9 @@ def set_up():
         # Another request for this customer came first: step 1 again, the message by its field
         # (step 2's answers stay in the draft for when the KAM comes back).
         return render_template(
-            "wizard_customer.html", state=draft["customer"], errors=account_form.field_errors(taken.errors, [])
+            "wizard_customer.html",
+            state=draft["customer"],
+            errors=account_form.field_errors(taken.errors_for(staff), []),
         ), 409
     session.pop(SESSION_KEY, None)
     flash(f"The customer account of {account.company} is created.", "success")

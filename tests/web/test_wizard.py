@@ -300,3 +300,35 @@ def test_create_refused_by_the_field_when_another_request_took_the_email_meanwhi
     assert f"Customer account {first.get_json()['id']}" in error_of(answer.text, "email")
     assert f"Customer account {first.get_json()['id']}" in error_of(answer.text, "customer_reference")
     assert len(accounts_stored()) == 1
+
+
+def test_another_kams_customer_is_not_named_to_a_kam_who_cannot_see_it(kam_page, other_kam_page, manager_page, api):
+    """The email and reference are held by another KAM's account: the KAM is told they are taken,
+    not whose (that account is not among theirs); the manager, who sees it, is told which."""
+    first = api.create(account_request(**{"kam_email": "kam2@acme-energy.example"}))
+    assert first.status_code == 202
+    holder = f"Customer account {first.get_json()['id']}"
+    answer = kam_page.step1()
+    assert answer.status_code == 422
+    assert error_of(answer.text, "email") == "This email is already used as a login; it must be unique."
+    assert (
+        error_of(answer.text, "customer_reference") == "This customer reference is already used in your organisation."
+    )
+    assert holder not in answer.text and "pending" not in text_of(answer.text)
+    # At 'Create account' too, when the other KAM's request came in between the two steps:
+    assert kam_page.step1(email="c2@foundry.example", customer_reference="FR-2").status_code == 302
+    kam_page.get("/customers/new/setup")
+    second = account_request(
+        **{
+            "kam_email": "kam2@acme-energy.example",
+            "customer.email": "c2@foundry.example",
+            "customer.customer_reference": "FR-3",
+        }
+    )
+    assert api.create(second).status_code == 202
+    answer = kam_page.post_form("/customers/new/setup", {**step2_with_access(), "action": "create"})
+    assert answer.status_code == 409
+    assert error_of(answer.text, "email") == "This email is already used as a login; it must be unique."
+    assert "Customer account" not in answer.text
+    for page in (manager_page, other_kam_page):  # they see the holding account: it is named
+        assert holder in error_of(page.step1().text, "customer_reference")
