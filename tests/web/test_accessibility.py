@@ -254,8 +254,10 @@ def test_a_kam_completes_the_wizard_with_the_keyboard_alone(page, org):
     type_into(page, "#first_name", "Claire", limit=1)
     type_into(page, "#phone", "12", limit=1)
     type_into(page, "#email", "claire@keyboard.example", limit=1)
-    tab_to(page, "#is_demo-yes", limit=1)  # a radio group is one Tab stop; arrows choose
+    tab_to(page, "#is_demo-no", limit=1)  # a radio group is one Tab stop (No first, as the article); arrows choose
     page.keyboard.press("ArrowDown")
+    assert page.locator("#is_demo-yes").is_checked()
+    page.keyboard.press("ArrowUp")
     assert page.locator("#is_demo-no").is_checked()
     tab_to(page, "button.primary", limit=2)
     assert page.locator(".actions > *").first.inner_text() == "Next"  # what is seen first is reached first

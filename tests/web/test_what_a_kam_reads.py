@@ -287,3 +287,43 @@ def test_the_customer_sees_when_a_later_market_opens(api, client, mailbox):
     mine = client.get("/my-account").text
     cell = re.search(rf'data-testid="today-{market.market}">(.*?)</td>', mine, flags=re.S).group(1)
     assert text_of(cell) == f"The market information opens on {in_days(10)}"
+
+
+def test_step_1_asks_about_a_demo_account_as_the_article_does_no_first(kam_page):
+    page = kam_page.get("/customers/new?fresh=1").text
+    options = re.findall(r'<input type="radio" id="is_demo-(\w+)"', page)
+    assert options == ["no", "yes"]
+    text = text_of(page)
+    assert text.index("If you want to create a real account for the company, click No") < text.index(
+        "If you want to create a demo account for a potential customer (or company), click Yes"
+    )
+
+
+def test_step_2_names_the_shared_forecasts_as_the_article_does(kam_page):
+    kam_page.step1()
+    page = kam_page.get("/customers/new/setup").text
+    card = re.search(r'<fieldset class="field forecasts[^"]*" id="fr-power-forecasts".*?</fieldset>', page, flags=re.S)
+    labels = [text_of(label) for label in re.findall(r'<label class="check[^"]*">(.*?)</label>', card.group(0), re.S)]
+    assert labels == ["Application forecast option", "Manager forecast option", "Client forecast option"]
+
+
+@pytest.mark.parametrize(
+    "step2, words",
+    [
+        (
+            step2_with_access(),
+            "Henceforth, the customer or you (on the customer's behalf) can create optimisations within the defined limits.",
+        ),
+        ({"app_access": "no"}, "You can now create as many optimisations as you want for the customer."),
+    ],
+)
+def test_once_active_the_account_page_says_optimisations_can_be_created_in_the_articles_words(kam_page, step2, words):
+    account_id = kam_page.create(step2)
+    assert kam_page.wait_for_status(account_id)["status"] == "active"
+    assert words in text_of(kam_page.get(f"/customers/{account_id}").text)
+    assert words in text_of(kam_page.get(f"/customers/{account_id}/progress").get_json()["html"])
+
+
+def test_a_rejected_account_does_not_say_optimisations_can_be_created(api, kam_page):
+    page = text_of(kam_page.get(f"/customers/{rejected_by_the_validate_stage(api)}").text)
+    assert "The account was rejected" in page and "can create optimisations" not in page
