@@ -143,12 +143,14 @@ def account_customer_state(account) -> dict:
     return state
 
 
-def _messages(node) -> list[str]:
+def messages_of(node) -> list[str]:
+    """Every message in one of marshmallow's error nodes (a list's errors come by index:
+    {0: ["Unknown ..."]}), in order, as a page shows them next to the field."""
     if isinstance(node, str):
         return [node]
     if isinstance(node, dict):
-        return [m for value in node.values() for m in _messages(value)]
-    return [m for value in node for m in _messages(value)]
+        return [m for value in node.values() for m in messages_of(value)]
+    return [m for value in node for m in messages_of(value)]
 
 
 def field_errors(errors: dict, market_order: list[str]) -> dict[str, list[str]]:
@@ -157,7 +159,7 @@ def field_errors(errors: dict, market_order: list[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
 
     def add(name, node):
-        found.setdefault(name, []).extend(_messages(node))
+        found.setdefault(name, []).extend(messages_of(node))
 
     for section in ("customer", "setup"):
         node = errors.get(section)

@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from gateway.web import account_form
 from shared import permissions, visibility
 from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, Fixing, MarketAccess
@@ -131,7 +132,9 @@ def form_input(form) -> dict:
 
 
 def _flat(messages: dict) -> dict:
-    return {field: [m for m in (msgs if isinstance(msgs, list) else [str(msgs)])] for field, msgs in messages.items()}
+    """marshmallow's errors by field, each field's messages as a flat list (a list field's come
+    by index: {"tariff_indexes": {0: [...]}})."""
+    return {field: account_form.messages_of(node) for field, node in messages.items()}
 
 
 def _render_form(door: Door, state: dict, errors: dict, optimisation=None, status: int = 200):
@@ -270,6 +273,7 @@ def record_view(account_id, optimisation_id):
     optimisation = _optimisation_or_404(door, optimisation_id)
     state = {name: request.form.get(name, "") for name in ("fixed_on", "price", "share_pct")}
     try:
+        limits.check_change(door.account, door.side)  # who may record, before what they sent
         fixing = FixingSchema().load({k: v.strip() for k, v in state.items()})
         editing.record_fixing(optimisation, fixing, door.side, current_user.email, dt.date.today())
     except ValidationError as error:
@@ -287,7 +291,7 @@ def record_view(account_id, optimisation_id):
         optimisation=optimisation,
         calendar=reading.calendar_for(optimisation, door.side, today),
         fixings=list(optimisation.fixings.order_by(Fixing.fixed_on, Fixing.id)),
-        may_edit=True,
+        may_edit=limits.may_edit(door.account, door.side),
         errors={f"fixing-{k}": v for k, v in errors.items()},
         fixing_state=state,
         today=today,

@@ -91,8 +91,32 @@ def test_kam_as_editor_creates_records_and_the_customer_reads(make_account, kam_
         data={"csrf_token": csrf_token(mine.text), "fixed_on": TODAY.isoformat(), "price": "80", "share_pct": "70"},
     )
     assert forged.status_code == 403
+    # An invalid fixing too: refused as the customer's, not shown back with the editor's controls.
+    invalid = customer.client.post(
+        f"/my-account/optimisations{target[len(base) :]}/fixings",
+        data={"csrf_token": csrf_token(mine.text), "fixed_on": "not a date", "price": "x", "share_pct": ""},
+    )
+    assert invalid.status_code == 403 and "Your KAM is the editor" in text_of(invalid.text)
+    assert "Record the fixing" not in invalid.text
     refused = customer.post_form("/my-account/optimisations/new", form_of(), page_path="/my-account/optimisations")
     assert refused.status_code == 403 and "Your KAM is the editor" in text_of(refused.text)
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"tariff_indexes": ["gold"]}, "tariff_indexes", "Unknown tariff index 'gold'"),
+        ({"notify_recipients": ["nsa"]}, "notify_recipients", "Choose recipients among kam, customer."),
+    ],
+)
+def test_a_forged_choice_in_the_optimisation_form_reads_as_a_sentence_by_its_field(
+    make_account, kam_page, changes, field, message
+):
+    account = make_account(**{"setup.editor": "kam"})
+    answer = kam_page.post_form(f"/customers/{account}/optimisations/new", {**form_of(), **changes})
+    assert answer.status_code == 422
+    assert message in error_of(answer.text, field)
+    assert "{0:" not in answer.text and "[&#39;" not in answer.text
 
 
 def test_customer_as_editor_within_the_maximum_and_the_kam_reads(
