@@ -343,17 +343,19 @@ class SetupSchema(Schema):
     )
     markets = fields.List(fields.Nested(MarketSetupSchema))
 
-    @validates_schema(skip_on_field_errors=False)
-    def check_access_answers(self, data: dict[str, Any], **kwargs: Any) -> None:
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def check_access_answers(self, data: dict[str, Any], original: Any = None, **kwargs: Any) -> None:
         """Raise a ValidationError by field when the answers do not follow the access answer: the
-        editor and markets only and always with access (at least one market, each once)."""
+        editor and markets only and always with access (at least one market, each once). An
+        editor sent but refused by its field already has its message: not said twice."""
         errors: dict = {}
+        sent = original if isinstance(original, Mapping) else {}
         if data.get("app_access") is False:
             for field in ("editor", "markets"):
                 if field in data:
                     errors[field] = ["Only asked when the customer gets access to the application."]
         elif data.get("app_access") is True:
-            if "editor" not in data:
+            if "editor" not in data and "editor" not in sent:
                 errors["editor"] = ["Choose who edits the optimisation: the KAM or the customer."]
             markets = data.get("markets")
             if not markets:

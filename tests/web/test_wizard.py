@@ -332,3 +332,20 @@ def test_another_kams_customer_is_not_named_to_a_kam_who_cannot_see_it(kam_page,
     assert "Customer account" not in answer.text
     for page in (manager_page, other_kam_page):  # they see the holding account: it is named
         assert holder in error_of(page.step1().text, "customer_reference")
+
+
+@pytest.mark.parametrize("editor", ["boss", ""])
+def test_a_forged_editor_is_told_once_by_its_field(kam_page, editor):
+    kam_page.step1()
+    answer = kam_page.client.post(
+        "/customers/new/setup",
+        data={
+            "csrf_token": kam_page.csrf("/customers/new/setup"),
+            **step2_with_access(editor=editor),
+            "action": "create",
+        },
+    )
+    assert answer.status_code == 422
+    assert error_of(answer.text, "editor") == "Choose who edits the optimisation: the KAM or the customer."
+    assert text_of(answer.text).count("Choose who edits the optimisation") == 2  # by the field, and in the summary
+    assert accounts_stored() == []
