@@ -8,6 +8,7 @@ import datetime as dt
 
 from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway.web.auth import staff_required
 from shared import permissions, rules
@@ -54,24 +55,50 @@ def organisation_forecasts():
                 )
                 return redirect("/forecasts", 303)
         status = 422
+    return _organisation_page(user, markets, errors, request.form.get("market", "")), status
+
+
+def _organisation_page(user, markets: list[str], errors: dict, chosen: str) -> str:
     return render_template(
         "forecasts.html",
         markets=markets,
         errors=errors,
-        chosen=request.form.get("market", ""),
+        chosen=chosen,
         history=forecasts.uploads("manager", organisation_id=user.organisation_id),
         application={m: forecasts.latest_upload("application", m) for m in markets},
         may_upload=permissions.may(user.role, permissions.MANAGER_FORECASTS),
-    ), status
+    )
+
+
+@forecast_pages.errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge):
+    """A file over the request's size limit, refused before the form could be read (the CSRF
+    check reads it first): the upload page again with the file's message by its field (413),
+    not Werkzeug's bare "data value transmitted exceeds the capacity limit". Nothing is stored."""
+    errors = {"file": [forecasts.TOO_LARGE]}
+    if current_user.is_authenticated and request.endpoint == "forecast_pages.my_forecasts":
+        account = _own_account() if permissions.may(current_user.role, permissions.CUSTOMER_PAGES) else None
+        if account is not None:
+            return _my_page(account, dt.date.today(), errors, ""), 413
+    elif current_user.is_authenticated and permissions.may(current_user.role, permissions.MANAGER_FORECASTS):
+        user = current_user.user
+        return _organisation_page(user, sorted(rules.offered_markets(user.organisation_id)), errors, ""), 413
+    return render_template("error.html", error=error), 413  # not this page's uploader: the site's error page
 
 
 def _customer_account() -> CustomerAccount:
     if not permissions.may(current_user.role, permissions.CUSTOMER_PAGES):
         abort(403, description=permissions.REFUSALS[permissions.CUSTOMER_PAGES])
-    account = CustomerAccount.get_or_none(CustomerAccount.user == current_user.user.id)
-    if account is None or not account.app_access:
+    account = _own_account()
+    if account is None:
         abort(404, description="No customer account is linked to your login.")
     return account
+
+
+def _own_account() -> CustomerAccount | None:
+    """The logged-in customer's account with access, or None."""
+    account = CustomerAccount.get_or_none(CustomerAccount.user == current_user.user.id)
+    return account if account is not None and account.app_access else None
 
 
 @forecast_pages.route("/my-account/forecasts", methods=["GET", "POST"])
@@ -98,6 +125,10 @@ def my_forecasts():
                 flash(f"Your forecast for {CATALOGUE[market].name} is uploaded: {upload.months} months.", "success")
                 return redirect("/my-account/forecasts", 303)
         status = 422
+    return _my_page(account, today, errors, request.form.get("market", "")), status
+
+
+def _my_page(account: CustomerAccount, today: dt.date, errors: dict, chosen: str) -> str:
     views = []
     for access in account.markets.where(MarketAccess.activated_at.is_null(False)).order_by(MarketAccess.market):
         sight = limits.sight(account, access.market, limits.CUSTOMER, today)
@@ -122,6 +153,6 @@ def my_forecasts():
         account=account,
         views=views,
         errors=errors,
-        chosen=request.form.get("market", ""),
+        chosen=chosen,
         history=forecasts.uploads("client", account_id=account.id),
-    ), status
+    )

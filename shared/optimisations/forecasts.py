@@ -26,6 +26,7 @@ from shared.models import CustomerAccount, ForecastPrice, ForecastUpload, Market
 
 KINDS = ("application", "manager", "client")
 MAX_BYTES = 64 * 1024
+TOO_LARGE = f"The file is larger than {MAX_BYTES // 1024} kB."
 MAX_ROWS = 240  # twenty years of months
 MAX_PRICE = Decimal("100000")
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -45,13 +46,13 @@ def parse_csv(content: bytes | str) -> dict[dt.date, Decimal]:
     header line is optional). Raises ForecastRejected with every bad line named."""
     if isinstance(content, bytes):
         if len(content) > MAX_BYTES:
-            raise ForecastRejected([f"The file is larger than {MAX_BYTES // 1024} kB."])
+            raise ForecastRejected([TOO_LARGE])
         try:
             content = content.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ForecastRejected(["The file is not UTF-8 text (save it as CSV UTF-8)."]) from None
     elif len(content) > MAX_BYTES:
-        raise ForecastRejected([f"The file is larger than {MAX_BYTES // 1024} kB."])
+        raise ForecastRejected([TOO_LARGE])
     errors: list[str] = []
     curve: dict[dt.date, Decimal] = {}
     rows = list(csv.reader(io.StringIO(content.replace("\x00", "\ufffd"))))

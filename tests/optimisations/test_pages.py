@@ -14,7 +14,7 @@ from support import PASSWORD, account_request
 
 from optimisations.support import move_window, optimisation_body
 from shared import access, db, organisations
-from shared.models import CustomerAccount, Optimisation
+from shared.models import CustomerAccount, ForecastUpload, Optimisation
 from shared.optimisations import forecasts
 
 TODAY = dt.date.today()
@@ -173,6 +173,40 @@ def test_the_manager_uploads_the_company_forecast_with_errors_by_line(manager_pa
     assert "Germany gas" in page and "boss@acme-energy.example" in page
     assert upload(kam_page, "2027-01,38\n").status_code == 403
     assert "Upload the company" not in kam_page.get("/forecasts").text
+
+
+TOO_BIG = b"month,price\n" + b"2027-01,50\n" * 30_000  # about 330 kB, over the request limit (256 kB)
+
+
+def test_a_forecast_file_over_the_request_limit_is_the_page_again_with_the_files_message(
+    make_account, manager_page, kam_page, customer_page
+):
+    """Werkzeug refuses the body before the form is read; the uploader gets their page back
+    with the message by the file field, not "data value transmitted exceeds the capacity limit"."""
+    customer = customer_page(make_account())
+    with db.database.connection_context():
+        before = ForecastUpload.select().count()
+    for browser, path, heading in (
+        (manager_page, "/forecasts", "Upload the company"),
+        (customer, "/my-account/forecasts", "Forecasts shared with you"),
+    ):
+        answer = browser.post_form(
+            path,
+            {"market": "fr-power", "file": (io.BytesIO(TOO_BIG), "big.csv")},
+            content_type="multipart/form-data",
+        )
+        assert answer.status_code == 413
+        assert error_of(answer.text, "file") == "The file is larger than 64 kB."
+        assert heading in text_of(answer.text) and "capacity limit" not in answer.text
+    with db.database.connection_context():
+        assert ForecastUpload.select().count() == before
+    # Someone who may not upload there gets the site's error page, not a form.
+    refused = kam_page.post_form(
+        "/forecasts",
+        {"market": "fr-power", "file": (io.BytesIO(TOO_BIG), "big.csv")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 413 and 'id="file"' not in refused.text
 
 
 def test_a_customer_with_the_client_option_uploads_their_own(make_account, customer_page, org):
