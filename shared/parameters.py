@@ -43,6 +43,10 @@ class ChangeRefused(Exception):
         super().__init__(errors)
         self.errors = errors
 
+    def errors_for(self, user: User) -> dict:
+        """`errors` as `user` may read them (the same, unless a subclass names an account)."""
+        return self.errors
+
 
 def setup_problems(organisation_id: int, setup: dict) -> dict:
     """The organisation-dependent problems of a loaded setup, as {"markets": {index: {field: [...]}}}
@@ -90,8 +94,14 @@ class ClaimTaken(ChangeRefused):
     def __init__(self, taken: claims.IdentityTaken | None):
         errors = taken.errors if taken else {"customer": {"customer_reference": [claims.REFERENCE_TAKEN]}}
         super().__init__(errors)
+        self.taken = taken
         self.account_id = taken.account_id if taken else None
         self.message = str(taken) if taken else claims.REFERENCE_TAKEN
+
+    def errors_for(self, user: User) -> dict:
+        """The holder named only to a person who sees it (`claims.IdentityTaken.errors_for`): the
+        edit page of a KAM whose new reference another KAM's customer holds says it is taken, not by whom."""
+        return self.taken.errors_for(user) if self.taken else self.errors
 
 
 def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> None:

@@ -53,7 +53,13 @@ def edit(account_id: int):
         return _render(staff, account, customer, state, account_form.field_errors(messages, order), market_ids, 422)
     except parameters.ChangeRefused as refused:
         return _render(
-            staff, account, customer, state, account_form.field_errors(refused.errors, order), market_ids, 422
+            staff,
+            account,
+            customer,
+            state,
+            account_form.field_errors(refused.errors_for(staff), order),
+            market_ids,
+            422,
         )
     parameters.start_reruns(account.id, applied)
     if not applied.changes:

@@ -149,6 +149,27 @@ def test_edit_errors_show_next_to_their_fields_and_change_nothing(kam_page, acti
     assert "manager has inserted forecasts" in error_of(answer.text, "de-gas-forecasts")
 
 
+def test_a_reference_another_kams_customer_holds_is_refused_without_naming_it(kam_page, active_account, api):
+    held = api.create(
+        account_request(
+            **{
+                "kam_email": "boss@acme-energy.example",
+                "customer.email": "held@other.example",
+                "customer.customer_reference": "HELD-1",
+            }
+        )
+    )
+    assert held.status_code == 202
+    answer = kam_page.post_form(f"/customers/{active_account}/edit", edit_form(customer_reference="HELD-1"))
+    assert answer.status_code == 422
+    assert (
+        error_of(answer.text, "customer_reference") == "This customer reference is already used in your organisation."
+    )
+    assert f"Customer account {held.get_json()['id']}" not in answer.text
+    with db.database.connection_context():
+        assert CustomerAccount.get_by_id(active_account).customer_reference == "FR-000123"
+
+
 def test_the_change_schema_refuses_an_email():  # a pure function: no broker, database or worker
     with pytest.raises(ValidationError) as refused:
         AccountChangeSchema(partial=True).load({"customer": {"email": "new@x.example"}})
