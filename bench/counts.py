@@ -101,7 +101,7 @@ def run(database_url: str, redis_url: str, smtp_url: str, accounts: int) -> None
     import workers
     from bench import organisation
     from gateway import create_app
-    from shared import db, workflow
+    from shared import db, migrations, workflow
     from shared.config import Settings
     from shared.models import CustomerAccount
 
@@ -116,7 +116,7 @@ def run(database_url: str, redis_url: str, smtp_url: str, accounts: int) -> None
         stall_after_s=7200,
     )
     broker = workers.boot(settings)
-    db.migrate()
+    migrations.migrate()
     token, _ = organisation.seed()
     # In-process workers are not booted by the dramatiq CLI: boot the kamflow middleware that
     # only counts once booted, so its cost is counted too (not Dramatiq's exporter).

@@ -16,7 +16,7 @@ from bench import memory, organisation, processes
 from bench.deadline import Deadline
 from kamflow.embedded_redis import EmbeddedRedis, free_port
 from kamflow.mailcatcher import MailCatcher
-from shared import db, observability
+from shared import db, migrations, observability
 
 #: Fast clocks for the workers (like the tests'), and a rate limit the bench never reaches.
 FAST_SETTINGS = {
@@ -71,7 +71,7 @@ class Stack:
         self.cleanup.callback(self.mail.stop)
 
         db.bind(self.database_url)
-        db.migrate()
+        migrations.migrate()
         self.token, self.kam_password = organisation.seed()
 
         port = free_port()

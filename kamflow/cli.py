@@ -20,7 +20,7 @@ def migrate():
     from shared import migrations
 
     settings = bind_database(migrating=True)
-    steps = db.migrate()
+    steps = migrations.migrate()
     if not steps:
         click.echo("nothing to apply")
     for step in steps:

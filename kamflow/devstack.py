@@ -21,7 +21,7 @@ import time
 from kamflow import demo
 from kamflow.embedded_redis import EmbeddedRedis, free_port
 from kamflow.mailcatcher import MailCatcher
-from shared import db, logging_setup, queues
+from shared import db, logging_setup, migrations, queues
 from shared.config import RECORDED, RUN_FILE, VAR_DIR, Settings
 
 log = logging.getLogger("kamflow.run")
@@ -96,7 +96,7 @@ def run_stack(port: int, processes: int, threads: int) -> None:
 
     settings = Settings.from_env(env)
     db.bind(settings.database_url)
-    db.migrate()
+    migrations.migrate()
     with db.database.connection_context():
         seeded = demo.seed()
 

@@ -579,14 +579,6 @@ def record_done(write: Callable[[], T], within_s: float) -> T:
             delay = min(delay * 2, 1.0)
 
 
-def migrate() -> list:
-    """Apply the pending versioned migrations (shared/migrations) to the bound database and
-    return what was done: the one path for `kamflow migrate`, `make run` and the tests."""
-    from shared import migrations
-
-    return migrations.apply(database)
-
-
 def prepared_write(build: Callable[[], peewee.Query]) -> Callable[..., int]:
     """An UPDATE, INSERT or DELETE built once, its SQL generated once per kind of database, as
     `Prepared` does for reads; the returned function runs it with new values (the query's

@@ -30,7 +30,7 @@ from worker_processes import WorkerProcess, worker_env
 
 from kamflow.embedded_redis import EmbeddedRedis
 from kamflow.mailcatcher import MailCatcher
-from shared import db, mail, organisations
+from shared import db, mail, migrations, organisations
 from shared.optimisations import forecasts
 
 # --- services started once per session ----------------------------------------------------
@@ -109,7 +109,7 @@ def broker(settings):
     import workers
 
     broker = workers.boot(settings)
-    db.migrate()
+    migrations.migrate()
     # Each test starts from an empty broker: queues, heartbeats, worker registry, locks and
     # rate-limit counters of earlier tests would otherwise leak into what this one sees.
     for pattern in ("dramatiq:*", "kamflow*", "LIMITS:*"):  # LIMITS: the API's rate-limit counters

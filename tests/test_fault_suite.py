@@ -14,7 +14,7 @@ import fault_run
 import pytest
 from support import DATABASES, PASSWORD, fresh_database_url
 
-from shared import db, organisations
+from shared import db, migrations, organisations
 
 
 def configurations(mode: str) -> list:
@@ -36,7 +36,7 @@ def seed(database_url: str) -> dict[str, str]:
     """Two organisations offering French power (no manager forecasts: asking for one is the
     planted rule violation), a KAM each, an API token each."""
     db.bind(database_url)
-    db.migrate()
+    migrations.migrate()
     tokens = {}
     with db.database.connection_context():
         for org in fault_run.ORGS:

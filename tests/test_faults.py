@@ -13,12 +13,12 @@ def system(own_redis, database_url, smtp_server, org_for):
     """Workers and the API on the Redis this test stops; yields the API as the CRM calls it."""
     import workers
     from gateway import create_app
-    from shared import db
+    from shared import migrations
 
     smtp_server.clear()
     settings = make_settings(database_url, own_redis.url, smtp_server.url)
     broker = workers.boot(settings)
-    db.migrate()
+    migrations.migrate()
     worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=2)
     worker.start()
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import account_status, db, organisations, workflow
+from shared import account_status, db, migrations, organisations, workflow
 from shared.models import CustomerAccount, StageRun
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +32,7 @@ def allowed(current: str, new: str) -> bool:
 @pytest.fixture
 def bound(database_url):
     db.bind(database_url)
-    db.migrate()
+    migrations.migrate()
     with db.database.connection_context():
         organisation = organisations.create_organisation("acme-energy", "Acme Energy", ["fr-power"])
         kam = organisations.create_staff_user(organisation, "kam@acme-energy.example", "kam", "correct-horse-battery")

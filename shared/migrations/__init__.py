@@ -88,6 +88,15 @@ def _exclusive(database: peewee.Database) -> Iterator[None]:
         yield
 
 
+def migrate() -> list[Step]:
+    """Apply the pending migrations to the database `shared.db` is bound to and return what was
+    done: the one path for `kamflow migrate`, `make run` and the tests. (Here, not in shared.db:
+    the migrations need the models, which need shared.db, so shared.db must not need them.)"""
+    from shared.db import database
+
+    return apply(database)
+
+
 def apply(database: peewee.Database | peewee.DatabaseProxy) -> list[Step]:
     """Apply every pending migration to `database`, each in its own transaction; return what
     was done, in order (empty when the database was up to date)."""

@@ -10,11 +10,11 @@ from support import make_settings
 def test_readyz_is_503_with_the_reason_while_redis_is_stopped_and_200_after(own_redis, database_url, smtp_server):
     from gateway import create_app
     from shared import broker as broker_setup
-    from shared import db
+    from shared import migrations
 
     settings = make_settings(database_url, own_redis.url, smtp_server.url)
     client = create_app(settings, broker=broker_setup.make_broker(settings)).test_client()
-    db.migrate()
+    migrations.migrate()
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
 
