@@ -170,7 +170,7 @@ def list_view(account_id):
         markets=markets,
         counts=counts,
         phases=phases,
-        may_edit=limits.may_edit(door.account, door.side),
+        may_edit=limits.may_change(door.account, door.side),
         not_active=limits.not_active(door.account),
     )
 
@@ -219,7 +219,8 @@ def show_view(account_id, optimisation_id):
         optimisation=optimisation,
         calendar=reading.calendar_for(optimisation, door.side, today),
         fixings=list(optimisation.fixings.order_by(Fixing.fixed_on, Fixing.id)),
-        may_edit=limits.may_edit(door.account, door.side),
+        may_edit=limits.may_change(door.account, door.side),
+        may_delete=limits.may_edit(door.account, door.side),
         errors={},
         fixing_state={},
         today=today,
@@ -291,7 +292,8 @@ def record_view(account_id, optimisation_id):
         optimisation=optimisation,
         calendar=reading.calendar_for(optimisation, door.side, today),
         fixings=list(optimisation.fixings.order_by(Fixing.fixed_on, Fixing.id)),
-        may_edit=limits.may_edit(door.account, door.side),
+        may_edit=limits.may_change(door.account, door.side),
+        may_delete=limits.may_edit(door.account, door.side),
         errors={f"fixing-{k}": v for k, v in errors.items()},
         fixing_state=state,
         today=today,

@@ -63,9 +63,15 @@ def check_active(account: CustomerAccount) -> None:
 
 
 def may_edit(account: CustomerAccount, side: str) -> bool:
-    """Whether `side` edits the account's optimisations now: the editor
-    (permissions.may_edit_optimisations) of an active account."""
-    return not_active(account) is None and permissions.may_edit_optimisations(side, account.app_access, account.editor)
+    """Whether `side` is the editor of the account's optimisations (permissions.may_edit_optimisations):
+    who deletes one, whatever the account's status."""
+    return permissions.may_edit_optimisations(side, account.app_access, account.editor)
+
+
+def may_change(account: CustomerAccount, side: str) -> bool:
+    """Whether `side` creates and changes the account's optimisations and fixings now: its
+    editor, while it is active (`check_change` is the refusal)."""
+    return not_active(account) is None and may_edit(account, side)
 
 
 def check_edit(account: CustomerAccount, side: str) -> None:

@@ -323,3 +323,6 @@ def test_while_the_account_is_not_active_its_optimisations_and_fixings_do_not_ch
         assert "The account is activating, not active" in answer.get_json()["message"]
     (kept,) = api.get(url(account)).get_json()["items"]
     assert kept["risk_appetite"] == "moderate" and kept["fixings"] == []
+    # Deleting stays the editor's, whatever the status (it was refused as "the customer edits")
+    assert api.client.delete(url(account, created["id"]), headers=api.headers).status_code == 204
+    assert api.get(url(account)).get_json()["items"] == []

@@ -322,3 +322,19 @@ def test_the_edit_page_refuses_a_maximum_below_the_existing_optimisations_and_sa
     assert "fr-power has 2 optimisation(s): its maximum cannot go below 2" in text_of(answer.text)
     with db.database.connection_context():
         assert Optimisation.select().where(Optimisation.account == account).count() == 2
+
+
+def test_while_the_account_is_not_active_the_editor_changes_nothing_but_may_delete(make_account, kam_page):
+    account = make_account(**{"setup.editor": "kam"})
+    base = f"/customers/{account}/optimisations"
+    created = kam_page.post_form(f"{base}/new", form_of())
+    assert created.status_code == 303, text_of(created.text)
+    target = created.headers["Location"]
+    with db.database.connection_context():  # as a change of parameters running its stages again
+        CustomerAccount.update(status="activating").where(CustomerAccount.id == account).execute()
+    page = text_of(kam_page.get(target).text)
+    assert "Edit parameters" not in page and "Delete this optimisation" in page
+    deleted = kam_page.post_form(f"{target}/delete", {}, page_path=target)
+    assert deleted.status_code in (302, 303), text_of(deleted.text)
+    with db.database.connection_context():
+        assert Optimisation.select().where(Optimisation.account == account).count() == 0
