@@ -202,6 +202,20 @@ class UtcDateTime(fields.DateTime):
         return super()._serialize(value, attr, obj, **kwargs)
 
 
+#: ASCII digits, matched whole (`fullmatch`): `\d` took full-width digits and `$` a trailing newline.
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
+def parse_month(text: object) -> dt.date | None:
+    """The first day of the month `text` writes as YYYY-MM, from FIRST_YEAR to LAST_YEAR; None
+    when it is not one. The one reading of a month: a delivery month (optimisations' `Month`)
+    and a forecast file's lines."""
+    match = _MONTH.fullmatch(text) if isinstance(text, str) else None
+    if not match or not 1 <= int(match.group(2)) <= 12 or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+        return None
+    return dt.date(int(match.group(1)), int(match.group(2)), 1)
+
+
 class Day(fields.Date):
     """A date as YYYY-MM-DD in ASCII digits, from FIRST_YEAR to LAST_YEAR. marshmallow reads a
     date with Python's `date.fromisoformat`, which since 3.11 also takes "20261207" and

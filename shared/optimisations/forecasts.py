@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 from decimal import Decimal, InvalidOperation
 
 import peewee
@@ -23,13 +22,13 @@ import peewee
 from shared.db import database
 from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, ForecastPrice, ForecastUpload, MarketAccess
+from shared.schemas import FIRST_YEAR, LAST_YEAR, parse_month
 
 KINDS = ("application", "manager", "client")
 MAX_BYTES = 64 * 1024
 TOO_LARGE = f"The file is larger than {MAX_BYTES // 1024} kB."
 MAX_ROWS = 240  # twenty years of months
 MAX_PRICE = Decimal("100000")
-MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 HEADER = ("month", "price")
 
 
@@ -66,14 +65,14 @@ def parse_csv(content: bytes | str) -> dict[dt.date, Decimal]:
             errors.append(f"Line {number}: expected 2 values (month,price), found {len(cells)}.")
             continue
         month_text, price_text = cells
-        match = MONTH.match(month_text)
-        month = None
-        if not match or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 2000:
-            errors.append(f"Line {number}: month {month_text[:20]!r} is not a month as YYYY-MM (e.g. 2027-01).")
-        else:
-            month = dt.date(int(match.group(1)), int(match.group(2)), 1)
-            if month in curve:
-                errors.append(f"Line {number}: month {month_text} appears twice.")
+        month = parse_month(month_text)
+        if month is None:
+            errors.append(
+                f"Line {number}: month {month_text[:20]!r} is not a month as YYYY-MM from {FIRST_YEAR}-01 "
+                f"to {LAST_YEAR}-12 (e.g. 2027-01)."
+            )
+        elif month in curve:
+            errors.append(f"Line {number}: month {month_text} appears twice.")
         try:
             price = Decimal(price_text)
             if not price.is_finite() or price <= 0 or price >= MAX_PRICE:

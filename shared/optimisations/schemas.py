@@ -13,7 +13,6 @@ client, `notify` true, `notify_recipients` the customer when they have access, e
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -23,7 +22,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from shared.markets import CATALOGUE
 from shared.optimisations.calendar import RISK_APPETITES
 from shared.optimisations.forecasts import KINDS
-from shared.schemas import EDITORS, FIRST_YEAR, LAST_YEAR, Day, PatchSchema, Text, UtcDateTime, yes_no
+from shared.schemas import EDITORS, FIRST_YEAR, LAST_YEAR, Day, PatchSchema, Text, UtcDateTime, parse_month, yes_no
 
 #: The parameters a person sets on an optimisation (besides its market, fixed at creation): what
 #: creating and changing one write, and what describing one reads back.
@@ -48,8 +47,6 @@ RECIPIENTS = ("kam", "customer")
 MAX_FIXINGS = 50
 MAX_DELIVERY_MONTHS = 120
 MAX_VOLUME = Decimal("100000000")
-#: ASCII digits, matched whole (`fullmatch`): `\d` took full-width digits and `$` a trailing newline.
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 MONTH_DOC = f"{{}} delivery month, YYYY-MM, from {FIRST_YEAR}-01 to {LAST_YEAR}-12."
 
 
@@ -58,10 +55,10 @@ class Month(fields.Field):
     (a month of 9999 made the last day of delivery overflow: a 500)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.date:
-        match = _MONTH.fullmatch(value) if isinstance(value, str) else None
-        if not match or not 1 <= int(match.group(2)) <= 12 or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+        month = parse_month(value)
+        if month is None:
             raise ValidationError(f"Must be a month as YYYY-MM from {FIRST_YEAR}-01 to {LAST_YEAR}-12, e.g. 2027-01.")
-        return dt.date(int(match.group(1)), int(match.group(2)), 1)
+        return month
 
     def _serialize(self, value: dt.date | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else value.strftime("%Y-%m")

@@ -23,6 +23,9 @@ from shared.optimisations import forecasts
         ("2027-01-01,80\n", "Line 1: month"),
         ("01/2027,80\n", "Line 1: month"),
         ("2027-01,80\n2027-01,81\n", "Line 2: month 2027-01 appears twice"),
+        ("9999-12,80\n", "Line 1: month '9999-12' is not a month as YYYY-MM from 2000-01 to 2099-12"),
+        ("\uff12\uff10\uff12\uff17-01,80\n", "Line 1: month"),  # full-width digits, as a delivery month refuses
+        ("1999-12,80\n", "Line 1: month '1999-12'"),
         ("2027-01,-3\n", "Line 1: price '-3'"),
         ("2027-01,0\n", "Line 1: price '0'"),
         ("2027-01,NaN\n", "Line 1: price 'NaN'"),
