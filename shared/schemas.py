@@ -45,12 +45,24 @@ def today() -> dt.date:
 REFUSED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
 
 
+def _is_refused(char: str) -> bool:
+    return unicodedata.category(char) in REFUSED_CATEGORIES
+
+
+def first_refused_character(value: str) -> str | None:
+    """The first character of REFUSED_CATEGORIES in `value`, or None. None of them is printable,
+    so most text is passed by `isprintable()` alone, without a look at each character."""
+    if value.isprintable():
+        return None
+    return next((char for char in value if _is_refused(char)), None)
+
+
 def has_refused_characters(value: str) -> bool:
     """Whether `value` holds a character of REFUSED_CATEGORIES. No stored name, reference, email
     or market id holds one (they are refused on the way in), so text typed with one (a login, a
     search, a forged choice) matches nothing: answer so without asking the database, which may
     not take it (PostgreSQL refuses a NUL in any text parameter)."""
-    return not value.isprintable() and any(unicodedata.category(char) in REFUSED_CATEGORIES for char in value)
+    return first_refused_character(value) is not None
 
 
 def shown(value: str) -> str:
@@ -58,19 +70,17 @@ def shown(value: str) -> str:
     to be stored in a record of attempts (a text column takes no NUL) or written to a log line."""
     if not has_refused_characters(value):
         return value
-    return "".join("\ufffd" if unicodedata.category(char) in REFUSED_CATEGORIES else char for char in value)
+    return "".join("\ufffd" if _is_refused(char) else char for char in value)
 
 
 def refuse_control_characters(value: str) -> str:
     """Names and references are printable text; anything of REFUSED_CATEGORIES is a forged or
     broken input (and PostgreSQL cannot store a NUL). The message names the character."""
-    if value.isprintable():  # none of REFUSED_CATEGORIES is printable: nothing to look for (most text)
-        return value
-    for char in value:
-        if unicodedata.category(char) in REFUSED_CATEGORIES:
-            raise ValidationError(
-                f"Must not contain control characters, invisible characters or line separators (found U+{ord(char):04X})."
-            )
+    char = first_refused_character(value)
+    if char is not None:
+        raise ValidationError(
+            f"Must not contain control characters, invisible characters or line separators (found U+{ord(char):04X})."
+        )
     return value
 
 
