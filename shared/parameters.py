@@ -35,6 +35,8 @@ CUSTOMER_FIELDS = CUSTOMER_TEXT_FIELDS + ("is_demo",)
 #: What a market's set-up holds, besides which market it is.
 MARKET_FIELDS = ("start_date", "end_date", "forecasts", "max_optimisations")
 
+_MARKET = schemas.MarketSetupSchema()
+
 
 class ChangeRefused(Exception):
     """The change cannot be made; `errors` is shaped like marshmallow's, for the same display."""
@@ -104,6 +106,34 @@ class ClaimTaken(ChangeRefused):
         return self.taken.errors_for(user) if self.taken else self.errors
 
 
+class LoginTaken(ChangeRefused):
+    """Access given (No -> Yes) to an account whose email has become another user's login since
+    it was created. Whose login it is is never said, as on creation; the API answers 409 as for
+    a claim held (`account_id` None: no `existing_account`)."""
+
+    account_id = None
+    message = claims.EMAIL_TAKEN
+
+    def __init__(self) -> None:
+        super().__init__({"setup": {"app_access": [claims.EMAIL_TAKEN]}})
+
+
+def keep_stored_start_dates(account: CustomerAccount, sent_markets: list[dict], setup: dict) -> dict:
+    """A market of a whole `setup` sent (`sent_markets`, as the caller wrote them) without a start
+    date keeps the one stored for it: the schema's default, today, is for a market being added;
+    for an existing market it would move the start of its access to today, a change nobody
+    asked for. Sets those dates in the loaded `setup` and returns the problems the markets then
+    have, as {"markets": {index: {field: [...]}}} (empty when none)."""
+    stored = {row.market: row.start_date for row in account.markets}
+    problems = {}
+    for index, (raw, market) in enumerate(zip(sent_markets, setup.get("markets") or [], strict=True)):
+        if "start_date" not in raw and market["market"] in stored:
+            market["start_date"] = stored[market["market"]]
+            if found := _MARKET.validate(_MARKET.dump(market)):
+                problems[index] = found
+    return {"markets": problems} if problems else {}
+
+
 def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> None:
     for field in CUSTOMER_FIELDS:
         if field in customer and customer[field] != getattr(account, field):
@@ -169,7 +199,7 @@ def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[s
             touched = True
     if access and not had_access:
         if rules.login_taken(account.email, account):
-            raise ChangeRefused({"setup": {"app_access": [claims.EMAIL_TAKEN]}})
+            raise LoginTaken()
         if account.user_id:  # access given back: the login that was switched off works again,
             User.update(active=True).where(User.id == account.user_id).execute()
             resend.access_given_back(account)  # with new credentials (its links were burned)

@@ -16,7 +16,6 @@ from shared.schemas import (
     AccountListSchema,
     AccountRequestSchema,
     AccountViewSchema,
-    MarketSetupSchema,
     plain_dumper,
 )
 
@@ -34,9 +33,6 @@ VIEW_DUMP = plain_dumper(VIEW)
 #: One instance for every request (given a class, webargs builds a schema per request, and each
 #: of its nested schemas again): a fifth of a POST's validation time.
 REQUEST = AccountRequestSchema()
-MARKET = MarketSetupSchema()
-#: shared.parameters' refusal of access for an email that has become another user's login.
-LOGIN_TAKEN = {"setup": {"app_access": [claims.EMAIL_TAKEN]}}
 #: An account id in a path; larger than a 64-bit id cannot exist, so it is a 404, not a database error.
 ACCOUNT = "/<int(max=9223372036854775807):account_id>"
 
@@ -223,17 +219,17 @@ def change(change_data, account_id: int):
     activate_markets). The email cannot change (422)."""
     account = _account_or_404(account_id)
     if "setup" in change_data:
-        _keep_start_dates(account, change_data["setup"])
+        sent = request.get_json()["setup"].get("markets") or []
+        if kept := parameters.keep_stored_start_dates(account, sent, change_data["setup"]):
+            abort(422, errors={"json": {"setup": kept}})
         problems = parameters.setup_problems(g.organisation.id, change_data["setup"])
         if problems:
             abort(422, message="The set-up does not fit your organisation.", errors={"json": {"setup": problems}})
     try:
         applied = parameters.apply_change(account, change_data, actor=_actor())
-    except parameters.ClaimTaken as taken:
+    except (parameters.ClaimTaken, parameters.LoginTaken) as taken:
         _refuse_taken(taken.message, taken.errors, taken.account_id)
     except parameters.ChangeRefused as refused:
-        if refused.errors == LOGIN_TAKEN:  # access given, but the email is someone's login now
-            _refuse_taken(claims.EMAIL_TAKEN, refused.errors, None)  # whose is not said, as on create
         code = 409 if "_schema" in refused.errors else 422
         abort(
             code,
@@ -242,22 +238,6 @@ def change(change_data, account_id: int):
         )
     parameters.start_reruns(account.id, applied)
     return accounts.describe(accounts.get_account(g.organisation, account_id), _base_url())
-
-
-def _keep_start_dates(account, setup: dict) -> None:
-    """A market of the PATCH's whole `setup` sent without `start_date` keeps the one stored for
-    it: the schema's default, today, is for a market being added (it moved the start of an
-    existing market's access to today, a change nobody sent). Checked again with that date."""
-    sent = request.get_json()["setup"].get("markets") or []
-    stored = {row.market: row.start_date for row in account.markets}
-    errors = {}
-    for index, (raw, market) in enumerate(zip(sent, setup.get("markets") or [], strict=True)):
-        if "start_date" not in raw and market["market"] in stored:
-            market["start_date"] = stored[market["market"]]
-            if problems := MARKET.validate(MARKET.dump(market)):
-                errors[index] = problems
-    if errors:
-        abort(422, errors={"json": {"setup": {"markets": errors}}})
 
 
 @blp.post(f"{ACCOUNT}/retry")
