@@ -230,13 +230,20 @@ def may_upload_client_forecast(account: CustomerAccount, market: str, today: dt.
 
 def orphan_problems(account: CustomerAccount, setup: dict) -> dict:
     """A change of the limits that would leave optimisations outside them, as marshmallow-shaped
-    errors under "setup" (empty when the change is fine). Refused rather than archived: the KAM
-    deletes the optimisations first if that is what they mean."""
-    counts: dict[str, int] = {}
-    for row in Optimisation.select(Optimisation.market).where(Optimisation.account == account.id):
-        counts[row.market] = counts.get(row.market, 0) + 1
-    if not counts:
+    errors under "setup" (empty when the change is fine): a market removed or its maximum put
+    below the optimisations it has, access switched off, or a forecast an optimisation follows no
+    longer shared (its advice would come from a curve the account is not given). Refused rather
+    than archived: the KAM deletes the optimisations, or switches their forecast, first."""
+    rows = list(
+        Optimisation.select(Optimisation.market, Optimisation.forecast, Optimisation.name)
+        .where(Optimisation.account == account.id)
+        .order_by(Optimisation.market, Optimisation.id)
+    )
+    if not rows:
         return {}
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.market] = counts.get(row.market, 0) + 1
     if not setup.get("app_access"):
         if account.app_access:
             total = sum(counts.values())
@@ -257,5 +264,11 @@ def orphan_problems(account: CustomerAccount, setup: dict) -> dict:
         elif wanted[market]["max_optimisations"] < count:
             problems.setdefault("markets", []).append(
                 f"{market} has {count} optimisation(s): its maximum cannot go below {count}."
+            )
+    for row in rows:
+        if row.market in wanted and row.forecast not in wanted[row.market]["forecasts"]:
+            problems.setdefault("markets", []).append(
+                f"{row.market}: the optimisation “{row.name}” follows the {row.forecast} forecast, so it must stay "
+                f"shared until that optimisation uses another forecast or is deleted."
             )
     return problems

@@ -171,3 +171,31 @@ def _jsonable(setup: dict) -> dict:
             for m in setup.get("markets", [])
         ],
     }
+
+
+def test_a_forecast_an_optimisation_follows_cannot_be_unshared(make_account):
+    """The client option taken away while an optimisation follows the customer's own forecast:
+    refused by the market and the forecast, not left advising from a curve no longer shared.
+    Switching the optimisation to a shared forecast first lets the same change through."""
+    account_id = make_account(**{"setup.editor": "kam"})
+    with db.database.connection_context():
+        optimisation = editing.create(account(account_id), load(forecast="client"), limits.KAM, "kam", TODAY)
+        with pytest.raises(parameters.ChangeRefused) as refused:
+            parameters.apply_change(account(account_id), {"setup": setup_with()}, actor="kam")
+        said = " ".join(refused.value.errors["_schema"])
+        assert "fr-power" in said and "client forecast" in said and "Foundry 2027" in said
+        assert limits.forecast_kinds(account(account_id), "fr-power") == ["application", "manager", "client"]
+        editing.change(optimisation, {"forecast": "application"}, limits.KAM, "kam", TODAY)
+        assert parameters.apply_change(account(account_id), {"setup": setup_with()}, actor="kam").changes
+
+
+def test_switching_access_on_keeps_the_forecasts_case_1_optimisations_follow(make_account):
+    """A Case 1 optimisation on the manager's forecast: giving access with only the application
+    forecast shared would leave it on a forecast the customer is not given; refused, saying so."""
+    account_id = make_account(setup={"app_access": False})
+    with db.database.connection_context():
+        editing.create(account(account_id), load(forecast="manager"), limits.KAM, "kam", TODAY)
+        with pytest.raises(parameters.ChangeRefused) as refused:
+            parameters.apply_change(account(account_id), {"setup": setup_with()}, actor="kam")
+        assert "manager forecast" in " ".join(refused.value.errors["_schema"])
+        assert account(account_id).app_access is False
