@@ -232,6 +232,11 @@ def edit_view(account_id, optimisation_id):
     door = _door(account_id)
     optimisation = _optimisation_or_404(door, optimisation_id)
     if request.method == "GET":
+        try:  # the side that only reads is not given a form it cannot save (as on "new")
+            limits.check_change(door.account, door.side)
+        except limits.Refused as refused:
+            flash(refused.message, "error")
+            return redirect(f"{door.base}/{optimisation.id}")
         state = editing.as_input(optimisation)
         state["notify"] = "yes" if optimisation.notify else "no"
         return _render_form(door, {k: "" if v is None else v for k, v in state.items()}, {}, optimisation)

@@ -338,3 +338,21 @@ def test_while_the_account_is_not_active_the_editor_changes_nothing_but_may_dele
     assert deleted.status_code in (302, 303), text_of(deleted.text)
     with db.database.connection_context():
         assert Optimisation.select().where(Optimisation.account == account).count() == 0
+
+
+def test_the_edit_form_is_not_offered_to_the_side_that_only_reads(make_account, kam_page, customer_page):
+    """The customer edits: the KAM typing the edit page's address is sent back to the calendar
+    with who edits, as "New optimisation" does, rather than given a form whose Save is refused.
+    The customer, the editor, gets the form."""
+    account = make_account()  # editor: the customer
+    customer = customer_page(account)
+    created = customer.post_form("/my-account/optimisations/new", form_of())
+    assert created.status_code == 303, text_of(created.text)
+    optimisation_id = created.headers["Location"].rsplit("/", 1)[1]
+    staff_url = f"/customers/{account}/optimisations/{optimisation_id}"
+    refused = kam_page.get(f"{staff_url}/edit")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith(staff_url)
+    shown = text_of(kam_page.get(staff_url).text)
+    assert "The customer is the editor of this account's optimisations" in shown
+    form = customer.get(f"/my-account/optimisations/{optimisation_id}/edit")
+    assert form.status_code == 200 and 'name="volume_mwh"' in form.text
