@@ -235,7 +235,7 @@ def apply_change(account: CustomerAccount, change: dict, actor: str) -> Applied:
     """Write a loaded `AccountChangeSchema` change in one transaction and record it. Call
     `start_reruns` after this returns (after commit). Raises ChangeRefused."""
     with database.atomic():
-        account = CustomerAccount.select().where(CustomerAccount.id == account.id).get()
+        account = limits.held(account.id)  # in turn with optimisations being created on the old limits
         refusal = workflow.rejected_refusal(account.status)
         if refusal:
             raise ChangeRefused({"_schema": [refusal]})

@@ -268,7 +268,7 @@ def delete_view(account_id, optimisation_id):
     try:
         editing.delete(optimisation, door.side, current_user.email)
     except limits.Refused as refused:
-        abort(403, description=refused.message)
+        abort(refused.status, description=refused.message)
     flash(f"Optimisation “{optimisation.name}” deleted.", "success")
     return redirect(door.base, 303)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import peewee
 from marshmallow import ValidationError
 
 from shared.db import database
@@ -63,9 +62,7 @@ def create(account: CustomerAccount, data: dict, side: str, actor: str, today: d
     """Create from a loaded OptimisationSchema dict. Raises limits.Refused or ValidationError."""
     data = complete(data, today)
     with database.atomic():
-        # Lock-step with other creators of the same account: the count check and the insert must
-        # not interleave (PostgreSQL: row lock; SQLite: the transaction is IMMEDIATE already).
-        account = _locked(account.id)
+        account = limits.held(account.id)  # the count check and the insert in turn with other writers
         limits.check_create(account, data["market"], side, today)
         data = _resolve(account, data)
         optimisation = Optimisation.create(
@@ -75,11 +72,16 @@ def create(account: CustomerAccount, data: dict, side: str, actor: str, today: d
     return optimisation
 
 
-def _locked(account_id: int) -> CustomerAccount:
-    query = CustomerAccount.select().where(CustomerAccount.id == account_id)
-    if not isinstance(database.obj, peewee.SqliteDatabase):
-        query = query.for_update()
-    return query.get()
+def _held(optimisation: Optimisation) -> Optimisation:
+    """The optimisation as stored now, its account held (`limits.held`) for the rest of the
+    transaction, so that what is checked against it (limits, recorded fixings, parameters) is
+    what the write lands on. Raises limits.Refused (404) if it was deleted meanwhile."""
+    account = limits.held(optimisation.account_id)
+    current = Optimisation.get_or_none(Optimisation.id == optimisation.id)
+    if current is None:
+        raise limits.Refused(404, "This optimisation was deleted meanwhile.")
+    current.account = account
+    return current
 
 
 def as_input(optimisation: Optimisation) -> dict:
@@ -95,29 +97,30 @@ def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today
     event in one transaction and returns the optimisation as stored (unchanged: nothing written).
     Raises limits.Refused when `side` may not edit, the account is not active or a limit
     refuses, and a ValidationError by field for bad input; nothing is written then."""
-    account = optimisation.account
-    limits.check_change(account, side)
-    if "market" in patch and patch["market"] != optimisation.market:
-        raise ValidationError({"market": ["The market of an optimisation cannot change: create a new one."]})
-    merged = {**as_input(optimisation), **patch}
-    # Partial: the rules across fields are checked here, knowing which fields the caller sent,
-    # so that an error names one of them rather than a stored value it did not touch.
-    data = OptimisationSchema().load(merged, partial=True)
-    problems = whole_problems(data, sent=set(patch))
-    if problems:
-        raise ValidationError(problems)
-    data = _resolve(account, complete(data, today, sent=set(patch)))
-    problems = fixing_conflicts(data, _fixed(optimisation))
-    if problems:
-        raise ValidationError(problems)
-    changes = {
-        field: [str(getattr(optimisation, field)), str(data[field])]
-        for field in PARAMETERS
-        if getattr(optimisation, field) != data[field]
-    }
-    if not changes:
-        return optimisation
     with database.atomic():
+        optimisation = _held(optimisation)
+        account = optimisation.account
+        limits.check_change(account, side)
+        if "market" in patch and patch["market"] != optimisation.market:
+            raise ValidationError({"market": ["The market of an optimisation cannot change: create a new one."]})
+        merged = {**as_input(optimisation), **patch}
+        # Partial: the rules across fields are checked here, knowing which fields the caller sent,
+        # so that an error names one of them rather than a stored value it did not touch.
+        data = OptimisationSchema().load(merged, partial=True)
+        problems = whole_problems(data, sent=set(patch))
+        if problems:
+            raise ValidationError(problems)
+        data = _resolve(account, complete(data, today, sent=set(patch)))
+        problems = fixing_conflicts(data, _fixed(optimisation))
+        if problems:
+            raise ValidationError(problems)
+        changes = {
+            field: [str(getattr(optimisation, field)), str(data[field])]
+            for field in PARAMETERS
+            if getattr(optimisation, field) != data[field]
+        }
+        if not changes:
+            return optimisation
         Optimisation.update(updated_at=utcnow(), **{field: data[field] for field in PARAMETERS}).where(
             Optimisation.id == optimisation.id
         ).execute()
@@ -128,8 +131,9 @@ def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today
 def delete(optimisation: Optimisation, side: str, actor: str) -> None:
     """Delete the optimisation and its fixings, with an audit event, in one transaction.
     Raises limits.Refused (403) when `side` is not the account's editor; deletes nothing then."""
-    limits.check_edit(optimisation.account, side)
     with database.atomic():
+        optimisation = _held(optimisation)
+        limits.check_edit(optimisation.account, side)
         _audit(optimisation, actor, "optimisation.deleted", {"name": optimisation.name, "market": optimisation.market})
         optimisation.delete_instance(recursive=True)
 
@@ -157,8 +161,9 @@ def record_fixing(optimisation: Optimisation, fixing: dict, side: str, actor: st
     its audit event, in one transaction and returns it. Raises limits.Refused when `side` may
     not edit (403) or the account is not active (409), and a ValidationError by field when it
     does not fit; nothing is written then."""
-    limits.check_change(optimisation.account, side)
     with database.atomic():
+        optimisation = _held(optimisation)  # two fixings recorded at once take turns
+        limits.check_change(optimisation.account, side)
         fixed = _fixed(optimisation)
         errors: dict[str, list[str]] = {}
         day, share = fixing["fixed_on"], fixing["share_pct"]
@@ -201,8 +206,9 @@ def cancel_fixing(optimisation: Optimisation, fixing: Fixing, side: str, actor: 
     it, in one transaction; returns the fixing as stored now. Raises limits.Refused (403) when
     `side` is not the account's editor, 409 when the account is not active. The caller checks
     the fixing belongs to the optimisation."""
-    limits.check_change(optimisation.account, side)
     with database.atomic():
+        optimisation = _held(optimisation)
+        limits.check_change(optimisation.account, side)
         Fixing.update(status="cancelled", cancelled_at=utcnow()).where(
             (Fixing.id == fixing.id) & (Fixing.status == "fixed")
         ).execute()

@@ -20,6 +20,7 @@ import dataclasses
 import datetime as dt
 
 from shared import permissions, rules, workflow
+from shared.db import database
 from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, MarketAccess, Optimisation, OrganisationMarket
 
@@ -34,6 +35,16 @@ class Refused(Exception):
     def __init__(self, status: int, message: str, *, field: str | None = None, limit: str | None = None):
         super().__init__(message)
         self.status, self.message, self.field, self.limit = status, message, field, limit
+
+
+def held(account_id: int) -> CustomerAccount:
+    """The account as stored now, held until the caller's transaction ends: every write to an
+    account's optimisations, their fixings and its limits takes it first, then checks the limits
+    on what it read. Two writers of one account so take turns (PostgreSQL: `SELECT ... FOR
+    UPDATE`; SQLite's `BEGIN IMMEDIATE` holds the writer lock already): a create cannot take the
+    last place while a change lowers the maximum, nor two fixings share the same 60 % left."""
+    query = CustomerAccount.select().where(CustomerAccount.id == account_id)
+    return (query.for_update() if database.for_update else query).get()
 
 
 def editor(account: CustomerAccount) -> str:
