@@ -80,7 +80,8 @@ LIMIT_DOC = (
     "account takes optimisations); the message names the limit"
 )
 NOT_ACTIVE_DOC = (
-    "The account is not active (pending, rejected, failed, or its set-up running again): the message says which"
+    "The account is not active (pending, rejected, failed, or its set-up running again), or the market's access "
+    "window is not open (before start_date, after end_date): the message says which"
 )
 
 
@@ -196,7 +197,7 @@ def update_fixing(data, account_id: int, optimisation_id: int, fixing_id: int):
     if fixing is None:
         abort(404, message=f"No fixing {fixing_id} on optimisation {optimisation_id}.")
     try:
-        editing.cancel_fixing(optimisation, fixing, permissions.TOKEN_SIDE, _actor())
+        editing.cancel_fixing(optimisation, fixing, permissions.TOKEN_SIDE, _actor(), _today())
     except limits.Refused as refused:
         _refused(refused)
     return _view(reading.one(optimisation.account, optimisation.id))

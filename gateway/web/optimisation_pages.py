@@ -219,7 +219,7 @@ def show_view(account_id, optimisation_id):
         optimisation=optimisation,
         calendar=reading.calendar_for(optimisation, door.side, today),
         fixings=list(optimisation.fixings.order_by(Fixing.fixed_on, Fixing.id)),
-        may_edit=limits.may_change(door.account, door.side),
+        may_edit=limits.may_change_of(optimisation, door.side, today),
         may_delete=limits.may_edit(door.account, door.side),
         errors={},
         fixing_state={},
@@ -233,7 +233,7 @@ def edit_view(account_id, optimisation_id):
     optimisation = _optimisation_or_404(door, optimisation_id)
     if request.method == "GET":
         try:  # the side that only reads is not given a form it cannot save (as on "new")
-            limits.check_change(door.account, door.side)
+            limits.check_change_of(optimisation, door.side, dt.date.today())
         except limits.Refused as refused:
             flash(refused.message, "error")
             return redirect(f"{door.base}/{optimisation.id}")
@@ -279,7 +279,7 @@ def record_view(account_id, optimisation_id):
     optimisation = _optimisation_or_404(door, optimisation_id)
     state = {name: request.form.get(name, "") for name in ("fixed_on", "price", "share_pct")}
     try:
-        limits.check_change(door.account, door.side)  # who may record, before what they sent
+        limits.check_change_of(optimisation, door.side, dt.date.today())  # who may record, before what they sent
         fixing = FixingSchema().load({k: v.strip() for k, v in state.items()})
         editing.record_fixing(optimisation, fixing, door.side, current_user.email, dt.date.today())
     except ValidationError as error:
@@ -297,7 +297,7 @@ def record_view(account_id, optimisation_id):
         optimisation=optimisation,
         calendar=reading.calendar_for(optimisation, door.side, today),
         fixings=list(optimisation.fixings.order_by(Fixing.fixed_on, Fixing.id)),
-        may_edit=limits.may_change(door.account, door.side),
+        may_edit=limits.may_change_of(optimisation, door.side, today),
         may_delete=limits.may_edit(door.account, door.side),
         errors={f"fixing-{k}": v for k, v in errors.items()},
         fixing_state=state,
@@ -313,7 +313,7 @@ def cancel_view(account_id, optimisation_id, fixing_id):
     if fixing is None:
         abort(404, description="There is no such fixing on this optimisation.")
     try:
-        editing.cancel_fixing(optimisation, fixing, door.side, current_user.email)
+        editing.cancel_fixing(optimisation, fixing, door.side, current_user.email, dt.date.today())
     except limits.Refused as refused:
         abort(refused.status, description=refused.message)
     flash("Fixing cancelled: its share is advised again.", "success")

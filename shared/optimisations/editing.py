@@ -100,7 +100,7 @@ def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today
     with database.atomic():
         optimisation = _held(optimisation)
         account = optimisation.account
-        limits.check_change(account, side)
+        limits.check_change_of(optimisation, side, today)
         if "market" in patch and patch["market"] != optimisation.market:
             raise ValidationError({"market": ["The market of an optimisation cannot change: create a new one."]})
         merged = {**as_input(optimisation), **patch}
@@ -163,7 +163,7 @@ def record_fixing(optimisation: Optimisation, fixing: dict, side: str, actor: st
     does not fit; nothing is written then."""
     with database.atomic():
         optimisation = _held(optimisation)  # two fixings recorded at once take turns
-        limits.check_change(optimisation.account, side)
+        limits.check_change_of(optimisation, side, today)
         fixed = _fixed(optimisation)
         errors: dict[str, list[str]] = {}
         day, share = fixing["fixed_on"], fixing["share_pct"]
@@ -201,14 +201,14 @@ def record_fixing(optimisation: Optimisation, fixing: dict, side: str, actor: st
     return row
 
 
-def cancel_fixing(optimisation: Optimisation, fixing: Fixing, side: str, actor: str) -> Fixing:
+def cancel_fixing(optimisation: Optimisation, fixing: Fixing, side: str, actor: str, today: dt.date) -> Fixing:
     """Mark the fixing cancelled (a cancelled one stays so), touch the optimisation and audit
     it, in one transaction; returns the fixing as stored now. Raises limits.Refused (403) when
     `side` is not the account's editor, 409 when the account is not active. The caller checks
     the fixing belongs to the optimisation."""
     with database.atomic():
         optimisation = _held(optimisation)
-        limits.check_change(optimisation.account, side)
+        limits.check_change_of(optimisation, side, today)
         Fixing.update(status="cancelled", cancelled_at=utcnow()).where(
             (Fixing.id == fixing.id) & (Fixing.status == "fixed")
         ).execute()

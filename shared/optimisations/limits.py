@@ -153,21 +153,7 @@ def check_create(account: CustomerAccount, market: str, side: str, today: dt.dat
             field="market",
             limit="markets",
         )
-    window = phase(access, today)
-    if window == BEFORE:
-        raise Refused(
-            409,
-            f"Access to this market starts on {access.start_date.isoformat()}: optimisations can be created from then.",
-            field="market",
-            limit="start_date",
-        )
-    if window == ENDED:
-        raise Refused(
-            409,
-            f"Access to this market ended on {access.end_date.isoformat()}: no new optimisation.",
-            field="market",
-            limit="end_date",
-        )
+    _check_open(access, today, "optimisations can be created from then", "no new optimisation", field="market")
     if count_on(account, market) >= access.max_optimisations:
         raise Refused(
             409,
@@ -176,6 +162,54 @@ def check_create(account: CustomerAccount, market: str, side: str, today: dt.dat
             field="market",
             limit="max_optimisations",
         )
+
+
+def _check_open(access: MarketAccess, today: dt.date, before: str, ended: str, *, field: str | None) -> None:
+    """Raise Refused (409, limit start_date or end_date) when `today` is outside the market's
+    access window, saying `before` or `ended` after the date."""
+    window = phase(access, today)
+    if window == BEFORE:
+        raise Refused(
+            409,
+            f"Access to this market starts on {access.start_date.isoformat()}: {before}.",
+            field=field,
+            limit="start_date",
+        )
+    if window == ENDED:
+        raise Refused(
+            409,
+            f"Access to this market ended on {access.end_date.isoformat()}: {ended}.",
+            field=field,
+            limit="end_date",
+        )
+
+
+def check_change_of(optimisation: Optimisation, side: str, today: dt.date) -> None:
+    """Return if `side` may change `optimisation` today (its parameters, notifications, fixings):
+    `check_change`, and in Case 2 its market's access window open, as for a creation. Before the
+    start date the customer has the application without the information, after the end date
+    what existed stays readable as of then: a change made outside the window would be advice
+    they do not get, or a fixing their calendar does not show. Deleting is `check_edit`'s."""
+    account = optimisation.account
+    check_change(account, side)
+    access = market_access(account, optimisation.market) if account.app_access else None
+    if access is not None:
+        _check_open(
+            access,
+            today,
+            "its optimisations can be changed and fixings recorded from then",
+            "its optimisations and fixings no longer change (they stay readable, and may be deleted)",
+            field=None,
+        )
+
+
+def may_change_of(optimisation: Optimisation, side: str, today: dt.date) -> bool:
+    """Whether `check_change_of` lets `side` change `optimisation` today (the pages' controls)."""
+    try:
+        check_change_of(optimisation, side, today)
+    except Refused:
+        return False
+    return True
 
 
 def forecast_kinds(account: CustomerAccount, market: str) -> list[str]:

@@ -326,3 +326,31 @@ def test_while_the_account_is_not_active_its_optimisations_and_fixings_do_not_ch
     # Deleting stays the editor's, whatever the status (it was refused as "the customer edits")
     assert api.client.delete(url(account, created["id"]), headers=api.headers).status_code == 204
     assert api.get(url(account)).get_json()["items"] == []
+
+
+def test_outside_the_access_window_an_optimisation_no_longer_changes(api, make_account):
+    """Made while fr-power was open; once its end date has passed (the trial or the period over),
+    parameters, notifications and fixings no longer change, as no optimisation is created: a
+    409 naming end_date, nothing written; the optimisation stays readable and can be deleted.
+    The same before the start date (the customer has the application without the information)."""
+    account = make_account(**KAM_EDITS)
+    made = api.post(url(account), optimisation_body(window_start=(dt.date.today() - dt.timedelta(days=20)).isoformat()))
+    assert made.status_code == 201, made.get_json()
+    one = f"{url(account)}/{made.get_json()['id']}"
+    fixed = api.post(f"{one}/fixings", {"fixed_on": dt.date.today().isoformat(), "price": "80", "share_pct": "20"})
+    assert fixed.status_code == 201, fixed.get_json()
+    fixing_id = fixed.get_json()["fixings"][0]["id"]
+    for start, end, limit in ((-300, -1, "end_date"), (10, 300, "start_date")):
+        move_window(account, "fr-power", start, end)
+        for answer in (
+            api.client.patch(one, json={"risk_appetite": "high"}, headers=api.headers),
+            api.client.patch(one, json={"notify": False}, headers=api.headers),
+            api.post(f"{one}/fixings", {"fixed_on": dt.date.today().isoformat(), "price": "80", "share_pct": "20"}),
+            api.client.patch(f"{one}/fixings/{fixing_id}", json={"status": "cancelled"}, headers=api.headers),
+        ):
+            assert answer.status_code == 409, answer.get_json()
+            assert limit in answer.get_json()["message"]
+        stored = api.get(one).get_json()
+        assert stored["risk_appetite"] == "moderate" and stored["notify"] is True
+        assert [f["status"] for f in stored["fixings"]] == ["fixed"]
+    assert api.client.delete(one, headers=api.headers).status_code == 204

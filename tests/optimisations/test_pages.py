@@ -356,3 +356,29 @@ def test_the_edit_form_is_not_offered_to_the_side_that_only_reads(make_account, 
     assert "The customer is the editor of this account's optimisations" in shown
     form = customer.get(f"/my-account/optimisations/{optimisation_id}/edit")
     assert form.status_code == 200 and 'name="volume_mwh"' in form.text
+
+
+def test_after_the_end_date_the_customer_editor_reads_and_is_not_offered_changes(make_account, customer_page):
+    """The customer edits; their access to fr-power has ended: the optimisation's page keeps the
+    calendar as of the end date and offers neither "Edit parameters" nor "Record the fixing"; a
+    fixing posted anyway is refused with the end date, and nothing is recorded."""
+    account = make_account()  # editor: the customer
+    customer = customer_page(account)
+    created = customer.post_form(
+        "/my-account/optimisations/new", form_of(window_start=(TODAY - dt.timedelta(days=20)).isoformat())
+    )
+    assert created.status_code == 303, text_of(created.text)
+    target = created.headers["Location"]
+    assert "Record the fixing" in customer.get(target).text
+    move_window(account, "fr-power", -300, -1)
+    page = customer.get(target)
+    assert page.status_code == 200 and "Calendar of fixing advice" in page.text
+    assert "Record the fixing" not in page.text and "Edit parameters" not in page.text
+    refused = customer.client.post(
+        f"{target}/fixings",
+        data={"csrf_token": csrf_token(page.text), "fixed_on": TODAY.isoformat(), "price": "80", "share_pct": "40"},
+    )
+    assert refused.status_code == 409 and "ended on" in text_of(refused.text)
+    assert customer.get(f"{target}/edit").status_code == 302
+    with db.database.connection_context():
+        assert Optimisation.get(Optimisation.name == "Foundry 2027").fixings.count() == 0
