@@ -215,6 +215,29 @@ class UtcDateTime(fields.DateTime):
 #: ASCII digits, matched whole (`fullmatch`): `\d` took full-width digits and `$` a trailing newline.
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
+#: A decimal number as written by a person or a CRM: ASCII digits, a dot for decimals, a sign.
+#: Python's Decimal also read "８０", "٨٠", "1_000" and "8e1" as numbers, so a quantity or a
+#: price nobody meant to write was stored; the one reading of a decimal typed in as text.
+_DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+DECIMAL_FORM = "digits with a dot for decimals, e.g. 85.40"
+
+
+def is_decimal_text(text: str) -> bool:
+    """Whether `text` writes a decimal number as DECIMAL_FORM says (matched whole)."""
+    return _DECIMAL.fullmatch(text) is not None
+
+
+class DecimalText(fields.Decimal):
+    """A decimal given as a JSON number, or as text written as DECIMAL_FORM says (not every
+    form Python's Decimal reads; see `_DECIMAL`)."""
+
+    default_error_messages = {"invalid": f"Not a valid number: write {DECIMAL_FORM}."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not is_decimal_text(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
 
 def parse_month(text: object) -> dt.date | None:
     """The first day of the month `text` writes as YYYY-MM, from FIRST_YEAR to LAST_YEAR; None

@@ -22,7 +22,7 @@ import peewee
 from shared.db import database
 from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, ForecastPrice, ForecastUpload, MarketAccess
-from shared.schemas import FIRST_YEAR, LAST_YEAR, parse_month
+from shared.schemas import DECIMAL_FORM, FIRST_YEAR, LAST_YEAR, is_decimal_text, parse_month
 
 KINDS = ("application", "manager", "client")
 MAX_BYTES = 64 * 1024
@@ -74,15 +74,19 @@ def parse_csv(content: bytes | str) -> dict[dt.date, Decimal]:
         elif month in curve:
             errors.append(f"Line {number}: month {month_text} appears twice.")
         try:
+            if not is_decimal_text(price_text):
+                raise InvalidOperation
             price = Decimal(price_text)
-            if not price.is_finite() or price <= 0 or price >= MAX_PRICE:
+            if price <= 0 or price >= MAX_PRICE:
                 raise InvalidOperation
             exponent = price.as_tuple().exponent  # an int: the price is finite
             if isinstance(exponent, int) and exponent < -4:
                 errors.append(f"Line {number}: price {price_text[:20]!r} has more than 4 decimals.")
                 continue
         except InvalidOperation:
-            errors.append(f"Line {number}: price {price_text[:20]!r} is not a positive number below {MAX_PRICE}.")
+            errors.append(
+                f"Line {number}: price {price_text[:20]!r} is not a positive number below {MAX_PRICE} ({DECIMAL_FORM})."
+            )
             continue
         if month is not None and month not in curve:
             curve[month] = price

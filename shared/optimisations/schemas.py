@@ -22,7 +22,18 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from shared.markets import CATALOGUE
 from shared.optimisations.calendar import RISK_APPETITES
 from shared.optimisations.forecasts import KINDS
-from shared.schemas import EDITORS, FIRST_YEAR, LAST_YEAR, Day, PatchSchema, Text, UtcDateTime, parse_month, yes_no
+from shared.schemas import (
+    EDITORS,
+    FIRST_YEAR,
+    LAST_YEAR,
+    Day,
+    DecimalText,
+    PatchSchema,
+    Text,
+    UtcDateTime,
+    parse_month,
+    yes_no,
+)
 
 #: The parameters a person sets on an optimisation (besides its market, fixed at creation): what
 #: creating and changing one write, and what describing one reads back.
@@ -92,7 +103,7 @@ class OptimisationSchema(Schema):
     delivery_end = Month(
         required=True, metadata={"type": "string", "example": "2027-12", "description": MONTH_DOC.format("Last")}
     )
-    volume_mwh = fields.Decimal(
+    volume_mwh = DecimalText(
         required=True,
         places=3,
         as_string=True,
@@ -245,7 +256,7 @@ class FixingSchema(Schema):
         unknown = RAISE
 
     fixed_on = Day(required=True)
-    price = fields.Decimal(
+    price = DecimalText(
         required=True,
         places=4,
         as_string=True,
@@ -255,7 +266,7 @@ class FixingSchema(Schema):
         ),
         metadata={"minimum": 0.0001, "maximum": 99999},
     )
-    share_pct = fields.Decimal(
+    share_pct = DecimalText(
         required=True,
         places=2,
         as_string=True,

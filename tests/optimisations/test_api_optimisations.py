@@ -72,6 +72,12 @@ def test_each_required_field_missing_is_named(api, make_account, field):
         ({"volume_mwh": "-5"}, "volume_mwh"),
         ({"volume_mwh": "NaN"}, "volume_mwh"),
         ({"volume_mwh": "abc"}, "volume_mwh"),
+        # Python's Decimal read these as 1200: not numbers anybody wrote
+        ({"volume_mwh": "\uff11\uff12\uff10\uff10"}, "volume_mwh"),  # full-width digits
+        ({"volume_mwh": "\u0661\u0662\u0660\u0660"}, "volume_mwh"),  # Arabic-Indic digits
+        ({"volume_mwh": "1_200"}, "volume_mwh"),
+        ({"volume_mwh": "12e2"}, "volume_mwh"),
+        ({"volume_mwh": " 1200"}, "volume_mwh"),
         ({"risk_appetite": "reckless"}, "risk_appetite"),
         ({"name": "x" * 201}, "name"),
         ({"name": "   "}, "name"),
@@ -354,3 +360,16 @@ def test_outside_the_access_window_an_optimisation_no_longer_changes(api, make_a
         assert stored["risk_appetite"] == "moderate" and stored["notify"] is True
         assert [f["status"] for f in stored["fixings"]] == ["fixed"]
     assert api.client.delete(one, headers=api.headers).status_code == 204
+
+
+@pytest.mark.parametrize("field, value", [("price", "\uff18\uff10"), ("price", "8e1"), ("share_pct", "1_0")])
+def test_a_fixing_number_not_written_with_digits_and_a_dot_is_refused_by_its_field(api, make_account, field, value):
+    account = make_account(**KAM_EDITS)
+    made = api.post(url(account), optimisation_body(window_start=(dt.date.today() - dt.timedelta(days=5)).isoformat()))
+    one = url(account, made.get_json()["id"])
+    body = {"fixed_on": dt.date.today().isoformat(), "price": "80", "share_pct": "20", field: value}
+    answer = api.post(f"{one}/fixings", body)
+    assert answer.status_code == 422, answer.get_json()
+    assert "digits with a dot for decimals" in answer.get_json()["errors"]["json"][field][0]
+    assert api.get(one).get_json()["fixings"] == []
+    assert api.post(f"{one}/fixings", {**body, field: {"price": "80.5", "share_pct": "10.5"}[field]}).status_code == 201

@@ -33,6 +33,12 @@ from shared.optimisations import forecasts
         ("2027-01,84,50\n", "Line 1: expected 2 values"),
         ("2027-01;84.50\n", "Line 1: expected 2 values"),
         ("2027-01,1e9\n", "Line 1: price '1e9'"),
+        # Python's Decimal read these as 80: refused, saying how to write a price
+        ("2027-01,\uff18\uff10\n", "digits with a dot for decimals"),  # full-width digits
+        ("2027-01,\u0668\u0660\n", "Line 1: price"),  # Arabic-Indic digits
+        ("2027-01,8_0\n", "Line 1: price '8_0'"),
+        ("2027-01,8e1\n", "Line 1: price '8e1'"),
+        ("2027-01,=80\n", "Line 1: price '=80'"),  # a spreadsheet formula
         ("2027-01,84.123456\n", "more than 4 decimals"),
         ("month,price\n", "no forecast rows"),
         ("", "no forecast rows"),
