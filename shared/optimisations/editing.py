@@ -60,11 +60,12 @@ def _resolve(account: CustomerAccount, data: dict) -> dict:
 
 def create(account: CustomerAccount, data: dict, side: str, actor: str, today: dt.date) -> Optimisation:
     """Create from a loaded OptimisationSchema dict. Raises limits.Refused or ValidationError."""
+    sent = {field for field, value in data.items() if value is not None}
     data = complete(data, today)
     with database.atomic():
         account = limits.held(account.id)  # the count check and the insert in turn with other writers
         limits.check_create(account, data["market"], side, today)
-        data = _resolve(account, data)
+        data = limits.fit_window(account, _resolve(account, data), sent, defaulted_end="window_end" not in sent)
         optimisation = Optimisation.create(
             account=account, market=data["market"], created_by=actor, **{field: data[field] for field in PARAMETERS}
         )
@@ -110,7 +111,7 @@ def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today
         problems = whole_problems(data, sent=set(patch))
         if problems:
             raise ValidationError(problems)
-        data = _resolve(account, complete(data, today, sent=set(patch)))
+        data = limits.fit_window(account, _resolve(account, complete(data, today, sent=set(patch))), set(patch))
         problems = fixing_conflicts(data, _fixed(optimisation))
         if problems:
             raise ValidationError(problems)

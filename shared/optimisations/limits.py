@@ -212,6 +212,30 @@ def may_change_of(optimisation: Optimisation, side: str, today: dt.date) -> bool
     return True
 
 
+def fit_window(account: CustomerAccount, data: dict, sent: set[str], *, defaulted_end: bool = False) -> dict:
+    """Hold a completed optimisation's fixing window inside its market's access window (Case 2):
+    after the end date no advice reaches the customer, so a window ending later would advise
+    fixings they never see. A `window_start` or `window_end` the caller sent past the end date
+    is refused (422, limit end_date); a window end left to its default (`defaulted_end`: the day
+    before delivery, on a creation) ends on the end date instead. A stored window the caller did
+    not touch is left as it is. Returns `data`, its window end possibly moved."""
+    access = market_access(account, data["market"]) if account.app_access else None
+    if access is None or data["window_end"] <= access.end_date:
+        return data
+    end = access.end_date.isoformat()
+    for field in ("window_start", "window_end"):
+        if field in sent and data[field] > access.end_date:
+            raise Refused(
+                422,
+                f"Must be on or before the market's end date ({end}): after it no advice reaches the customer.",
+                field=field,
+                limit="end_date",
+            )
+    if defaulted_end:
+        data = {**data, "window_end": access.end_date}
+    return data
+
+
 def forecast_kinds(account: CustomerAccount, market: str) -> list[str]:
     """The forecasts an optimisation on `market` may use: those shared with the account; in
     Case 1 (nothing is shared, the customer sees nothing) the application's and the manager's."""

@@ -138,7 +138,10 @@ class OptimisationSchema(Schema):
     window_start = Day(load_default=None, metadata={"description": "First day fixings may be made (default today)."})
     window_end = Day(
         load_default=None,
-        metadata={"description": "Last day fixings may be made (default: the day before delivery starts)."},
+        metadata={
+            "description": "Last day fixings may be made (default: the day before delivery starts, with access at "
+            "the latest the market's end date; at most that end date)."
+        },
     )
     forecast = fields.String(
         load_default=None,

@@ -373,3 +373,32 @@ def test_a_fixing_number_not_written_with_digits_and_a_dot_is_refused_by_its_fie
     assert "digits with a dot for decimals" in answer.get_json()["errors"]["json"][field][0]
     assert api.get(one).get_json()["fixings"] == []
     assert api.post(f"{one}/fixings", {**body, field: {"price": "80.5", "share_pct": "10.5"}[field]}).status_code == 201
+
+
+def test_the_fixing_window_stays_inside_the_markets_access_window(api, make_account):
+    """fr-power's access ends in 60 days, delivery starts in about 200: a window end sent past the
+    end date is refused by its field, saying the date; left to its default it ends on the end
+    date (advice after it would never reach the customer); a PATCH is held the same way. Without
+    access (Case 1) there is no end date to hold it to."""
+    today = dt.date.today()
+    account = make_account(**KAM_EDITS)
+    move_window(account, "fr-power", -10, 60)
+    end = (today + dt.timedelta(days=60)).isoformat()
+    for field in ("window_end", "window_start"):
+        late = api.post(url(account), optimisation_body(**{field: (today + dt.timedelta(days=61)).isoformat()}))
+        assert late.status_code == 422, late.get_json()
+        assert f"market's end date ({end})" in late.get_json()["errors"]["json"][field][0]
+        assert "end_date" in late.get_json()["message"]
+    assert api.get(url(account)).get_json()["items"] == []
+    made = api.post(url(account), optimisation_body())
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["window_end"] == end
+    one = url(account, made.get_json()["id"])
+    moved = api.client.patch(one, json={"window_end": (today + dt.timedelta(days=90)).isoformat()}, headers=api.headers)
+    assert moved.status_code == 422 and "window_end" in moved.get_json()["errors"]["json"]
+    assert api.get(one).get_json()["window_end"] == end
+    free = make_account(
+        setup={"app_access": False}, **{"customer.email": "x@foundry.example", "customer.customer_reference": "FR-9"}
+    )
+    case_1 = api.post(url(free), optimisation_body())
+    assert case_1.status_code == 201 and case_1.get_json()["window_end"] > end
