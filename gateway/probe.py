@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from shared.config import Settings
+from shared.config import settings_or_exit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", default="/readyz", help="/readyz (database and Redis) or /healthz (the process)")
     parser.add_argument("--timeout", type=float, default=3.0)
     args = parser.parse_args(argv)
-    host = urlsplit(Settings.from_env().base_url).netloc
+    host = urlsplit(settings_or_exit().base_url).netloc
     request = urllib.request.Request(f"http://127.0.0.1:{args.port}{args.path}", headers={"Host": host})
     try:
         with urllib.request.urlopen(request, timeout=args.timeout) as answer:

@@ -3,24 +3,30 @@
 import logging
 
 from gevent import monkey
+from gunicorn.errors import AppImportError
 
 from gateway import create_app
 from shared import logging_setup, migrations
-from shared.config import Settings
+from shared.config import Settings, SettingsError
 
+# A setting the gateway cannot run with stops gunicorn itself with that one line: it halts on an
+# AppImportError, printing its message alone, where it would restart a worker that exits for ever.
+try:
+    settings = Settings.from_env()
+except SettingsError as error:
+    raise AppImportError(f"kamflow cannot start, a setting is wrong: {error}") from None
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 logging_setup.configure()  # LOG_FORMAT=json|text; account/stage on every line; secrets redacted
 if monkey.is_module_patched("socket"):  # under gunicorn's gevent workers
     from psycogreen.gevent import patch_psycopg
 
     patch_psycopg()  # a PostgreSQL query yields to other requests instead of blocking the process
-settings = Settings.from_env()
 if not settings.secret_key:
     # A random key per process (what create_app falls back to for tests and `make run`, which
     # keeps one in var/) would sign each gunicorn worker's sessions and CSRF tokens differently:
     # random logouts and "CSRF token invalid" behind any second worker, and everyone logged out
     # at each restart.
-    raise RuntimeError(
+    raise AppImportError(
         'SECRET_KEY is not set. Set the same one on every gateway: python -c "import secrets; '
         'print(secrets.token_hex(32))"'
     )

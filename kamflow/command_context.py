@@ -10,14 +10,18 @@ from pathlib import Path
 import click
 
 from shared import db
-from shared.config import Settings
+from shared.config import Settings, SettingsError
 from shared.logging_setup import redact
 
 
 def command_settings() -> Settings:
     """The settings every command runs with: the environment's, completed by a running
-    `make run`'s record (its Redis, mail catcher and database)."""
-    return Settings.from_env_or_run()
+    `make run`'s record (its Redis, mail catcher and database); a wrong one stops the command
+    with the variable and the reason."""
+    try:
+        return Settings.from_env_or_run()
+    except SettingsError as error:
+        fail(f"a setting is wrong: {error}")
 
 
 def bind_database(*, migrating: bool = False) -> Settings:

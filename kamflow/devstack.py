@@ -22,7 +22,7 @@ from kamflow import demo
 from kamflow.embedded_redis import EmbeddedRedis, free_port
 from kamflow.mailcatcher import MailCatcher
 from shared import db, logging_setup, migrations, queues
-from shared.config import RECORDED, RUN_FILE, VAR_DIR, Settings
+from shared.config import RECORDED, RUN_FILE, VAR_DIR, settings_or_exit
 
 log = logging.getLogger("kamflow.run")
 
@@ -94,7 +94,7 @@ def run_stack(port: int, processes: int, threads: int) -> None:
     env.setdefault("dramatiq_prom_db", str(prometheus_dir))
     env.setdefault("dramatiq_prom_host", "127.0.0.1")
 
-    settings = Settings.from_env(env)
+    settings = settings_or_exit(env)
     db.bind(settings.database_url)
     migrations.migrate()
     with db.database.connection_context():

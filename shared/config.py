@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import math
 import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from limits import parse_many
 
 #: Where local state lives when nothing else is configured (SQLite file, embedded Redis, caught mail).
 VAR_DIR = Path(os.environ.get("KAMFLOW_VAR_DIR", Path.cwd() / "var"))
@@ -23,6 +28,12 @@ RUN_FILE = VAR_DIR / "run.json"
 RECORDED = ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "BASE_URL")
 
 
+class SettingsError(ValueError):
+    """A setting kamflow cannot run with. Its message names the environment variable, the value
+    and what would do, so that a process stops at start-up with one line an operator can act on
+    (not a traceback, nor a stage failing hours later on the first email)."""
+
+
 def _boolean(raw: str) -> bool:
     """true/false, 1/0, yes/no, on/off; anything else is a mistake worth stopping for."""
     value = raw.strip().lower()
@@ -30,10 +41,95 @@ def _boolean(raw: str) -> bool:
         return True
     if value in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"not a yes/no value: {raw!r} (use true or false)")
+    raise ValueError("not a yes/no value (use true or false)")
 
 
-_CONVERTERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _boolean}
+def _whole(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError("not a whole number") from None
+
+
+def _number(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("not a number") from None
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {"int": _whole, "float": _number, "bool": _boolean}
+
+#: Numeric settings for which 0 means something (no retries, no proxy, no pause, no trial);
+#: every other one counts a time or a size that must be more than 0. None may be negative.
+_MAY_BE_ZERO = frozenset(
+    {
+        "max_retries",
+        "min_backoff_ms",
+        "maintenance_chance",
+        "trial_days",
+        "login_backoff_after",
+        "trusted_proxy_count",
+        "webhook_max_retries",
+        "webhook_min_backoff_ms",
+    }
+)
+LOG_FORMATS = ("text", "json")
+#: The URL schemes each URL setting's client speaks (shared.db, the redis client, shared.mail).
+_URL_SCHEMES = {
+    "database_url": ("sqlite", "postgres", "postgresql"),
+    "redis_url": ("redis", "rediss", "unix"),
+    "smtp_url": ("smtp", "smtps", "smtp+starttls"),
+    "base_url": ("http", "https"),
+}
+
+
+def _problems(settings: Settings) -> list[str]:
+    """What is wrong with each setting of `settings`, one line each naming its variable."""
+    problems = []
+    for field in dataclasses.fields(settings):
+        value, name = getattr(settings, field.name), field.name.upper()
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if not math.isfinite(value):
+            problems.append(f"{name}={value!r}: not a finite number")
+        elif value < 0 or (value == 0 and field.name not in _MAY_BE_ZERO):
+            problems.append(f"{name}={value!r}: must be {'0 or more' if field.name in _MAY_BE_ZERO else 'more than 0'}")
+    if settings.log_format.lower() not in LOG_FORMATS:
+        problems.append(f"LOG_FORMAT={settings.log_format!r}: use text or json")
+    if not isinstance(logging.getLevelNamesMapping().get(settings.log_level.upper()), int):
+        problems.append(f"LOG_LEVEL={settings.log_level!r}: use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    for setting in ("api_rate_limit", "api_unauthenticated_rate_limit"):
+        limit = getattr(settings, setting)
+        try:
+            parse_many(limit)
+        except ValueError:
+            problems.append(f'{setting.upper()}={limit!r}: write it as "600 per minute" (several with ";")')
+    for setting, schemes in _URL_SCHEMES.items():
+        url = getattr(settings, setting)
+        if url:
+            problems += [f"{setting.upper()}: {reason}" for reason in _url_problems(url, schemes)]
+    return problems
+
+
+def _url_problems(url: str, schemes: tuple[str, ...]) -> list[str]:
+    """Why `url` is not one of `schemes`' URLs with a readable port (nothing if it is). The value
+    itself is not repeated: it may carry a password."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a port that is not a number raises here, not on first use)
+    except ValueError:
+        return ["its port is not a number from 0 to 65535"]
+    if parts.scheme not in schemes:
+        return [
+            f"the scheme {parts.scheme + ':' if parts.scheme else '(none)'} is not one of {', '.join(s + ':' for s in schemes)}"
+        ]
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        return ["no host name"]
+    return []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,28 +215,41 @@ class Settings:
     webhook_allow_private_networks: bool = False
 
     def __post_init__(self) -> None:
+        """Raises SettingsError naming every setting that is wrong (not only the first)."""
+        problems = _problems(self)
         floor = (self.stage_time_limit_ms + self.max_backoff_ms) / 1000
         if self.stall_after_s <= floor:
-            raise ValueError(
+            problems.append(
                 f"STALL_AFTER_S ({self.stall_after_s}) must exceed STAGE_TIME_LIMIT_MS + "
                 f"MAX_BACKOFF_MS ({floor} s), or the reconciler would race live retries"
             )
+        if problems:
+            raise SettingsError("; ".join(problems))
 
     @classmethod
     def from_env(cls, env: os._Environ | dict | None = None) -> Settings:
         """The settings of `env` (default os.environ): each field from its upper-case name,
-        converted to the field's type; unset or empty names keep the default. Raises ValueError for
-        a value that does not convert (a bad number, a boolean other than true/false, 1/0, yes/no,
-        on/off) or breaks a rule of __post_init__."""
+        converted to the field's type; unset or empty names keep the default. Raises SettingsError
+        naming each variable whose value does not convert (a bad number, a boolean other than
+        true/false, 1/0, yes/no, on/off) or breaks a rule of __post_init__."""
         env = os.environ if env is None else env
-        values = {}
+        values, problems = {}, []
         for field in dataclasses.fields(cls):
             raw = env.get(field.name.upper())
             if raw is None or raw == "":
                 continue
             convert = _CONVERTERS.get(str(field.type), str)  # the annotation's text: annotations are postponed
-            values[field.name] = convert(raw)
-        return cls(**values)
+            try:
+                values[field.name] = convert(raw)
+            except ValueError as error:
+                problems.append(f"{field.name.upper()}={raw!r}: {error}")
+        try:
+            settings = cls(**values)  # the others' rules too: every mistake named at once
+        except SettingsError as error:
+            problems.append(str(error))
+        if problems:
+            raise SettingsError("; ".join(problems))
+        return settings
 
     @classmethod
     def from_env_or_run(cls, env: os._Environ | dict | None = None, run_file: Path | None = None) -> Settings:
@@ -167,6 +276,15 @@ class Settings:
         if self.secret_key:
             return self
         return dataclasses.replace(self, secret_key=secrets.token_hex(32))
+
+
+def settings_or_exit(env: os._Environ | dict | None = None) -> Settings:
+    """`Settings.from_env(env)` for a process starting (gateway, workers, `kamflow` commands):
+    a setting it cannot run with stops it with one line saying which and why (exit status 1)."""
+    try:
+        return Settings.from_env(env)
+    except SettingsError as error:
+        raise SystemExit(f"kamflow cannot start, a setting is wrong: {error}") from None
 
 
 def recorded_run(path: Path) -> dict:

@@ -27,7 +27,7 @@ from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
 
 from shared import workflow
-from shared.config import Settings
+from shared.config import settings_or_exit
 
 #: Loggers whose lines are deliberately left as they are (see above).
 UNREDACTED_LOGGERS = ("kamflow.mail",)
@@ -156,8 +156,9 @@ class JsonFormatter(logging.Formatter):
 
 def configure(log_format: str | None = None, level: str | int | None = None) -> None:
     """Format and filter every handler of the root logger (adding one if there is none, and
-    reusing the dramatiq CLI's pipe to its parent when there is), and gunicorn's loggers'."""
-    settings = Settings.from_env()
+    reusing the dramatiq CLI's pipe to its parent when there is), and gunicorn's loggers'. The
+    first thing each process does: a wrong setting stops it here, saying which."""
+    settings = settings_or_exit()
     log_format = (log_format or settings.log_format).lower()
     level = level or settings.log_level.upper()
     root = logging.getLogger()

@@ -23,7 +23,7 @@ import redis
 from dramatiq import Middleware
 
 from shared import observability
-from shared.config import Settings
+from shared.config import settings_or_exit
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--min-processes", type=int, default=1)
     args = parser.parse_args(argv)
-    url = Settings.from_env().redis_url
+    url = settings_or_exit().redis_url
     if not url:
         print("unhealthy: REDIS_URL is not set", file=sys.stderr)
         return 1
