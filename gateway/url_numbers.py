@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**63 - 1
+from shared.db import MAX_ID
 
 
 class BoundedInt(IntegerConverter):

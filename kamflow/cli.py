@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kamflow.command_context import bind_database, fail, organisation_named
+from kamflow.command_context import LIMIT, bind_database, fail, organisation_named
 from shared import db, permissions
 from shared.logging_setup import redact
 
@@ -116,7 +116,10 @@ def create_api_token(slug, name):
 
     bind_database()
     organisation = organisation_named(slug)
-    click.echo(organisations.create_api_token(organisation, name))
+    try:
+        click.echo(organisations.create_api_token(organisation, name))
+    except organisations.SetupError as error:
+        fail(str(error))
 
 
 @main.command("list-api-tokens")
@@ -168,7 +171,7 @@ def set_webhook(slug, url):
 
 @main.command("webhook-deliveries")
 @click.option("--org", "slug", required=True)
-@click.option("--limit", default=50, show_default=True, help="How many of the newest to show")
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="How many of the newest to show")
 def webhook_deliveries(slug, limit):
     """The organisation's webhook delivery log, newest first: event, state, attempts, last answer."""
     from shared import webhooks
@@ -192,9 +195,9 @@ def _when(moment) -> str:
 
 
 @main.command()
-@click.option("--port", envvar="PORT", default=8000, show_default=True)
-@click.option("--processes", default=1, show_default=True, help="Worker processes")
-@click.option("--threads", default=4, show_default=True, help="Threads per worker process")
+@click.option("--port", envvar="PORT", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True, help="Worker processes")
+@click.option("--threads", type=click.IntRange(1, 256), default=4, show_default=True, help="Threads per worker process")
 def run(port, processes, threads):
     """Start everything locally: broker, mail catcher, workers, reconciler and the gateway."""
     from kamflow.devstack import run_stack

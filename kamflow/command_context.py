@@ -13,6 +13,12 @@ from shared import db
 from shared.config import Settings, SettingsError
 from shared.logging_setup import redact
 
+#: An account id on a command line: a number beyond what the database holds is refused by click
+#: ("not in the range"), where it would be an overflow traceback from the driver.
+ACCOUNT_ID = click.IntRange(1, db.MAX_ID)
+#: `--limit` of a listing: at least one line (0 or less listed nothing, or everything on SQLite).
+LIMIT = click.IntRange(1, 100_000)
+
 
 def command_settings() -> Settings:
     """The settings every command runs with: the environment's, completed by a running

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 import redis
 
-from kamflow.command_context import bind_database, command_settings, fail
+from kamflow.command_context import LIMIT, bind_database, command_settings, fail
 from shared import db
 from shared.config import Settings
 from shared.login_throttle import LoginThrottle
@@ -47,7 +47,7 @@ def unlock_login(who):
 
 @click.command("login-events")
 @click.option("--email", help="Only attempts on this login")
-@click.option("--limit", default=50, show_default=True)
+@click.option("--limit", type=LIMIT, default=50, show_default=True, help="How many of the newest to show")
 def login_events(email, limit):
     """The newest login attempts: when, which login, from where, and how they ended."""
     from shared.models import LoginEvent

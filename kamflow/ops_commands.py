@@ -11,7 +11,7 @@ import sys
 import click
 import redis
 
-from kamflow.command_context import bind_database, fail
+from kamflow.command_context import ACCOUNT_ID, bind_database, fail
 from shared import db
 from shared.config import Settings
 
@@ -78,7 +78,7 @@ def status():
 
 
 @click.command()
-@click.argument("account_ids", nargs=-1, type=int)
+@click.argument("account_ids", nargs=-1, type=ACCOUNT_ID)
 @click.option("--all-failed", is_flag=True, help="Retry every failed account")
 def retry(account_ids, all_failed):
     """Retry failed accounts from the stage that failed (like /ops's Retry button)."""

@@ -291,6 +291,11 @@ def open_database(url: str) -> peewee.Database:
     raise ValueError(f"unsupported DATABASE_URL scheme: {url.split(':', 1)[0]!r}")
 
 
+#: The largest id a row can have (a 64-bit signed integer): a number beyond it, from a URL or a
+#: command line, is an overflow for SQLite and PostgreSQL alike, so no such row, said as much.
+MAX_ID = 2**63 - 1
+
+
 def bind(url: str) -> peewee.Database:
     """Point the shared proxy at the database at `url` and return it (closing the pool of the
     database it pointed at before, if any)."""

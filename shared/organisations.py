@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+import re
+
 from marshmallow import ValidationError
 
 from shared import password_policy, permissions, security
 from shared.db import Prepared, database, param
 from shared.markets import CATALOGUE
 from shared.models import ApiToken, CustomerAccount, Organisation, OrganisationMarket, User, utcnow
-from shared.schemas import EmailAddress
+from shared.schemas import EmailAddress, Text
 
 
 class SetupError(Exception):
     """A CLI/admin action that cannot be done as asked; the message says why."""
 
 
+#: A slug is what `--org` takes and `kamflow list-orgs` shows, typed in shells and scripts:
+#: lower-case letters and digits, with hyphens inside, as the column holds (64 characters).
+SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?")
+
+
+def checked_text(label: str, value: str, max_length: int, *, required: bool = True) -> str:
+    """`value` without surrounding spaces, checked as every name kamflow stores is
+    (schemas.Text: printable, at most `max_length`, not blank when `required`). Raises
+    SetupError naming `label`: a name the column cannot hold would otherwise be a database
+    error (PostgreSQL refuses it), a blank one a row nobody can name again."""
+    try:
+        return Text(max_length=max_length, required=required).deserialize(value)
+    except ValidationError as error:
+        raise SetupError(f"{label}: {' '.join(error.messages)}") from None
+
+
 def create_organisation(slug: str, name: str, markets: list[str]) -> Organisation:
     """Create an organisation offering `markets` (ids of the catalogue), in one transaction.
-    Raises SetupError for an unknown market or a slug already taken; writes nothing then."""
+    Raises SetupError for a slug that is not one (SLUG) or is taken, a blank or too long name,
+    no market or an unknown one; writes nothing then."""
+    if not SLUG.fullmatch(slug):
+        raise SetupError(f"slug {slug!r}: use 1 to 64 lower-case letters, digits and inner hyphens, e.g. acme-energy")
+    name = checked_text("name", name, Organisation.name.max_length)
+    if not markets:
+        raise SetupError(f"no market: name at least one of {', '.join(CATALOGUE)}")
     unknown = sorted(set(markets) - set(CATALOGUE))
     if unknown:
         raise SetupError(f"unknown market(s): {', '.join(unknown)}; known: {', '.join(CATALOGUE)}")
@@ -64,9 +88,12 @@ def create_staff_user(
 ) -> User:
     """Create a manager, KAM or operator login of `organisation` with this password (hashed).
     The email is validated and lower-cased. Raises SetupError, writing nothing, for a role that
-    is not staff, a password the policy refuses, an invalid email or one that is a login already."""
+    is not staff, names that are too long or not printable, a password the policy refuses, an
+    invalid email or one that is a login already."""
     if role not in permissions.STAFF_ROLES:
         raise SetupError(f"role must be one of {', '.join(permissions.STAFF_ROLES)}")
+    first_name = checked_text("first name", first_name, User.first_name.max_length, required=False)
+    last_name = checked_text("last name", last_name, User.last_name.max_length, required=False)
     if (reason := password_policy.problem(password, (email, first_name, last_name, organisation.name))) is not None:
         raise SetupError(f"the password is refused: {reason}")
     try:
@@ -92,7 +119,9 @@ def set_staff_password(user: User, password: str) -> None:
 
 
 def create_api_token(organisation: Organisation, name: str) -> str:
-    """Make a token and return it: this is the only time it exists in clear."""
+    """Make a token and return it: this is the only time it exists in clear. Raises SetupError
+    for a blank, too long or unprintable name (the name is how it is listed and revoked)."""
+    name = checked_text("token name", name, ApiToken.name.max_length)
     token = security.new_token("kf_")
     ApiToken.create(organisation=organisation, name=name, token_hash=security.token_digest(token), prefix=token[:8])
     return token

@@ -149,3 +149,54 @@ def test_a_record_left_by_a_killed_run_is_ignored(tmp_path):
         Settings.from_env_or_run({"REDIS_URL": "redis://elsewhere:6379/0"}, record).redis_url
         == "redis://elsewhere:6379/0"
     )
+
+
+LANTERN = "Lantern-Quarry-98!"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("create-org", "--slug", "Volt Supply", "--name", "Volt", "--markets", "fr-power"), "slug 'Volt Supply': use"),
+        (("create-org", "--slug", ",,", "--name", "Volt", "--markets", "fr-power"), "slug ',,': use"),
+        (("create-org", "--slug", "volt", "--name", "  ", "--markets", "fr-power"), "name: Required: must not be"),
+        (("create-org", "--slug", "volt", "--name", "V" * 201, "--markets", "fr-power"), "name: Must be at most 200"),
+        (("create-org", "--slug", "volt", "--name", "Volt\x1b[2J", "--markets", "fr-power"), "(found U+001B)"),
+        (("create-org", "--slug", "volt", "--name", "Volt", "--markets", ","), "no market: name at least one of"),
+        (("create-api-token", "--org", "acme-energy", "--name", " "), "token name: Required: must not be blank"),
+        (("create-api-token", "--org", "acme-energy", "--name", "c" * 101), "token name: Must be at most 100"),
+        (
+            ("create-user", "--org", "acme-energy", "--email", "n@acme-energy.example", "--role", "kam")
+            + ("--first-name", "N" * 101, "--password", LANTERN),
+            "first name: Must be at most 100 characters",
+        ),
+    ],
+)
+def test_a_name_the_database_cannot_hold_is_refused_and_nothing_is_written(kamflow, org, args, message):
+    """A slug must be typed again as --org, a token name to revoke it: a blank or unprintable
+    one left a row nobody could name, and a too long one was a database error on PostgreSQL."""
+    before = kamflow("list-orgs").output, kamflow("list-api-tokens", "--org", "acme-energy").output
+    result = kamflow(*args)
+    assert result.exit_code == 1 and message in result.output
+    assert (kamflow("list-orgs").output, kamflow("list-api-tokens", "--org", "acme-energy").output) == before
+    assert kamflow("login-events").exit_code == 0  # the database is as usable as before
+
+
+@pytest.mark.parametrize(
+    "args, option",
+    [
+        (("retry", "99999999999999999999"), "[ACCOUNT_IDS]"),
+        (("retry", "0"), "[ACCOUNT_IDS]"),
+        (("webhook-deliveries", "--org", "acme-energy", "--limit", "-5"), "--limit"),
+        (("webhook-deliveries", "--org", "acme-energy", "--limit", "99999999999999999999"), "--limit"),
+        (("login-events", "--limit", "0"), "--limit"),
+        (("run", "--port", "99999"), "--port"),
+        (("run", "--threads", "0"), "--threads"),
+    ],
+)
+def test_a_number_out_of_range_is_refused_naming_the_option(kamflow, org, args, option):
+    """Before: a number beyond a database integer was an OverflowError traceback, and a
+    --limit of 0 or less listed nothing (or, on SQLite, everything) as if all were well."""
+    result = kamflow(*args)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}" in result.output and "is not in the range" in result.output
