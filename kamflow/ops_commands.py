@@ -85,10 +85,14 @@ def retry(account_ids, all_failed):
     from shared import dead_letters, operations, workflow
     from shared.models import CustomerAccount
 
+    if not account_ids and not all_failed:
+        fail("name the accounts to retry, or pass --all-failed")
     settings = bind_database()
     broker = _broker(settings)
     with db.database.connection_context():
-        ids = list(account_ids)
+        # An id named twice is retried once: its second retry would find it running again and
+        # report a failure that is not one.
+        ids = list(dict.fromkeys(account_ids))
         if all_failed:
             ids += [
                 a.id
@@ -97,8 +101,9 @@ def retry(account_ids, all_failed):
                 .order_by(CustomerAccount.id)
                 if a.id not in ids
             ]
-        if not ids:
-            fail("name the accounts to retry, or pass --all-failed")
+        if not ids:  # --all-failed, and none is: all is well (a scheduled retry exits 0)
+            click.echo("no failed account: nothing to retry")
+            return
         problems, done = [], []
 
         def one(account_id):

@@ -200,3 +200,21 @@ def test_a_number_out_of_range_is_refused_naming_the_option(kamflow, org, args, 
     result = kamflow(*args)
     assert result.exit_code == 2
     assert f"Invalid value for '{option}" in result.output and "is not in the range" in result.output
+
+
+def test_retry_all_failed_with_none_failed_says_so_and_succeeds(kamflow, api, worker):
+    account_id = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    result = kamflow("retry", "--all-failed")
+    assert result.exit_code == 0 and "no failed account: nothing to retry" in result.output
+    assert kamflow("retry").exit_code == 1  # nothing named and no --all-failed: a mistake
+
+
+def test_an_account_named_twice_is_retried_once(kamflow, api, worker, mailbox):
+    mailbox.refuse_next(3)
+    account_id = api.create(account_request()).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "failed"
+    result = kamflow("retry", str(account_id), str(account_id))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("send_credentials sent again") == 1 and "error" not in result.output
+    assert api.wait_for_status(account_id)["status"] == "active"
