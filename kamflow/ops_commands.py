@@ -157,6 +157,7 @@ def requeue_dead(message_ids, queue, everything, discard):
         click.echo("requeue with `kamflow requeue-dead ID...` or `--all`; drop with `--discard`")
         return
     by_id = {d.redis_id: d for d in letters}
+    message_ids = tuple(dict.fromkeys(message_ids))  # one named twice is acted on once, not "gone already"
     unknown = [m for m in message_ids if m not in by_id]
     if unknown:
         fail(f"no dead letter {', '.join(unknown)} (requeued or discarded already?)")

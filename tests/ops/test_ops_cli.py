@@ -55,3 +55,13 @@ def test_requeue_dead_lists_then_requeues_and_the_account_completes(kamflow, api
     assert "no dead-lettered messages" in kamflow("requeue-dead").output
     unknown = kamflow("requeue-dead", redis_id)
     assert unknown.exit_code == 1 and "requeued or discarded already" in unknown.output
+
+
+def test_a_dead_letter_named_twice_is_requeued_once(kamflow, api, worker, mailbox):
+    [account_id] = failed_accounts(api, mailbox, 1)
+    line = next(line for line in kamflow("requeue-dead").output.splitlines() if "send_credentials" in line)
+    redis_id = line.split()[0]
+    result = kamflow("requeue-dead", redis_id, redis_id)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("sent again") == 1 and "error" not in result.output
+    assert api.wait_for_status(account_id)["status"] == "active"
