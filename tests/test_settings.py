@@ -88,10 +88,18 @@ def test_every_setting_of_the_readme_is_read_with_its_documented_default():
             written = [float(v) for v in cells[1].split(",")]
             assert [float(getattr(defaults, n.lower())) for n in names] == written, names
     assert fields <= set(re.findall(r"`([A-Z_]+)`", table))
+
+
+def test_every_setting_is_in_env_example_and_a_commented_one_shows_its_default():
+    """.env.example "lists the settings" (README, Deploying): each one, set or commented out;
+    a commented one with the value the code takes without it."""
     example = (REPO / ".env.example").read_text()
-    assert {"SECRET_KEY", "LOG_LEVEL", "LOG_FORMAT", "DATABASE_URL"} <= set(
-        re.findall(r"^#? ?([A-Z_]+)=", example, re.M)
-    )
+    listed = set(re.findall(r"^#? ?([A-Z_]+)=", example, re.M))
+    assert {name.upper() for name in Settings.__dataclass_fields__} <= listed
+    defaults = Settings()
+    for name, value in re.findall(r"^# ([A-Z_]+)=(.*)$", example, re.M):
+        if name.lower() in Settings.__dataclass_fields__:
+            assert Settings.from_env({name: value}) == defaults, name
 
 
 def _environment(tmp_path, **settings) -> dict:
