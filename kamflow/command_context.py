@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+import peewee
 
 from shared import db
 from shared.config import Settings, SettingsError
@@ -37,7 +38,15 @@ def bind_database(*, migrating: bool = False) -> Settings:
     url = settings.database_url
     if not migrating and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         fail(f"no database at {url}: set DATABASE_URL, or run `kamflow migrate` to create it")
-    db.bind(url)
+    try:
+        db.bind(url)
+        # A server that is down, a wrong host, role or database name: said here, in one line,
+        # rather than as the driver's traceback from the command's first query.
+        db.database.connect(reuse_if_open=True)
+        db.database.close()
+    except (peewee.DatabaseError, OSError) as error:
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        fail(f"cannot reach the database at {redact(url)}: {redact(reason)}")
     if not migrating:
         from shared import migrations
 

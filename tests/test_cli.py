@@ -218,3 +218,14 @@ def test_an_account_named_twice_is_retried_once(kamflow, api, worker, mailbox):
     assert result.exit_code == 0, result.output
     assert result.output.count("send_credentials sent again") == 1 and "error" not in result.output
     assert api.wait_for_status(account_id)["status"] == "active"
+
+
+@pytest.mark.parametrize("command", ["migrate", "status", "list-orgs"])
+def test_a_database_that_cannot_be_reached_is_named_in_one_line(kamflow, monkeypatch, tmp_path, command):
+    """Before: the driver's traceback (peewee.OperationalError ... Connection refused)."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://kamflow:s3cret@127.0.0.1:1/kamflow")
+    result = kamflow(command)
+    assert result.exit_code == 1
+    assert "cannot reach the database at postgresql://kamflow:[redacted]@127.0.0.1:1/kamflow: " in result.output
+    assert "Connection refused" in result.output or "connection" in result.output.lower()
+    assert "s3cret" not in result.output
