@@ -39,7 +39,10 @@ def login_locks():
 def unlock_login(who):
     """Lift the lock of an account (its email) or a client address (as login-locks shows it)."""
     throttle = _throttle(command_settings())
-    lifted = throttle.unlock(who.strip().lower())
+    try:
+        lifted = throttle.unlock(who.strip().lower())
+    except redis.RedisError as error:
+        fail(f"Redis unreachable, nothing unlocked: {error}")
     if not lifted:
         fail(f"{who} is not locked")
     click.echo(f"lock on {who} lifted")

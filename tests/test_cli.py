@@ -229,3 +229,10 @@ def test_a_database_that_cannot_be_reached_is_named_in_one_line(kamflow, monkeyp
     assert "cannot reach the database at postgresql://kamflow:[redacted]@127.0.0.1:1/kamflow: " in result.output
     assert "Connection refused" in result.output or "connection" in result.output.lower()
     assert "s3cret" not in result.output
+
+
+def test_unlock_login_with_redis_unreachable_says_so(kamflow, monkeypatch):
+    """Before: a redis ConnectionError traceback (login-locks already said it in one line)."""
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    result = kamflow("unlock-login", "kam@acme-energy.example")
+    assert result.exit_code == 1 and "Redis unreachable, nothing unlocked: " in result.output
