@@ -85,6 +85,16 @@ def _endpoint() -> str:
     return request.url_rule.rule if request.url_rule else "unmatched"
 
 
+#: The methods counted by name; any other (a client may send any token as its method) counts as
+#: "other": each label value is a series kept for the process's life, so a label must take a
+#: bounded set of values, as the endpoint (the URL rule) and the status do.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _method() -> str:
+    return request.method if request.method in KNOWN_METHODS else "other"
+
+
 def _caller() -> str | None:
     """ "prometheus" (METRICS_TOKEN), "person" (an operator's or manager's session) or None."""
     token = current_app.config.get("METRICS_TOKEN") or ""
@@ -131,11 +141,11 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def count(response):
-        endpoint = _endpoint()
-        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+        endpoint, method = _endpoint(), _method()
+        REQUESTS.labels(endpoint, method, str(response.status_code)).inc()
         started = g.pop("metrics_started", None)
         if started is not None:
-            LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - started)
+            LATENCY.labels(endpoint, method).observe(time.perf_counter() - started)
         return response
 
     @app.get("/metrics")

@@ -77,6 +77,22 @@ def test_gateway_counters_move_by_what_was_requested(app, api, scrape, broker):
 
 
 @pytest.mark.slow
+def test_a_made_up_method_counts_as_other_and_adds_no_series(client, scrape):
+    """Before: each method name a client made up (`client.open(method="X1")`, "X2", ...) was a
+    new label value, a new series kept for good: any client could grow the gateway's memory and
+    every scrape without bound."""
+    before = scrape()
+    for n in range(20):
+        assert client.open("/healthz", method=f"PROBE{n}").status_code == 405
+    after = scrape()
+    assert not [key for key in after if any(v.startswith("PROBE") for _, v in key[1])]
+    counted = dict(endpoint="unmatched", method="other", status="405")
+    assert (
+        value(after, "kamflow_http_requests_total", **counted) - value(before, "kamflow_http_requests_total", **counted)
+        == 20
+    )
+
+
 def test_worker_exporter_counts_dramatiq_messages_and_accounts_reaching_each_final_status(
     settings, api, mailbox, tmp_path, worker_processes
 ):
