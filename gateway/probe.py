@@ -13,15 +13,22 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
 
-from shared.config import settings_or_exit
+from shared.config import positive_number, settings_or_exit
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gateway.probe", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8000, help="where gunicorn listens in this container")
-    parser.add_argument("--path", default="/readyz", help="/readyz (database and Redis) or /healthz (the process)")
-    parser.add_argument("--timeout", type=float, default=3.0)
+    parser.add_argument(
+        "--path",
+        choices=("/readyz", "/healthz"),
+        default="/readyz",
+        help="/readyz (database and Redis) or /healthz (the process)",
+    )
+    parser.add_argument("--timeout", type=positive_number, default=3.0)
     args = parser.parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        parser.error(f"--port: {args.port} is not a port (1 to 65535)")
     host = urlsplit(settings_or_exit().base_url).netloc
     request = urllib.request.Request(f"http://127.0.0.1:{args.port}{args.path}", headers={"Host": host})
     try:

@@ -6,6 +6,7 @@ installed. Production sets the environment; tests build a `Settings` directly.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
@@ -276,6 +277,18 @@ class Settings:
         if self.secret_key:
             return self
         return dataclasses.replace(self, secret_key=secrets.token_hex(32))
+
+
+def positive_number(raw: str) -> float:
+    """An option of a health check (seconds, a count): a finite number more than 0, or
+    argparse's usage error saying so (NaN, infinity or a negative was a traceback further on)."""
+    try:
+        value = _number(raw)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{raw!r}: {error}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{raw!r}: must be more than 0")
+    return value
 
 
 def settings_or_exit(env: os._Environ | dict | None = None) -> Settings:

@@ -23,7 +23,7 @@ import redis
 from dramatiq import Middleware
 
 from shared import observability
-from shared.config import settings_or_exit
+from shared.config import positive_number, settings_or_exit
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--any-host", action="store_true", help="accept a live worker on any host")
     parser.add_argument(
         "--max-silence",
-        type=float,
+        type=positive_number,
         default=observability.ALIVE_WITHIN_MS / 1000,
         help="seconds without a heartbeat before a worker counts as dead (default %(default)s)",
     )
     parser.add_argument("--min-processes", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.min_processes < 1:
+        parser.error(f"--min-processes: {args.min_processes} must be 1 or more")
     url = settings_or_exit().redis_url
     if not url:
         print("unhealthy: REDIS_URL is not set", file=sys.stderr)

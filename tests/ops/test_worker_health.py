@@ -9,9 +9,12 @@ import subprocess
 import sys
 
 import dramatiq
+import pytest
 from support import wait_until
 
+from gateway import probe
 from ops.support import read_snapshot
+from workers import health as worker_health
 
 
 def health(redis_url, *args):
@@ -51,3 +54,24 @@ def test_a_killed_worker_turns_silent_on_ops_and_fails_the_check(
     assert "1 silent" in ops.get("/ops/panel").text
     dead = health(settings.redis_url, "--any-host", "--max-silence", "2")
     assert dead.returncode == 1 and "0 of 1 worker process(es) alive" in dead.stderr
+
+
+@pytest.mark.parametrize(
+    "main, args, message",
+    [
+        (worker_health.main, ["--max-silence", "nan"], "argument --max-silence: 'nan': not a finite number"),
+        (worker_health.main, ["--max-silence", "inf"], "argument --max-silence: 'inf': not a finite number"),
+        (worker_health.main, ["--max-silence", "-5"], "argument --max-silence: '-5': must be more than 0"),
+        (worker_health.main, ["--min-processes", "0"], "--min-processes: 0 must be 1 or more"),
+        (probe.main, ["--timeout", "nan"], "argument --timeout: 'nan': not a finite number"),
+        (probe.main, ["--timeout", "-1"], "argument --timeout: '-1': must be more than 0"),
+        (probe.main, ["--port", "99999"], "--port: 99999 is not a port (1 to 65535)"),
+        (probe.main, ["--path", "nohost"], "argument --path: invalid choice: 'nohost'"),
+    ],
+)
+def test_a_health_check_with_a_bad_option_is_a_usage_error(capsys, main, args, message):
+    """Before: a traceback (cannot convert float NaN to integer; Timeout value out of range;
+    nonnumeric port '8000nohost') where the orchestrator's log should say what is wrong."""
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
