@@ -130,6 +130,8 @@ def _url_problems(url: str, schemes: tuple[str, ...]) -> list[str]:
         ]
     if parts.scheme in ("http", "https") and not parts.hostname:
         return ["no host name"]
+    if parts.scheme == "sqlite" and not url.startswith("sqlite:///"):
+        return ["write sqlite:///path/to/kamflow.db (three slashes, then the file's path)"]
     return []
 
 

@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
         ("API_RATE_LIMIT", "lots", "API_RATE_LIMIT='lots': write it as \"600 per minute\""),
         ("API_UNAUTHENTICATED_RATE_LIMIT", "60/fortnight", "API_UNAUTHENTICATED_RATE_LIMIT='60/fortnight'"),
         ("DATABASE_URL", "mysql://db/kamflow", "DATABASE_URL: the scheme mysql: is not one of sqlite:"),
+        ("DATABASE_URL", "sqlite://kamflow.db", "DATABASE_URL: write sqlite:///path/to/kamflow.db (three slashes"),
         ("REDIS_URL", "redis://broker:sixty", "REDIS_URL: its port is not a number"),
         ("SMTP_URL", "mail.example.com:25", "SMTP_URL: the scheme mail.example.com: is not one of smtp:"),
         ("BASE_URL", "kamflow.example.com", "BASE_URL: the scheme (none) is not one of http:, https:"),
