@@ -9,6 +9,9 @@ from gateway import create_app
 from shared import logging_setup, migrations
 from shared.config import Settings, SettingsError
 
+#: The shortest SECRET_KEY the deployed gateway takes (secrets.token_hex(32) gives 64).
+MIN_SECRET_KEY_LENGTH = 32
+
 # A setting the gateway cannot run with stops gunicorn itself with that one line: it halts on an
 # AppImportError, printing its message alone, where it would restart a worker that exits for ever.
 try:
@@ -29,6 +32,12 @@ if not settings.secret_key:
     raise AppImportError(
         'SECRET_KEY is not set. Set the same one on every gateway: python -c "import secrets; '
         'print(secrets.token_hex(32))"'
+    )
+if len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
+    # Sessions and CSRF tokens are only as hard to forge as the key is to guess.
+    raise AppImportError(
+        f"SECRET_KEY is too short ({len(settings.secret_key)} characters): use at least {MIN_SECRET_KEY_LENGTH} "
+        'random ones, e.g. python -c "import secrets; print(secrets.token_hex(32))"'
     )
 migrations.require_current(settings.database_url)  # refuse to serve a database that is behind
 app = create_app(settings)

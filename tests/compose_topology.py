@@ -240,7 +240,7 @@ def running_stack(directory: Path, database_url: str, mail_delay_s: float = 0.0,
     stack = Topology(
         directory,
         {
-            "SECRET_KEY": "topology-test-secret",
+            "SECRET_KEY": "topology-test-secret-00000000000000000000000000000000",
             "POSTGRES_PASSWORD": "unused",
             "DATABASE_URL": database_url,
             "SMTP_URL": mail.url,

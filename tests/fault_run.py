@@ -347,7 +347,7 @@ class FaultRun:
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis.url,
             "SMTP_URL": self.smtp.url,
-            "SECRET_KEY": "fault-run-secret",
+            "SECRET_KEY": "fault-run-secret-00000000000000000000000000000000",
             "BASE_URL": f"http://127.0.0.1:{self.port}",
             "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
             "API_RATE_LIMIT": "1000000 per minute",
