@@ -115,8 +115,10 @@ class LoginForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never a redirect elsewhere."""
-    if not target:
+    """Only a path on this site: never a redirect elsewhere. Browsers read a backslash as a
+    slash and drop tabs and line breaks, so `/\\evil.example` or `/<tab>/evil.example` would
+    leave the site as `//evil.example` does: a target with either is refused too."""
+    if not target or "\\" in target or any(ord(character) < 0x20 or character == "\x7f" for character in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
