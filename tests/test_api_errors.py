@@ -358,6 +358,31 @@ def test_a_query_parameter_given_twice_is_refused_not_read_as_its_first(api, pat
     assert answer.get_json()["errors"]["query"] == {name: ["Give this parameter once."]}
 
 
+@pytest.mark.parametrize("path", ["/api/v1/customer-accounts", "/api/v1/webhook/deliveries"])
+@pytest.mark.parametrize(
+    "query, name",
+    [
+        ("page=%EF%BC%92", "page"),  # full-width ２: was read as page 2
+        ("page=%D9%A3", "page"),  # Arabic-Indic ٣: was page 3
+        ("page=1_0", "page"),  # was page 10
+        ("per_page=%2B5", "per_page"),  # +5
+        ("per_page=%205", "per_page"),  # a space, then 5
+    ],
+)
+def test_a_page_number_not_in_ascii_digits_is_refused_not_guessed(api, path, query, name):
+    api.create(account_request())
+    answer = api.get(f"{path}?{query}")
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["errors"]["query"] == {name: ["Must be a whole number written with the digits 0-9."]}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/customer-accounts", "/api/v1/webhook/deliveries"])
+def test_a_negative_page_is_told_the_range(api, path):
+    answer = api.get(f"{path}?page=-1")
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["errors"]["query"] == {"page": ["Must be from 1 to 1000000."]}
+
+
 def test_a_chunked_body_that_is_not_json_is_refused_as_not_json(api):
     import io
     import json
