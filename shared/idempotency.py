@@ -12,11 +12,23 @@ import datetime as dt
 import hashlib
 import json
 
+from shared import schemas
 from shared.db import Prepared, param
 from shared.models import IdempotencyKey, utcnow
 
 KEY_TTL = dt.timedelta(hours=24)
 MAX_KEY_LENGTH = 255
+
+
+def key_problem(key: str) -> str | None:
+    """Why `key` (an Idempotency-Key, spaces around it already stripped) cannot be one, or None.
+    A control character is refused rather than stored: a key is printed in logs and compared
+    byte for byte, and a CRM that sends one has a bug worth hearing about."""
+    if len(key) > MAX_KEY_LENGTH:
+        return f"Must be at most {MAX_KEY_LENGTH} characters."
+    if schemas.has_refused_characters(key):
+        return "Must hold printable characters only (no control characters)."
+    return None
 
 
 def fingerprint(body: object) -> str:

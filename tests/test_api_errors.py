@@ -196,6 +196,16 @@ def test_over_long_idempotency_key_is_refused(api):
     assert nothing_stored()
 
 
+@pytest.mark.parametrize("key", ["crm\x01-7", "crm-7\x7f", "crm\x1b[31m-7"])
+def test_an_idempotency_key_with_a_control_character_is_refused(api, key):
+    answer = api.create(account_request(), headers={"Idempotency-Key": key})
+    assert answer.status_code == 400
+    assert answer.get_json()["errors"]["headers"]["Idempotency-Key"] == [
+        "Must hold printable characters only (no control characters)."
+    ]
+    assert nothing_stored()
+
+
 @pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer not-a-token"])
 def test_missing_or_wrong_token_is_401_in_json(client, org, header):
     headers = {"Authorization": header} if header else {}

@@ -74,7 +74,8 @@ def _replay(record, request_hash: str):
             "required": False,
             "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
             "description": "Retry safely: the same key with the same body returns the first answer (kept at least "
-            "24 hours) and creates nothing; with another body it is refused (422).",
+            "24 hours) and creates nothing; with another body it is refused (422). Spaces around it are ignored "
+            "and an empty key is no key; a control character in it is refused (400).",
         }
     ]
 )
@@ -103,11 +104,11 @@ def create(request_data):
     the first answer and creates nothing more.
     """
     key = request.headers.get("Idempotency-Key", "").strip() or None
-    if key and len(key) > idempotency.MAX_KEY_LENGTH:
+    if key and (problem := idempotency.key_problem(key)):
         abort(
             400,
-            message=f"Idempotency-Key must be at most {idempotency.MAX_KEY_LENGTH} characters.",
-            errors={"headers": {"Idempotency-Key": [f"Must be at most {idempotency.MAX_KEY_LENGTH} characters."]}},
+            message=f"Idempotency-Key {problem[0].lower()}{problem[1:]}",
+            errors={"headers": {"Idempotency-Key": [problem]}},
         )
     request_hash = idempotency.fingerprint(request.get_json())
     organisation = g.organisation
