@@ -6,7 +6,7 @@ import re
 
 from marshmallow import ValidationError
 
-from shared import password_policy, permissions, security
+from shared import password_policy, permissions, security, sessions
 from shared.db import Prepared, database, param
 from shared.markets import CATALOGUE
 from shared.models import ApiToken, CustomerAccount, Organisation, OrganisationMarket, User, utcnow
@@ -113,9 +113,12 @@ def create_staff_user(
 
 
 def set_staff_password(user: User, password: str) -> None:
-    """Replace the user's password hash (no policy check: the caller ran it). Sessions opened
-    with the old password stay open; end them with shared.sessions if that matters."""
-    User.update(password_hash=security.hash_password(password)).where(User.id == user.id).execute()
+    """Replace the user's password hash (no policy check: the caller ran it) and end every
+    session opened with the old one, in one transaction: a new password is given because the
+    old one may be known to someone else, whose browser must not stay logged in."""
+    with database.atomic():
+        User.update(password_hash=security.hash_password(password)).where(User.id == user.id).execute()
+        sessions.end_sessions(user.id)
 
 
 def create_api_token(organisation: Organisation, name: str) -> str:

@@ -163,3 +163,15 @@ def test_an_operator_lands_on_ops_after_login(client, org):
         "/login", data={"csrf_token": csrf_token(page.text), "email": "ops@acme-energy.example", "password": PASSWORD}
     )
     assert answer.status_code == 302 and answer.headers["Location"].endswith("/ops")
+
+
+def test_a_new_staff_password_logs_out_the_browsers_logged_in_with_the_old_one(kam_page, org):
+    """`make run` gives the demo people new passwords on every start (kamflow.demo): a browser
+    still holding a session of the old password was left logged in."""
+    from shared import organisations
+
+    assert kam_page.get("/dashboard").status_code == 200
+    with db.database.connection_context():
+        organisations.set_staff_password(User.get_by_id(org["kam"].id), "quiet-meadow-copper-93")
+    answer = kam_page.get("/dashboard")
+    assert answer.status_code == 302 and answer.headers["Location"].startswith("/login")
