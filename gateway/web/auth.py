@@ -59,6 +59,11 @@ class Login:
     def is_staff(self) -> bool:
         return permissions.may(self.user.role, permissions.KAM_PAGES)
 
+    @property
+    def sees_operations(self) -> bool:
+        """Whether the menu offers /ops: asked of shared.permissions, as the page's guard does."""
+        return permissions.may(self.user.role, permissions.OPS)
+
 
 @auth.record_once
 def _setup(state):
