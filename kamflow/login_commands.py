@@ -7,7 +7,7 @@ import click
 import redis
 
 from kamflow.command_context import LIMIT, bind_database, command_settings, fail
-from shared import db
+from shared import client_address, db
 from shared.config import Settings
 from shared.login_throttle import LoginThrottle
 
@@ -39,8 +39,9 @@ def login_locks():
 def unlock_login(who):
     """Lift the lock of an account (its email) or a client address (as login-locks shows it)."""
     throttle = _throttle(command_settings())
+    who = who.strip().lower()
     try:
-        lifted = throttle.unlock(who.strip().lower())
+        lifted = throttle.unlock(who) or throttle.unlock(client_address.counted_as(who))  # an IPv6 address: its /64
     except redis.RedisError as error:
         fail(f"Redis unreachable, nothing unlocked: {error}")
     if not lifted:

@@ -1,7 +1,8 @@
 """Slowing down password guessing at the login page, counted in Redis.
 
 Counted per account (the email typed, whether or not it exists, so a lock tells nothing about
-which logins exist) and per client address, in Redis so that every gateway process sees the
+which logins exist) and per client address (an IPv6 client by its /64 network: the caller passes
+`shared.client_address.counted_as`), in Redis so that every gateway process sees the
 same counts. Each attempt is counted before its password is checked, in one step in Redis, so
 that guesses sent at once are throttled as if sent one after another; a success takes its count
 back. After `LOGIN_BACKOFF_AFTER` failures an account must wait before the next

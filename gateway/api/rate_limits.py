@@ -3,7 +3,8 @@ gateway process shares the count). A request with a valid token is counted per t
 (API_RATE_LIMIT); any other — no token, a wrong or revoked one — per client address
 (API_UNAUTHENTICATED_RATE_LIMIT), so that sending a new random token each time does not open a
 new bucket each time. Each endpoint has its own bucket. The client address is the connecting
-one, or the one a trusted proxy reports (TRUSTED_PROXY_COUNT). Over a limit: 429 with
+one, or the one a trusted proxy reports (TRUSTED_PROXY_COUNT); an IPv6 client is counted by its
+/64 network (shared.client_address). Over a limit: 429 with
 Retry-After. If Redis is unreachable the limit is not enforced rather than the API refused:
 accepting a request matters more than counting it.
 
@@ -24,7 +25,7 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from gateway.api.auth import bearer_token, caller_token
-from shared import security
+from shared import client_address, security
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def token_key() -> str:
 
 
 def address_key() -> str:
-    return "address:" + (request.remote_addr or "unknown")
+    return "address:" + client_address.counted_as(request.remote_addr)
 
 
 def authenticated() -> bool:

@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from shared import permissions, schemas, security, sessions
+from shared import client_address, permissions, schemas, security, sessions
 from shared.db import database
 from shared.models import LoginEvent, User
 
@@ -168,7 +168,7 @@ def login():
     failed, refused = False, None
     if form.validate_on_submit():
         email = form.email.data.strip().lower()[:254]
-        address = request.remote_addr or "unknown"
+        address = client_address.counted_as(request.remote_addr)
         refusal = _throttle().claim(email, address)
         # No login holds a control character (a NUL is not even SQL text): such an email is an
         # unknown login, refused and counted as any other.

@@ -125,6 +125,16 @@ def test_requests_without_a_valid_token_are_limited_per_address_not_per_token(li
     assert other.status_code == 401
 
 
+def test_an_ipv6_client_is_limited_by_its_network_not_by_each_address_it_draws(limited, org):
+    client = limited()
+    for n in range(3):
+        answer = client.get("/api/v1/markets", environ_base={"REMOTE_ADDR": f"2001:db8:7:8::{n + 1:x}"})
+        assert answer.status_code == 401
+    refused = client.get("/api/v1/markets", environ_base={"REMOTE_ADDR": "2001:db8:7:8:ffff::1"})
+    assert refused.status_code == 429
+    assert client.get("/api/v1/markets", environ_base={"REMOTE_ADDR": "2001:db8:7:9::1"}).status_code == 401
+
+
 def test_forwarded_addresses_count_only_behind_a_trusted_proxy(limited, org):
     direct = limited()
     for n in range(3):

@@ -165,3 +165,28 @@ def test_an_email_with_a_nul_is_a_failed_login_counted_by_the_throttle(app, org,
         (email.replace("\x00", "\ufffd"), "throttled")
     ]
     assert attempt(app, KAM, PASSWORD).status_code == 302  # the real login is untouched
+
+
+def test_an_ipv6_client_drawing_a_new_address_per_guess_is_locked_by_its_network(settings, broker, org, kamflow):
+    """One IPv6 line holds a whole /64: guessing from a fresh address each time was never locked."""
+    from gateway import create_app
+
+    app = create_app(dataclasses.replace(settings, login_address_lock_after=5), broker=broker)
+    for n in range(5):
+        address = f"2001:db8:1:2::{n + 1:x}"
+        assert attempt(app, f"nobody{n}@acme-energy.example", "guess", address=address).status_code == 401
+    refused = attempt(app, KAM, PASSWORD, address="2001:db8:1:2:aaaa:bbbb:cccc:dddd")
+    assert refused.status_code == 429 and "from your network" in text_of(refused.text)
+    assert attempt(app, KAM, PASSWORD, address="2001:db8:1:3::1").status_code == 302  # the next /64 is not
+    assert "2001:db8:1:2::/64" in kamflow("login-locks").output
+    assert kamflow("unlock-login", "2001:db8:1:2::99").exit_code == 0  # an address of it lifts the lock
+    assert attempt(app, KAM, PASSWORD, address="2001:db8:1:2::1").status_code == 302
+
+
+def test_an_ipv4_client_on_a_dual_stack_socket_is_counted_as_its_ipv4_address(settings, broker, org):
+    from gateway import create_app
+
+    app = create_app(dataclasses.replace(settings, login_address_lock_after=4), broker=broker)
+    for n, address in enumerate(("203.0.113.9", "::ffff:203.0.113.9", "203.0.113.9", "::ffff:203.0.113.9")):
+        assert attempt(app, f"nobody{n}@acme-energy.example", "guess", address=address).status_code == 401
+    assert attempt(app, KAM, PASSWORD, address="203.0.113.9").status_code == 429
