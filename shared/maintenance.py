@@ -57,5 +57,40 @@ def run_daily(today: dt.date, trial_days: int) -> MaintenanceRun | None:
 
 def recent_runs(limit: int = 7) -> list[MaintenanceRun]:
     """The latest `limit` daily maintenance runs, newest day first (a run still going has no
-    finished_at)."""
+    finished_at). Their summaries count every organisation: for the workers' log and the CLI."""
     return list(MaintenanceRun.select().order_by(MaintenanceRun.day.desc()).limit(limit))
+
+
+#: The audit action each effect of a run writes, and the summary key it is counted under.
+SUMMARY_OF_ACTION = {"market.closed": "windows_closed", "trial.ended": "trials_ended"}
+
+
+def recent_runs_of(organisation_id: int, limit: int = 7) -> list[dict]:
+    """The latest runs as one organisation's /ops shows them: day, started_at, finished_at, and
+    a summary counting only that organisation's closed windows and ended trials (read from the
+    audit events the run wrote, between its start and its end). A run's stored summary counts
+    every organisation: shown on /ops, it told one supplier how many trials its rivals ended.
+    A run still going has no summary yet."""
+    runs = recent_runs(limit)
+    spans = [(run.started_at, run.finished_at) for run in runs if run.finished_at is not None]
+    events = []
+    if spans:
+        events = list(
+            AuditEvent.select(AuditEvent.action, AuditEvent.at).where(
+                (AuditEvent.organisation == organisation_id)
+                & (AuditEvent.actor == "system")
+                & AuditEvent.action.in_(list(SUMMARY_OF_ACTION))
+                & (AuditEvent.at >= min(start for start, _ in spans))
+                & (AuditEvent.at <= max(end for _, end in spans))
+            )
+        )
+    seen = []
+    for run in runs:
+        summary = None
+        if run.finished_at is not None:
+            summary = dict.fromkeys(SUMMARY_OF_ACTION.values(), 0)
+            for event in events:
+                if run.started_at <= event.at <= run.finished_at:
+                    summary[SUMMARY_OF_ACTION[event.action]] += 1
+        seen.append({"day": run.day, "started_at": run.started_at, "finished_at": run.finished_at, "summary": summary})
+    return seen

@@ -156,3 +156,31 @@ def test_dead_letters_are_seen_and_handled_only_by_the_operator_of_their_organis
         "/ops/dead-letters/send_credentials/dead-a/discard", data={"csrf_token": _csrf(insider, "/ops")}
     )
     assert done.status_code == 303 and not redis_client.hexists(queues.dead_messages_key("send_credentials"), "dead-a")
+
+
+def test_the_daily_maintenance_on_ops_counts_only_the_viewers_organisation(world):
+    """/ops showed each run's totals over every organisation: a manager read how many market
+    windows and trials their rivals' customers had closed and ended that day."""
+    import datetime as dt
+
+    from shared import maintenance
+    from shared.models import MarketAccess
+
+    today = dt.date.today()
+    closed_of_b = 1
+    with db.database.connection_context():
+        MarketAccess.create(  # B's window on French power ended yesterday
+            account=world["b"],
+            market="fr-power",
+            start_date=today - dt.timedelta(days=60),
+            end_date=today - dt.timedelta(days=1),
+            forecasts=[],
+            max_optimisations=1,
+            activated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        )
+        assert maintenance.run_daily(dt.date.today(), trial_days=30).summary["windows_closed"] == closed_of_b
+    for who, closed in (("manager A", 0), ("operator A", 0), ("manager B", closed_of_b), ("operator B", closed_of_b)):
+        (run,) = world["browsers"][who].get("/ops/snapshot.json").get_json()["maintenance"]
+        assert run["summary"] == {"windows_closed": closed, "trials_ended": 0}, who
+    page = world["browsers"]["manager A"].get("/ops").text
+    assert "maintenance-runs" in page

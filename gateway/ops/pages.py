@@ -54,12 +54,12 @@ def snapshot() -> dict:
         "dead_letters": [],
         "maintenance": [
             {
-                "day": run.day.isoformat(),
-                "started_at": run.started_at.isoformat() + "Z",
-                "finished_at": run.finished_at.isoformat() + "Z" if run.finished_at else None,
-                "summary": run.summary or {},
+                "day": run["day"].isoformat(),
+                "started_at": run["started_at"].isoformat() + "Z",
+                "finished_at": run["finished_at"].isoformat() + "Z" if run["finished_at"] else None,
+                "summary": run["summary"] or {},
             }
-            for run in maintenance.recent_runs()
+            for run in maintenance.recent_runs_of(current_user.user.organisation_id)
         ],
     }
     try:
