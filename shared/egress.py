@@ -209,6 +209,19 @@ def target(url: str) -> tuple[str, str, int, str]:
     return scheme, _ascii_host(parts).rstrip("."), parts.port or (443 if scheme == "https" else 80), path
 
 
+def origin(url: str) -> str:
+    """Where `url` goes, for a log line: its scheme, host and port only. A receiver's path and
+    query often are its credential (a chat service's incoming-webhook URL, `?key=...` of an
+    automation tool), and the tenant's secret has no place in kamflow's logs."""
+    try:
+        parts = urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(a malformed URL)"
+    host = parts.hostname or ""
+    return f"{parts.scheme.lower()}://{f'[{host}]' if ':' in host else host}{port}"
+
+
 def resolve(host: str, port: int, *, allow_private: bool = False) -> tuple[int, tuple]:
     """Look the host up once and return (address family, socket address) of the first address,
     after checking that EVERY address the name has is allowed — a name with one public and one

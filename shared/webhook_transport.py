@@ -11,7 +11,8 @@
   watchdog shuts the socket down when the deadline passes.
 - Failures reach the tenant as a coarse category (`DeliveryError.category` and its message),
   never the socket's own words: "connection refused" against "connection reset" is how a
-  delivery log becomes a port scanner. The exact reason goes to the operators' log.
+  delivery log becomes a port scanner. The exact reason goes to the operators' log, which names
+  the receiver by its origin only (a URL's path and query are often its credential).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ def post(
     try:
         egress.check_url(url, allow_private=allow_private)
     except egress.InvalidUrl as refused:
-        log.warning("webhook to %s refused before connecting: %s", url, refused)
+        log.warning("webhook to %s refused before connecting: %s", egress.origin(url), refused)
         raise DeliveryError("address") from None
     scheme, host, port, path = egress.target(url)
     family, sockaddr = _resolve(host, port, allow_private, deadline)
@@ -90,12 +91,13 @@ def post(
         response.close()  # its body is never read: without this the socket stays open until it is collected
         connection.close()
         if cut.is_set():  # a cut socket reads as the end of the headers: not a real answer
-            raise _failed(url, "timeout", TimeoutError("the answer was cut at the deadline"))
+            raise _failed(egress.origin(url), "timeout", TimeoutError("the answer was cut at the deadline"))
         return status
     except ssl.SSLError as failure:
-        raise _failed(url, "timeout" if cut.is_set() else "tls", failure) from None
+        raise _failed(egress.origin(url), "timeout" if cut.is_set() else "tls", failure) from None
     except (OSError, http.client.HTTPException, ValueError) as failure:
-        raise _failed(url, "timeout" if cut.is_set() or time.monotonic() >= deadline else "connect", failure) from None
+        category = "timeout" if cut.is_set() or time.monotonic() >= deadline else "connect"
+        raise _failed(egress.origin(url), category, failure) from None
     finally:
         watchdog.cancel()
         held[0].close()

@@ -282,7 +282,8 @@ def deliver_pending(endpoint_id: int, post: Callable[[str, bytes, dict], int] = 
         WebhookDelivery.update(state="pending", last_status_code=status, last_error=error[:2000]).where(
             (WebhookDelivery.id == delivery.id) & (WebhookDelivery.state == "sending")
         ).execute()
-        raise DeliveryFailed(f"delivery {delivery.delivery_id} to {endpoint.url}: {error}")
+        # Logged by Dramatiq and kept with a dead letter: the receiver's origin, not its URL (egress.origin).
+        raise DeliveryFailed(f"delivery {delivery.delivery_id} to {egress.origin(endpoint.url)}: {error}")
     return delivered
 
 

@@ -308,15 +308,7 @@ def test_the_delivery_log_shows_a_category_not_socket_messages(api, org, broker,
     with database.connection_context():
         for (url, post), account_id in zip(attempts, accounts, strict=True):
             endpoint, _ = webhooks.register(org["organisation"].id, url, allow_private=True)
-            WebhookDelivery.create(
-                delivery_id=f"00000000-0000-4000-8000-00000000000{account_id}",
-                endpoint=endpoint,
-                account=account_id,
-                event="account.active",
-                payload={"id": "x"},
-            )
-            with pytest.raises(webhooks.DeliveryFailed):
-                webhooks.deliver_pending(endpoint.id, post=post)
+            _failed_delivery(endpoint, account_id, f"00000000-0000-4000-8000-00000000000{account_id}", post)
             errors.append(WebhookDelivery.get(WebhookDelivery.endpoint == endpoint).last_error)
             webhooks.unregister(org["organisation"].id)
     assert errors[0] == webhook_transport.CATEGORIES["address"]
@@ -324,6 +316,48 @@ def test_the_delivery_log_shows_a_category_not_socket_messages(api, org, broker,
     assert len(rude.hits) == 1  # only the lenient attempt reached it
     shown = {item["last_error"] for item in api.get("/api/v1/webhook/deliveries").get_json()["items"]}
     assert not any(word in text.lower() for text in shown if text for word in ("refused", "reset", "errno", "remote"))
+
+
+def test_no_log_line_and_no_retry_reason_carries_the_receivers_path_or_query(api, org, receivers, caplog):
+    """Many receivers' URLs are their credential (a chat service's /services/T0/B0/<secret>, an
+    automation tool's ?key=): a failed delivery wrote the whole URL to the workers' log and to the
+    reason Dramatiq logs and keeps with a dead letter."""
+
+    def hang_up(handler):
+        handler.connection.shutdown(socket.SHUT_RDWR)
+
+    rude = receivers(hang_up)
+    secret_part = "/services/T0/B0/path-credential-8c1f?key=query-credential-3d9a"
+    strict = lambda url, body, headers: webhook_transport.post(url, body, headers, allow_private=False)  # noqa: E731
+    lenient = lambda url, body, headers: webhook_transport.post(url, body, headers, allow_private=True)  # noqa: E731
+    account_id = api.create(_no_access(0)).get_json()["id"]
+    reasons = []
+    caplog.set_level("DEBUG")
+    with database.connection_context():
+        endpoint, _ = webhooks.register(
+            org["organisation"].id, f"http://127.0.0.1:{rude.port}{secret_part}", allow_private=True
+        )
+        for n, post in enumerate((strict, lenient)):
+            reasons.append(
+                _failed_delivery(endpoint, account_id, f"00000000-0000-4000-8000-0000000000{n}{account_id}", post)
+            )
+            WebhookDelivery.delete().where(WebhookDelivery.endpoint == endpoint).execute()
+    # peewee's DEBUG lines (every SQL parameter) are never on: shared.logging_setup keeps it at INFO.
+    logged = "\n".join(record.getMessage() for record in caplog.records if record.name != "peewee")
+    assert f"http://127.0.0.1:{rude.port}" in logged and all(f"127.0.0.1:{rude.port}" in r for r in reasons)
+    for text in (logged, *reasons):
+        assert "credential" not in text and "/services/" not in text
+
+
+def _failed_delivery(endpoint, account_id: int, delivery_id: str, post) -> str:
+    """Store one pending delivery for `endpoint` and run it through `post`, which must fail;
+    the DeliveryFailed reason."""
+    WebhookDelivery.create(
+        delivery_id=delivery_id, endpoint=endpoint, account=account_id, event="account.active", payload={"id": "x"}
+    )
+    with pytest.raises(webhooks.DeliveryFailed) as failed:
+        webhooks.deliver_pending(endpoint.id, post=post)
+    return str(failed.value)
 
 
 def _no_access(n):
