@@ -191,6 +191,18 @@ class EmailAddress(fields.String):
         return _normalized_email(value)
 
 
+def login_email(typed: str) -> str:
+    """The login an email typed at the login page names: normalised as logins are stored
+    (EmailAddress: Unicode NFC, the domain's Unicode form, lower case), so "Claire@XN--EXMPLE-CUA.com"
+    or a decomposed "ä" reach the login "claire@exämple.com", and count against its throttle.
+    Text that is no valid address is only trimmed and lower-cased: it matches no login."""
+    typed = typed.strip()
+    try:
+        return _normalized_email(typed) if len(typed) <= 254 else typed.lower()
+    except ValidationError:
+        return typed.lower()
+
+
 @functools.lru_cache(maxsize=1024)
 def _normalized_email(value: str) -> str:
     """The address's normal form, or a ValidationError. Remembered (a refusal is not): checking

@@ -167,7 +167,7 @@ def login():
     form = LoginForm()
     failed, refused = False, None
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()[:254]
+        email = schemas.login_email(form.email.data)[:254]
         address = client_address.counted_as(request.remote_addr)
         refusal = _throttle().claim(email, address)
         # No login holds a control character (a NUL is not even SQL text): such an email is an

@@ -175,3 +175,24 @@ def test_a_new_staff_password_logs_out_the_browsers_logged_in_with_the_old_one(k
         organisations.set_staff_password(User.get_by_id(org["kam"].id), "quiet-meadow-copper-93")
     answer = kam_page.get("/dashboard")
     assert answer.status_code == 302 and answer.headers["Location"].startswith("/login")
+
+
+def test_an_email_typed_in_another_spelling_of_the_same_address_reaches_its_login(app, org):
+    """The login is stored normalised (NFC, the domain in Unicode, lower case): typed with the
+    domain in its ASCII (xn--) form or with a decomposed "ä", it was an unknown login."""
+    import unicodedata
+
+    from shared import organisations
+
+    with db.database.connection_context():
+        stored = organisations.create_staff_user(org["organisation"], "Kim@Exämple.example", "kam", PASSWORD).email
+    assert stored == "kim@exämple.example"
+    for typed in (" KIM@XN--EXMPLE-CUA.EXAMPLE ", unicodedata.normalize("NFD", "kim@exämple.example")):
+        answer = Browser(app.test_client()).post_form("/login", {"email": typed, "password": PASSWORD})
+        assert answer.status_code == 302 and answer.headers["Location"] == "/dashboard", typed
+    # and its spellings share one throttle count: three wrong guesses, then the wait
+    spellings = ["kim@xn--exmple-cua.example", unicodedata.normalize("NFD", "Kim@Exämple.example"), stored, stored]
+    codes = [
+        Browser(app.test_client()).post_form("/login", {"email": e, "password": "wrong"}).status_code for e in spellings
+    ]
+    assert codes == [401, 401, 401, 429]
