@@ -14,6 +14,7 @@ import redis
 from flask import Flask, Request, Response, jsonify, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf import CSRFProtect
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import (
     BadRequest,
     HTTPException,
@@ -203,6 +204,10 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
                 if (refusal := rate_limits.refusal()) is not None:
                     headers = {**(headers or {}), "Retry-After": str(max(1, int(refusal.reset_at - time.time())))}
             return jsonify(payload), code, headers
+        if isinstance(error, CSRFError):
+            # An old page (its token is valid for an hour, in the session that opened it) sent
+            # after a break or a new login: say what to do, not "Bad Request".
+            return render_template("form_expired.html", again=request.full_path.rstrip("?")), 400
         return render_template("error.html", error=error), error.code
 
     @app.errorhandler(RecursionError)

@@ -82,6 +82,22 @@ def test_a_wrong_login_is_refused_without_saying_which_part(browser, org, email,
 def test_login_without_csrf_token_is_refused(browser, org):
     answer = browser.client.post("/login", data={"email": org["kam"].email, "password": PASSWORD})
     assert answer.status_code == 400
+    assert browser.get("/dashboard").status_code == 302  # not logged in
+
+
+def test_a_form_sent_after_its_token_expired_says_what_to_do(app, kam_page):
+    """Not a bare "Bad Request": what happened, that nothing was saved, and a way back."""
+    token = kam_page.csrf("/customers")
+    app.config["WTF_CSRF_TIME_LIMIT"] = -1  # every token is past its time
+    try:
+        answer = kam_page.client.post("/customers/new?next=x", data={"csrf_token": token, "company": "Late SAS"})
+    finally:
+        app.config["WTF_CSRF_TIME_LIMIT"] = 3600
+    page = text_of(answer.text)
+    assert answer.status_code == 400
+    assert "This form can no longer be sent" in page and "Nothing was saved." in page
+    assert 'href="/customers/new?next=x"' in answer.text and "Open the page again" in page
+    assert "<title>Error:" in answer.text
 
 
 @pytest.mark.parametrize(
