@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from urllib.parse import urlsplit
 
 import redis
 from flask import Flask, Request, Response, jsonify, render_template, request
@@ -207,8 +208,18 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
         if isinstance(error, CSRFError):
             # An old page (its token is valid for an hour, in the session that opened it) sent
             # after a break or a new login: say what to do, not "Bad Request".
-            return render_template("form_expired.html", again=request.full_path.rstrip("?")), 400
+            return render_template("form_expired.html", again=_form_page()), 400
         return render_template("error.html", error=error), error.code
+
+    def _form_page() -> str:
+        """The page a refused form was sent from: its Referer when on this site (browsers send
+        it: Referrer-Policy same-origin), else the URL posted to when it also shows a page, else /."""
+        referrer = urlsplit(request.referrer or "")
+        if referrer.netloc == request.host and referrer.path.startswith("/"):
+            return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+        if "GET" in _methods_allowed(("GET",)):
+            return request.full_path.rstrip("?")
+        return "/"
 
     @app.errorhandler(RecursionError)
     def too_deep(error: RecursionError):

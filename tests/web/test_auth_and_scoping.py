@@ -100,6 +100,22 @@ def test_a_form_sent_after_its_token_expired_says_what_to_do(app, kam_page):
     assert "<title>Error:" in answer.text
 
 
+def test_the_expired_form_page_links_to_the_page_the_form_was_on(app, kam_page):
+    """Logout is a POST only: the way back is the page it was sent from (its Referer), not a 405."""
+    token = kam_page.csrf("/customers")
+    app.config["WTF_CSRF_TIME_LIMIT"] = -1
+    try:
+        from_page = kam_page.client.post(
+            "/logout", data={"csrf_token": token}, headers={"Referer": "http://localhost/customers?q=acme"}
+        )
+        unknown = kam_page.client.post("/logout", data={"csrf_token": token})
+    finally:
+        app.config["WTF_CSRF_TIME_LIMIT"] = 3600
+    assert from_page.status_code == 400 and 'href="/customers?q=acme"' in from_page.text
+    assert unknown.status_code == 400 and 'href="/"' in unknown.text
+    assert kam_page.get("/dashboard").status_code == 200  # still logged in: the logout was refused
+
+
 @pytest.mark.parametrize(
     "target", ["//evil.example/x", "/%5Cevil.example", "/%5C/evil.example", "/%09/evil.example", "/%0A/evil.example"]
 )
