@@ -7,7 +7,7 @@ import click
 import redis
 
 from kamflow.command_context import LIMIT, bind_database, command_settings, fail
-from shared import client_address, db
+from shared import client_address, db, schemas
 from shared.config import Settings
 from shared.login_throttle import LoginThrottle
 
@@ -39,7 +39,7 @@ def login_locks():
 def unlock_login(who):
     """Lift the lock of an account (its email) or a client address (as login-locks shows it)."""
     throttle = _throttle(command_settings())
-    who = who.strip().lower()
+    who = schemas.login_email(who)  # an email as the login page reads it; an address only trimmed, lower case
     try:
         lifted = throttle.unlock(who) or throttle.unlock(client_address.counted_as(who))  # an IPv6 address: its /64
     except redis.RedisError as error:
@@ -60,7 +60,7 @@ def login_events(email, limit):
     with db.database.connection_context():
         query = LoginEvent.select().order_by(LoginEvent.id.desc()).limit(limit)
         if email:
-            query = query.where(LoginEvent.email == email.strip().lower())
+            query = query.where(LoginEvent.email == schemas.login_email(email))
         for event in query:
             click.echo(f"{event.at:%Y-%m-%d %H:%M:%S}  {event.outcome:<10} {event.email:<40} from {event.address}")
 

@@ -190,3 +190,17 @@ def test_an_ipv4_client_on_a_dual_stack_socket_is_counted_as_its_ipv4_address(se
     for n, address in enumerate(("203.0.113.9", "::ffff:203.0.113.9", "203.0.113.9", "::ffff:203.0.113.9")):
         assert attempt(app, f"nobody{n}@acme-energy.example", "guess", address=address).status_code == 401
     assert attempt(app, KAM, PASSWORD, address="203.0.113.9").status_code == 429
+
+
+def test_an_operator_names_a_login_in_any_spelling_of_its_address(app, org, kamflow):
+    """The commands normalise an email as the login page does: the ACE form of an accented
+    domain, or capitals, reach the lock and the attempts of the login as stored."""
+    login = "claire@exämple.com"
+    for n in range(12):
+        attempt(app, login, f"guess-{n}")
+    assert login in kamflow("login-locks").output
+    ace = "CLAIRE@" + "exämple".encode("idna").decode() + ".COM"
+    assert "failure" in kamflow("login-events", "--email", ace).output
+    unlocked = kamflow("unlock-login", ace)
+    assert unlocked.exit_code == 0, unlocked.output
+    assert login not in kamflow("login-locks").output
