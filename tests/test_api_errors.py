@@ -300,10 +300,8 @@ def test_a_form_encoded_body_is_refused_as_not_json(api):
     assert nothing_stored()
 
 
-def test_an_integer_too_long_to_read_is_a_400_on_every_json_endpoint(api):
-    # Past 4,300 digits json.loads raises a plain ValueError, which webargs let through: a 500.
-    spec = api.get("/api/openapi.json").get_json()
-    body = '{"max_optimisations": ' + "9" * 5000 + "}"
+def operations_with_a_body(spec: dict) -> list[tuple[str, str]]:
+    """(method, path) of every operation the document says takes a JSON body."""
     operations = [
         (method, path)
         for path, item in spec["paths"].items()
@@ -311,6 +309,14 @@ def test_an_integer_too_long_to_read_is_a_400_on_every_json_endpoint(api):
         if isinstance(operation, dict) and "requestBody" in operation
     ]
     assert len(operations) >= 6  # create, PATCH, optimisations, fixings, webhook
+    return operations
+
+
+def test_an_integer_too_long_to_read_is_a_400_on_every_json_endpoint(api):
+    # Past 4,300 digits json.loads raises a plain ValueError, which webargs let through: a 500.
+    spec = api.get("/api/openapi.json").get_json()
+    body = '{"max_optimisations": ' + "9" * 5000 + "}"
+    operations = operations_with_a_body(spec)
     for method, path in operations:
         url = path.replace("{account_id}", "1").replace("{optimisation_id}", "1").replace("{fixing_id}", "1")
         answer = api.client.open(
@@ -406,3 +412,48 @@ def test_a_chunked_body_that_is_not_json_is_refused_as_not_json(api):
     assert answer.status_code == 415 and answer.is_json
     assert "Content-Type: application/json" in answer.get_json()["message"]
     assert nothing_stored()
+
+
+@pytest.mark.parametrize(
+    "body, errors",
+    [
+        (
+            '{"kam_email": "a@b.example", "kam_email": "c@d.example"}',
+            {"kam_email": ["Give this key once in its object."]},
+        ),
+        (
+            '{"customer": {"company": "A", "company": "B"}}',
+            {"customer": {"company": ["Give this key once in its object."]}},
+        ),
+        (
+            '{"setup": {"markets": [{"code": "FR"}, {"code": "FR", "code": "DE"}]}}',
+            {"setup": {"markets": {"1": {"code": ["Give this key once in its object."]}}}},
+        ),
+    ],
+    ids=["top level", "nested", "in a list"],
+)
+def test_a_key_given_twice_is_refused_on_every_json_endpoint_by_its_path(api, body, errors):
+    # Read as its last value before: {"name": "a", "name": "b"} was stored as "b", without a word.
+    spec = api.get("/api/openapi.json").get_json()
+    account_id = api.create(account_request()).get_json()["id"]
+    before = CustomerAccount.get_by_id(account_id).company
+    operations = operations_with_a_body(spec)
+    for method, path in operations:
+        url = (
+            path.replace("{account_id}", str(account_id)).replace("{optimisation_id}", "1").replace("{fixing_id}", "1")
+        )
+        answer = api.client.open(
+            url, method=method.upper(), data=body, headers={**api.headers, "Content-Type": "application/json"}
+        )
+        assert answer.status_code == 400, (method, path, answer.get_json())
+        assert answer.get_json()["errors"] == {"json": errors}, (method, path)
+        assert "a key more than once" in answer.get_json()["message"]
+    assert CustomerAccount.select().count() == 1 and CustomerAccount.get_by_id(account_id).company == before
+
+
+def test_the_same_key_in_different_objects_is_not_a_repeat(api):
+    body = account_request()
+    markets = body["setup"]["markets"]
+    assert {"market", "end_date", "forecasts"} <= markets[0].keys() & markets[1].keys()  # in two objects
+    answer = api.create(body)
+    assert answer.status_code == 202, answer.get_json()

@@ -60,7 +60,7 @@ DESCRIPTION = """The CRM door of kamflow: create customer accounts and follow th
 - Webhooks (see `webhooks`) are signed per Standard Webhooks."""
 
 ERROR_DESCRIPTIONS = {
-    400: "The body is not valid JSON, or a header is malformed",
+    400: "The body is not valid JSON, gives a key twice in one object, or a header is malformed",
     401: "Missing, invalid or revoked API token",
     404: "Not found in your organisation",
     413: "The body is too large",
