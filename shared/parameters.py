@@ -17,6 +17,8 @@ authoritatively with `shared.rules`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 
 import peewee
 
@@ -36,6 +38,13 @@ CUSTOMER_FIELDS = CUSTOMER_TEXT_FIELDS + ("is_demo",)
 MARKET_FIELDS = ("start_date", "end_date", "forecasts", "max_optimisations")
 
 _MARKET = schemas.MarketSetupSchema()
+
+#: What a form shown before the account's parameters last changed hears when it is saved.
+CHANGED_MEANWHILE = (
+    "The account's parameters were changed (in another tab, by someone else or by your CRM) after this "
+    "page was opened, so nothing was saved: the account page's history says what changed. Your answers are "
+    "below; check them and save again."
+)
 
 
 class ChangeRefused(Exception):
@@ -104,6 +113,16 @@ class ClaimTaken(ChangeRefused):
         """The holder named only to a person who sees it (`claims.IdentityTaken.errors_for`): the
         edit page of a KAM whose new reference another KAM's customer holds says it is taken, not by whom."""
         return self.taken.errors_for(user) if self.taken else self.errors
+
+
+class ChangedMeanwhile(ChangeRefused):
+    """The form was made from parameters the account no longer has (`version`); `current` is the
+    version now, which the form shown again carries, so that saving it again is a decision taken
+    knowingly."""
+
+    def __init__(self, current: str):
+        super().__init__({"_schema": [CHANGED_MEANWHILE]})
+        self.current = current
 
 
 class LoginTaken(ChangeRefused):
@@ -231,14 +250,29 @@ def _schedule(account: CustomerAccount, stages: list[str]) -> tuple[str, ...]:
     return tuple(stages)
 
 
-def apply_change(account: CustomerAccount, change: dict, actor: str) -> Applied:
-    """Write a loaded `AccountChangeSchema` change in one transaction and record it. Call
+def version(account: CustomerAccount) -> str:
+    """The account's parameters as they are now, in a few characters. A form that sends every
+    parameter (the edit page) carries the version it was shown and `apply_change` compares it:
+    without it, a page left open in another tab would, once saved, silently undo whatever was
+    changed since (a market added, a date moved). The status and the workflow's columns are not
+    in it, so the workflow running meanwhile does not make a form stale."""
+    values: dict = {field: getattr(account, field) for field in CUSTOMER_FIELDS + ("app_access", "editor")}
+    values["markets"] = {row.market: _market_values(row) for row in account.markets}
+    return hashlib.sha256(json.dumps(_jsonable(values), sort_keys=True).encode()).hexdigest()[:20]
+
+
+def apply_change(account: CustomerAccount, change: dict, actor: str, *, seen: str | None = None) -> Applied:
+    """Write a loaded `AccountChangeSchema` change in one transaction and record it. `seen`: the
+    `version` the whole form was made from, refused (`CHANGED_MEANWHILE`) when the account has
+    changed since (`ChangedMeanwhile`); None: no such check (the API's PATCH). Call
     `start_reruns` after this returns (after commit). Raises ChangeRefused."""
     with database.atomic():
         account = limits.held(account.id)  # in turn with optimisations being created on the old limits
         refusal = workflow.rejected_refusal(account.status)
         if refusal:
             raise ChangeRefused({"_schema": [refusal]})
+        if seen is not None and seen != version(account):
+            raise ChangedMeanwhile(version(account))
         past = end_date_problems(account, change)
         if past:
             raise ChangeRefused(past)

@@ -69,6 +69,9 @@ def screenshot(page, name: str) -> Path:
 # --- the test client as a browser, and what a KAM types ---------------------------------------
 
 
+#: The edit page's hidden field naming the version of the parameters it shows.
+SEEN = re.compile(r'<input type="hidden" name="seen" value="([^"]*)">')
+
 STEP1 = {
     "company": "Martin Foundry SAS",
     "customer_reference": "FR-000123",
@@ -106,6 +109,12 @@ def step2_with_access(**changes) -> dict:
 STEP2_NO_ACCESS = {"app_access": "no"}
 
 
+def form_version(page: str) -> str:
+    """The version of the parameters an edit page (HTML) was made from, as its form sends it."""
+    found = SEEN.search(page)
+    return found.group(1) if found else ""
+
+
 def text_of(page: str) -> str:
     """The page's visible text, tags removed and spaces collapsed, to assert what a user reads."""
     page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
@@ -139,8 +148,12 @@ class Browser:
 
     def post_form(self, path, data=None, page_path=None, **kwargs):
         """Post `data` with the token of the form's page: `page_path`, or `path` itself when the
-        form posts back to the page showing it."""
-        return self.client.post(path, data={"csrf_token": self.csrf(page_path or path), **(data or {})}, **kwargs)
+        form posts back to the page showing it; and, as a browser does, the version of the
+        parameters an edit page was made from (`seen`), unless `data` says otherwise."""
+        page = self.client.get(page_path or path).text
+        seen = {"seen": form_version(page)} if SEEN.search(page) else {}
+        sent = {"csrf_token": csrf_token(page), **seen, **(data or {})}
+        return self.client.post(path, data=sent, **kwargs)
 
     def login(self, email, password=PASSWORD):
         answer = self.post_form("/login", {"email": email, "password": password})

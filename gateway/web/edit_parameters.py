@@ -36,7 +36,10 @@ def edit(account_id: int):
     if request.method == "GET":
         customer = account_form.account_customer_state(account)
         state = account_form.account_setup_state(account, market_ids, dt.date.today())
-        return _render(staff, account, customer, state, {}, market_ids)
+        return _render(staff, account, customer, state, {}, market_ids, parameters.version(account))
+    # The version of the parameters the form was made from: kept through error pages, so an old
+    # tab is still recognised once its other mistakes are corrected.
+    seen = request.form.get("seen", "")
     customer = {**account_form.customer_state(request.form), "email": account.email}
     state = account_form.setup_state(request.form, market_ids)
     setup, order = account_form.setup_request(state)
@@ -46,12 +49,17 @@ def edit(account_id: int):
         problems = {"setup": parameters.setup_problems(staff.organisation_id, change["setup"])}
         if any(problems.values()):
             raise parameters.ChangeRefused(problems)
-        applied = parameters.apply_change(account, change, actor=staff.email)
+        applied = parameters.apply_change(account, change, actor=staff.email, seen=seen)
     except ValidationError as error:
         # The end dates' rule needs the stored account: checked on what did load, shown with the rest.
         messages = merge_errors(error.messages, parameters.end_date_problems(account, error.valid_data or {}))
-        return _render(staff, account, customer, state, account_form.field_errors(messages, order), market_ids, 422)
+        return _render(
+            staff, account, customer, state, account_form.field_errors(messages, order), market_ids, seen, 422
+        )
     except parameters.ChangeRefused as refused:
+        stale = isinstance(refused, parameters.ChangedMeanwhile)
+        if stale:
+            seen = refused.current
         return _render(
             staff,
             account,
@@ -59,7 +67,8 @@ def edit(account_id: int):
             state,
             account_form.field_errors(refused.errors_for(staff), order),
             market_ids,
-            422,
+            seen,
+            409 if stale else 422,
         )
     parameters.start_reruns(account.id, applied)
     if not applied.changes:
@@ -71,10 +80,11 @@ def edit(account_id: int):
     return redirect(url_for("customers.account_page", account_id=account.id), 303)
 
 
-def _render(staff, account, customer, state, errors, market_ids, status=200):
+def _render(staff, account, customer, state, errors, market_ids, seen, status=200):
     return render_template(
         "edit_parameters.html",
         account=account,
+        seen=seen,
         customer=customer,
         state=state,
         errors=errors,

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from browser import STEP1, STEP2_NO_ACCESS, error_of, in_days, step2_with_access, text_of
+from browser import STEP1, STEP2_NO_ACCESS, error_of, form_version, in_days, step2_with_access, text_of
+from csrf import csrf_token
 from marshmallow import ValidationError
 from optimisations.support import move_window, optimisation_body
 from support import account_request, wait_drained
@@ -104,6 +105,63 @@ def test_a_new_market_reruns_only_activate_markets_and_sends_no_second_email(
     wait_drained(redis_client)
     assert len(mailbox.messages) == 1  # credentials go once
     assert audit(active_account, "parameters.changed")[0].detail["reruns"] == ["activate_markets"]
+
+
+def test_a_page_left_open_in_another_tab_does_not_undo_what_was_changed_since(kam_page, active_account):
+    """Two tabs on the edit page: one adds French gas; the other, opened before, then saves a new
+    phone number. Its form still says 'no French gas': saving it must not silently remove it."""
+    edit = f"/customers/{active_account}/edit"
+    old_tab = kam_page.get(edit).text
+    added = edit_form(
+        **{
+            "markets": ["fr-power", "de-gas", "fr-gas"],
+            "fr-gas-end_date": in_days(90),
+            "fr-gas-forecasts": ["application"],
+            "fr-gas-max_optimisations": "3",
+        }
+    )
+    assert kam_page.post_form(edit, added).status_code == 303
+    assert kam_page.wait_for_status(active_account)["status"] == "active"
+
+    stale = kam_page.client.post(
+        edit,
+        data={
+            "csrf_token": csrf_token(old_tab),
+            "seen": form_version(old_tab),
+            **edit_form(phone="+33 6 12 34 56 78"),
+        },
+    )
+    assert stale.status_code == 409
+    text = text_of(stale.text)
+    assert (
+        "The account's parameters were changed (in another tab, by someone else or by your CRM) after this page "
+        "was opened, so nothing was saved" in text
+    )
+    assert 'value="+33 6 12 34 56 78"' in stale.text  # what was typed is still there
+    with db.database.connection_context():
+        account = CustomerAccount.get_by_id(active_account)
+        markets = {row.market for row in account.markets}
+    assert markets == {"fr-power", "de-gas", "fr-gas"} and account.phone == "+33123456789"
+
+    # Saved again from the page that said so, it is a decision taken knowingly: it goes through.
+    again = kam_page.client.post(
+        edit,
+        data={
+            "csrf_token": csrf_token(stale.text),
+            "seen": form_version(stale.text),
+            **edit_form(phone="+33 6 12 34 56 78"),
+        },
+    )
+    assert again.status_code == 303
+    with db.database.connection_context():
+        assert CustomerAccount.get_by_id(active_account).phone == "+33612345678"
+
+
+def test_an_edit_form_without_its_version_saves_nothing(kam_page, active_account):
+    answer = kam_page.post_form(f"/customers/{active_account}/edit", edit_form(company="Forged SAS", seen=""))
+    assert answer.status_code == 409
+    with db.database.connection_context():
+        assert CustomerAccount.get_by_id(active_account).company == "Martin Foundry SAS"
 
 
 def test_giving_access_later_provisions_activates_and_sends_the_credentials(kam_page, mailbox, worker):
