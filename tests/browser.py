@@ -69,7 +69,8 @@ def screenshot(page, name: str) -> Path:
 # --- the test client as a browser, and what a KAM types ---------------------------------------
 
 
-#: The edit page's hidden field naming the version of the parameters it shows.
+#: The hidden field of the forms that say what they were made from: the version of the
+#: parameters an edit page shows, the customer a wizard's step 2 is for.
 SEEN = re.compile(r'<input type="hidden" name="seen" value="([^"]*)">')
 
 STEP1 = {
@@ -110,7 +111,7 @@ STEP2_NO_ACCESS = {"app_access": "no"}
 
 
 def form_version(page: str) -> str:
-    """The version of the parameters an edit page (HTML) was made from, as its form sends it."""
+    """What a form on `page` (HTML) was made from (`SEEN`), as it sends it back."""
     found = SEEN.search(page)
     return found.group(1) if found else ""
 
@@ -148,8 +149,8 @@ class Browser:
 
     def post_form(self, path, data=None, page_path=None, **kwargs):
         """Post `data` with the token of the form's page: `page_path`, or `path` itself when the
-        form posts back to the page showing it; and, as a browser does, the version of the
-        parameters an edit page was made from (`seen`), unless `data` says otherwise."""
+        form posts back to the page showing it; and, as a browser does, what the form was made
+        from (`seen`), unless `data` says otherwise."""
         page = self.client.get(page_path or path).text
         seen = {"seen": form_version(page)} if SEEN.search(page) else {}
         sent = {"csrf_token": csrf_token(page), **seen, **(data or {})}

@@ -8,6 +8,8 @@ until "Create account", which goes through the same shared schema and write path
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
@@ -36,6 +38,21 @@ def _draft() -> dict:
 
 def _save(**parts) -> None:
     session[SESSION_KEY] = {**_draft(), **parts}
+
+
+def customer_version(customer: dict) -> str:
+    """Which step 1 a step 2 page was shown for. The draft lives in the session, which every tab
+    shares: step 1 answered again in another tab (another customer) must not turn the 'Create
+    account' of a page that names the first customer into an account for the second."""
+    return hashlib.sha256(json.dumps(customer, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def changed_in_another_tab(customer: dict) -> str:
+    return (
+        f"Step 1 was answered again in another tab: this account is now for {customer.get('company')} "
+        f"({customer.get('email')}), as named above. Nothing was created: check the set-up below, then click "
+        f"'Create account' again."
+    )
 
 
 @wizard.route("", methods=["GET", "POST"])
@@ -108,6 +125,9 @@ def set_up():
     _save(setup=state)
     if request.form.get("action") == "back":
         return redirect(url_for("wizard.define_customer"))
+    if request.form.get("seen", "") != customer_version(draft["customer"]):
+        errors = {"_schema": [changed_in_another_tab(draft["customer"])]}
+        return _render(staff, draft["customer"], state, errors, market_ids, 409)
     setup, order = account_form.setup_request(state)
     body = {"kam_email": staff.email, "customer": account_form.customer_request(draft["customer"]), "setup": setup}
     try:
@@ -141,6 +161,7 @@ def _render(staff, customer_state, state, errors, market_ids, status=200):
     return render_template(
         "wizard_setup.html",
         customer=customer_state,
+        seen=customer_version(customer_state),
         state=state,
         errors=errors,
         step1_errors=step1_errors,

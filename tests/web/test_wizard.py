@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from browser import STEP1, STEP2_NO_ACCESS, accounts_stored, error_of, in_days, step2_with_access, text_of
+from browser import (
+    STEP1,
+    STEP2_NO_ACCESS,
+    accounts_stored,
+    error_of,
+    form_version,
+    in_days,
+    step2_with_access,
+    text_of,
+)
+from csrf import csrf_token
 from support import account_request, wait_drained
 
 from shared import db
@@ -175,6 +185,49 @@ def test_back_keeps_what_was_typed_in_both_steps(kam_page):
     assert accounts_stored() == []  # nothing written by going back and forth
 
 
+def test_step_1_answered_again_in_another_tab_does_not_change_whom_step_2_creates(kam_page):
+    """Tab A is on step 2 for Martin Foundry; in tab B the KAM starts another customer's account
+    (the draft is the session's, shared by the tabs). 'Create account' in tab A must not create
+    an account for tab B's customer under a page that names Martin Foundry."""
+    assert kam_page.step1().status_code == 302
+    tab_a = kam_page.get("/customers/new/setup").text
+    assert "For Martin Foundry SAS" in text_of(tab_a)
+    other = {"company": "Dubois Verrerie SA", "email": "luc.dubois@verrerie.example", "customer_reference": "FR-9"}
+    assert kam_page.step1(**other).status_code == 302  # tab B
+
+    answer = kam_page.client.post(
+        "/customers/new/setup",
+        data={
+            "csrf_token": csrf_token(tab_a),
+            "seen": form_version(tab_a),
+            **step2_with_access(editor="kam"),
+            "action": "create",
+        },
+    )
+    assert answer.status_code == 409
+    assert accounts_stored() == []
+    text = text_of(answer.text)
+    assert "For Dubois Verrerie SA" in text
+    assert (
+        "Step 1 was answered again in another tab: this account is now for Dubois Verrerie SA "
+        "(luc.dubois@verrerie.example), as named above. Nothing was created" in text
+    )
+    assert 'name="editor" value="kam" checked' in answer.text  # tab A's set-up is kept
+
+    # Created from the page that names the customer it is for, it is created.
+    again = kam_page.client.post(
+        "/customers/new/setup",
+        data={
+            "csrf_token": csrf_token(answer.text),
+            "seen": form_version(answer.text),
+            **step2_with_access(editor="kam"),
+            "action": "create",
+        },
+    )
+    assert again.status_code == 302
+    assert [(a.company, a.editor) for a in accounts_stored()] == [("Dubois Verrerie SA", "kam")]
+
+
 @pytest.mark.parametrize(
     "changes, field, message",
     [
@@ -337,14 +390,7 @@ def test_another_kams_customer_is_not_named_to_a_kam_who_cannot_see_it(kam_page,
 @pytest.mark.parametrize("editor", ["boss", ""])
 def test_a_forged_editor_is_told_once_by_its_field(kam_page, editor):
     kam_page.step1()
-    answer = kam_page.client.post(
-        "/customers/new/setup",
-        data={
-            "csrf_token": kam_page.csrf("/customers/new/setup"),
-            **step2_with_access(editor=editor),
-            "action": "create",
-        },
-    )
+    answer = kam_page.post_form("/customers/new/setup", {**step2_with_access(editor=editor), "action": "create"})
     assert answer.status_code == 422
     assert error_of(answer.text, "editor") == "Choose who edits the optimisation: the KAM or the customer."
     assert text_of(answer.text).count("Choose who edits the optimisation") == 2  # by the field, and in the summary
