@@ -45,6 +45,11 @@ def list_accounts():
     total = None if query_text else visibility.count_visible(staff, kam_id)
     items, total = visibility.page_of(query, page, PER_PAGE, searching=bool(query_text), total=total)
     pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    if page > pages:
+        # A link kept while accounts went away, or a number typed: the last page, rather than an
+        # empty list under a count that says there are accounts.
+        last = pages if pages > 1 else None
+        return redirect(url_for("customers.list_accounts", q=query_text or None, kam=kam_id, page=last))
     markets = {}
     for row in (
         MarketAccess.select().where(MarketAccess.account.in_([a.id for a in items])).order_by(MarketAccess.market)

@@ -123,6 +123,29 @@ def test_customer_accounts_are_paginated(kam_page, org):
     assert refused.status_code == 400 and "from 1 to 1,000,000" in text_of(refused.text)
 
 
+def test_a_page_past_the_last_shows_the_last_page_not_an_empty_list(kam_page, manager_page, org):
+    """A link kept while accounts went away, or a number typed: the list said '23 accounts' over
+    'No customer account yet.', with no way to another page. It shows the last page instead,
+    keeping the search and the KAM filter."""
+    for n in range(23):
+        insert(org, f"Company {n:02d}")
+    past = kam_page.get("/customers?page=7")
+    assert past.status_code == 302 and past.headers["Location"] == "/customers?page=2"
+    last = kam_page.get(past.headers["Location"]).text
+    assert [r.split(" ")[1] for r in rows(last)] == ["02", "01", "00"] and "Page 2 of 2" in text_of(last)
+
+    searched = kam_page.get("/customers", query_string={"q": "Company 1", "page": "3"})
+    assert searched.status_code == 302 and searched.headers["Location"] == "/customers?q=Company+1"
+    assert len(rows(kam_page.get(searched.headers["Location"]).text)) == 10
+
+    kam = org["kam"].id
+    filtered = manager_page.get(f"/customers?kam={kam}&page=9")
+    assert filtered.status_code == 302 and filtered.headers["Location"] == f"/customers?kam={kam}&page=2"
+    none_yet = manager_page.get("/customers", query_string={"q": "zzz", "page": "2"})
+    assert none_yet.headers["Location"] == "/customers?q=zzz"
+    assert "No customer account matches your search." in text_of(manager_page.get("/customers?q=zzz").text)
+
+
 def test_dashboard_monitors_activities(kam_page, org, other_kam):
     insert(org, "Created One")
     insert(org, "Running One", status=workflow.PROVISIONING)
