@@ -10,15 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import secrets
 
+import peewee
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 
 from gateway.web import account_form
 from gateway.web.auth import current_staff, staff_required
 from gateway.web.display import market_name
-from shared import accounts, claims, parameters, rules, visibility, workflow
+from shared import accounts, claims, idempotency, parameters, rules, visibility, workflow
 from shared.markets import CATALOGUE
+from shared.models import CustomerAccount
 from shared.schemas import AccountRequestSchema, CustomerSchema
 
 wizard = Blueprint("wizard", __name__, url_prefix="/customers/new")
@@ -65,7 +68,9 @@ def define_customer():
             session.pop(SESSION_KEY, None)
         return render_template("wizard_customer.html", state=_draft().get("customer") or {}, errors={})
     state = account_form.customer_state(request.form)
-    _save(customer=state)
+    # The draft's own key, kept until the account is created: 'Create account' sent twice (a
+    # double click, a retry) creates it once and shows it both times (`_create`).
+    _save(customer=state, key=_draft().get("key") or secrets.token_urlsafe(16))
     try:
         customer = CustomerSchema().load(account_form.customer_request(state))
         # An early warning by the field; creating the account decides (accounts.create_account).
@@ -140,16 +145,37 @@ def set_up():
     if any(problems.values()):
         return _render(staff, draft["customer"], state, account_form.field_errors(problems, order), market_ids, 422)
     kam = accounts.find_kam(staff.organisation, staff.email)
+    key = f"wizard:{draft.get('key', '')}"
+
+    def remember(account):
+        """With the account, the record that this draft created it (the API's idempotency keys)."""
+        if not draft.get("key"):
+            return None
+        return idempotency.remember(
+            staff.organisation_id, key, idempotency.fingerprint(body), 302, {"account_id": account.id}, account.id
+        )
+
     try:
-        account = accounts.create_account(staff.organisation, kam, loaded, actor=staff.email)
-    except claims.IdentityTaken as taken:
+        account = accounts.create_account(staff.organisation, kam, loaded, actor=staff.email, remember=remember)
+    except (claims.IdentityTaken, peewee.IntegrityError) as refused:
+        # The same draft sent twice (a double click, a retry with the cookie of before): the
+        # first holds the claims; this one shows the account it created, as the first did.
+        created = idempotency.lookup(staff.organisation_id, key) if draft.get("key") else None
+        if created is not None and created.account_id is not None:
+            return _created(CustomerAccount.get_by_id(created.account_id))
+        if not isinstance(refused, claims.IdentityTaken):
+            raise
         # Another request for this customer came first: step 1 again, the message by its field
         # (step 2's answers stay in the draft for when the KAM comes back).
         return render_template(
             "wizard_customer.html",
             state=draft["customer"],
-            errors=account_form.field_errors(taken.errors_for(staff), []),
+            errors=account_form.field_errors(refused.errors_for(staff), []),
         ), 409
+    return _created(account)
+
+
+def _created(account: CustomerAccount):
     session.pop(SESSION_KEY, None)
     flash(f"The customer account of {account.company} is created.", "success")
     return redirect(url_for("customers.account_page", account_id=account.id))

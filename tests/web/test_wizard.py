@@ -228,6 +228,28 @@ def test_step_1_answered_again_in_another_tab_does_not_change_whom_step_2_create
     assert [(a.company, a.editor) for a in accounts_stored()] == [("Dubois Verrerie SA", "kam")]
 
 
+def test_create_account_sent_twice_creates_one_account_and_shows_it_both_times(kam_page):
+    """A double click on 'Create account', or a retry after a lost answer: the second request
+    carries the session of before, draft and all. It used to show step 1 again saying that
+    'Customer account 1 (Martin Foundry SAS, pending) already has this email' -- the account the
+    first click had just created."""
+    assert kam_page.step1().status_code == 302
+    page = kam_page.get("/customers/new/setup").text
+    before = kam_page.client.get_cookie("session")
+    form = {"csrf_token": csrf_token(page), "seen": form_version(page), **step2_with_access(), "action": "create"}
+    first = kam_page.client.post("/customers/new/setup", data=form)
+    assert first.status_code == 302
+    kam_page.client.set_cookie(before.key, before.value, domain=before.domain)
+    second = kam_page.client.post("/customers/new/setup", data=form)
+    assert second.status_code == 302 and second.headers["Location"] == first.headers["Location"]
+    assert "The customer account of Martin Foundry SAS is created." in text_of(
+        kam_page.get(second.headers["Location"]).text
+    )
+    assert [a.company for a in accounts_stored()] == ["Martin Foundry SAS"]
+    # The draft is done with: the next account starts from a blank step 1.
+    assert kam_page.get("/customers/new/setup").headers["Location"].endswith("/customers/new")
+
+
 @pytest.mark.parametrize(
     "changes, field, message",
     [
