@@ -50,11 +50,11 @@ def customer_version(customer: dict) -> str:
     return hashlib.sha256(json.dumps(customer, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def changed_in_another_tab(customer: dict) -> str:
+def step_1_changed(customer: dict) -> str:
     return (
-        f"Step 1 was answered again in another tab: this account is now for {customer.get('company')} "
-        f"({customer.get('email')}), as named above. Nothing was created: check the set-up below, then click "
-        f"'Create account' again."
+        f"Step 1 was answered again after this page was shown (in another tab, or through Back): this "
+        f"account is now for {customer.get('company')} ({customer.get('email')}), as named above. Nothing "
+        f"was created: check the set-up below, then click 'Create account' again."
     )
 
 
@@ -131,7 +131,7 @@ def set_up():
     if request.form.get("action") == "back":
         return redirect(url_for("wizard.define_customer"))
     if request.form.get("seen", "") != customer_version(draft["customer"]):
-        errors = {"_schema": [changed_in_another_tab(draft["customer"])]}
+        errors = {"_schema": [step_1_changed(draft["customer"])]}
         return _render(staff, draft["customer"], state, errors, market_ids, 409)
     setup, order = account_form.setup_request(state)
     body = {"kam_email": staff.email, "customer": account_form.customer_request(draft["customer"]), "setup": setup}

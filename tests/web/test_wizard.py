@@ -209,8 +209,8 @@ def test_step_1_answered_again_in_another_tab_does_not_change_whom_step_2_create
     text = text_of(answer.text)
     assert "For Dubois Verrerie SA" in text
     assert (
-        "Step 1 was answered again in another tab: this account is now for Dubois Verrerie SA "
-        "(luc.dubois@verrerie.example), as named above. Nothing was created" in text
+        "Step 1 was answered again after this page was shown (in another tab, or through Back): this account "
+        "is now for Dubois Verrerie SA (luc.dubois@verrerie.example), as named above. Nothing was created" in text
     )
     assert 'name="editor" value="kam" checked' in answer.text  # tab A's set-up is kept
 
