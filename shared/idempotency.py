@@ -32,7 +32,8 @@ def key_problem(key: str) -> str | None:
 
 
 def fingerprint(body: object) -> str:
-    """The same JSON document gives the same fingerprint, whatever its key order or spacing.
+    """The same JSON document gives the same fingerprint, whatever its key order or spacing
+    (also the version a form carries of what it shows: shared.parameters.version).
     A lone surrogate is valid JSON ("\\ud800") but not UTF-8: it is hashed as its code point
     (surrogatepass), so such a body is fingerprinted rather than a 500."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

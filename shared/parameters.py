@@ -17,12 +17,10 @@ authoritatively with `shared.rules`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 
 import peewee
 
-from shared import account_status, claims, resend, rules, schemas, trials, workflow
+from shared import account_status, claims, idempotency, resend, rules, schemas, trials, workflow
 from shared.access import switch_off_login
 from shared.db import database
 from shared.markets import in_article_order
@@ -258,7 +256,7 @@ def version(account: CustomerAccount) -> str:
     in it, so the workflow running meanwhile does not make a form stale."""
     values: dict = {field: getattr(account, field) for field in CUSTOMER_FIELDS + ("app_access", "editor")}
     values["markets"] = {row.market: _market_values(row) for row in account.markets}
-    return hashlib.sha256(json.dumps(_jsonable(values), sort_keys=True).encode()).hexdigest()[:20]
+    return idempotency.fingerprint(_jsonable(values))[:20]
 
 
 def apply_change(account: CustomerAccount, change: dict, actor: str, *, seen: str | None = None) -> Applied:

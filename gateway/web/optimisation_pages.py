@@ -239,23 +239,29 @@ def edit_view(account_id, optimisation_id):
             return redirect(f"{door.base}/{optimisation.id}")
         state = editing.as_input(optimisation)
         state["notify"] = "yes" if optimisation.notify else "no"
+        state["seen"] = editing.version(optimisation)
         return _render_form(door, {k: "" if v is None else v for k, v in state.items()}, {}, optimisation)
     state = request.form.to_dict() | {key: request.form.getlist(key) for key in ("tariff_indexes", "notify_recipients")}
     state["market"] = optimisation.market
+    # `seen` (the version the form was made from) stays in the state through error pages.
+    state["seen"] = request.form.get("seen", "")
     patch = form_input(request.form)
     patch["market"] = optimisation.market
     patch.setdefault("notify_recipients", [])
     try:
-        editing.change(optimisation, patch, door.side, current_user.email, dt.date.today())
+        editing.change(optimisation, patch, door.side, current_user.email, dt.date.today(), seen=state["seen"])
     except ValidationError as error:
         return _render_form(door, state, _flat(error.messages), optimisation, 422)
     except limits.Refused as refused:
+        stale = isinstance(refused, editing.ChangedMeanwhile)
+        if stale:  # shown again with what was typed and the current version
+            state["seen"] = refused.current
         return _render_form(
             door,
             state,
             {refused.field or "_schema": [refused.message]},
             optimisation,
-            403 if refused.status == 403 else 422,
+            409 if stale else 403 if refused.status == 403 else 422,
         )
     flash("Parameters saved: the calendar is computed again from them.", "success")
     return redirect(f"{door.base}/{optimisation.id}", 303)

@@ -8,8 +8,6 @@ until "Create account", which goes through the same shared schema and write path
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import secrets
 
 import peewee
@@ -47,7 +45,7 @@ def customer_version(customer: dict) -> str:
     """Which step 1 a step 2 page was shown for. The draft lives in the session, which every tab
     shares: step 1 answered again in another tab (another customer) must not turn the 'Create
     account' of a page that names the first customer into an account for the second."""
-    return hashlib.sha256(json.dumps(customer, sort_keys=True).encode()).hexdigest()[:20]
+    return idempotency.fingerprint(customer)[:20]
 
 
 def step_1_changed(customer: dict) -> str:

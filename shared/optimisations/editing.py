@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from marshmallow import ValidationError
 
+from shared import idempotency
 from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, Fixing, Optimisation, utcnow
 from shared.optimisations import limits
@@ -92,16 +93,46 @@ def as_input(optimisation: Optimisation) -> dict:
     )
 
 
-def change(optimisation: Optimisation, patch: dict, side: str, actor: str, today: dt.date) -> Optimisation:
+#: What a form made before the optimisation last changed hears when it is saved.
+CHANGED_MEANWHILE = (
+    "This optimisation was changed (in another tab, by someone else or through the API) after this page was "
+    "opened, so nothing was saved: its page says what it holds now. Your answers are below; check them and "
+    "save again."
+)
+
+
+class ChangedMeanwhile(limits.Refused):
+    """The edit form was made from parameters the optimisation no longer has; `current` is the
+    version now, which the form shown again carries, so that saving it again is a knowing decision."""
+
+    def __init__(self, current: str):
+        super().__init__(409, CHANGED_MEANWHILE)
+        self.current = current
+
+
+def version(optimisation: Optimisation) -> str:
+    """The optimisation's parameters as they are now, in a few characters. The edit page sends
+    every parameter, so it carries the version it was shown and `change` compares it: a page
+    left open would otherwise, once saved, silently undo whatever was changed since."""
+    return idempotency.fingerprint(as_input(optimisation))[:20]
+
+
+def change(
+    optimisation: Optimisation, patch: dict, side: str, actor: str, today: dt.date, *, seen: str | None = None
+) -> Optimisation:
     """Apply a partial change (raw input fields). The market cannot change; the merged whole is
     validated again, and against the fixings already recorded. Writes the change and its audit
     event in one transaction and returns the optimisation as stored (unchanged: nothing written).
+    `seen`: the `version` a whole form was made from, refused (`ChangedMeanwhile`) when the
+    optimisation has changed since; None: no such check (the API's PATCH names what it changes).
     Raises limits.Refused when `side` may not edit, the account is not active or a limit
     refuses, and a ValidationError by field for bad input; nothing is written then."""
     with database.atomic():
         optimisation = _held(optimisation)
         account = optimisation.account
         limits.check_change_of(optimisation, side, today)
+        if seen is not None and seen != version(optimisation):
+            raise ChangedMeanwhile(version(optimisation))
         if "market" in patch and patch["market"] != optimisation.market:
             raise ValidationError({"market": ["The market of an optimisation cannot change: create a new one."]})
         merged = {**as_input(optimisation), **patch}

@@ -8,7 +8,7 @@ import io
 import re
 
 import pytest
-from browser import STEP1, Browser, error_of, step2_with_access, text_of
+from browser import STEP1, Browser, error_of, form_version, step2_with_access, text_of
 from csrf import csrf_token
 from support import PASSWORD, account_request
 
@@ -322,6 +322,37 @@ def test_the_edit_page_refuses_a_maximum_below_the_existing_optimisations_and_sa
     assert "fr-power has 2 optimisation(s): its maximum cannot go below 2" in text_of(answer.text)
     with db.database.connection_context():
         assert Optimisation.select().where(Optimisation.account == account).count() == 2
+
+
+def test_an_optimisation_page_left_open_in_another_tab_does_not_undo_a_later_change(make_account, kam_page):
+    """Tab B raises the volume to 1500 MWh; tab A, opened before, renames the optimisation. Its
+    form still says 1200 MWh: saving it must not silently put the volume back."""
+    account = make_account(**{"setup.editor": "kam"})
+    created = kam_page.post_form(f"/customers/{account}/optimisations/new", form_of())
+    edit = created.headers["Location"] + "/edit"
+    tab_a = kam_page.get(edit).text
+    assert kam_page.post_form(edit, form_of(volume_mwh="1500")).status_code == 303  # tab B
+
+    stale = kam_page.client.post(
+        edit, data={"csrf_token": csrf_token(tab_a), "seen": form_version(tab_a), **form_of(name="Foundry site B")}
+    )
+    assert stale.status_code == 409
+    assert (
+        "This optimisation was changed (in another tab, by someone else or through the API) after this page "
+        "was opened, so nothing was saved" in text_of(stale.text)
+    )
+    assert 'value="Foundry site B"' in stale.text  # what was typed is still there
+    with db.database.connection_context():
+        stored = Optimisation.get_by_id(int(created.headers["Location"].rsplit("/", 1)[1]))
+    assert (stored.name, stored.volume_mwh) == ("Foundry 2027", 1500)
+
+    again = kam_page.client.post(
+        edit,
+        data={"csrf_token": csrf_token(stale.text), "seen": form_version(stale.text), **form_of(name="Foundry site B")},
+    )
+    assert again.status_code == 303
+    with db.database.connection_context():
+        assert Optimisation.get_by_id(stored.id).name == "Foundry site B"
 
 
 def test_while_the_account_is_not_active_the_editor_changes_nothing_but_may_delete(make_account, kam_page):
