@@ -38,7 +38,10 @@ def _draft() -> dict:
 
 
 def _save(**parts) -> None:
-    session[SESSION_KEY] = {**_draft(), **parts}
+    """Keep `parts` in the draft. A draft has its own key until the account is created: 'Create
+    account' sent twice (a double click, a retry) creates it once and shows it both times."""
+    draft = _draft()
+    session[SESSION_KEY] = {**draft, "key": draft.get("key") or secrets.token_urlsafe(16), **parts}
 
 
 def customer_version(customer: dict) -> str:
@@ -66,9 +69,7 @@ def define_customer():
             session.pop(SESSION_KEY, None)
         return render_template("wizard_customer.html", state=_draft().get("customer") or {}, errors={})
     state = account_form.customer_state(request.form)
-    # The draft's own key, kept until the account is created: 'Create account' sent twice (a
-    # double click, a retry) creates it once and shows it both times (`_create`).
-    _save(customer=state, key=_draft().get("key") or secrets.token_urlsafe(16))
+    _save(customer=state)
     try:
         customer = CustomerSchema().load(account_form.customer_request(state))
         # An early warning by the field; creating the account decides (accounts.create_account).
@@ -99,7 +100,8 @@ def from_rejected(account_id: int):
     setup = account_form.account_setup_state(account, market_ids, dt.date.today())
     left_out = [market_name(m) for m in setup["markets"] if m not in market_ids]
     setup["markets"] = {m: values for m, values in setup["markets"].items() if m in market_ids}
-    session[SESSION_KEY] = {"customer": account_form.account_customer_state(account), "setup": setup}
+    session.pop(SESSION_KEY, None)  # a new draft, with its own key
+    _save(customer=account_form.account_customer_state(account), setup=setup)
     flash(
         f"The answers of the rejected request for {account.company} are filled in: correct what the reasons "
         f"named, then create the account.",

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 
 import pytest
-from browser import STEP1, accounts_stored, error_of, in_days, step2_with_access, text_of
+from browser import STEP1, accounts_stored, error_of, form_version, in_days, step2_with_access, text_of
 from csrf import csrf_token
 from support import account_request, set_password_link
 
@@ -93,6 +93,27 @@ def test_add_a_new_account_with_corrected_details_opens_the_wizard_filled_in(api
     new_id = int(answer.headers["Location"].rsplit("/", 1)[1])
     assert kam_page.wait_for_status(new_id)["status"] == "active"
     assert len(mailbox.wait_for(1)) == 1
+
+
+def test_a_corrected_copy_created_twice_is_one_account(api, kam_page):
+    """Straight from the copy to step 2 (step 1 already right), 'Create account' sent twice with
+    the session of before: one account, and both answers show it."""
+    rejected = rejected_by_the_validate_stage(api)
+    kam_page.get(f"/customers/new/from/{rejected}")
+    page = kam_page.get("/customers/new/setup").text
+    before = kam_page.client.get_cookie("session")
+    form = {
+        "csrf_token": csrf_token(page),
+        "seen": form_version(page),
+        **step2_with_access(markets=["de-gas"], **{"de-gas-forecasts": ["application"]}),
+        "action": "create",
+    }
+    first = kam_page.client.post("/customers/new/setup", data=form)
+    assert first.status_code == 302, text_of(first.text)
+    kam_page.client.set_cookie(before.key, before.value, domain=before.domain)
+    second = kam_page.client.post("/customers/new/setup", data=form)
+    assert second.status_code == 302 and second.headers["Location"] == first.headers["Location"]
+    assert len(accounts_stored()) == 2  # the rejected request and its one corrected copy
 
 
 def test_only_a_rejected_account_is_copied_and_only_ones_own(api, kam_page, other_kam_page):
