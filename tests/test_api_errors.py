@@ -312,6 +312,22 @@ def operations_with_a_body(spec: dict) -> list[tuple[str, str]]:
     return operations
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json_on_every_json_endpoint(api, constant):
+    """Python's decoder reads them as numbers; JSON has none of them (RFC 8259)."""
+    spec = api.get("/api/openapi.json").get_json()
+    body = '{"max_optimisations": ' + constant + ', "volume_mwh": ' + constant + "}"
+    for method, path in operations_with_a_body(spec):
+        url = path.replace("{account_id}", "1").replace("{optimisation_id}", "1").replace("{fixing_id}", "1")
+        answer = api.client.open(
+            url, method=method.upper(), data=body, headers={**api.headers, "Content-Type": "application/json"}
+        )
+        assert answer.status_code == 400, (method, path, answer.get_json())
+        assert answer.get_json()["message"] == "The request body is not valid JSON."
+        assert answer.get_json()["errors"]["json"] == [f"Invalid JSON body: {constant} is not a JSON number."]
+    assert nothing_stored()
+
+
 def test_an_integer_too_long_to_read_is_a_400_on_every_json_endpoint(api):
     # Past 4,300 digits json.loads raises a plain ValueError, which webargs let through: a 500.
     spec = api.get("/api/openapi.json").get_json()

@@ -11,6 +11,9 @@ string is read the same way.
 - A key given twice in one JSON object (`{"name": "a", "name": "b"}`) was read as its last value,
   silently, like the repeated query parameter: whichever copy the CRM meant, the other was
   dropped without a word. It is refused (400), by its path in the body.
+- `NaN`, `Infinity` and `-Infinity` are no JSON (RFC 8259), though Python's decoder reads them as
+  numbers: a body holding one is unreadable (400), as another JSON parser would find it, rather
+  than a number refused by whichever field it reached.
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ from werkzeug.exceptions import BadRequest
 
 REPEATED = "Give this parameter once."
 REPEATED_KEY = "Give this key once in its object."
+
+
+class _NotJsonNumber(ValueError):
+    """A NaN or Infinity constant, which JSON does not have."""
+
+
+def _refuse_constant(name: str) -> typing.NoReturn:
+    raise _NotJsonNumber(name)
 
 
 class _RepeatedKeys(dict):
@@ -63,7 +74,9 @@ def read_json(data: bytes) -> typing.Any:
         marked.repeated = [key for key in read if counts[key] > 1]
         return marked
 
-    value = json.loads(data.decode("utf-8"), object_pairs_hook=read_object)  # UnicodeDecodeError: webargs' 400
+    value = json.loads(  # UnicodeDecodeError: webargs' 400
+        data.decode("utf-8"), object_pairs_hook=read_object, parse_constant=_refuse_constant
+    )
     if found:
         error = BadRequest("The JSON body gives a key more than once in one object: see `errors`.")
         error.data = {"messages": {"json": _repeated_keys(value)}}
@@ -82,6 +95,8 @@ class ApiParser(FlaskParser):
             return read_json(req.get_data(cache=True))
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise  # webargs' own answer: 400, or an empty body read as no body
+        except _NotJsonNumber as error:
+            abort(400, exc=error, messages={"json": [f"Invalid JSON body: {error} is not a JSON number."]})
         except ValueError as error:  # an integer past the int-string conversion limit
             limit = sys.get_int_max_str_digits()
             abort(400, exc=error, messages={"json": [f"Invalid JSON body: a number has more than {limit} digits."]})
