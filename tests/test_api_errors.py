@@ -291,6 +291,18 @@ def test_json_nested_too_deeply_is_a_400_not_a_crash(api):
     assert nothing_stored()
 
 
+def test_a_form_encoded_body_is_a_documented_415_on_every_operation_that_writes(api):
+    """Also where no body is read (retry, resend-credentials): the answer is one the document lists."""
+    spec = api.get("/api/openapi.json").get_json()
+    for path, operations in spec["paths"].items():
+        for method in set(operations) & {"post", "put", "patch"}:
+            url = path.replace("{account_id}", "1").replace("{optimisation_id}", "1").replace("{fixing_id}", "1")
+            answer = api.client.open(url, method=method.upper(), data={"a": "b"}, headers=api.headers)
+            assert answer.status_code == 415 and answer.is_json, (method, path)
+            assert "415" in operations[method]["responses"], (method, path)
+    assert nothing_stored()
+
+
 def test_a_form_encoded_body_is_refused_as_not_json(api):
     answer = api.client.post(
         "/api/v1/customer-accounts", data={"kam_email": "kam@acme-energy.example"}, headers=api.headers

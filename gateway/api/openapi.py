@@ -4,7 +4,8 @@ flask-smorest writes the document from the marshmallow schemas; this module adds
 what the decorators would otherwise repeat on every operation:
 
 - every error status an operation can answer, each with the typed error body (`Error`): 401 and
-  429 (with `Retry-After`) everywhere, 400/413/415/422 where there is a JSON body, 422 where there
+  429 (with `Retry-After`) everywhere, 400/413/415/422 where there is a JSON body (413/415 on every
+  POST, PUT and PATCH: a body sent to one that reads none is refused alike), 422 where there
   are query parameters, 404 where the path names a resource. No `default` response: a client
   must be told when a status is not declared;
 - an `operationId` naming what each operation does (generated clients name functions by it);
@@ -163,7 +164,7 @@ def _error(code: int, description: str | None = None) -> dict:
     return response
 
 
-def _complete(endpoint: str, view_name: str, operation: dict, path: str) -> None:
+def _complete(endpoint: str, view_name: str, operation: dict, path: str, method: str) -> None:
     operation["operationId"] = OPERATION_IDS.get(endpoint, view_name)
     responses = operation["responses"]
     responses.pop("default", None)
@@ -171,6 +172,8 @@ def _complete(endpoint: str, view_name: str, operation: dict, path: str) -> None
     wanted = {401, 429}
     if "requestBody" in operation:
         wanted |= {400, 413, 415, 422}
+    if method in ("post", "put", "patch"):  # a body sent where none is read is still refused when it is not JSON
+        wanted |= {413, 415}
     if any(p.get("in") == "query" for p in parameters):
         wanted.add(422)
     if "{" in path:
@@ -288,7 +291,7 @@ def document(spec) -> dict:
         for method, operation in operations.items():
             if method in ("get", "post", "put", "patch", "delete"):
                 endpoint = endpoints.get((path, method), "")
-                _complete(endpoint, endpoint.rpartition(".")[2], operation, path)
+                _complete(endpoint, endpoint.rpartition(".")[2], operation, path, method)
     _setup_rule(doc.setdefault("components", {}).setdefault("schemas", {}))
     _tidy(doc)
     doc["webhooks"] = _webhooks()
