@@ -43,6 +43,13 @@ CATALOGUE: dict[str, Market] = {
 FORECASTS = ("application", "manager", "client")
 
 
+def in_catalogue_order(markets: Iterable[str]) -> list[str]:
+    """The market ids given, once each, in the catalogue's order (the order every page lists
+    markets in: the wizard's step 2, the forecast pages); an unknown id is left out."""
+    chosen = set(markets)
+    return [m for m in CATALOGUE if m in chosen]
+
+
 def in_article_order(forecasts: Iterable[str]) -> list[str]:
     """The forecast kinds chosen, once each, in the article's order (application, manager,
     client); an unknown kind is kept, after them, so a caller's validation can name it."""

@@ -12,7 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway.web.auth import staff_required
 from shared import permissions, rules
-from shared.markets import CATALOGUE
+from shared.markets import CATALOGUE, in_catalogue_order
 from shared.models import CustomerAccount, MarketAccess
 from shared.optimisations import forecasts, limits
 
@@ -29,7 +29,7 @@ def _uploaded() -> tuple[str, bytes | None]:
 @staff_required
 def organisation_forecasts():
     user = current_user.user
-    markets = sorted(rules.offered_markets(user.organisation_id))
+    markets = in_catalogue_order(rules.offered_markets(user.organisation_id))
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
@@ -82,7 +82,9 @@ def too_large(error: RequestEntityTooLarge):
             return _my_page(account, dt.date.today(), errors, ""), 413
     elif current_user.is_authenticated and permissions.may(current_user.role, permissions.MANAGER_FORECASTS):
         user = current_user.user
-        return _organisation_page(user, sorted(rules.offered_markets(user.organisation_id)), errors, ""), 413
+        return _organisation_page(
+            user, in_catalogue_order(rules.offered_markets(user.organisation_id)), errors, ""
+        ), 413
     return render_template("error.html", error=error), 413  # not this page's uploader: the site's error page
 
 
@@ -130,7 +132,8 @@ def my_forecasts():
 
 def _my_page(account: CustomerAccount, today: dt.date, errors: dict, chosen: str) -> str:
     views = []
-    for access in account.markets.where(MarketAccess.activated_at.is_null(False)).order_by(MarketAccess.market):
+    activated = {access.market: access for access in account.markets.where(MarketAccess.activated_at.is_null(False))}
+    for access in (activated[market] for market in in_catalogue_order(activated)):
         sight = limits.sight(account, access.market, limits.CUSTOMER, today)
         as_of = None if sight.frozen_at is None else dt.datetime.combine(sight.frozen_at, dt.time.max)
         curves = {}

@@ -18,7 +18,7 @@ from gateway.web import account_form
 from gateway.web.auth import current_staff, staff_required
 from gateway.web.display import market_name
 from shared import accounts, claims, idempotency, parameters, rules, visibility, workflow
-from shared.markets import CATALOGUE
+from shared.markets import in_catalogue_order
 from shared.models import CustomerAccount
 from shared.schemas import AccountRequestSchema, CustomerSchema
 
@@ -29,8 +29,7 @@ SESSION_KEY = "new_account"
 
 def offered(organisation_id: int) -> list[str]:
     """The organisation's markets, in catalogue order."""
-    markets = rules.offered_markets(organisation_id)
-    return [m for m in CATALOGUE if m in markets]
+    return in_catalogue_order(rules.offered_markets(organisation_id))
 
 
 def _draft() -> dict:

@@ -175,6 +175,13 @@ def test_the_manager_uploads_the_company_forecast_with_errors_by_line(manager_pa
     assert "Upload the company" not in kam_page.get("/forecasts").text
 
 
+def test_the_forecast_page_lists_the_markets_in_the_wizards_order(manager_page):
+    """The catalogue's order, as step 2 of the wizard lists them (France first), not by their ids."""
+    page = manager_page.get("/forecasts").text
+    options = re.findall(r'<option value="([a-z]{2}-[a-z]+)"', page)
+    assert options == ["fr-power", "fr-gas", "de-power", "de-gas", "be-power", "nl-gas"]
+
+
 TOO_BIG = b"month,price\n" + b"2027-01,50\n" * 30_000  # about 330 kB, over the request limit (256 kB)
 
 
@@ -217,7 +224,7 @@ def test_a_customer_with_the_client_option_uploads_their_own(make_account, custo
         )
     customer = customer_page(account)
     shown = text_of(customer.get("/my-account/forecasts").text)
-    german, french = shown.split("Germany gas")[1].split("France power", 1)
+    french, german = shown.split("France power")[1].split("Germany gas", 1)  # the catalogue's order
     assert "31.25" not in german and "Manager forecast" not in german  # not shared with this account
     assert "Manager forecast" in french and "91.5" in french  # shared: the organisation's fr-power upload
     answer = customer.post_form(
