@@ -13,6 +13,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import email_validator
@@ -243,11 +244,24 @@ class DecimalText(fields.Decimal):
     """A decimal given as a JSON number, or as text written as DECIMAL_FORM says (not every
     form Python's Decimal reads; see `_DECIMAL`)."""
 
-    default_error_messages = {"invalid": f"Not a valid number: write {DECIMAL_FORM}."}
+    default_error_messages = {
+        "invalid": f"Not a valid number: write {DECIMAL_FORM}.",
+        "places": "Give at most {places} decimal places.",
+    }
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
         if isinstance(value, str) and not is_decimal_text(value):
             raise self.make_error("invalid")
+        # marshmallow rounds to `places` before validating: 100.004 % would pass as 100.00, a
+        # price of 84.123456 be stored as another. A value is taken as written, or refused.
+        if self.places is not None and isinstance(value, int | float | str) and not isinstance(value, bool):
+            try:
+                written = Decimal(str(value))
+                too_precise = written != written.quantize(self.places)  # marshmallow keeps places as 10**-places
+            except ArithmeticError:  # not a number, or too large to round: marshmallow's own refusal
+                too_precise = False
+            if too_precise:
+                raise self.make_error("places", places=-int(self.places.as_tuple().exponent))
         return super()._deserialize(value, attr, data, **kwargs)
 
 

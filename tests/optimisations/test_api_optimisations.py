@@ -402,3 +402,29 @@ def test_the_fixing_window_stays_inside_the_markets_access_window(api, make_acco
     )
     case_1 = api.post(url(free), optimisation_body())
     assert case_1.status_code == 201 and case_1.get_json()["window_end"] > end
+
+
+@pytest.mark.parametrize(
+    "field, value, places",
+    [("share_pct", "100.004", 2), ("share_pct", 33.333, 2), ("price", "84.123456", 4), ("price", 84.00001, 4)],
+)
+def test_a_fixing_number_more_precise_than_kept_is_refused_not_rounded(api, make_account, field, value, places):
+    """100.004 % was rounded to 100.00 and accepted; a price was stored as another than sent."""
+    account = make_account(**KAM_EDITS)
+    made = api.post(url(account), optimisation_body(window_start=(dt.date.today() - dt.timedelta(days=5)).isoformat()))
+    one = url(account, made.get_json()["id"])
+    body = {"fixed_on": dt.date.today().isoformat(), "price": "80", "share_pct": "20", field: value}
+    answer = api.post(f"{one}/fixings", body)
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["errors"]["json"][field] == [f"Give at most {places} decimal places."]
+    assert api.get(one).get_json()["fixings"] == []
+    kept = api.post(f"{one}/fixings", {**body, field: {"price": "84.1200000", "share_pct": "33.330"}[field]})
+    assert kept.status_code == 201, kept.get_json()  # trailing zeros say nothing more precise
+
+
+def test_an_optimisation_volume_more_precise_than_kept_is_refused(api, make_account):
+    account = make_account(**KAM_EDITS)
+    answer = api.post(url(account), optimisation_body(volume_mwh="1200.0005"))
+    assert answer.status_code == 422, answer.get_json()
+    assert answer.get_json()["errors"]["json"]["volume_mwh"] == ["Give at most 3 decimal places."]
+    assert api.get(url(account)).get_json()["items"] == []
