@@ -362,13 +362,19 @@ def test_outside_the_access_window_an_optimisation_no_longer_changes(api, make_a
     assert api.client.delete(one, headers=api.headers).status_code == 204
 
 
-@pytest.mark.parametrize("field, value", [("price", "\uff18\uff10"), ("price", "8e1"), ("share_pct", "1_0")])
-def test_a_fixing_number_not_written_with_digits_and_a_dot_is_refused_by_its_field(api, make_account, field, value):
+def _record_fixing_with(api, make_account, field, value):
+    """A fixing recorded on a new optimisation of a KAM-edited account, `field` sent as `value`:
+    the optimisation's URL, the body sent and the answer."""
     account = make_account(**KAM_EDITS)
     made = api.post(url(account), optimisation_body(window_start=(dt.date.today() - dt.timedelta(days=5)).isoformat()))
     one = url(account, made.get_json()["id"])
     body = {"fixed_on": dt.date.today().isoformat(), "price": "80", "share_pct": "20", field: value}
-    answer = api.post(f"{one}/fixings", body)
+    return one, body, api.post(f"{one}/fixings", body)
+
+
+@pytest.mark.parametrize("field, value", [("price", "\uff18\uff10"), ("price", "8e1"), ("share_pct", "1_0")])
+def test_a_fixing_number_not_written_with_digits_and_a_dot_is_refused_by_its_field(api, make_account, field, value):
+    one, body, answer = _record_fixing_with(api, make_account, field, value)
     assert answer.status_code == 422, answer.get_json()
     assert "digits with a dot for decimals" in answer.get_json()["errors"]["json"][field][0]
     assert api.get(one).get_json()["fixings"] == []
@@ -410,11 +416,7 @@ def test_the_fixing_window_stays_inside_the_markets_access_window(api, make_acco
 )
 def test_a_fixing_number_more_precise_than_kept_is_refused_not_rounded(api, make_account, field, value, places):
     """100.004 % was rounded to 100.00 and accepted; a price was stored as another than sent."""
-    account = make_account(**KAM_EDITS)
-    made = api.post(url(account), optimisation_body(window_start=(dt.date.today() - dt.timedelta(days=5)).isoformat()))
-    one = url(account, made.get_json()["id"])
-    body = {"fixed_on": dt.date.today().isoformat(), "price": "80", "share_pct": "20", field: value}
-    answer = api.post(f"{one}/fixings", body)
+    one, body, answer = _record_fixing_with(api, make_account, field, value)
     assert answer.status_code == 422, answer.get_json()
     assert answer.get_json()["errors"]["json"][field] == [f"Give at most {places} decimal places."]
     assert api.get(one).get_json()["fixings"] == []
