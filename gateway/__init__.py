@@ -208,7 +208,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
         if isinstance(error, CSRFError):
             # An old page (its token is valid for an hour, in the session that opened it) sent
             # after a break or a new login: say what to do, not "Bad Request".
-            return render_template("form_expired.html", again=_form_page()), 400
+            return render_template("form_expired.html", again=_form_page(), reason=error.description), 400
         return render_template("error.html", error=error), error.code
 
     def _form_page() -> str:

@@ -96,6 +96,7 @@ def test_a_form_sent_after_its_token_expired_says_what_to_do(app, kam_page):
     page = text_of(answer.text)
     assert answer.status_code == 400
     assert "This form can no longer be sent" in page and "Nothing was saved." in page
+    assert "The CSRF token has expired." in page  # the precise reason, for whoever helps them
     assert 'href="/customers/new?next=x"' in answer.text and "Open the page again" in page
     assert "<title>Error:" in answer.text
 
