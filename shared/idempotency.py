@@ -32,12 +32,19 @@ def key_problem(key: str) -> str | None:
 
 
 def fingerprint(body: object) -> str:
-    """The same JSON document gives the same fingerprint, whatever its key order or spacing
-    (also the version a form carries of what it shows: shared.parameters.version).
+    """The same JSON document gives the same fingerprint, whatever its key order or spacing.
     A lone surrogate is valid JSON ("\\ud800") but not UTF-8: it is hashed as its code point
     (surrogatepass), so such a body is fingerprinted rather than a 500."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def form_version(shown: object) -> str:
+    """The version a form carries of what it was made from (JSON-able values), in a few
+    characters: the edit pages' parameters (shared.parameters.version, editing.version) and the
+    wizard's step 1. Sent back with the form, it tells a page left open in another tab from one
+    made from what is stored now."""
+    return fingerprint(shown)[:20]
 
 
 def lookup(organisation_id: int, key: str) -> IdempotencyKey | None:

@@ -256,7 +256,7 @@ def version(account: CustomerAccount) -> str:
     in it, so the workflow running meanwhile does not make a form stale."""
     values: dict = {field: getattr(account, field) for field in CUSTOMER_FIELDS + ("app_access", "editor")}
     values["markets"] = {row.market: _market_values(row) for row in account.markets}
-    return idempotency.fingerprint(_jsonable(values))[:20]
+    return idempotency.form_version(_jsonable(values))
 
 
 def apply_change(account: CustomerAccount, change: dict, actor: str, *, seen: str | None = None) -> Applied:

@@ -47,7 +47,7 @@ def customer_version(customer: dict) -> str:
     """Which step 1 a step 2 page was shown for. The draft lives in the session, which every tab
     shares: step 1 answered again in another tab (another customer) must not turn the 'Create
     account' of a page that names the first customer into an account for the second."""
-    return idempotency.fingerprint(customer)[:20]
+    return idempotency.form_version(customer)
 
 
 def step_1_changed(customer: dict) -> str:

@@ -114,7 +114,7 @@ def version(optimisation: Optimisation) -> str:
     """The optimisation's parameters as they are now, in a few characters. The edit page sends
     every parameter, so it carries the version it was shown and `change` compares it: a page
     left open would otherwise, once saved, silently undo whatever was changed since."""
-    return idempotency.fingerprint(as_input(optimisation))[:20]
+    return idempotency.form_version(as_input(optimisation))
 
 
 def change(
