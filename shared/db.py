@@ -457,6 +457,16 @@ def _greenlet_locals() -> bool:
     return monkey is not None and monkey.is_module_patched("threading")
 
 
+Q = TypeVar("Q", bound=peewee.Select)
+
+
+def locking(query: Q) -> Q:
+    """`query` taking a lock on the rows it reads until the transaction ends (SELECT ... FOR
+    UPDATE), where the database has row locks: PostgreSQL. SQLite has none and needs none: a
+    writing transaction (`BEGIN IMMEDIATE`) holds the whole database's writer lock already."""
+    return query.for_update() if database.for_update else query
+
+
 def insert(model: type[peewee.Model], rows: list[dict]) -> Any:
     """INSERT `rows` (each a model instance's `__data__`: field name -> value, defaults filled)
     into `model`'s table, with the statement's SQL generated once per kind of database, table,

@@ -28,8 +28,7 @@ MAX_ERROR_LENGTH = 2000
 
 
 def _take_query() -> peewee.ModelSelect[CustomerAccount]:
-    query = CustomerAccount.select().where(CustomerAccount.id == db.param("id")).limit(1)
-    return query.for_update() if database.for_update else query
+    return db.locking(CustomerAccount.select().where(CustomerAccount.id == db.param("id")).limit(1))
 
 
 # The statements every stage message makes, their SQL generated once (shared.db.Prepared).

@@ -19,8 +19,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from shared import permissions, rules, workflow
-from shared.db import database
+from shared import db, permissions, rules, workflow
 from shared.markets import CATALOGUE
 from shared.models import CustomerAccount, MarketAccess, Optimisation, OrganisationMarket
 
@@ -43,8 +42,7 @@ def held(account_id: int) -> CustomerAccount:
     on what it read. Two writers of one account so take turns (PostgreSQL: `SELECT ... FOR
     UPDATE`; SQLite's `BEGIN IMMEDIATE` holds the writer lock already): a create cannot take the
     last place while a change lowers the maximum, nor two fixings share the same 60 % left."""
-    query = CustomerAccount.select().where(CustomerAccount.id == account_id)
-    return (query.for_update() if database.for_update else query).get()
+    return db.locking(CustomerAccount.select().where(CustomerAccount.id == account_id)).get()
 
 
 def editor(account: CustomerAccount) -> str:
