@@ -73,7 +73,7 @@ def check_request(organisation: Organisation, kam_email: str, customer: dict) ->
         organisation_id=organisation.id,
         email=kam_email,
         customer_email=customer.get("email") or None,
-        reference=customer.get("customer_reference") or None,
+        reference=claims.reference_claim(customer.get("customer_reference")),
     )
     if row is None:
         raise UnknownKam(kam_email)
@@ -200,7 +200,7 @@ def _write_account(
         editor=setup.get("editor") if setup["app_access"] else None,
         # status: the model's default, `pending`; from there only shared.account_status moves it
         email_claim=customer["email"],
-        reference_claim=customer.get("customer_reference"),
+        reference_claim=claims.reference_claim(customer.get("customer_reference")),
     )
     return db.insert_with(account, related)
 

@@ -6,9 +6,16 @@ The claims are written with the account itself, when the request is accepted, so
 for the same customer the earlier one wins and the later one learns it at once (a 409 on the API,
 the message by the field in the wizard). A rejected account gives its claims back, so a corrected
 request can be made; the validate stage still checks everything authoritatively.
+
+A reference is claimed in one spelling (`reference_claim`): "FR-000123", "fr-000123" and
+"ＦＲ－０００１２３" (full-width) are one customer's reference, as a person reading them would take
+them; the account keeps the reference as it was typed.
 """
 
 from __future__ import annotations
+
+import hashlib
+import unicodedata
 
 import peewee
 
@@ -18,6 +25,25 @@ from shared.models import CustomerAccount, User
 
 EMAIL_TAKEN = "This email is already used as a login; it must be unique."
 REFERENCE_TAKEN = "This customer reference is already used in your organisation."
+
+
+#: The longest claim the column keeps (`CustomerAccount.reference_claim`).
+MAX_CLAIM_LENGTH = 64
+
+
+def reference_claim(reference: str | None) -> str | None:
+    """The spelling under which an account holds `reference` in its organisation: compatibility
+    forms made plain (NFKC: full-width letters and digits, ligatures) and case folded, as PRECIS
+    compares identifiers (RFC 8264/8265). References identify a customer to a person at a glance
+    (the article's tip), so two that a person cannot tell apart are one. NFKC and case folding
+    can lengthen a text (one "ﷺ" is 18 letters): a claim longer than the column is kept as its
+    digest, which only that spelling gives. Migration 0010 holds a copy of this rule."""
+    if not reference:
+        return None
+    claim = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", reference).casefold())
+    if len(claim) > MAX_CLAIM_LENGTH:
+        claim = "#" + hashlib.sha256(claim.encode()).hexdigest()[: MAX_CLAIM_LENGTH - 1]
+    return claim
 
 
 #: What a person is told about a field held by an account they may not see.
@@ -129,7 +155,7 @@ def find_holders(organisation_id: int, customer: dict) -> IdentityTaken | None:
 
     One statement: the accounts holding the email (any organisation) or the reference (this
     one), and the logins with the email, side by side (UNION ALL); each request pays it."""
-    email, reference = customer.get("email"), customer.get("customer_reference")
+    email, reference = customer.get("email"), reference_claim(customer.get("customer_reference"))
     if not email and not reference:
         return None
     # A missing one is NULL, which equals nothing: one statement for every request.

@@ -163,7 +163,7 @@ def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> 
         # reference held none, and once let a PATCH give it a reference another account held):
         # move the claim and let the unique index decide. A rejected account was refused above;
         # one rejected meanwhile (its claims given back) is not matched, so it claims nothing.
-        reference = account.customer_reference
+        reference = claims.reference_claim(account.customer_reference)
         try:
             with database.atomic():
                 moved = (
@@ -172,7 +172,7 @@ def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> 
                     .execute()
                 )
         except peewee.IntegrityError:
-            taken = claims.find_holders(account.organisation_id, {"customer_reference": reference})
+            taken = claims.find_holders(account.organisation_id, {"customer_reference": account.customer_reference})
             raise ClaimTaken(taken) from None
         if not moved:
             raise ChangeRefused({"_schema": [workflow.REJECTED_IS_FINAL]})

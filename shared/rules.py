@@ -137,7 +137,11 @@ def claim_identity(account: CustomerAccount) -> Problems:
     wanted = (
         # Logins are unique across organisations: the message must not say whose account holds it.
         ("customer.email", {"email_claim": account.email}, claims.EMAIL_TAKEN),
-        ("customer.customer_reference", {"reference_claim": account.customer_reference}, claims.REFERENCE_TAKEN),
+        (
+            "customer.customer_reference",
+            {"reference_claim": claims.reference_claim(account.customer_reference)},
+            claims.REFERENCE_TAKEN,
+        ),
     )
     for field, values, message in wanted:
         if None in values.values():

@@ -8,6 +8,7 @@ import threading
 
 import peewee
 import pytest
+from browser import STEP1
 from support import Api, account_request, account_rows_read, burst_of_accounts
 
 from shared import accounts, claims, db, organisations
@@ -81,6 +82,10 @@ def test_the_validate_stage_still_checks_a_login_created_after_acceptance(api, o
     body = api.wait_for_status(account.id)
     assert body["status"] == "rejected"
     assert "already used as a login" in body["rejection_reasons"]["customer.email"][0]
+
+
+def _patch(api, account_id: int, body: dict):
+    return api.client.patch(f"/api/v1/customer-accounts/{account_id}", json=body, headers=api.headers)
 
 
 def _loaded(body: dict) -> dict:
@@ -173,3 +178,108 @@ def test_checking_the_claims_reads_only_their_holders_however_many_accounts_and_
         assert (
             accounts.check_request(organisation, kam.email, {"email": "burst7@customer.example"}).claims_free is False
         )
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "fr-000123",  # another case
+        "ＦＲ－０００１２３",  # full width, as a Japanese or Chinese keyboard types it
+        "Fr-000123",
+        "FR-０００123",  # digits of both widths
+    ],
+)
+def test_a_reference_in_another_spelling_is_the_same_reference(api, spelling):
+    first = api.create(account_request()).get_json()["id"]  # FR-000123
+    again = api.create(
+        account_request(**{"customer.email": "someone.else@foundry.example", "customer.customer_reference": spelling})
+    )
+    assert again.status_code == 409, again.get_json()
+    errors = again.get_json()["errors"]["json"]["customer"]
+    assert list(errors) == ["customer_reference"] and f"Customer account {first}" in errors["customer_reference"][0]
+    assert again.get_json()["existing_account"]["id"] == first
+    assert stored_emails() == ["claire.martin@foundry.example"]  # nothing half-written
+
+
+def test_the_reference_is_kept_as_typed_and_another_organisation_may_hold_any_spelling(api, org, client):
+    first = api.create(account_request(**{"customer.customer_reference": "ＦＲ－０００１２３"})).get_json()
+    assert first["customer"]["customer_reference"] == "ＦＲ－０００１２３"
+    with db.database.connection_context():
+        rival_org = organisations.create_organisation("rival", "Rival Power", ["fr-power", "de-gas"])
+        organisations.create_staff_user(rival_org, "kam@rival.example", "kam", "correct-horse-battery")
+        token = organisations.create_api_token(rival_org, "rival-crm")
+    rival = Api(client, token).create(
+        account_request(**{"kam_email": "kam@rival.example", "customer.email": "other@foundry.example"})
+    )
+    assert rival.status_code == 202, rival.get_json()
+
+
+def test_a_reference_whose_plain_spelling_outgrows_the_column_is_claimed_too(api):
+    """NFKC turns one U+FDFA into 18 letters: 4 of them, well within the 64 characters a
+    reference may have, spell 72. The claim must still be stored (PostgreSQL's column holds 64)
+    and still refuse the same reference."""
+    long_one = "\ufdfa" * 4
+    first = api.create(account_request(**{"customer.customer_reference": long_one}))
+    assert first.status_code == 202, first.get_json()
+    again = api.create(
+        account_request(**{"customer.email": "someone.else@foundry.example", "customer.customer_reference": long_one})
+    )
+    assert again.status_code == 409
+    assert again.get_json()["existing_account"]["id"] == first.get_json()["id"]
+    assert len(claims.reference_claim(long_one)) <= claims.MAX_CLAIM_LENGTH
+
+
+def test_a_patch_to_another_spelling_of_a_held_reference_is_refused_and_of_its_own_is_taken(api):
+    holder = api.create(account_request()).get_json()["id"]  # FR-000123
+    other = api.create(
+        account_request(**{"customer.email": "o@foundry.example", "customer.customer_reference": "FR-000999"})
+    ).get_json()["id"]
+    taken = _patch(api, other, {"customer": {"customer_reference": "fr-000123"}})
+    assert taken.status_code == 409, taken.get_json()
+    assert taken.get_json()["existing_account"]["id"] == holder
+    own = _patch(api, holder, {"customer": {"customer_reference": "fr-000123"}})
+    assert own.status_code == 200, own.get_json()
+    assert api.get(f"/api/v1/customer-accounts/{holder}").get_json()["customer"]["customer_reference"] == "fr-000123"
+    refused = api.create(
+        account_request(**{"customer.email": "n@foundry.example", "customer.customer_reference": "FR-000123"})
+    )
+    assert refused.status_code == 409 and refused.get_json()["existing_account"]["id"] == holder
+
+
+def test_the_wizard_warns_by_the_field_of_a_reference_in_another_spelling(api, kam_page):
+    holder = api.create(account_request()).get_json()["id"]  # FR-000123, the KAM's own customer
+    step1 = {**STEP1, "customer_reference": "ｆｒ－０００１２３", "email": "paul.durand@other.example"}
+    page = kam_page.post_form("/customers/new", step1)
+    assert page.status_code == 422
+    assert f"Customer account {holder}" in page.text and "already has this customer reference" in page.text
+
+
+def test_migration_0010_rewrites_stored_claims_and_the_earlier_account_keeps_a_shared_one(api, org):
+    """Claims stored as typed by the previous release: rewritten in one spelling; where two
+    accounts held spellings that are now one, the earlier keeps it and the later holds none."""
+    import importlib
+
+    migration = importlib.import_module("shared.migrations.0010_reference_claims_in_one_spelling")
+    made = [
+        api.create(
+            account_request(
+                **{
+                    "customer.email": f"m{n}@foundry.example",
+                    "customer.customer_reference": f"REF-{n}",
+                    "setup": {"app_access": False},
+                }
+            )
+        ).get_json()["id"]
+        for n in range(4)
+    ]
+    as_typed = {made[0]: "FR-1", made[1]: "fr-1", made[2]: "ＡＢＣ", made[3]: "plain-1"}
+    with db.database.connection_context():
+        for account_id, stored in as_typed.items():  # what the previous release stored
+            CustomerAccount.update(reference_claim=stored).where(CustomerAccount.id == account_id).execute()
+        migration.up(None, db.database.obj)
+        claims_now = {a.id: a.reference_claim for a in CustomerAccount.select().where(CustomerAccount.id.in_(made))}
+    assert claims_now == {made[0]: "fr-1", made[1]: None, made[2]: "abc", made[3]: "plain-1"}
+    refused = api.create(
+        account_request(**{"customer.email": "x@foundry.example", "customer.customer_reference": "Fr-1"})
+    )
+    assert refused.status_code == 409 and refused.get_json()["existing_account"]["id"] == made[0]
