@@ -26,7 +26,7 @@ from werkzeug.exceptions import (
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import security_headers, url_numbers
+from gateway import request_body, security_headers, url_numbers
 from gateway.api.openapi import KamflowApi
 from shared import broker as broker_setup
 from shared import db
@@ -93,6 +93,8 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
             "security": [{"bearerAuth": []}],
         },
     )
+
+    request_body.init_app(app)  # a chunked body past MAX_CONTENT_LENGTH: 413, as with a Content-Length
 
     db.bind(settings.database_url)
     if broker is None:
