@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from gateway.ops import charts
 from gateway.ops.access import account_scope, is_operator, operator_required, ops_required, visible
+from gateway.page_query import query_value
 from shared import dead_letters, maintenance, observability, operations, queues, trends
 from shared.models import CustomerAccount, WebhookEndpoint, utcnow
 
@@ -76,7 +77,7 @@ def snapshot() -> dict:
 
 
 def _window() -> trends.Window:
-    name = request.args.get("window", "hour")
+    name = query_value("window", "hour")
     if name not in trends.WINDOWS:
         abort(400, description=f"Unknown window {name!r}: choose one of {', '.join(trends.WINDOWS)}.")
     return trends.WINDOWS[name]

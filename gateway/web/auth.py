@@ -21,6 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from gateway.page_query import query_value
 from shared import client_address, permissions, schemas, security, sessions
 from shared.db import database
 from shared.models import LoginEvent, User
@@ -166,6 +167,7 @@ def _record(email: str, user: User | None, outcome: str) -> None:
 def login():
     form = LoginForm()
     failed, refused = False, None
+    next_page = _safe_next(query_value("next") or None)  # a `next` given twice is refused before anything
     if form.validate_on_submit():
         email = schemas.login_email(form.email.data)[:254]
         address = client_address.counted_as(request.remote_addr)
@@ -184,7 +186,6 @@ def login():
         if security.password_matches(user.password_hash if user else None, form.password.data) and user:
             _throttle().succeeded(email, address)
             _record(email, user, "success")
-            next_page = _safe_next(request.args.get("next"))
             start_session(user)
             return redirect(next_page or home_url())
         _throttle().failed(email, address)

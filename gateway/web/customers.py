@@ -8,6 +8,7 @@ import re
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
+from gateway.page_query import query_value
 from gateway.web.auth import current_staff, staff_required
 from shared import permissions, resend, stage_history, trials, visibility, workflow
 from shared.models import AuditEvent, CustomerAccount, MarketAccess
@@ -20,7 +21,7 @@ PER_PAGE = 20
 
 def _page_number() -> int:
     """?page=N, from 1 to MAX_PAGE; anything else is a clear 400, never a database overflow."""
-    text = request.args.get("page", "1").strip()
+    text = query_value("page", "1").strip()
     if not re.fullmatch(r"[0-9]{1,7}", text) or not 1 <= int(text) <= MAX_PAGE:
         abort(400, description=f"The page number must be a whole number from 1 to {MAX_PAGE:,}.")
     return int(text)
@@ -37,7 +38,7 @@ def visible_or_404(account_id: int) -> CustomerAccount:
 @staff_required
 def list_accounts():
     staff = current_staff()
-    query_text = request.args.get("q", "").strip()
+    query_text = query_value("q").strip()
     page = _page_number()
     owners = visibility.account_owners(staff) if permissions.ACCOUNT_SCOPE[staff.role] == "organisation" else []
     kam_id = _kam_filter(owners)
@@ -73,7 +74,7 @@ def list_accounts():
 def _kam_filter(owners) -> int | None:
     """The manager's 'KAM' filter: one of the organisation's KAMs, or none; anything else is a
     clear 400 rather than a list silently showing everyone."""
-    text = request.args.get("kam", "").strip()
+    text = query_value("kam").strip()
     if not text or not owners:
         return None
     ids = {str(user.id): user.id for user in owners}

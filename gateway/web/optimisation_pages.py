@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from gateway.page_query import query_value
 from gateway.web import account_form
 from shared import permissions, visibility
 from shared.markets import CATALOGUE
@@ -185,7 +186,7 @@ def create_view(account_id):
             "min_share_pct": "10",
             "notify": "yes",
             "notify_recipients": ["customer"] if door.account.app_access else ["kam"],
-            "market": request.args.get("market", ""),
+            "market": query_value("market"),
         }
         try:
             limits.check_change(door.account, door.side)

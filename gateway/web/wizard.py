@@ -14,6 +14,7 @@ import peewee
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 
+from gateway.page_query import query_value
 from gateway.web import account_form
 from gateway.web.auth import current_staff, staff_required
 from gateway.web.display import market_name
@@ -64,7 +65,7 @@ def define_customer():
     """Step 1. `?fresh=1` (the 'Add' buttons) starts over; Back from step 2 keeps the draft."""
     staff = current_staff()
     if request.method == "GET":
-        if request.args.get("fresh"):
+        if query_value("fresh"):
             session.pop(SESSION_KEY, None)
         return render_template("wizard_customer.html", state=_draft().get("customer") or {}, errors={})
     state = account_form.customer_state(request.form)

@@ -86,3 +86,12 @@ def test_the_workers_sample_the_queue_depth_when_nobody_looks(worker, redis_clie
     )
     sample = json.loads(redis_client.lindex(trends.SAMPLES_KEY, 0))
     assert sample["ready"] == 0 and sample["delayed"] == 0 and sample["t"] > 0
+
+
+def test_a_window_given_twice_is_refused_naming_it_not_read_as_the_first(ops):
+    """Before: `?window=day&window=hour` drew the last day's charts, silently."""
+    for path in ("/ops", "/ops/panel"):
+        refused = ops.get(f"{path}?window=day&window=hour")
+        assert refused.status_code == 400
+        assert "The address gives the parameter 'window' 2 times. Give this parameter once." in text_of(refused.text)
+        assert "last day" not in text_of(refused.text)

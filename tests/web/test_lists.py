@@ -306,3 +306,33 @@ def test_totals_are_the_accounts_counted_after_creates_moves_reassignments_and_d
     assert shown(manager_page) == "7 accounts"
     assert shown(manager_page, f"/customers?kam={other_kam.id}") == "2 accounts"
     assert shown(manager_page, f"/customers?kam={org['manager'].id}") == "0 accounts"
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("q=Alpha&q=Beta", "q"), ("page=1&page=2", "page"), ("q=Alpha&page=1&page=1", "page")],
+)
+def test_a_filter_given_twice_is_refused_naming_it_not_read_as_the_first(kam_page, org, query, name):
+    """Before: `?q=Alpha&q=Beta` listed Alpha's accounts, silently, as if Beta had not been asked."""
+    insert(org, "Alpha Metals", reference="AL-1")
+    refused = kam_page.get(f"/customers?{query}")
+    assert refused.status_code == 400
+    assert f"The address gives the parameter '{name}' 2 times. Give this parameter once." in text_of(refused.text)
+    assert rows(refused.text) == []
+
+
+def test_a_managers_kam_filter_given_twice_is_refused(manager_page, org, other_kam):
+    """Before: `?kam=<one>&kam=<other>` listed the first KAM's accounts only, silently."""
+    insert(org, "Alpha Metals", reference="AL-1")
+    refused = manager_page.get(f"/customers?kam={org['kam'].id}&kam={other_kam.id}")
+    assert refused.status_code == 400
+    assert "The address gives the parameter 'kam' 2 times." in text_of(refused.text)
+    assert rows(refused.text) == []
+
+
+def test_the_other_pages_refuse_a_parameter_given_twice(app, kam_page, org):
+    """The wizard's `fresh`, and the login's `next` (refused before the login is counted)."""
+    refused = kam_page.get("/customers/new?fresh=1&fresh=1")
+    assert refused.status_code == 400 and "parameter 'fresh' 2 times" in text_of(refused.text)
+    login = app.test_client().get("/login?next=/customers&next=/dashboard")
+    assert login.status_code == 400 and "parameter 'next' 2 times" in text_of(login.text)
