@@ -43,35 +43,54 @@ def today() -> dt.date:
 #: separators (Zl, Zp: U+2028, U+2029), surrogates and private use: none belongs in a name, a
 #: reference or a company, and they break what the text goes into — an email's headers and
 #: lines (the credentials email failed on U+2028), a CSV, a log line, a page's reading order.
+#: Save the joiners (`JOINERS`) where a name's spelling needs them.
 REFUSED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
 
+#: Zero-width non-joiner and joiner (U+200C, U+200D): format characters (Cf), but part of how
+#: names are spelt in Persian, Kurdish and the Indic scripts (Persian `\u0645\u06cc\u200c\u0631`,
+#: Devanagari `\u0915\u094d\u200d\u0937`). Allowed between two letters (a letter's combining
+#: marks, such as a virama, count with it); anywhere else (at an end, beside a space, a digit or
+#: another invisible character) they only hide something, and are refused as the rest of Cf is.
+JOINERS = frozenset("\u200c\u200d")
 
-def _is_refused(char: str) -> bool:
-    return unicodedata.category(char) in REFUSED_CATEGORIES
+
+def _is_letter(char: str) -> bool:
+    return unicodedata.category(char)[0] in "LM"
+
+
+def _is_refused(value: str, index: int) -> bool:
+    """Whether the character at `index` of `value` is refused there: the policy, in one place."""
+    char = value[index]
+    if unicodedata.category(char) not in REFUSED_CATEGORIES:
+        return False
+    if char in JOINERS and 0 < index < len(value) - 1:
+        return not (_is_letter(value[index - 1]) and _is_letter(value[index + 1]))
+    return True
 
 
 def first_refused_character(value: str) -> str | None:
-    """The first character of REFUSED_CATEGORIES in `value`, or None. None of them is printable,
-    so most text is passed by `isprintable()` alone, without a look at each character."""
+    """The first character of `value` refused where it is (REFUSED_CATEGORIES, save a joiner
+    between letters), or None. None of them is printable, so most text is passed by
+    `isprintable()` alone, without a look at each character."""
     if value.isprintable():
         return None
-    return next((char for char in value if _is_refused(char)), None)
+    return next((value[index] for index in range(len(value)) if _is_refused(value, index)), None)
 
 
 def has_refused_characters(value: str) -> bool:
-    """Whether `value` holds a character of REFUSED_CATEGORIES. No stored name, reference, email
-    or market id holds one (they are refused on the way in), so text typed with one (a login, a
-    search, a forged choice) matches nothing: answer so without asking the database, which may
-    not take it (PostgreSQL refuses a NUL in any text parameter)."""
+    """Whether `value` holds a refused character (`first_refused_character`). No stored name,
+    reference, email or market id holds one (they are refused on the way in), so text typed
+    with one (a login, a search, a forged choice) matches nothing: answer so without asking the
+    database, which may not take it (PostgreSQL refuses a NUL in any text parameter)."""
     return first_refused_character(value) is not None
 
 
 def shown(value: str) -> str:
-    """`value` with each character of REFUSED_CATEGORIES replaced by U+FFFD: what was typed, fit
-    to be stored in a record of attempts (a text column takes no NUL) or written to a log line."""
+    """`value` with each refused character replaced by U+FFFD: what was typed, fit to be stored
+    in a record of attempts (a text column takes no NUL) or written to a log line."""
     if not has_refused_characters(value):
         return value
-    return "".join("\ufffd" if _is_refused(char) else char for char in value)
+    return "".join("\ufffd" if _is_refused(value, index) else char for index, char in enumerate(value))
 
 
 def refuse_control_characters(value: str) -> str:

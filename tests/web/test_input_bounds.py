@@ -28,6 +28,58 @@ def test_the_api_refuses_line_and_format_characters_in_every_text_field(api, fie
     assert api.get("/api/v1/customer-accounts").get_json()["total"] == 0
 
 
+#: Names spelt with a zero-width non-joiner or joiner between letters: Persian (ZWNJ), and
+#: Devanagari (ZWJ after a virama, a combining mark that counts with its letter).
+PERSIAN_FIRST_NAME = "\u0645\u0647\u200c\u0631\u0646\u0627\u0632"
+DEVANAGARI_LAST_NAME = "\u0915\u094d\u200d\u0937\u0924\u094d\u0930\u093f\u092f"
+PERSIAN_COMPANY = "\u0646\u06cc\u0631\u0648\u06cc \u0645\u06cc\u200c\u0631\u0627\u0646"
+
+
+def test_a_name_spelt_with_a_joiner_is_taken_and_reaches_the_customer_as_written(api, worker, mailbox):
+    """Before: 422 'Must not contain ... invisible characters (found U+200C)' for every such name."""
+    answer = api.create(
+        account_request(
+            **{
+                "customer.first_name": PERSIAN_FIRST_NAME,
+                "customer.last_name": DEVANAGARI_LAST_NAME,
+                "customer.company": PERSIAN_COMPANY,
+            }
+        )
+    )
+    assert answer.status_code == 202, answer.get_json()
+    account = api.wait_for_status(answer.get_json()["id"])
+    assert account["status"] == "active"
+    customer = account["customer"]
+    assert (customer["first_name"], customer["last_name"], customer["company"]) == (
+        PERSIAN_FIRST_NAME,
+        DEVANAGARI_LAST_NAME,
+        PERSIAN_COMPANY,
+    )
+    (message,) = mailbox.wait_for(1)
+    assert PERSIAN_COMPANY in message["Subject"]
+    assert f"Hello {PERSIAN_FIRST_NAME}," in message.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u200cMartin",  # at an end
+        "Martin\u200d",
+        "Martin \u200cFoundry",  # beside a space
+        "Martin\u200c\u200dFoundry",  # beside another invisible character
+        "R2\u200c3",  # between digits
+        "Martin\u2066Foundry\u2069",  # a bidi isolate, between letters or not
+        "Martin\u202dFoundry",  # a bidi override
+        "Martin\u2060Foundry",  # a word joiner: Cf, and no joiner of letters
+    ],
+)
+def test_a_joiner_anywhere_but_between_letters_and_every_other_format_character_is_refused(api, name):
+    answer = api.create(account_request(**{"customer.last_name": name}))
+    assert answer.status_code == 422
+    assert "invisible characters" in " ".join(answer.get_json()["errors"]["json"]["customer"]["last_name"])
+    assert api.get("/api/v1/customer-accounts").get_json()["total"] == 0
+
+
 @pytest.mark.parametrize("char", ["\u2028", "\u200b"])
 def test_a_change_refuses_them_too(api, char):
     account_id = api.create(account_request()).get_json()["id"]
