@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from kamflow.command_context import LIMIT, bind_database, fail, organisation_named
+from kamflow.command_context import LIMIT, Commands, bind_database, fail, organisation_named
 from shared import db, permissions
 from shared.logging_setup import redact
 
 
-@click.group()
+@click.group(cls=Commands)
 def main():
     """kamflow: customer-account creation for KAMs of energy suppliers."""
 

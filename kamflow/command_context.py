@@ -1,6 +1,7 @@
 """What every `kamflow` command starts from: the settings and the database of the environment
 it runs in (completed by what a running `make run` recorded in var/), a way to stop with a clear
-message, and the organisation a command names."""
+message (also when Redis or the database fails while a command runs: `Commands`), and the
+organisation a command names."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import click
 import peewee
+import redis
 
 from shared import db
 from shared.config import Settings, SettingsError
@@ -45,8 +47,7 @@ def bind_database(*, migrating: bool = False) -> Settings:
         db.database.connect(reuse_if_open=True)
         db.database.close()
     except (peewee.DatabaseError, OSError) as error:
-        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
-        fail(f"cannot reach the database at {redact(url)}: {redact(reason)}")
+        fail(f"cannot reach the database at {redact(url)}: {reason(error)}")
     if not migrating:
         from shared import migrations
 
@@ -62,6 +63,27 @@ def bind_database(*, migrating: bool = False) -> Settings:
 def fail(message: str):
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
+
+
+def reason(error: BaseException) -> str:
+    """An error of Redis or of the database driver in one line, any password in it redacted."""
+    return redact((str(error).strip() or type(error).__name__).splitlines()[0])
+
+
+class Commands(click.Group):
+    """The `kamflow` group. Redis or the database failing while a command runs (the server
+    restarted or killed, the connection dropped, after the command found it up) ends the
+    command as one that finds it down at start does: one line saying what failed, during which
+    command and why, and exit 1 (`fail`), never the driver's traceback. A command that acts on
+    several things prints what it did before the failure first."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except redis.RedisError as error:
+            fail(f"Redis failed during `kamflow {ctx.invoked_subcommand}`: {reason(error)}")
+        except (peewee.OperationalError, peewee.InterfaceError) as error:
+            fail(f"the database failed during `kamflow {ctx.invoked_subcommand}`: {reason(error)}")
 
 
 def organisation_named(slug: str):

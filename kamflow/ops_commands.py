@@ -6,7 +6,9 @@ They print what /ops shows and do what its buttons do, through the same function
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 
 import click
 import redis
@@ -113,17 +115,14 @@ def retry(account_ids, all_failed):
             except operations.CannotRetry as error:
                 problems.append(str(error))
 
-        if len(ids) == 1:
-            one(ids[0])
-        else:
-            with click.progressbar(ids, label=f"retrying {len(ids)} account(s)", show_pos=True) as bar:
-                for account_id in bar:
-                    one(account_id)
-    for line in done:
-        click.echo(line)
+        with _reporting(done, problems):
+            if len(ids) == 1:
+                one(ids[0])
+            else:
+                with click.progressbar(ids, label=f"retrying {len(ids)} account(s)", show_pos=True) as bar:
+                    for account_id in bar:
+                        one(account_id)
     if problems:
-        for problem in problems:
-            click.echo(f"error: {problem}", err=True)
         sys.exit(1)
 
 
@@ -165,6 +164,7 @@ def requeue_dead(message_ids, queue, everything, discard):
     problems, done = [], []
     verb = "discarding" if discard else "requeueing"
     with (
+        _reporting(done, problems),
         db.database.connection_context(),
         click.progressbar(chosen, label=f"{verb} {len(chosen)} message(s)", show_pos=True) as bar,
     ):
@@ -177,12 +177,22 @@ def requeue_dead(message_ids, queue, everything, discard):
                     done.append(dead_letters.requeue(broker.client, letter.queue, letter.redis_id))
             except (dead_letters.NotFound, operations.CannotRetry) as error:
                 problems.append(str(error))
-    for line in done:
-        click.echo(line)
-    for problem in problems:
-        click.echo(f"error: {problem}", err=True)
     if problems:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _reporting(done: list[str], problems: list[str]) -> Iterator[None]:
+    """Print what was done and what was refused once the block ends, also when Redis or the
+    database fails in it: the operator reads what went through before the one line saying what
+    failed (`command_context.Commands`), and so what is left to do."""
+    try:
+        yield
+    finally:
+        for line in done:
+            click.echo(line)
+        for problem in problems:
+            click.echo(f"error: {problem}", err=True)
 
 
 def register(group: click.Group) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from support import account_request
+from tcp_relay import Relay
 
 
 def failed_accounts(api, mailbox, count):
@@ -65,3 +66,30 @@ def test_a_dead_letter_named_twice_is_requeued_once(kamflow, api, worker, mailbo
     assert result.exit_code == 0, result.output
     assert result.output.count("sent again") == 1 and "error" not in result.output
     assert api.wait_for_status(account_id)["status"] == "active"
+
+
+def test_redis_dropping_in_the_middle_of_requeue_dead_is_one_line_after_what_was_done(
+    kamflow, api, worker, mailbox, redis_url, monkeypatch
+):
+    """Before: the redis ConnectionError's traceback, and nothing said of the letter requeued
+    before it. Redis is reached through a relay cut when the command looks up the second
+    letter: the first went through and is listed, then one line says what failed; exit 1."""
+    failed = failed_accounts(api, mailbox, 2)
+    host, port = redis_url.removeprefix("redis://").split("/")[0].rsplit(":", 1)
+    relay = Relay(host, int(port), cut_on=b"ZSCORE", occurrence=2)
+    try:
+        monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{relay.port}/0")
+        result = kamflow("requeue-dead", "--all")
+    finally:
+        relay.close()
+    assert relay.cut.is_set()
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: Redis failed during `kamflow requeue-dead`: ")
+    first = next(
+        account_id for account_id in failed if f"account {account_id}: send_credentials sent again" in result.output
+    )
+    assert api.wait_for_status(first)["status"] == "active"
+    [second] = [account_id for account_id in failed if account_id != first]
+    assert api.wait_for_status(second)["status"] == "failed"  # left for the next run, which lists it
