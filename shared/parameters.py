@@ -3,11 +3,14 @@
 The article: "You can modify the parameters after the creation of the customer account at
 anytime." What a change sets in motion is decided here, once:
 - access No -> Yes: provision_access, activate_markets, send_credentials (new credentials for a
-  login that had access before: shared.resend.access_given_back);
+  login that had access before: shared.resend.login_given_back);
+- a demo converted (demo Yes -> No) after its trial ended, with access: send_credentials (its
+  login works again, and the trial burned its links: new credentials, as for access given back);
 - markets added or changed while the customer has access: activate_markets (the workflow then
   hands on to send_credentials, which sends nothing: the credentials email goes once per purpose,
   see shared.resend.credentials_purpose);
-- contact, company, reference, demo flag, editor, removed markets, access Yes -> No: no stage.
+- contact, company, reference, demo flag otherwise, editor, removed markets, access Yes -> No:
+  no stage.
 
 `setup_problems` holds the checks against the organisation's data that a person should see
 before submitting (the wizard and the edit page call it); the validate_customer stage re-checks
@@ -151,13 +154,15 @@ def keep_stored_start_dates(account: CustomerAccount, sent_markets: list[dict], 
     return {"markets": problems} if problems else {}
 
 
-def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> None:
+def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> bool:
+    """Write the customer's fields; return whether a login the demo trial switched off works again."""
+    login_back = False
     for field in CUSTOMER_FIELDS:
         if field in customer and customer[field] != getattr(account, field):
             changes[f"customer.{field}"] = [getattr(account, field), customer[field]]
             setattr(account, field, customer[field])
     if changes.get("customer.is_demo") == [True, False]:
-        trials.convert(account)  # a demo becomes a real account: everything kept, the trial gone
+        login_back = trials.convert(account)  # a demo becomes a real account: everything kept, the trial gone
     if "customer.customer_reference" in changes:
         # Every live account holds its reference, whatever it held before (one made without a
         # reference held none, and once let a PATCH give it a reference another account held):
@@ -177,6 +182,7 @@ def _apply_customer(account: CustomerAccount, customer: dict, changes: dict) -> 
         if not moved:
             raise ChangeRefused({"_schema": [workflow.REJECTED_IS_FINAL]})
         account.reference_claim = reference
+    return login_back
 
 
 def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[str]:
@@ -219,7 +225,7 @@ def _apply_setup(account: CustomerAccount, setup: dict, changes: dict) -> list[s
             raise LoginTaken()
         if account.user_id:  # access given back: the login that was switched off works again,
             User.update(active=True).where(User.id == account.user_id).execute()
-            resend.access_given_back(account)  # with new credentials (its links were burned)
+            resend.login_given_back(account, resend.ACCESS_GIVEN_BACK)  # new credentials: its links were burned
         return ["provision_access", "activate_markets", "send_credentials"]
     if had_access and not access and account.user_id:
         switch_off_login(account.user_id)  # its sessions and unused links end with it
@@ -275,9 +281,12 @@ def apply_change(account: CustomerAccount, change: dict, actor: str, *, seen: st
         if past:
             raise ChangeRefused(past)
         changes: dict = {}
-        if "customer" in change:
-            _apply_customer(account, change["customer"], changes)
+        login_back = "customer" in change and _apply_customer(account, change["customer"], changes)
         stages = _apply_setup(account, change["setup"], changes) if "setup" in change else []
+        if login_back and account.app_access:  # still: the same change may take access away
+            # The demo converted after its trial: its login is back, its links were burned.
+            resend.login_given_back(account, resend.DEMO_CONVERTED)
+            stages = [*stages, resend.STAGE]  # the last stage: the workflow's order is kept
         if not changes:
             return Applied({}, ())
         reruns = _schedule(account, stages)

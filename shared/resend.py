@@ -4,8 +4,9 @@ The credentials email goes at most once per (account, purpose) (see shared.crede
 resend is recorded as an AuditEvent with action "credentials.resend"; the purpose of the email
 that the send_credentials stage should send is derived from how many there are, so each resend
 is a new purpose (sent once) and a stage that merely runs again (after new markets were
-activated) finds its purpose sent already and sends nothing. Access given back (No -> Yes) to
-a login that had it is a resend by the system: its links were burned when it was switched off.
+activated) finds its purpose sent already and sends nothing. A login given back after it was
+switched off (access No -> Yes to a login that had it, a demo converted after its trial ended)
+is a resend by the system: its links were burned when it was switched off.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def request_resend(account: CustomerAccount, actor: str) -> int:
         if account.trial_ended_at is not None:  # the trial switched the login off (shared.trials)
             raise CannotResend(
                 "The demo trial ended: the customer's login is switched off, there are no credentials to send. "
-                "Converting the account (demo account: No) gives the login back."
+                "Converting the account (demo account: No) gives the login back and sends new credentials."
             )
         if account.status != workflow.ACTIVE:
             raise CannotResend("Credentials can be resent once the account is active.")
@@ -76,12 +77,18 @@ def request_resend(account: CustomerAccount, actor: str) -> int:
         return _record_resend(account, actor, {})
 
 
-def access_given_back(account: CustomerAccount) -> None:
-    """Access No -> Yes for an account whose login had it (its unused links were burned when
-    it was switched off): new credentials are due, recorded as a resend by the system in the
-    caller's transaction, so that the send_credentials stage the change runs sends a new email
-    with a new link, once."""
-    _record_resend(account, "system", {"reason": "access given back"})
+#: Why a login switched off is given back (the resend's `reason`, on the account's history).
+ACCESS_GIVEN_BACK = "access given back"
+DEMO_CONVERTED = "demo converted after its trial ended"
+
+
+def login_given_back(account: CustomerAccount, reason: str) -> None:
+    """The account's login, switched off (access No, or the end of its demo trial: its unused
+    links were burned then), works again (access No -> Yes, or the demo converted; `reason`
+    says which): new credentials are due, recorded as a resend by the system in the caller's
+    transaction, so that the send_credentials stage the change runs sends a new email with a
+    new link, once. The caller makes that stage due (`account_status.send_back`)."""
+    _record_resend(account, "system", {"reason": reason})
 
 
 def _record_resend(account: CustomerAccount, actor: str, detail: dict) -> int:

@@ -5,7 +5,7 @@ A demo account's trial ends on the latest end date of its markets when the KAM s
 given); otherwise (no access) `TRIAL_DAYS` after its creation. When the daily maintenance finds
 a trial over, it switches the customer's login off and records it; converting the demo into a
 real account (is_demo No) keeps everything, clears the badge and gives a login switched off by
-the trial back.
+the trial back (with new credentials: `shared.parameters` has them sent).
 """
 
 from __future__ import annotations
@@ -61,10 +61,15 @@ def end_due_trials(today: dt.date, trial_days: int) -> int:
     return ended
 
 
-def convert(account: CustomerAccount) -> None:
-    """The demo became a real account (is_demo switched off): the trial no longer applies."""
-    if account.trial_ended_at is not None:
-        CustomerAccount.update(trial_ended_at=None).where(CustomerAccount.id == account.id).execute()
-        if account.user_id and account.app_access:
-            User.update(active=True).where(User.id == account.user_id).execute()
-        account.trial_ended_at = None
+def convert(account: CustomerAccount) -> bool:
+    """The demo became a real account (is_demo switched off): the trial no longer applies, in
+    the caller's transaction. Returns whether a login the trial had switched off works again
+    (the account has access): its unused links were burned with it, so new credentials are due."""
+    if account.trial_ended_at is None:
+        return False
+    CustomerAccount.update(trial_ended_at=None).where(CustomerAccount.id == account.id).execute()
+    account.trial_ended_at = None
+    if not (account.user_id and account.app_access):
+        return False
+    User.update(active=True).where(User.id == account.user_id).execute()
+    return True

@@ -164,3 +164,56 @@ def test_credentials_cannot_be_resent_once_the_trial_ended(app, api, kam_page, m
     assert "The demo trial ended" in text_of(page.text)
     assert api.wait_for_status(account_id)["status"] == "active"
     assert len(mailbox.messages) == 1
+
+
+def trial_over_with_an_unused_link(api, mailbox) -> tuple[int, str]:
+    """A demo account given access, its credentials email's link not used yet, then its trial over."""
+    account_id = api.create(account_request(**{"customer.is_demo": True})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    link = set_password_link(mailbox.wait_for(1)[0])
+    for market in account_request()["setup"]["markets"]:
+        move_window(account_id, market["market"], -60, -2)
+    with db.database.connection_context():
+        assert maintenance.run_daily(dt.date.today(), trial_days=30).summary["trials_ended"] == 1
+    return account_id, link
+
+
+def test_converting_a_demo_after_its_trial_sends_new_credentials(app, api, kam_page, mailbox):
+    """Before: the login was given back but its only link had been burned by the trial and no
+    email went: the customer could not get in until the KAM found and used 'Resend'."""
+    account_id, old_link = trial_over_with_an_unused_link(api, mailbox)
+    converted = patch(api, account_id, {"customer": {"is_demo": False}})
+    assert converted.status_code == 200, converted.get_json()
+    body = api.wait_for_status(account_id)
+    assert body["status"] == "active"
+    assert {s["name"]: s["state"] for s in body["stages"]}["send_credentials"] == "done"
+    messages = mailbox.wait_for(2)
+    assert len(messages) == 2 and messages[1]["To"] == EMAIL
+    page = text_of(kam_page.get(f"/customers/{account_id}").text)
+    assert "Credentials resent by system" in page
+    new_link = set_password_link(messages[1])
+    page, answer, _ = choose_password(app, old_link)
+    assert page.status_code == 410 and answer.status_code == 410 and not password_set()
+    page, answer, customer = choose_password(app, new_link)
+    assert page.status_code == 200 and answer.status_code == 303
+    assert customer.get("/my-account").status_code == 200
+
+
+def test_converting_a_demo_whose_trial_is_on_sends_nothing(api, mailbox):
+    """Its credentials still work: no new ones, no stage runs again."""
+    account_id = api.create(account_request(**{"customer.is_demo": True})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    mailbox.wait_for(1)
+    assert patch(api, account_id, {"customer": {"is_demo": False}}).status_code == 200
+    assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["status"] == "active"
+    assert len(mailbox.messages) == 1
+
+
+def test_converting_a_demo_after_its_trial_and_taking_access_away_at_once_sends_nothing(api, mailbox):
+    account_id, _ = trial_over_with_an_unused_link(api, mailbox)
+    answer = patch(api, account_id, {"customer": {"is_demo": False}, "setup": {"app_access": False}})
+    assert answer.status_code == 200, answer.get_json()
+    assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["status"] == "active"
+    assert len(mailbox.messages) == 1
+    with db.database.connection_context():
+        assert User.get(User.email == EMAIL).active is False

@@ -217,7 +217,8 @@ def change(change_data, account_id: int):
     """Change the account's parameters. Send `customer` with only the fields that change, and/or
     the whole `setup`. Only the stages the change concerns run again (access No -> Yes:
     provision_access, activate_markets, send_credentials; new or changed markets:
-    activate_markets). The email cannot change (422)."""
+    activate_markets; a demo converted (`is_demo` false) after its trial ended: send_credentials,
+    new credentials for the login it gives back). The email cannot change (422)."""
     account = _account_or_404(account_id)
     if "setup" in change_data:
         sent = request.get_json()["setup"].get("markets") or []
