@@ -45,6 +45,46 @@ def today() -> dt.date:
 #: lines (the credentials email failed on U+2028), a CSV, a log line, a page's reading order.
 #: Save the joiners (`JOINERS`) where a name's spelling needs them.
 REFUSED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
+#: Every character of REFUSED_CATEGORIES (Unicode 14.0), as ranges of code points: the one list
+#: that both the check (`first_refused_character`) and the OpenAPI document's patterns
+#: (PRINTABLE_PATTERN) are made of, so that a client holding a name to the document is never
+#: refused for it, nor the reverse (the patterns said only Cc, and U+200B was a 422 the document
+#: allowed). A test holds it to the categories of the running Python's Unicode database.
+REFUSED_RANGES = (
+    (0x0000, 0x001F),
+    (0x007F, 0x009F),
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xD800, 0xDFFF),  # SURROGATES
+    (0xE000, 0xF8FF),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x13438),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+    (0xF0000, 0xFFFFD),
+    (0x100000, 0x10FFFD),
+)
+#: Lone surrogates: left out of the document's patterns, which must be UTF-8 text for other regular
+#: expression engines than Python's (schemathesis' Rust one could not read them). No UTF-8 text holds
+#: one; a JSON string escaping one ("\ud800") is refused by the server all the same.
+SURROGATES = (0xD800, 0xDFFF)
+#: The spaces `str.strip()` removes that are not refused anyway: a value of these alone is blank.
+SPACES = " \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 
 #: Zero-width non-joiner and joiner (U+200C, U+200D): format characters (Cf), but part of how
 #: names are spelt in Persian, Kurdish and the Indic scripts (Persian `\u0645\u06cc\u200c\u0631`,
@@ -54,27 +94,53 @@ REFUSED_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co"}
 JOINERS = frozenset("\u200c\u200d")
 
 
+def _characters(ranges: tuple[tuple[int, int], ...]) -> str:
+    """`ranges` as the inside of a regular expression's character class (the characters themselves)."""
+    return "".join(chr(first) if first == last else f"{chr(first)}-{chr(last)}" for first, last in ranges)
+
+
+def _without(ranges: tuple[tuple[int, int], ...], points: frozenset[str]) -> tuple[tuple[int, int], ...]:
+    """`ranges` less the code points of `points` (each range split around them)."""
+    left: list[tuple[int, int]] = []
+    for first, last in ranges:
+        start = first
+        for point in sorted(ord(char) for char in points if first <= ord(char) <= last):
+            if start < point:
+                left.append((start, point - 1))
+            start = point + 1
+        if start <= last:
+            left.append((start, last))
+    return tuple(left)
+
+
+#: REFUSED_RANGES but the joiners: refused wherever they are.
+_ALWAYS_REFUSED = _without(REFUSED_RANGES, JOINERS)
+_REFUSED_CHARACTER = re.compile(f"[{_characters(_ALWAYS_REFUSED)}]")
+_JOINER = re.compile(f"[{''.join(sorted(JOINERS))}]")
+
+
 def _is_letter(char: str) -> bool:
     return unicodedata.category(char)[0] in "LM"
 
 
-def _is_refused(value: str, index: int) -> bool:
-    """Whether the character at `index` of `value` is refused there: the policy, in one place."""
-    char = value[index]
-    if unicodedata.category(char) not in REFUSED_CATEGORIES:
-        return False
-    if char in JOINERS and 0 < index < len(value) - 1:
-        return not (_is_letter(value[index - 1]) and _is_letter(value[index + 1]))
-    return True
+def _refused_at(value: str) -> list[int]:
+    """Where `value` holds a refused character: the policy, in one place. Any of REFUSED_RANGES,
+    save a joiner with a letter on either side."""
+    found = [match.start() for match in _REFUSED_CHARACTER.finditer(value)]
+    for match in _JOINER.finditer(value):
+        index = match.start()
+        if not (0 < index < len(value) - 1 and _is_letter(value[index - 1]) and _is_letter(value[index + 1])):
+            found.append(index)
+    return sorted(found)
 
 
 def first_refused_character(value: str) -> str | None:
-    """The first character of `value` refused where it is (REFUSED_CATEGORIES, save a joiner
-    between letters), or None. None of them is printable, so most text is passed by
-    `isprintable()` alone, without a look at each character."""
+    """The first character of `value` refused where it is, or None. None of them is printable,
+    so most text is passed by `isprintable()` alone."""
     if value.isprintable():
         return None
-    return next((value[index] for index in range(len(value)) if _is_refused(value, index)), None)
+    found = _refused_at(value)
+    return value[found[0]] if found else None
 
 
 def has_refused_characters(value: str) -> bool:
@@ -88,13 +154,14 @@ def has_refused_characters(value: str) -> bool:
 def shown(value: str) -> str:
     """`value` with each refused character replaced by U+FFFD: what was typed, fit to be stored
     in a record of attempts (a text column takes no NUL) or written to a log line."""
-    if not has_refused_characters(value):
+    if value.isprintable():
         return value
-    return "".join("\ufffd" if _is_refused(value, index) else char for index, char in enumerate(value))
+    refused = set(_refused_at(value))
+    return "".join("\ufffd" if index in refused else char for index, char in enumerate(value))
 
 
 def refuse_control_characters(value: str) -> str:
-    """Names and references are printable text; anything of REFUSED_CATEGORIES is a forged or
+    """Names and references are printable text; anything of REFUSED_RANGES is a forged or
     broken input (and PostgreSQL cannot store a NUL). The message names the character."""
     char = first_refused_character(value)
     if char is not None:
@@ -104,10 +171,14 @@ def refuse_control_characters(value: str) -> str:
     return value
 
 
-#: Printable text as JSON Schema says it (for clients and fuzzers): no control character...
-PRINTABLE_PATTERN = "^[^\u0000-\u001f\u007f-\u009f]*$"
-#: ...and, where a value is needed, not only spaces.
-NOT_BLANK_PATTERN = "^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+#: The joiners are left in: the server takes them between letters, which a pattern cannot say in a
+#: regular expression every JSON Schema engine reads (no letter class): the document allows them
+#: anywhere, so that a name the server takes is never refused by a client holding it to the document.
+_DECLARED = _characters(tuple(r for r in _ALWAYS_REFUSED if r != SURROGATES))
+#: Printable text as JSON Schema says it (for clients and fuzzers): no character of REFUSED_RANGES...
+PRINTABLE_PATTERN = f"^[^{_DECLARED}]*$"
+#: ...and, where a value is needed, not only spaces (what is left once `str.strip()` removed them).
+NOT_BLANK_PATTERN = f"^[^{_DECLARED}]*[^{_DECLARED}{SPACES}][^{_DECLARED}]*$"
 
 
 class Text(fields.String):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from support import BAD_PHONES, DELETE, account_request
@@ -365,6 +366,61 @@ def test_the_phone_pattern_of_the_document_is_the_one_the_server_holds_numbers_t
         assert (phone["pattern"], phone["maxLength"]) == (PHONE_PATTERN, PHONE_MAX_LENGTH), name
 
 
+#: Names as a CRM holds them: (the value, whether kamflow takes it). Refused: what REFUSED_CATEGORIES
+#: says (invisible format characters, line separators, private use) and a name of spaces alone.
+NAMES = [
+    ("Müller & Söhne GmbH", True),
+    ("株式会社 Ōsaka Café 😀", True),
+    ("O'Brien-Smith (Ltd.)", True),
+    ("\u0645\u0647\u200c\u0631\u0646\u0627\u0632", True),  # Persian, a zero-width non-joiner between letters
+    ("Martin\u200bFoundry", False),  # zero-width space (Cf)
+    ("Martin\u00adFoundry", False),  # soft hyphen (Cf)
+    ("\ufeffMartin Foundry", False),  # byte-order mark (Cf)
+    ("Martin\u202eyrdnuoF", False),  # right-to-left override (Cf)
+    ("Martin\u2028Foundry", False),  # line separator (Zl)
+    ("Martin\ue000Foundry", False),  # private use (Co)
+    ("Martin Foundry\U000e0041", False),  # tag character (Cf, beyond the BMP)
+    ("\u00a0", False),  # a no-break space alone: blank
+    ("\u3000 \u2003", False),  # ideographic and em spaces alone: blank
+]
+
+
+@pytest.mark.parametrize("name, taken", NAMES, ids=[repr(name) for name, _ in NAMES])
+def test_the_document_allows_a_name_exactly_when_the_server_takes_it(api, name, taken):
+    """A client that checks a value against the document must be refused by neither: the pattern
+    of every text field says the same characters as the server's check."""
+    import jsonschema
+
+    schemas = api.get("/api/openapi.json").get_json()["components"]["schemas"]
+    for schema, field in (("Customer", "company"), ("Customer", "last_name"), ("Optimisation", "name")):
+        declared = schemas[schema]["properties"][field]
+        assert jsonschema.Draft202012Validator(declared).is_valid(name) == taken, (schema, field)
+    answer = api.create(account_request(**{"customer.company": name, "customer.last_name": name}))
+    assert answer.status_code == (202 if taken else 422), answer.get_json()
+    if not taken:
+        assert set(answer.get_json()["errors"]["json"]["customer"]) == {"company", "last_name"}
+
+
+def test_a_reference_holds_any_printable_text_as_the_document_says(api):
+    import jsonschema
+
+    reference = api.get("/api/openapi.json").get_json()["components"]["schemas"]["Customer"]["properties"]
+    declared = reference["customer_reference"]
+    for value, taken in (("FR\u00a0123 😀", True), ("FR-123\u200b", False), ("FR-123\u2029", False)):
+        assert jsonschema.Draft202012Validator(declared).is_valid(value) == taken, value
+        answer = api.create(
+            account_request(
+                **{
+                    "customer.customer_reference": value,
+                    "setup.app_access": False,
+                    "setup.editor": DELETE,
+                    "setup.markets": DELETE,
+                }
+            )
+        )
+        assert answer.status_code == (202 if taken else 422), (value, answer.get_json())
+
+
 def test_a_lone_surrogate_is_fingerprinted_not_a_crash():
     from shared import idempotency
 
@@ -485,3 +541,20 @@ def test_the_same_key_in_different_objects_is_not_a_repeat(api):
     assert {"market", "end_date", "forecasts"} <= markets[0].keys() & markets[1].keys()  # in two objects
     answer = api.create(body)
     assert answer.status_code == 202, answer.get_json()
+
+
+def test_the_refused_characters_are_the_refused_categories_and_the_spaces_what_strip_removes():
+    """REFUSED_RANGES and SPACES are written out (the document's patterns are made of them):
+    they must say what Python's Unicode database says, and be updated with it."""
+    import sys
+    import unicodedata
+
+    from shared.schemas import REFUSED_CATEGORIES, SPACES, first_refused_character
+
+    every = [chr(point) for point in range(sys.maxunicode + 1)]
+    refused = {char for char in every if unicodedata.category(char) in REFUSED_CATEGORIES}
+    assert {char for char in every if first_refused_character(char)} == refused
+    spaces = re.compile(f"[{SPACES}]")
+    assert {char for char in every if char.isspace() and char not in refused} == {
+        char for char in every if spaces.fullmatch(char)
+    }
