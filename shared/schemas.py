@@ -30,6 +30,11 @@ EDITORS = ("kam", "customer")
 #: 9999). No access window, delivery or fixing falls outside these years; the error message says
 #: them. (`updated_since`, a filter, takes any moment: see `Since`.)
 FIRST_YEAR, LAST_YEAR = 2000, 2099
+#: FIRST_YEAR to LAST_YEAR as the OpenAPI document's patterns say them (for months and days).
+YEARS_PATTERN = "20[0-9]{2}"
+#: A month as YYYY-MM (`parse_month`), and a day as YYYY-MM-DD (`Day`), in those years.
+MONTH_PATTERN = f"^{YEARS_PATTERN}-(0[1-9]|1[0-2])$"
+DAY_PATTERN = f"^{YEARS_PATTERN}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 MAX_PAGE = 1_000_000
 MAX_OPTIMISATIONS_CEILING = 1000
 
@@ -316,7 +321,7 @@ class UtcDateTime(fields.DateTime):
 
 
 #: ASCII digits, matched whole (`fullmatch`): `\d` took full-width digits and `$` a trailing newline.
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
+_MONTH = re.compile(MONTH_PATTERN)
 
 #: A decimal number as written by a person or a CRM: ASCII digits, a dot for decimals, a sign.
 #: Python's Decimal also read "８０", "٨٠", "1_000" and "8e1" as numbers, so a quantity or a
@@ -359,10 +364,9 @@ def parse_month(text: object) -> dt.date | None:
     """The first day of the month `text` writes as YYYY-MM, from FIRST_YEAR to LAST_YEAR; None
     when it is not one. The one reading of a month: a delivery month (optimisations' `Month`)
     and a forecast file's lines."""
-    match = _MONTH.fullmatch(text) if isinstance(text, str) else None
-    if not match or not 1 <= int(match.group(2)) <= 12 or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+    if not isinstance(text, str) or not _MONTH.fullmatch(text):
         return None
-    return dt.date(int(match.group(1)), int(match.group(2)), 1)
+    return dt.date(int(text[:4]), int(text[5:7]), 1)
 
 
 class Day(fields.Date):
@@ -371,6 +375,9 @@ class Day(fields.Date):
     "2026-W49-1": forms nobody documented, which a client's validator would refuse."""
 
     default_error_messages = {"invalid": "Not a valid date: write it as YYYY-MM-DD, e.g. 2027-01-31."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(metadata={"pattern": DAY_PATTERN, **kwargs.pop("metadata", {})}, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.date:
         if not isinstance(value, str) or not _DAY.fullmatch(value):
@@ -382,6 +389,21 @@ class Day(fields.Date):
 
 
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class Choices(fields.List):
+    """Choices from a closed set, each at most once: a repeat is refused by the field, and the
+    OpenAPI document says `uniqueItems` (one rule, where the list is declared)."""
+
+    def __init__(self, choice: fields.Field, *, what: str, **kwargs: Any) -> None:
+        self.repeated = f"Each {what} may be chosen once."
+        super().__init__(choice, metadata={"uniqueItems": True, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> list[Any]:
+        chosen = super()._deserialize(value, attr, data, **kwargs)
+        if len(set(chosen)) != len(chosen):
+            raise ValidationError(self.repeated)
+        return chosen
 
 
 class YesNo(fields.Boolean):
@@ -441,8 +463,9 @@ class MarketSetupSchema(Schema):
     )
     start_date = Day(load_default=today)
     end_date = Day(required=True)
-    forecasts = fields.List(
+    forecasts = Choices(
         fields.String(validate=validate.OneOf(FORECASTS, error="Unknown forecast {input!r}: choose among {choices}.")),
+        what="forecast",
         required=True,
         validate=validate.Length(min=1, error="Choose at least one forecast to share."),
     )
@@ -466,8 +489,6 @@ class MarketSetupSchema(Schema):
         if end is not None and start is not None and end < start:
             errors.setdefault("end_date", []).append("Must be on or after the start date.")
         forecasts = data.get("forecasts") or []
-        if len(set(forecasts)) != len(forecasts):
-            errors.setdefault("forecasts", []).append("Each forecast may be chosen once.")
         if "client" in forecasts and not {"application", "manager"} & set(forecasts):
             errors.setdefault("forecasts", []).append(
                 "The client forecast is an option: share the application or the manager forecast with it."

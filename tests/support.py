@@ -161,6 +161,22 @@ class Api:
         )
 
 
+def document_validator(api: Api, schema: str):
+    """A JSON Schema validator of the served document's `schema` (its references resolved, its
+    formats checked): what a client holding its requests to the document checks them with."""
+    import jsonschema
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    spec = api.get("/api/openapi.json").get_json()
+    registry = Registry().with_resource("urn:spec", Resource.from_contents(spec, default_specification=DRAFT202012))
+    return jsonschema.Draft202012Validator(
+        {"$ref": f"urn:spec#/components/schemas/{schema}"},
+        registry=registry,
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
 def account_request(**changes) -> dict:
     """A valid request with access to two markets, as the CRM would send it."""
     today = dt.date.today()

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 
 import pytest
-from support import BAD_PHONES, DELETE, account_request
+from support import BAD_PHONES, DELETE, account_request, document_validator
 
 from shared import db
 from shared.models import AuditEvent, CustomerAccount, IdempotencyKey, MarketAccess, StageRun
@@ -558,3 +558,36 @@ def test_the_refused_characters_are_the_refused_categories_and_the_spaces_what_s
     assert {char for char in every if char.isspace() and char not in refused} == {
         char for char in every if spaces.fullmatch(char)
     }
+
+
+#: BAD_INPUTS the document cannot refuse: the rule needs the database or today's date, joins two
+#: fields or two markets, or is more than a pattern says (a number valid for its country, an
+#: address's parts; Python's `$` also takes a trailing newline, which JSON Schema's does not).
+BEYOND_THE_DOCUMENT = {
+    "phone too short for its country",
+    "email invalid",
+    "market twice",
+    "end date in the past",
+    "end before start",
+    "client forecast alone",
+    "kam not of the organisation",
+    "phone '+33 1 23 45 67 89\\n'",
+}
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [case[1] for case in BAD_INPUTS if case[0] not in BEYOND_THE_DOCUMENT],
+    ids=[case[0] for case in BAD_INPUTS if case[0] not in BEYOND_THE_DOCUMENT],
+)
+def test_the_document_refuses_each_bad_input_a_field_can_say(api, changes):
+    declared = document_validator(api, "AccountRequest")
+    assert declared.is_valid(account_request())
+    assert not declared.is_valid(account_request(**changes))
+
+
+def test_the_years_pattern_says_the_years_taken():
+    from shared.schemas import FIRST_YEAR, LAST_YEAR, YEARS_PATTERN
+
+    said = {year for year in range(10000) if re.fullmatch(YEARS_PATTERN, f"{year:04d}")}
+    assert said == set(range(FIRST_YEAR, LAST_YEAR + 1))

@@ -26,6 +26,8 @@ from shared.schemas import (
     EDITORS,
     FIRST_YEAR,
     LAST_YEAR,
+    MONTH_PATTERN,
+    Choices,
     Day,
     DecimalText,
     PatchSchema,
@@ -65,6 +67,10 @@ class Month(fields.Field):
     """A month as YYYY-MM from FIRST_YEAR to LAST_YEAR, loaded as the date of its first day
     (a month of 9999 made the last day of delivery overflow: a 500)."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"type": "string", "pattern": MONTH_PATTERN, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> dt.date:
         month = parse_month(value)
         if month is None:
@@ -81,10 +87,6 @@ def last_day(month: dt.date) -> dt.date:
     return following - dt.timedelta(days=1)
 
 
-def _unique(values: list[Any]) -> bool:
-    return len(set(values)) == len(values)
-
-
 class OptimisationSchema(Schema):
     """An optimisation's parameters as a person or a CRM sends them."""
 
@@ -98,11 +100,9 @@ class OptimisationSchema(Schema):
     name = Text(max_length=200, required=True)
     delivery_start = Month(
         required=True,
-        metadata={"type": "string", "example": "2027-01", "description": MONTH_DOC.format("First")},
+        metadata={"example": "2027-01", "description": MONTH_DOC.format("First")},
     )
-    delivery_end = Month(
-        required=True, metadata={"type": "string", "example": "2027-12", "description": MONTH_DOC.format("Last")}
-    )
+    delivery_end = Month(required=True, metadata={"example": "2027-12", "description": MONTH_DOC.format("Last")})
     volume_mwh = DecimalText(
         required=True,
         places=3,
@@ -116,10 +116,11 @@ class OptimisationSchema(Schema):
     risk_appetite = fields.String(
         required=True, validate=validate.OneOf(RISK_APPETITES, error="Choose a risk appetite among {choices}.")
     )
-    tariff_indexes = fields.List(
+    tariff_indexes = Choices(
         fields.String(
             validate=validate.OneOf(TARIFF_INDEXES, error="Unknown tariff index {input!r}: choose among {choices}.")
         ),
+        what="tariff index",
         load_default=lambda: ["base"],
         validate=validate.Length(min=1, error="Choose at least one tariff index."),
     )
@@ -149,8 +150,9 @@ class OptimisationSchema(Schema):
         metadata={"description": "The forecast the advice is based on: one shared with the account."},
     )
     notify = yes_no(load_default=True)
-    notify_recipients = fields.List(
+    notify_recipients = Choices(
         fields.String(validate=validate.OneOf(RECIPIENTS, error="Choose recipients among {choices}.")),
+        what="recipient",
         load_default=None,
     )
 
@@ -185,9 +187,8 @@ def _blame(errors: dict[str, list[str]], sent: set[str], first: tuple[str, str],
 
 def whole_problems(data: dict[str, Any], sent: set[str]) -> dict[str, list[str]]:
     """The rules across fields of a whole optimisation, by field: the delivery end not before its
-    start and the period at most MAX_DELIVERY_MONTHS, a tariff index or recipient once each,
-    recipients when notifications are on, the window inside the delivery and not ending before
-    it starts. A rule between two fields names the one of them that was sent (`_blame`)."""
+    start and the period at most MAX_DELIVERY_MONTHS, recipients when notifications are on, the
+    window inside the delivery and not ending before it starts. A rule between two fields names the one of them that was sent (`_blame`)."""
     errors: dict[str, list[str]] = {}
     start, end = data["delivery_start"], data["delivery_end"]
     if end < start:
@@ -200,10 +201,6 @@ def whole_problems(data: dict[str, Any], sent: set[str]) -> dict[str, list[str]]
     elif (end.year - start.year) * 12 + end.month - start.month >= MAX_DELIVERY_MONTHS:
         longest = f"A delivery period is at most {MAX_DELIVERY_MONTHS} months."
         _blame(errors, sent, ("delivery_end", longest), ("delivery_start", longest))
-    if not _unique(data["tariff_indexes"]):
-        errors["tariff_indexes"] = ["Each tariff index may be chosen once."]
-    if data["notify_recipients"] is not None and not _unique(data["notify_recipients"]):
-        errors["notify_recipients"] = ["Each recipient may be chosen once."]
     if data["notify"] and data["notify_recipients"] == []:
         errors["notify_recipients"] = ["Choose who receives the notifications, or switch them off."]
     window_start, window_end = data["window_start"], data["window_end"]
