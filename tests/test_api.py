@@ -421,6 +421,18 @@ def test_every_operation_declares_its_errors_typed_and_no_default(api):
     assert "created_at" in schemas["WebhookEvent"]["required"]
 
 
+def test_every_format_of_the_document_is_one_clients_know(api):
+    """A format a client's validator or generator does not know is no format at all: a URL is a
+    `uri` (JSON Schema), not apispec's `url`; `decimal` is the OpenAPI format registry's."""
+    import json
+
+    known = {"date", "date-time", "email", "uri", "uuid", "decimal"}
+    text = json.dumps(api.get("/api/openapi.json").get_json())
+    used = set(re.findall(r'"format": "([^"]+)"', text))
+    assert used <= known, used - known
+    assert "uri" in used
+
+
 def test_the_kam_filter_takes_any_email_shaped_value(api):
     """A filter finds what matches: an address no KAM can have finds nothing rather than a 422."""
     account_id = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]

@@ -142,6 +142,8 @@ class KamflowApi(Api):
 
     def _init_spec(self, *args, **kwargs):
         super()._init_spec(*args, **kwargs)
+        # apispec writes a marshmallow Url as `format: url`, which no JSON Schema tool knows: `uri` is the format
+        self.register_field(fields.Url, "string", "uri")
         # flask-smorest registers ERROR_SCHEMA as "Error" itself
         self.spec.components.schema("WebhookEvent", schema=WebhookEventSchema)
 

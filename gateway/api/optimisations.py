@@ -99,7 +99,7 @@ def list_optimisations(account_id: int):
     201,
     OptimisationViewSchema,
     description="Created, with its calendar",
-    headers={"Location": {"description": "The optimisation's URL", "schema": {"type": "string"}}},
+    headers={"Location": {"description": "The optimisation's URL", "schema": {"type": "string", "format": "uri"}}},
 )
 @blp.alt_response(403, description="The customer is the editor: the KAM (and so the token) only reads")
 @blp.alt_response(404, description="No such account in your organisation")
