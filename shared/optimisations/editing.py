@@ -15,7 +15,7 @@ from shared import idempotency
 from shared.db import database
 from shared.models import AuditEvent, CustomerAccount, Fixing, Optimisation, utcnow
 from shared.optimisations import limits
-from shared.optimisations.schemas import PARAMETERS, OptimisationSchema, complete, whole_problems
+from shared.optimisations.schemas import MARKET_IS_FIXED, PARAMETERS, OptimisationSchema, complete, whole_problems
 
 
 def _audit(optimisation: Optimisation, actor: str, action: str, detail: dict) -> None:
@@ -134,7 +134,7 @@ def change(
         if seen is not None and seen != version(optimisation):
             raise ChangedMeanwhile(version(optimisation))
         if "market" in patch and patch["market"] != optimisation.market:
-            raise ValidationError({"market": ["The market of an optimisation cannot change: create a new one."]})
+            raise ValidationError({"market": [MARKET_IS_FIXED]})
         merged = {**as_input(optimisation), **patch}
         # Partial: the rules across fields are checked here, knowing which fields the caller sent,
         # so that an error names one of them rather than a stored value it did not touch.

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from shared.markets import CATALOGUE
 from shared.optimisations.calendar import RISK_APPETITES
@@ -61,6 +61,7 @@ MAX_FIXINGS = 50
 MAX_DELIVERY_MONTHS = 120
 MAX_VOLUME = Decimal("100000000")
 MONTH_DOC = f"{{}} delivery month, YYYY-MM, from {FIRST_YEAR}-01 to {LAST_YEAR}-12."
+MARKET_IS_FIXED = "The market of an optimisation cannot change: create a new one."
 
 
 class Month(fields.Field):
@@ -168,8 +169,20 @@ class OptimisationSchema(Schema):
 
 
 class OptimisationChangeSchema(PatchSchema, OptimisationSchema):
-    """A PATCH: any of the fields, only those that change (the market never changes); a field
-    left out keeps its stored value, it does not go back to its creation default."""
+    """A PATCH: any of the fields, only those that change; a field left out keeps its stored
+    value, it does not go back to its creation default. The market never changes: it is not a
+    field of the change (nor of the document's `OptimisationChange`), and sending it is refused
+    with MARKET_IS_FIXED, as an account's email is."""
+
+    class Meta:
+        unknown = RAISE
+        exclude = ("market",)
+
+    @pre_load
+    def refuse_market(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and "market" in data:
+            raise ValidationError({"market": [MARKET_IS_FIXED]})
+        return data
 
 
 def _given(data: dict[str, Any]) -> set[str]:

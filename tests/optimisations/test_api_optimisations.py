@@ -12,6 +12,7 @@ from support import account_request, document_validator
 from optimisations.support import DROP, move_window, optimisation_body
 from shared import db
 from shared.models import CustomerAccount
+from shared.optimisations.schemas import MARKET_IS_FIXED
 
 KAM_EDITS = {"setup.editor": "kam"}
 
@@ -185,6 +186,23 @@ def test_patch_changes_parameters_and_the_calendar_follows(api, make_account):
     assert market.status_code == 422 and "market" in market.get_json()["errors"]["json"]
     bad = api.client.patch(url(account, created["id"]), json={"delivery_end": "2000-01"}, headers=api.headers)
     assert bad.status_code == 422 and "delivery_end" in bad.get_json()["errors"]["json"]
+
+
+def test_the_patch_body_has_no_market_since_it_never_changes(api, make_account):
+    """A PATCH body is what a change needs: the document does not offer the market, and the
+    server refuses it, even unchanged, naming why (as it does the email of an account)."""
+    schemas = api.get("/api/openapi.json").get_json()["components"]["schemas"]
+    assert "market" in schemas["Optimisation"]["properties"]
+    assert "market" not in schemas["OptimisationChange"]["properties"]
+    account = make_account(**KAM_EDITS)
+    created = api.post(url(account), optimisation_body()).get_json()
+    for market in ("fr-power", "de-gas"):
+        answer = api.client.patch(
+            url(account, created["id"]), json={"market": market, "name": "Renamed"}, headers=api.headers
+        )
+        assert answer.status_code == 422, answer.get_json()
+        assert answer.get_json()["errors"]["json"] == {"market": [MARKET_IS_FIXED]}
+    assert api.get(url(account, created["id"])).get_json()["name"] == "Foundry 2027"
 
 
 def test_fixings_recorded_and_cancelled_adjust_the_calendar(api, make_account):
