@@ -205,6 +205,13 @@ def test_an_idempotency_key_with_a_control_character_is_refused(api, key):
         "Must hold printable characters only (no control characters)."
     ]
     assert nothing_stored()
+    # ...as the document says: a client holding the header to it does not send it.
+    import jsonschema
+
+    operation = api.get("/api/openapi.json").get_json()["paths"]["/api/v1/customer-accounts"]["post"]
+    (declared,) = [p["schema"] for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+    assert jsonschema.Draft202012Validator(declared).is_valid("crm-7 2026-12-07T10:00:00Z")
+    assert not jsonschema.Draft202012Validator(declared).is_valid(key)
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Basic abc", "Bearer not-a-token"])

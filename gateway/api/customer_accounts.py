@@ -12,6 +12,7 @@ from gateway.api.parsing import Blueprint
 from shared import accounts, claims, dead_letters, idempotency, operations, parameters, resend
 from shared.change_schemas import AccountPatchSchema
 from shared.schemas import (
+    PRINTABLE_PATTERN,
     AccountListQuerySchema,
     AccountListSchema,
     AccountRequestSchema,
@@ -72,7 +73,8 @@ def _replay(record, request_hash: str):
             "in": "header",
             "name": "Idempotency-Key",
             "required": False,
-            "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
+            # key_problem's rules: printable (schemas.REFUSED_RANGES), at most MAX_KEY_LENGTH
+            "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH, "pattern": PRINTABLE_PATTERN},
             "description": "Retry safely: the same key with the same body returns the first answer (kept at least "
             "24 hours) and creates nothing; with another body it is refused (422). Spaces around it are ignored "
             "and an empty key is no key; a control character in it is refused (400).",
