@@ -23,6 +23,9 @@ import unicodedata
 from urllib.parse import SplitResult, urlsplit
 
 MAX_URL_LENGTH = 2000
+#: The shape `check_url` holds a URL to, as the OpenAPI document says it: http:// or https://
+#: (any case), then an authority without a user name or password (no @ before the path).
+URL_PATTERN = "^[hH][tT][tT][pP][sS]?://[^/?#@]+([/?#]|$)"
 
 #: Special-use and provider names that are never a public host (RFC 6761, RFC 8375, mDNS,
 #: cloud metadata services). A name under one of these is refused before any lookup.

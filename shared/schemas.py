@@ -21,7 +21,7 @@ import phonenumbers
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, missing, validate, validates_schema
 from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
-from shared import workflow
+from shared import egress, workflow
 from shared.markets import CATALOGUE, FORECASTS
 
 EDITORS = ("kam", "customer")
@@ -805,12 +805,10 @@ class WebhookUrl(fields.String):
     deployment's WEBHOOK_ALLOW_PRIVATE_NETWORKS, so `webhooks.register` checks that."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
-        from shared.egress import InvalidUrl, check_url
-
         value = super()._deserialize(value, attr, data, **kwargs).strip()
         try:
-            return check_url(value, allow_private=True)
-        except InvalidUrl as error:
+            return egress.check_url(value, allow_private=True)
+        except egress.InvalidUrl as error:
             raise ValidationError(str(error)) from None
 
 
@@ -826,8 +824,8 @@ class WebhookRegistrationSchema(Schema):
         metadata={
             "description": "Where kamflow POSTs account events.",
             "format": "uri",
-            "maxLength": 2000,
-            "pattern": "^[hH][tT][tT][pP][sS]?://",
+            "maxLength": egress.MAX_URL_LENGTH,
+            "pattern": egress.URL_PATTERN,
         },
     )
     revoke_previous_secret = yes_no(

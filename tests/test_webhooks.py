@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
-from support import account_request, wait_drained, wait_until
+from support import account_request, document_validator, wait_drained, wait_until
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -100,10 +100,23 @@ def test_registering_shows_the_secret_once(api, receiver, secret):
     assert len(base64.b64decode(secret.removeprefix("whsec_"), validate=True)) == 24  # standard base64
 
 
-@pytest.mark.parametrize("url", ["ftp://crm.example/hook", "not a url", "/relative/path", ""])
-def test_a_bad_callback_url_is_refused(api, url):
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://crm.example/hook",
+        "not a url",
+        "/relative/path",
+        "",
+        "https://crm:s3cret@crm.example/hook",  # a password in the URL would be stored and shown
+        "https://@crm.example/hook",
+    ],
+)
+def test_a_bad_callback_url_is_refused_by_the_server_and_the_document(api, url):
     answer = api.client.put("/api/v1/webhook", json={"url": url}, headers=api.headers)
     assert answer.status_code == 422 and "url" in answer.get_json()["errors"]["json"]
+    declared = document_validator(api, "WebhookRegistration")
+    assert declared.is_valid({"url": "https://crm.example/hooks/kamflow?from=a@b#x"})
+    assert not declared.is_valid({"url": url})
 
 
 def test_an_account_reaching_active_is_posted_signed(api, receiver, secret):
