@@ -274,10 +274,13 @@ class PhoneNumber(fields.String):
 
 
 class EmailAddress(fields.String):
-    """A valid email address, normalised to lower case since it is a login."""
+    """A valid email address, normalised to lower case since it is a login. Internationalised
+    ones too ("claire@exämple.com", RFC 6531): the document says `idn-email`, as JSON Schema names
+    that format, since with `email` (ASCII only) a client holding an address to the document
+    refused one the server takes."""
 
     def __init__(self, **kwargs: Any) -> None:
-        metadata = {"format": "email", "maxLength": 254, **kwargs.pop("metadata", {})}
+        metadata = {"format": "idn-email", "maxLength": 254, **kwargs.pop("metadata", {})}
         super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:

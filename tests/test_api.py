@@ -415,7 +415,7 @@ def test_every_operation_declares_its_errors_typed_and_no_default(api):
     assert schemas["AccountView"]["properties"]["status"]["enum"][0] == "pending"
     assert "required" not in schemas["CustomerPatch"]  # a phone-only PATCH can be built
     assert [s["$ref"].rsplit("/", 1)[1] for s in schemas["Setup"]["oneOf"]] == ["SetupWithoutAccess", "SetupWithAccess"]
-    assert schemas["Customer"]["properties"]["email"]["format"] == "email"
+    assert schemas["Customer"]["properties"]["email"]["format"] == "idn-email"
     assert schemas["Customer"]["properties"]["phone"]["pattern"].startswith("^\\+")
     assert set(spec["webhooks"]) == {"account.active", "account.rejected", "account.failed"}
     assert "created_at" in schemas["WebhookEvent"]["required"]
@@ -426,11 +426,23 @@ def test_every_format_of_the_document_is_one_clients_know(api):
     `uri` (JSON Schema), not apispec's `url`; `decimal` is the OpenAPI format registry's."""
     import json
 
-    known = {"date", "date-time", "email", "uri", "uuid", "decimal"}
+    known = {"date", "date-time", "email", "idn-email", "uri", "uuid", "decimal"}
     text = json.dumps(api.get("/api/openapi.json").get_json())
     used = set(re.findall(r'"format": "([^"]+)"', text))
     assert used <= known, used - known
     assert "uri" in used
+
+
+def test_the_document_allows_an_internationalised_email_the_server_takes(api):
+    import jsonschema
+
+    declared = api.get("/api/openapi.json").get_json()["components"]["schemas"]["Customer"]["properties"]["email"]
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    address = "claire@exämple.com"
+    assert jsonschema.Draft202012Validator(declared, format_checker=checker).is_valid(address)
+    answer = api.create(account_request(**{"customer.email": address, "setup": {"app_access": False}}))
+    assert answer.status_code == 202, answer.get_json()
+    assert answer.get_json()["customer"]["email"] == address
 
 
 def test_the_kam_filter_takes_any_email_shaped_value(api):
