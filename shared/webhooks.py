@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
 
@@ -33,8 +34,26 @@ EVENTS = {workflow.ACTIVE: "account.active", workflow.REJECTED: "account.rejecte
 #: How long the previous secret keeps signing after a new registration (a rotation).
 ROTATION_OVERLAP = dt.timedelta(hours=24)
 POST_TIMEOUT_S = webhook_transport.DEFAULT_DEADLINE_S
-#: A claim older than this is presumed dead (its worker was killed mid-post).
-CLAIM_LEASE_S = POST_TIMEOUT_S * 3
+#: Room for the database writes around the posts of one message (claims, "delivered" marks).
+DATABASE_MARGIN_S = 10.0
+
+
+def delivery_time_limit_s(deadline_s: float) -> float:
+    """The time limit of one `deliver_webhook` message: it claims new deliveries for one
+    deadline (`deliver_pending`'s `claim_for_s`), the last of them may take a deadline more, and
+    the database its margin. Not the stages' STAGE_TIME_LIMIT_MS: a message draining a backlog
+    for longer than its time limit was cut mid-post, leaving a claim behind (the delivery posted
+    again after the lease, out of order) and the rest waiting for the reconciler."""
+    return 2 * deadline_s + DATABASE_MARGIN_S
+
+
+def claim_lease_s(deadline_s: float) -> float:
+    """A claim older than this is presumed dead (its worker was killed mid-post): longer than a
+    live message can hold one, its time limit, so a live post is never taken over."""
+    return delivery_time_limit_s(deadline_s) + 5
+
+
+CLAIM_LEASE_S = claim_lease_s(POST_TIMEOUT_S)
 
 InvalidUrl = egress.InvalidUrl
 check_url = egress.check_url
@@ -219,7 +238,7 @@ def wake(endpoint_ids: list[int]) -> None:
 _post = webhook_transport.post  # public addresses only, no redirects, one deadline
 
 
-def _claim_next(endpoint_id: int) -> WebhookDelivery | None:
+def _claim_next(endpoint_id: int, lease_s: float) -> WebhookDelivery | None:
     """The oldest undelivered delivery of the endpoint, claimed; None when there is none or when
     another live run holds it (that run is draining the endpoint)."""
     oldest = (
@@ -231,7 +250,7 @@ def _claim_next(endpoint_id: int) -> WebhookDelivery | None:
     if oldest is None:
         return None
     now = utcnow()
-    stale = now - dt.timedelta(seconds=CLAIM_LEASE_S)
+    stale = now - dt.timedelta(seconds=lease_s)
     claimed = (
         WebhookDelivery.update(state="sending", claimed_at=now, attempts=WebhookDelivery.attempts + 1)
         .where(
@@ -250,15 +269,32 @@ def _with_absolute_links(payload: dict, base_url: str) -> dict:
     return {**payload, "account": {**payload["account"], "links": {**links, "self": base_url + links["self"]}}}
 
 
-def deliver_pending(endpoint_id: int, post: Callable[[str, bytes, dict], int] = _post, base_url: str = "") -> int:
+def deliver_pending(
+    endpoint_id: int,
+    post: Callable[[str, bytes, dict], int] = _post,
+    base_url: str = "",
+    *,
+    deadline_s: float = POST_TIMEOUT_S,
+    claim_for_s: float | None = None,
+) -> int:
     """Post the endpoint's pending deliveries in order; returns how many were delivered.
     Raises DeliveryFailed at the first one the receiver does not take. Links in the stored
-    payload are paths; they are posted under `base_url` (BASE_URL)."""
+    payload are paths; they are posted under `base_url` (BASE_URL). `deadline_s`: the deadline
+    of one post (`post`'s), from which a claim's lease follows. `claim_for_s`: no new delivery
+    is claimed after that many seconds; what is left goes to a new message for the endpoint
+    (`wake`), so one message lasts at most `delivery_time_limit_s`, however long the backlog."""
     endpoint = WebhookEndpoint.get_or_none(WebhookEndpoint.id == endpoint_id)
     if endpoint is None or not endpoint.active:
         return 0
-    delivered = 0
-    while (delivery := _claim_next(endpoint_id)) is not None:
+    delivered, lease_s = 0, claim_lease_s(deadline_s)
+    claim_until = None if claim_for_s is None else time.monotonic() + claim_for_s
+    while True:
+        if claim_until is not None and time.monotonic() >= claim_until:
+            wake([endpoint_id])  # the rest in a message of its own (the reconciler's, if Redis is away)
+            return delivered
+        delivery = _claim_next(endpoint_id, lease_s)
+        if delivery is None:
+            return delivered
         body = json.dumps(_with_absolute_links(delivery.payload, base_url), sort_keys=True).encode()
         headers = {
             "Content-Type": "application/json",

@@ -96,7 +96,7 @@ def webhook_bound_s(clocks: dict = CLOCKS) -> float:
     in backoff, or a claim held by a killed delivery worker (its lease) found by the reconciler."""
     return (
         int(clocks["WEBHOOK_MAX_BACKOFF_MS"]) / 1000
-        + webhooks.CLAIM_LEASE_S
+        + webhooks.claim_lease_s(float(clocks["WEBHOOK_TIMEOUT_S"]))
         + float(clocks["WEBHOOK_STALL_AFTER_S"])
         + float(clocks["RECONCILE_INTERVAL_S"])
         + float(clocks["WEBHOOK_TIMEOUT_S"])

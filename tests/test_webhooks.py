@@ -27,11 +27,13 @@ class Receiver:
         self.hold = False  # keep the next request waiting until `released`, then fail it
         self.held = threading.Event()
         self.released = threading.Event()
+        self.delay_s = 0.0  # how long the receiver thinks before answering each request
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.delay_s)
                 if receiver.hold:
                     receiver.hold = False
                     receiver.held.set()
