@@ -21,6 +21,10 @@ from kamflow.embedded_redis import free_port
 log = logging.getLogger("kamflow.mail")
 
 
+#: What a busy relay answers: try again later.
+TEMPORARY_REFUSAL = "451 4.3.0 Temporarily unable to accept mail, try again later"
+
+
 class MailTimeout(AssertionError):
     """Fewer messages arrived than a test waited for."""
 
@@ -35,8 +39,9 @@ class _Handler:
             return "421 4.3.0 Closing connection"
         if self.catcher.delay_s:
             await asyncio.sleep(self.catcher.delay_s)
-        if self.catcher._take_refusal():
-            return "451 4.3.0 Temporarily unable to accept mail, try again later"
+        refusal = self.catcher._take_refusal()
+        if refusal:
+            return refusal
         self.catcher._keep(envelope.rcpt_tos, envelope.content)
         return "250 OK"
 
@@ -60,6 +65,7 @@ class MailCatcher:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._refusals = 0
+        self._refusal_reply = TEMPORARY_REFUSAL
         self._refuse_until = 0.0
         self._drop_until = 0.0
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
@@ -103,10 +109,11 @@ class MailCatcher:
             text = body.get_content().replace("\r\n", "\n") if body else ""
             log.info("mail to %s: %s\n%s", ", ".join(recipients), message["Subject"], text)
 
-    def refuse_next(self, count: int) -> None:
-        """Answer the next `count` messages with a temporary failure (451), as a busy relay would."""
+    def refuse_next(self, count: int, reply: str = TEMPORARY_REFUSAL) -> None:
+        """Answer the next `count` messages with `reply`: by default a temporary failure (451), as
+        a busy relay would; a 5xx refuses them for good (no such mailbox, content refused)."""
         with self._lock:
-            self._refusals = count
+            self._refusals, self._refusal_reply = count, reply
 
     def refuse_for(self, seconds: float) -> None:
         """Answer every message with 451 for `seconds`, as a relay under maintenance would."""
@@ -123,14 +130,15 @@ class MailCatcher:
         with self._lock:
             return time.monotonic() < self._drop_until
 
-    def _take_refusal(self) -> bool:
+    def _take_refusal(self) -> str | None:
+        """The reply refusing this message, or None to take it."""
         with self._lock:
             if time.monotonic() < self._refuse_until:
-                return True
+                return TEMPORARY_REFUSAL
             if self._refusals > 0:
                 self._refusals -= 1
-                return True
-            return False
+                return self._refusal_reply
+            return None
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list:
         """Block until at least `count` messages arrived and return them all; raise
@@ -149,5 +157,5 @@ class MailCatcher:
         with self._lock:
             self._received.clear()
             self._parsed.clear()
-            self._refusals = 0
+            self._refusals, self._refusal_reply = 0, TEMPORARY_REFUSAL
             self._refuse_until = self._drop_until = 0.0

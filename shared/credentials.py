@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import smtplib
 from collections.abc import Callable
 from email.message import EmailMessage
 
 import peewee
 
-from shared import access, account_status, db, mail
+from shared import access, account_status, db, mail, workflow
 from shared.config import Settings
 from shared.models import CustomerAccount, OutboxEmail, utcnow
 
@@ -142,7 +143,13 @@ class CredentialsEmail:
     settings: Settings
 
     def perform(self) -> None:
-        mail.send(self.settings.smtp_url, self.compose(), timeout=_smtp_timeout(self.settings))
+        try:
+            mail.send(self.settings.smtp_url, self.compose(), timeout=_smtp_timeout(self.settings))
+        except smtplib.SMTPException as error:
+            reply = mail.refused_for_good(error)
+            if reply is None:
+                raise  # a 4xx, a connection lost: retried
+            raise workflow.GiveUp(f"the mail server refused the email for good: {reply}") from error
 
     def undo(self, error: BaseException) -> None:
         release(self.outbox, error)

@@ -226,6 +226,25 @@ def send(smtp_url: str, message: EmailMessage, timeout: float = SMTP_TIMEOUT_S) 
     connections[smtp_url] = client
 
 
+def refused_for_good(error: BaseException) -> str | None:
+    """The server's reply if `error` is an SMTP server refusing the message for good (a 5xx: no
+    such mailbox, the sender or the content refused, the login wrong), as text, e.g. "550 5.1.1
+    <x@example.com>: mailbox unavailable"; None for anything a later try may mend (a 4xx, a
+    connection lost or refused, a timeout)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):  # every recipient refused, each with its reply
+        replies = list(error.recipients.values())
+        if replies and all(code >= 500 for code, _ in replies):
+            return "; ".join(_reply(code, text) for code, text in replies)
+        return None
+    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500:
+        return _reply(error.smtp_code, error.smtp_error)
+    return None
+
+
+def _reply(code: int, text: bytes | str) -> str:
+    return f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+
+
 def close_kept() -> None:
     """Close the connections this thread kept (QUIT, or just the socket if the server is gone).
     A thread that stops sending calls it — a worker thread at shutdown, the scheduler's thread

@@ -77,6 +77,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class GiveUp(Exception):
+    """An error no retry can mend (a mail server refusing an email for good, its 5xx): the
+    stage gives up at its first attempt, and the account is `failed` with str() as the reason,
+    for an operator to read, mend the cause and retry. Raised from a stage, it is Dramatiq's
+    `throws` of every stage actor (workers.stage_actor.declare_stage); any other error is
+    retried with backoff."""
+
+
 class IllegalTransition(Exception):
     """A status change the workflow does not allow (a bug in the caller, not bad input)."""
 

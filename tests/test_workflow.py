@@ -187,6 +187,30 @@ def test_stage_that_exhausts_its_retries_fails_at_that_stage_and_an_operator_ret
     assert len(mailbox.wait_for(1)) == 1
 
 
+def test_a_mail_server_refusing_the_email_for_good_fails_the_account_at_once_with_its_reply(api, mailbox, redis_client):
+    """A 5xx is the mail server saying that trying again will not help (no such mailbox, the
+    message refused): the stage gives up at its first attempt instead of retrying it, and the
+    account is failed with the server's reply, for the operator. An operator's retry, once the
+    cause is mended, sends the email once."""
+    from shared import operations
+
+    mailbox.refuse_next(1, reply="550 5.1.1 <claire.martin@foundry.example>: mailbox unavailable")
+    account = api.wait_for_status(api.create(account_request()).get_json()["id"])
+    assert account["status"] == "failed"
+    send = next(s for s in account["stages"] if s["name"] == "send_credentials")
+    assert send["state"] == "failed" and send["attempts"] == 1
+    assert "refused the email for good" in send["error"] and "550 5.1.1" in send["error"]
+    assert "mailbox unavailable" in send["error"] and "b'" not in send["error"]  # the reply as text
+    wait_drained(redis_client)
+    assert mailbox.messages == []
+
+    with db.database.connection_context():
+        assert operations.retry(account["id"]) == "send_credentials"
+    assert api.wait_for_status(account["id"])["status"] == "active"
+    wait_drained(redis_client)
+    assert len(mailbox.messages) == 1
+
+
 def test_running_a_stage_twice_sends_one_email(api, broker, mailbox):
     """At-least-once delivery: a duplicate message for a finished stage changes nothing."""
     from shared import broker as broker_setup

@@ -236,4 +236,8 @@ def declare_stage(broker, settings: Settings, stage_name: str, fn: StageFunction
         run_stage(stage_name, account_id, fn, settings)
 
     stage_actor.__name__ = stage_name
-    return dramatiq.actor(stage_actor, broker=broker, actor_name=stage_name, queue_name=stage_name)
+    # `throws`: Dramatiq's Retries gives up at once on an error no retry can mend, and
+    # RecordGiveUps records the account `failed` with it, as after the last retry.
+    return dramatiq.actor(
+        stage_actor, broker=broker, actor_name=stage_name, queue_name=stage_name, throws=(workflow.GiveUp,)
+    )
