@@ -84,3 +84,42 @@ def test_api_retry_while_redis_is_down_is_accepted_and_completes_once_redis_is_b
     wait_until(lambda: client.zcard(queues.dead_key("send_credentials")) == 0, 30, "the dead letter stayed behind")
     wait_drained(client)
     assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.slow
+def test_a_request_made_while_redis_hangs_is_answered_202_within_seconds_and_completes_later(
+    system, own_redis, smtp_server
+):
+    """Redis that stops answering (a frozen process, a network that drops packets) is not Redis
+    refusing connections: a client without a socket timeout waits for ever. The rate limit
+    counted in Redis (2 s) and the enqueue after the commit (10 s) must both give up in bounded
+    time, so the CRM gets its 202 and the account waits, pending, for the reconciler."""
+    import os
+    import signal
+    import threading
+    import time
+
+    api = system
+    api.get("/api/v1/customer-accounts")  # the rate limit's connection to Redis is open already
+    answers: list = []
+    os.kill(own_redis.process.pid, signal.SIGSTOP)
+    try:
+        began = time.monotonic()
+        request = threading.Thread(
+            target=lambda: answers.append(
+                api.create(account_request(**{"setup.markets.0.forecasts": ["application"]}))
+            ),
+            daemon=True,
+        )
+        request.start()
+        request.join(30)
+        took = time.monotonic() - began
+    finally:
+        os.kill(own_redis.process.pid, signal.SIGCONT)
+    assert answers, "the request was still waiting for Redis after 30 s"
+    assert answers[0].status_code == 202, answers[0].get_json()
+    assert took < 14, f"answered after {took:.1f} s"  # the count's 2 s, the enqueue's 10 s
+    account = api.wait_for_status(answers[0].get_json()["id"], timeout=40)
+    assert account["status"] == "active", account["rejection_reasons"]
+    wait_drained(redis.Redis.from_url(own_redis.url))
+    assert len(smtp_server.messages) == 1

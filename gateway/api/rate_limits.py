@@ -29,6 +29,9 @@ from shared import client_address, security
 
 log = logging.getLogger(__name__)
 
+#: How long a count waits for Redis before the request goes on uncounted.
+REDIS_TIMEOUT_S = 2
+
 #: The first part of every counter's key (tests and operators find the counters by it).
 KEY_PREFIX = "kamflow-ratelimit"
 
@@ -58,7 +61,13 @@ class ApiRateLimits:
     """The API's two limits, checked before any other work on the request (`before_request`)."""
 
     def __init__(self, storage_uri: str, per_token: str, per_address: str):
-        self.window = FixedWindowRateLimiter(storage_from_string(storage_uri))
+        # Redis that stops answering (a frozen server, packets dropped) waits the socket
+        # timeout, then the limit is not enforced: bounded here, not left to the client
+        # library's default (none before redis-py 8, 5 s since), as the login throttle's.
+        timeouts = {"socket_connect_timeout": REDIS_TIMEOUT_S, "socket_timeout": REDIS_TIMEOUT_S}
+        self.window = FixedWindowRateLimiter(
+            storage_from_string(storage_uri, **(timeouts if storage_uri.startswith("redis") else {}))
+        )
         # Shortest window first; the first one refused ends the count, as Flask-Limiter did.
         self.per_token = sorted(parse_many(per_token))
         self.per_address = sorted(parse_many(per_address))
