@@ -11,9 +11,10 @@ import socket
 import threading
 
 import pytest
-from support import account_request, wait_drained, wait_until
-from worker_processes import worker_env
+from support import account_request, set_password_link, wait_drained, wait_until
+from worker_processes import WorkerProcess, worker_env
 
+from kamflow.mailcatcher import MailCatcher
 from shared import db
 from shared.models import StageRun
 
@@ -84,3 +85,43 @@ def test_worker_killed_mid_stage_the_account_still_completes_with_one_email(
         assert run.worker != killed_worker  # the operator sees who finished it
     finally:
         silent.close()
+
+
+class KillOnReceipt(MailCatcher):
+    """A mail server that, once it has taken the first message and before answering its 250,
+    has the sending worker SIGKILLed: the email is out, and its sender never learns it."""
+
+    def __init__(self):
+        super().__init__()
+        self.sender: WorkerProcess | None = None
+
+    def _keep(self, recipients, raw: bytes) -> None:
+        super()._keep(recipients, raw)
+        sender, self.sender = self.sender, None
+        if sender is not None:
+            sender.kill()
+
+
+def test_worker_killed_after_the_server_took_the_email_sends_it_again_with_a_new_link_only_once(
+    client, api, settings, redis_client, worker_processes
+):
+    """The one window the outbox cannot close (SMTP has no idempotency key): the server took the
+    email, the worker died before recording it. At least once, then: after the claim's lease a
+    second worker sends it again, once, with a new set-password link that voids the first."""
+    server = KillOnReceipt().start()
+    try:
+        server.sender = worker_processes(eager_maintenance_env(settings, server.url))
+        account_id = api.create(account_request()).get_json()["id"]
+        server.wait_for(1, timeout=30)
+        wait_until(lambda: server.sender is None, 10, "the sender was not killed")
+        assert api.get(f"/api/v1/customer-accounts/{account_id}").get_json()["status"] == "sending_credentials"
+
+        worker_processes(eager_maintenance_env(settings, server.url))
+        assert api.wait_for_status(account_id, timeout=60)["status"] == "active"
+        wait_drained(redis_client, timeout=60)
+        first, second = server.messages  # exactly two: the one the dead worker sent, and one more
+    finally:
+        server.stop()
+    assert first["To"] == second["To"] == "claire.martin@foundry.example"
+    assert client.get(set_password_link(second)).status_code == 200
+    assert client.get(set_password_link(first)).status_code == 410  # the link of the first is void
