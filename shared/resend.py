@@ -104,8 +104,8 @@ def _record_resend(account: CustomerAccount, actor: str, detail: dict) -> int:
 
 
 def start(account_id: int) -> None:
-    """Send the send_credentials stage for the account, after `request_resend` committed. Raises the
-    broker's connection error when Redis is down; the account then waits for the reconciler."""
+    """Send the send_credentials stage for the account, after `request_resend` committed. With
+    Redis down nothing is raised: the account waits for the reconciler."""
     account_status.send_stage(STAGE, account_id)
 
 

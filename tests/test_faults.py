@@ -123,3 +123,46 @@ def test_a_request_made_while_redis_hangs_is_answered_202_within_seconds_and_com
     assert account["status"] == "active", account["rejection_reasons"]
     wait_drained(redis.Redis.from_url(own_redis.url))
     assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.slow
+def test_redis_gone_between_a_stages_commit_and_sending_the_next_leaves_it_to_the_reconciler(
+    own_redis, database_url, smtp_server, org_for
+):
+    """The stage commits, then Redis is not there to take the next stage: that send is best
+    effort like every send after a commit (`account_status.send_stage`), so the stage ends
+    normally instead of raising into Dramatiq (a retry of a stage that is done, a dead letter
+    on its last retry); the reconciler sends the next stage once Redis is back, and the
+    account completes with one email."""
+    import workers
+    from gateway import create_app
+    from shared import migrations
+    from workers import validate_customer
+    from workers.stage_actor import run_stage
+
+    smtp_server.clear()
+    settings = make_settings(database_url, own_redis.url, smtp_server.url)
+    broker = workers.boot(settings)
+    migrations.migrate()
+    try:
+        api = Api(create_app(settings, broker=broker).test_client(), org_for())
+        account_id = api.create(account_request(**{"setup.markets.0.forecasts": ["application"]})).get_json()["id"]
+        own_redis.stop()  # the validate_customer message waits in Redis's append-only file
+
+        run_stage("validate_customer", account_id, validate_customer.run, settings)  # as a worker thread would
+
+        account = api.get(f"/api/v1/customer-accounts/{account_id}").get_json()
+        assert account["status"] == "provisioning"
+        own_redis.start()
+        worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=2)
+        worker.start()
+        try:
+            account = api.wait_for_status(account_id, timeout=40)
+            assert account["status"] == "active", account["rejection_reasons"]
+            wait_drained(redis.Redis.from_url(own_redis.url))
+        finally:
+            worker.stop()
+    finally:
+        broker.close()
+    assert len(smtp_server.messages) == 1
+    assert [s["attempts"] for s in account["stages"]] == [1, 1, 1, 1]

@@ -28,7 +28,6 @@ import peewee
 from dramatiq import Middleware
 
 from shared import account_status, db, stage_runs, webhooks, workflow
-from shared import broker as broker_setup
 from shared.config import Settings
 from shared.db import database
 from shared.models import CustomerAccount, utcnow
@@ -196,7 +195,7 @@ def run_stage(stage_name: str, account_id: int, fn: StageFunction, settings: Set
         return
     following = workflow.next_stage(stage_name)
     if endpoints is not None and following:
-        broker_setup.send_stage(following.name, account_id)
+        account_status.send_stage(following.name, account_id)  # best effort: the reconciler if Redis is away
     elif endpoints is not None:
         metrics.count_final(workflow.ACTIVE)
 
