@@ -146,10 +146,13 @@ class CredentialsEmail:
         try:
             mail.send(self.settings.smtp_url, self.compose(), timeout=_smtp_timeout(self.settings))
         except smtplib.SMTPException as error:
-            reply = mail.refused_for_good(error)
-            if reply is None:
-                raise  # a 4xx, a connection lost: retried
-            raise workflow.GiveUp(f"the mail server refused the email for good: {reply}") from error
+            refused = mail.refusal(error)
+            if refused is None:
+                raise  # a connection lost: retried
+            for_good, reply = refused
+            if for_good:
+                raise workflow.GiveUp(f"the mail server refused the email for good: {reply}") from error
+            raise mail.RefusedForNow(f"the mail server refused the email for now: {reply}") from error  # retried
 
     def undo(self, error: BaseException) -> None:
         release(self.outbox, error)

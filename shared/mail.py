@@ -226,18 +226,23 @@ def send(smtp_url: str, message: EmailMessage, timeout: float = SMTP_TIMEOUT_S) 
     connections[smtp_url] = client
 
 
-def refused_for_good(error: BaseException) -> str | None:
-    """The server's reply if `error` is an SMTP server refusing the message for good (a 5xx: no
-    such mailbox, the sender or the content refused, the login wrong), as text, e.g. "550 5.1.1
-    <x@example.com>: mailbox unavailable"; None for anything a later try may mend (a 4xx, a
-    connection lost or refused, a timeout)."""
+class RefusedForNow(Exception):
+    """The SMTP server refused the message for now (a 4xx): a later try may get it through.
+    str() is the server's reply as text, for the stage's error."""
+
+
+def refusal(error: BaseException) -> tuple[bool, str] | None:
+    """If `error` is an SMTP server refusing the message: whether for good (a 5xx: no such
+    mailbox, the sender or the content refused, the login wrong) and its reply as text, e.g.
+    (True, "550 5.1.1 <x@example.com>: mailbox unavailable"). None for anything else (a
+    connection lost or refused, a timeout), which a later try may mend too."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):  # every recipient refused, each with its reply
         replies = list(error.recipients.values())
-        if replies and all(code >= 500 for code, _ in replies):
-            return "; ".join(_reply(code, text) for code, text in replies)
-        return None
-    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500:
-        return _reply(error.smtp_code, error.smtp_error)
+        if not replies:
+            return None
+        return all(code >= 500 for code, _ in replies), "; ".join(_reply(code, text) for code, text in replies)
+    if isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 400:
+        return error.smtp_code >= 500, _reply(error.smtp_code, error.smtp_error)
     return None
 
 
