@@ -39,13 +39,31 @@ def stalled_accounts(stall_after_s: float, limit: int = BATCH) -> list[tuple[int
     return found
 
 
+def _touch_unless_held(account_id: int) -> bool:
+    """Touch the account (the next pass leaves it alone for another stall period), unless a
+    transaction holds it: then it is not stalled but being worked on, or held by a process that
+    froze mid-stage (SIGSTOP, a VM paused, a host cut off without a word), whose lock PostgreSQL
+    keeps until TCP keepalive notices, hours later. Waiting for that lock stopped the reconciler
+    for every other account, in every worker process in turn. (SQLite has no row locks.)"""
+    free = CustomerAccount.select(CustomerAccount.id).where(CustomerAccount.id == account_id)
+    if database.for_update:
+        free = free.for_update("FOR UPDATE SKIP LOCKED")  # type: ignore[arg-type]  # peewee takes the clause; its stubs say bool
+    return CustomerAccount.update(updated_at=utcnow()).where(CustomerAccount.id.in_(free)).execute() == 1
+
+
 def reconcile(stall_after_s: float, send: Callable[[str, int], None]) -> int:
     """Re-send the due stage of every stalled account; returns how many were re-sent.
-    The account is touched first, so the next pass leaves it alone for another stall period."""
+    The account is touched first, so the next pass leaves it alone for another stall period;
+    one that another transaction holds is left for a later pass."""
     resent = 0
     with database.connection_context():
         for account_id, stage_name in stalled_accounts(stall_after_s):
-            CustomerAccount.update(updated_at=utcnow()).where(CustomerAccount.id == account_id).execute()
+            if not _touch_unless_held(account_id):
+                log.warning(
+                    "reconciler skipped a stalled account another transaction holds",
+                    extra={"account_id": account_id, "stage": stage_name},
+                )
+                continue
             send(stage_name, account_id)
             log.info("reconciler re-sent %s", stage_name, extra={"account_id": account_id, "stage": stage_name})
             resent += 1

@@ -166,3 +166,54 @@ def test_redis_gone_between_a_stages_commit_and_sending_the_next_leaves_it_to_th
         broker.close()
     assert len(smtp_server.messages) == 1
     assert [s["attempts"] for s in account["stages"]] == [1, 1, 1, 1]
+
+
+@pytest.mark.slow
+def test_an_account_locked_by_a_frozen_transaction_does_not_stop_the_reconciler_for_the_others(
+    own_redis, database_url, smtp_server, org_for
+):
+    """PostgreSQL: a process frozen in the middle of a stage (SIGSTOP, a VM paused, a host cut
+    off without a word) keeps its account's row locked until the server notices, by TCP
+    keepalive, hours later. The reconciler must re-send the other stalled accounts meanwhile:
+    it touched them one by one in the order they stalled, the locked one first, and its UPDATE
+    waited for that lock for ever, in every worker process in turn."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("row locks: PostgreSQL (SQLite's writer lock is one for the whole file)")
+    import psycopg2
+
+    import workers
+    from gateway import create_app
+    from shared import migrations
+
+    smtp_server.clear()
+    settings = make_settings(database_url, own_redis.url, smtp_server.url)
+    broker = workers.boot(settings)
+    migrations.migrate()
+    frozen = psycopg2.connect(database_url)
+    try:
+        api = Api(create_app(settings, broker=broker).test_client(), org_for())
+        forecasts = {"setup.markets.0.forecasts": ["application"]}
+        locked = api.create(account_request(**forecasts)).get_json()["id"]
+        other = api.create(
+            account_request(
+                **forecasts, **{"customer.email": "other@foundry.example", "customer.customer_reference": "R2"}
+            )
+        ).get_json()["id"]
+        with frozen.cursor() as cursor:  # a stage's transaction, never to end
+            cursor.execute("SELECT id FROM customer_account WHERE id = %s FOR UPDATE", (locked,))
+        redis.Redis.from_url(own_redis.url).flushall()  # Redis restarted without its append-only file
+
+        worker = dramatiq.Worker(broker, worker_timeout=100, worker_threads=2)
+        worker.start()
+        try:
+            account = api.wait_for_status(other, timeout=30)
+            assert account["status"] == "active", account["rejection_reasons"]
+            frozen.rollback()  # the server ends the frozen session at last
+            assert api.wait_for_status(locked, timeout=30)["status"] == "active"
+            wait_drained(redis.Redis.from_url(own_redis.url))
+        finally:
+            worker.stop()
+    finally:
+        frozen.close()
+        broker.close()
+    assert len(smtp_server.messages) == 2
