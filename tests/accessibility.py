@@ -80,9 +80,21 @@ def wider_than_window(page) -> list[str]:
     """The innermost elements sticking out past the window's right edge: what to fix."""
     return page.evaluate("""() => {
       const width = document.documentElement.clientWidth;
-      const scrolls = e => e.parentElement && e.parentElement !== document.body &&
-        (["auto", "scroll", "hidden"].includes(getComputedStyle(e.parentElement).overflowX) || scrolls(e.parentElement));
-      const out = [...document.body.querySelectorAll("*")].filter(e => e.getBoundingClientRect().right > width + 0.5 && !scrolls(e));
+      // Inside a box that scrolls (or clips) sideways, unless positioned out of it: an absolute
+      // element is clipped only by a box that is also its containing block (or an ancestor of that).
+      const clipped = e => {
+        let absolute = getComputedStyle(e).position === "absolute";
+        if (getComputedStyle(e).position === "fixed") return false;
+        for (let box = e.parentElement; box && box !== document.body; box = box.parentElement) {
+          const style = getComputedStyle(box);
+          if (absolute && style.position === "static") continue;
+          if (["auto", "scroll", "hidden", "clip"].includes(style.overflowX)) return true;
+          if (style.position === "fixed") return false;
+          absolute = style.position === "absolute";
+        }
+        return false;
+      };
+      const out = [...document.body.querySelectorAll("*")].filter(e => e.getBoundingClientRect().right > width + 0.5 && !clipped(e));
       return out.filter(e => !out.some(o => o !== e && e.contains(o))).slice(0, 8)
         .map(e => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && e.className.baseVal === undefined ? "." + String(e.className).trim().replace(/\\s+/g, ".") : ""} (right edge ${Math.round(e.getBoundingClientRect().right)} px)`);
     }""")

@@ -5,12 +5,18 @@ after a failed submit the focus on an error summary that leads to each field."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from accessibility import axe_violations, broken_references, describe, sideways_overflow, wider_than_window
 from browser import browser_tests, in_days
-from support import PASSWORD, set_password_link
+from optimisations.support import optimisation_body
+from support import PASSWORD, account_request, set_password_link
+
+from kamflow.demo import demo_curve_csv
+from shared import db
+from shared.optimisations import forecasts
 
 pytestmark = [*browser_tests, pytest.mark.usefixtures("worker")]
 
@@ -38,6 +44,10 @@ class Audit:
         self.problems.extend(f"{state}: {problem}" for problem in broken_references(self.page))
         for width in (640, 320):
             self.page.set_viewport_size({"width": width, "height": 800})
+            if width == 320:  # what only a small screen shows: a table scrolling in its box must be reachable
+                narrow = axe_violations(self.page)
+                if narrow:
+                    self.problems.append(f"{state} at 320 px: WCAG 2.1 AA violations\n{describe(narrow)}")
             overflow = sideways_overflow(self.page)
             if overflow > 0:
                 self.problems.append(
@@ -190,6 +200,44 @@ def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, 
     check("a new optimisation with errors")
 
     assert not check.problems, "\n\n".join(check.problems)
+
+
+def test_an_optimisation_its_calendar_fixings_and_the_api_docs_meet_wcag_21_aa_at_320_px(page, org, api):
+    """The pages with the widest tables, filled: an optimisation's calendar of fixing advice and
+    its fixings, the list of optimisations, and the API reference (public)."""
+    with db.database.connection_context():  # the application's reference curve: a calendar to show
+        forecasts.upload_csv("application", "fr-power", demo_curve_csv("fr-power"), "operator")
+    account_id = api.create(account_request(**{"setup.editor": "kam"})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    window_start = (dt.date.today() - dt.timedelta(days=10)).isoformat()
+    created = api.post(
+        f"/api/v1/customer-accounts/{account_id}/optimisations",
+        optimisation_body(risk_appetite="low", max_fixings=4, min_share_pct=20, window_start=window_start),
+    )
+    assert created.status_code == 201, created.get_json()
+    optimisation = f"/customers/{account_id}/optimisations/{created.get_json()['id']}"
+
+    check = Audit(page)
+    log_in(page, org["kam"].email)
+    page.get_by_role("heading", name="Monitoring of activities").wait_for()
+    page.goto("/api/docs")
+    check("the API reference")
+    page.goto(optimisation)
+    page.get_by_role("heading", name="Calendar of fixing advice").wait_for()
+    page.get_by_label("Share (%)").fill("40")
+    page.get_by_label("Price").fill("84.10")
+    page.get_by_label("Date").fill((dt.date.today() - dt.timedelta(days=1)).isoformat())
+    page.get_by_role("button", name="Record the fixing").click()
+    page.get_by_role("button", name="Cancel this fixing").wait_for()
+    check("an optimisation, its calendar and a fixing")
+    for path, state in (
+        (f"/customers/{account_id}/optimisations", "the optimisations of an account, one with its next advice"),
+        ("/forecasts", "forecasts, the KAM's view"),
+    ):
+        page.goto(path)
+        check(state)
+
+    assert len(check.states) == 4 and not check.problems, "\n\n".join(check.problems)
 
 
 # --- the keyboard alone ------------------------------------------------------------------------
