@@ -225,7 +225,11 @@ def test_an_optimisation_its_calendar_fixings_and_the_api_docs_meet_wcag_21_aa_a
     page.goto(optimisation)
     page.get_by_role("heading", name="Calendar of fixing advice").wait_for()
     page.get_by_label("Share (%)").fill("40")
-    page.get_by_label("Price").fill("84.10")
+    page.get_by_role("button", name="Record the fixing").click()  # the price forgotten
+    page.get_by_role("heading", name="There is a problem").wait_for()
+    check("an optimisation, a fixing refused")
+    assert_error_summary_focused(page, "fixing-price")  # a form in the middle of the page too
+    page.keyboard.type("84.10")
     page.get_by_label("Date").fill((dt.date.today() - dt.timedelta(days=1)).isoformat())
     page.get_by_role("button", name="Record the fixing").click()
     page.get_by_role("button", name="Cancel this fixing").wait_for()
@@ -237,7 +241,7 @@ def test_an_optimisation_its_calendar_fixings_and_the_api_docs_meet_wcag_21_aa_a
         page.goto(path)
         check(state)
 
-    assert len(check.states) == 4 and not check.problems, "\n\n".join(check.problems)
+    assert len(check.states) == 5 and not check.problems, "\n\n".join(check.problems)
 
 
 # --- the keyboard alone ------------------------------------------------------------------------
