@@ -54,6 +54,16 @@ def broken_references(page) -> list[str]:
     }""")
 
 
+def unexplained_asterisks(page) -> list[str]:
+    """The fields marked required by a red asterisk on a page that does not say in words what the
+    asterisk means (a colour and a symbol alone are not an explanation: WCAG 1.3.1, 3.3.2)."""
+    return page.evaluate("""() => {
+      const marked = [...document.querySelectorAll("label.required, legend.required")].filter(e => e.offsetParent !== null);
+      const said = document.body.innerText.includes("Fields marked with an asterisk (*) are required.");
+      return said ? [] : marked.map(e => `"${e.textContent.trim()}" has a required asterisk nothing on the page explains`);
+    }""")
+
+
 def describe(violations: list[dict]) -> str:
     lines = []
     for v in violations:

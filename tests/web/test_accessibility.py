@@ -9,7 +9,14 @@ import datetime as dt
 import re
 
 import pytest
-from accessibility import axe_violations, broken_references, describe, sideways_overflow, wider_than_window
+from accessibility import (
+    axe_violations,
+    broken_references,
+    describe,
+    sideways_overflow,
+    unexplained_asterisks,
+    wider_than_window,
+)
 from browser import browser_tests, in_days
 from optimisations.support import optimisation_body
 from support import PASSWORD, account_request, set_password_link
@@ -42,6 +49,7 @@ class Audit:
         if violations:
             self.problems.append(f"{state} ({self.page.url}): WCAG 2.1 AA violations\n{describe(violations)}")
         self.problems.extend(f"{state}: {problem}" for problem in broken_references(self.page))
+        self.problems.extend(f"{state}: {problem}" for problem in unexplained_asterisks(self.page))
         for width in (640, 320):
             self.page.set_viewport_size({"width": width, "height": 800})
             if width == 320:  # what only a small screen shows: a table scrolling in its box must be reachable
