@@ -252,6 +252,47 @@ def test_an_optimisation_its_calendar_fixings_and_the_api_docs_meet_wcag_21_aa_a
     assert len(check.states) == 5 and not check.problems, "\n\n".join(check.problems)
 
 
+#: What people type, longer than the tests' usual names: words no line can hold at 320 px.
+LONG_KAM = "key.account.manager.for.industrial.customers@acme-energy-supplies.example"
+LONG_NAMES = {
+    "kam_email": LONG_KAM,
+    "customer.company": "Établissements-Industriels-Métallurgiques-de-Basse-Normandie-SAS",
+    "customer.email": "responsable.achats.energie.et.optimisation@etablissements-metallurgiques.example",
+    "customer.customer_reference": "SIRET-" + "3" * 40,
+}
+
+
+def test_long_emails_names_and_references_wrap_at_320_px_instead_of_widening_the_page(page, org, api, mailbox):
+    """An email in the top bar, a company name in a heading, a reference or an email in the
+    account's facts: unbroken words of user input must wrap, not push the page sideways."""
+    from shared import organisations
+
+    with db.database.connection_context():
+        organisations.create_staff_user(org["organisation"], LONG_KAM, "kam", PASSWORD)
+    account_id = api.create(account_request(**LONG_NAMES)).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+
+    check = Audit(page)
+    log_in(page, LONG_KAM)
+    page.get_by_role("heading", name="Monitoring of activities").wait_for()
+    check("dashboard, a KAM with a long email")
+    for path, state in (
+        (f"/customers/{account_id}", "account page, long company, email and reference"),
+        (f"/customers/{account_id}/edit", "edit parameters, long company and email"),
+    ):
+        page.goto(path)
+        check(state)
+    log_out(page)
+    page.goto(set_password_link(mailbox.wait_for(1)[0]))
+    page.locator("#password").fill(CUSTOMER_PASSWORD)
+    page.locator("#confirm").fill(CUSTOMER_PASSWORD)
+    page.get_by_role("button", name="Set my password").click()
+    page.get_by_role("heading", name="Your markets").wait_for()
+    check("the customer's account page, long company and email")
+
+    assert len(check.states) == 4 and not check.problems, "\n\n".join(check.problems)
+
+
 # --- the keyboard alone ------------------------------------------------------------------------
 
 
