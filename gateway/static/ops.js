@@ -82,10 +82,13 @@
         fresh.innerHTML = html;
         morphChildren(panel, fresh);
         if (stamp) stamp.textContent = "updated " + new Date().toISOString().slice(11, 19) + " UTC";
-        if (failure) failure.textContent = "";
+        if (failure && failure.textContent) failure.textContent = "";
       })
       .catch(function (error) {
-        if (failure) failure.textContent = "The refresh failed (" + error.message + "); retrying every " + every / 1000 + " s.";
+        /* A status is read out each time its text is written, even the same words: write the
+           failure once, not at every attempt while it lasts. */
+        var message = "The refresh failed (" + error.message + "); retrying every " + every / 1000 + " s.";
+        if (failure && failure.textContent !== message) failure.textContent = message;
       })
       .finally(function () { busy = false; });
   }

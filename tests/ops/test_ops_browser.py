@@ -66,3 +66,29 @@ def test_ops_under_load_refreshes_by_itself_and_retries_from_the_browser(live_se
         expect(page.locator("[data-testid=timeline] tbody tr")).to_have_count(6)
         screenshot(page, "ops-timeline")
         assert_accessible(page, "an account's timeline")
+
+
+def test_a_failing_refresh_is_announced_once_not_at_every_attempt(page, operator, monkeypatch):
+    """The refresh error is a status message (read out when it changes): while the panel keeps
+    failing, the same words must not be written again at each attempt, or a screen reader says
+    them again every few seconds."""
+    from playwright.sync_api import expect
+
+    from gateway.ops import pages
+
+    monkeypatch.setattr(pages, "REFRESH_SECONDS", 1)
+    page.goto("/ops")
+    page.fill("input[name=email]", operator.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url("**/ops")
+    page.evaluate("""() => { window.announced = 0;
+      new MutationObserver(changes => { window.announced += changes.length; })
+        .observe(document.getElementById("ops-refresh-error"), {childList: true, characterData: true, subtree: true}); }""")
+    page.route("**/ops/panel*", lambda route: route.fulfill(status=503, body="down for maintenance"))
+    failure = page.locator("#ops-refresh-error")
+    expect(failure).to_contain_text("The refresh failed")
+    page.wait_for_timeout(3_500)  # three more failed attempts
+    assert page.evaluate("window.announced") == 1, "the same failure was written into the status again"
+    page.unroute("**/ops/panel*")
+    expect(failure).to_be_empty()
