@@ -97,6 +97,8 @@
 
   /* A form marked data-once cannot be submitted twice by a double click. */
   function bindOnce(form) {
+    if (form.onceBound) return;  /* kept by an update in place: bound already */
+    form.onceBound = true;
     form.addEventListener("submit", function (event) {
       if (form.dataset.sent) { event.preventDefault(); return; }
       form.dataset.sent = "1";
@@ -107,20 +109,87 @@
     });
   }
 
-  /* Live parts: poll data-poll (JSON {html, final}) and swap the content until final. */
+  /* Update a part in place from fresh HTML: elements that are still there stay the same
+     elements, only their text and attributes change, so the keyboard focus is never dropped, and
+     a live region announces what changed, not all of itself again. Elements are matched by their
+     key (id, data-account, data-stage, ...), the others by their order. /ops uses it too. */
+  var KEYS = ["id", "data-account", "data-dead", "data-queue", "data-stage", "data-status", "data-testid"];
+
+  function keyOf(node) {
+    if (node.nodeType !== 1) return null;
+    for (var i = 0; i < KEYS.length; i++) {
+      if (node.hasAttribute(KEYS[i])) return node.tagName + " " + KEYS[i] + "=" + node.getAttribute(KEYS[i]);
+    }
+    return null;
+  }
+
+  function sameKind(a, b) {
+    return a.nodeType === b.nodeType && (a.nodeType !== 1 || a.tagName === b.tagName);
+  }
+
+  function morphAttributes(from, to) {
+    Array.prototype.slice.call(from.attributes).forEach(function (attr) {
+      if (!to.hasAttribute(attr.name)) from.removeAttribute(attr.name);
+    });
+    Array.prototype.slice.call(to.attributes).forEach(function (attr) {
+      if (from.getAttribute(attr.name) !== attr.value) from.setAttribute(attr.name, attr.value);
+    });
+  }
+
+  /* The element without a key that `node` updates: the first of the same tag and class (a part
+     that appears, such as a message, must not take over the next part of the same tag), else the
+     first of the same tag (its class changed); a text node updates the first text node. */
+  function takeUnkeyed(unkeyed, node) {
+    var sameTag = -1;
+    for (var i = 0; i < unkeyed.length; i++) {
+      if (!sameKind(unkeyed[i], node)) continue;
+      if (node.nodeType !== 1 || unkeyed[i].className === node.className) return unkeyed.splice(i, 1)[0];
+      if (sameTag === -1) sameTag = i;
+    }
+    return sameTag === -1 ? undefined : unkeyed.splice(sameTag, 1)[0];
+  }
+
+  function morphChildren(from, to) {
+    var keyed = {}, unkeyed = [];
+    Array.prototype.slice.call(from.childNodes).forEach(function (node) {
+      var key = keyOf(node);
+      if (key !== null && !(key in keyed)) keyed[key] = node; else unkeyed.push(node);
+    });
+    var wanted = Array.prototype.slice.call(to.childNodes).map(function (node) {
+      var key = keyOf(node);
+      var match = key !== null ? keyed[key] : takeUnkeyed(unkeyed, node);
+      if (key !== null) delete keyed[key];
+      if (match && sameKind(match, node)) {
+        if (node.nodeType === 1) { morphAttributes(match, node); morphChildren(match, node); }
+        else if (match.nodeValue !== node.nodeValue) match.nodeValue = node.nodeValue;
+        return match;
+      }
+      return node;
+    });
+    /* Remove what is gone first, then put the rest in order: kept nodes before any inserted
+       one are never moved (moving a node would blur it). */
+    Array.prototype.slice.call(from.childNodes).forEach(function (node) {
+      if (wanted.indexOf(node) === -1) from.removeChild(node);
+    });
+    wanted.forEach(function (node, index) {
+      if (from.childNodes[index] !== node) from.insertBefore(node, from.childNodes[index] || null);
+    });
+  }
+
+  /* Live parts: poll data-poll (JSON {html, final}) and update the content in place until final. */
   function bindPolling(el) {
     var url = el.dataset.poll;
     function tick() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
         .then(function (data) {
-          /* Swap only what changed: a live region rewritten with the same words is read out
-             again, and a focused button inside it would lose the focus every second. */
+          /* Change only what changed: a live region rewritten is read out again whole, and a
+             focused button inside it would lose the focus every second. */
           var fresh = document.createElement("div");
           fresh.innerHTML = data.html;
           formatDates(fresh);
           if (fresh.innerHTML !== el.innerHTML) {
-            el.innerHTML = fresh.innerHTML;
+            morphChildren(el, fresh);
             el.querySelectorAll("form[data-once]").forEach(bindOnce);
           }
           if (!data.final) setTimeout(tick, 1000);
@@ -130,6 +199,7 @@
     setTimeout(tick, 1000);
   }
 
+  window.kamflow = { morph: morphChildren };
   formatDates(document);
   document.querySelectorAll("form").forEach(function (form) {
     bindConditionals(form);
