@@ -156,6 +156,7 @@ def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, 
     check("help: demo and free trial")
     page.goto("/customers/999999")
     check("an error page")
+    assert page.title() == "Not Found (404) · kamflow"  # what the page is about, not a bare number
     log_out(page)
 
     log_in(page, org["manager"].email)
