@@ -64,6 +64,27 @@ def unexplained_asterisks(page) -> list[str]:
     }""")
 
 
+def faint_field_borders(page) -> list[str]:
+    """The visible text fields and selects whose border, what shows where to type, has less than
+    3:1 contrast with the field or what is around it (WCAG 1.4.11, which axe does not check)."""
+    return page.evaluate("""() => {
+      const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+      const luminance = ([r, g, b]) => [r, g, b].map(v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+        .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+      const contrast = (a, b) => { const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+      const behind = e => { for (let a = e; a; a = a.parentElement) { const c = rgb(getComputedStyle(a).backgroundColor);
+        if (c.length === 3 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+      const fields = [...document.querySelectorAll("input:not([type=hidden]):not([type=radio]):not([type=checkbox]):not([type=file]), select, textarea")];
+      return fields.filter(e => e.offsetParent !== null && !e.disabled).flatMap(e => {
+        const style = getComputedStyle(e);
+        if (parseFloat(style.borderTopWidth) === 0) return [];
+        const border = rgb(style.borderTopColor).slice(0, 3);
+        const ratio = Math.min(contrast(border, behind(e)), contrast(border, behind(e.parentElement)));
+        return ratio < 3 ? [`#${e.id || e.name}: its border ${style.borderTopColor} has ${ratio.toFixed(2)}:1 contrast (3:1 needed)`] : [];
+      });
+    }""")
+
+
 def describe(violations: list[dict]) -> str:
     lines = []
     for v in violations:

@@ -13,6 +13,7 @@ from accessibility import (
     axe_violations,
     broken_references,
     describe,
+    faint_field_borders,
     sideways_overflow,
     unexplained_asterisks,
     wider_than_window,
@@ -50,6 +51,7 @@ class Audit:
             self.problems.append(f"{state} ({self.page.url}): WCAG 2.1 AA violations\n{describe(violations)}")
         self.problems.extend(f"{state}: {problem}" for problem in broken_references(self.page))
         self.problems.extend(f"{state}: {problem}" for problem in unexplained_asterisks(self.page))
+        self.problems.extend(f"{state}: {problem}" for problem in faint_field_borders(self.page))
         for width in (640, 320):
             self.page.set_viewport_size({"width": width, "height": 800})
             if width == 320:  # what only a small screen shows: a table scrolling in its box must be reachable
