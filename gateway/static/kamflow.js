@@ -86,8 +86,16 @@
       var link = event.target.closest('a[href^="#"]');
       var target = link && document.getElementById(link.getAttribute("href").slice(1));
       if (!target) return;
-      var control = target.matches("input, select, textarea") ? target :
-        target.querySelector("input:checked:not([disabled]), input:not([type=hidden]):not([disabled]), select, textarea");
+      var ENABLED = "input:checked:enabled, input:not([type=hidden]):enabled, select:enabled, textarea:enabled";
+      var control = target.matches("input, select, textarea") ? target : target.querySelector(ENABLED);
+      /* A field disabled since (its market unticked): the first control of the group around it
+         that still works, the market's own checkbox, rather than a link that does nothing. */
+      if (control && control.matches(":disabled")) {
+        for (var group = target; group && (!control || control.matches(":disabled")); ) {
+          group = group.parentElement && group.parentElement.closest("fieldset");
+          control = group && group.querySelector(ENABLED);
+        }
+      }
       if (!control) return;
       event.preventDefault();
       (target.closest("fieldset, .field") || target).scrollIntoView();

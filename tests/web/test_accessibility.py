@@ -74,6 +74,18 @@ def log_in(page, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
+def answer_step_1(page) -> None:
+    """The wizard's step 1 answered (it is open), then Next: on step 2."""
+    page.get_by_label("Company", exact=True).fill("Martin Foundry SAS")
+    page.get_by_label("Last name").fill("Martin")
+    page.get_by_label("First name").fill("Claire")
+    page.get_by_label("Phone number").fill("+33 1 23 45 67 89")
+    page.get_by_label("Email", exact=True).fill("claire.martin@foundry.example")
+    page.get_by_role("radio", name="No").check()
+    page.get_by_role("button", name="Next").click()
+    page.get_by_role("heading", name="Setting up of the account").wait_for()
+
+
 def log_out(page) -> None:
     page.get_by_role("button", name="Logout").click()
     page.get_by_role("heading", name="Log in").wait_for()
@@ -104,15 +116,7 @@ def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, 
     page.get_by_role("button", name="Next").click()
     page.locator(".error-summary").wait_for()
     check("wizard step 1 with errors")
-    page.get_by_label("Company", exact=True).fill("Martin Foundry SAS")
-    page.get_by_label("Last name").fill("Martin")
-    page.get_by_label("First name").fill("Claire")
-    page.get_by_label("Phone number").fill("+33 1 23 45 67 89")
-    page.get_by_label("Email", exact=True).fill("claire.martin@foundry.example")
-    page.get_by_role("radio", name="No").check()
-    page.get_by_role("button", name="Next").click()
-
-    page.get_by_role("heading", name="Setting up of the account").wait_for()
+    answer_step_1(page)
     check("wizard step 2")
     # A radio's name is its answer; its help is its description, read after it.
     yes = page.get_by_role("radio", name="Yes", exact=True)
@@ -416,3 +420,25 @@ def test_a_kam_completes_the_wizard_with_the_keyboard_alone(page, org):
             ["application"],
             2,
         )
+
+
+def test_an_error_summary_link_to_a_market_unticked_since_leads_to_its_checkbox(page, org):
+    """Step 2 sent back with errors in two markets; the KAM unticks one (its fields go out of the
+    tab order) and follows its error's link: the focus goes to that market's checkbox, to tick
+    it again, rather than staying on the link with nothing happening."""
+    log_in(page, org["kam"].email)
+    page.get_by_role("heading", name="Monitoring of activities").wait_for()
+    page.goto("/customers/new?fresh=1")
+    answer_step_1(page)
+    page.get_by_role("radio", name="Yes", exact=True).check()
+    page.get_by_role("radio", name="The customer").check()
+    for market in ("France power", "Germany gas"):
+        page.get_by_role("group", name=market).get_by_role("checkbox", name=market).check()
+    page.get_by_role("button", name="Create account").click()
+    page.get_by_role("heading", name="There is a problem").wait_for()
+    page.locator("#de-gas-market").focus()
+    page.keyboard.press("Space")  # Germany gas unticked: its fields are disabled
+    assert page.locator("#de-gas-end_date").is_disabled()
+    page.locator('#error-summary a[href="#de-gas-end_date"]').focus()
+    page.keyboard.press("Enter")
+    assert has_focus(page, "#de-gas-market"), f"the link left the focus on {focused(page)}"
