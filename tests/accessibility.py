@@ -85,6 +85,26 @@ def faint_field_borders(page) -> list[str]:
     }""")
 
 
+def invisible_focus(page, limit: int = 150) -> list[str]:
+    """Tab through the page from its top, once round: every stop the focus reaches that shows no
+    focus indicator (no outline, no shadow), as a keyboard user would look for it (WCAG 2.4.7)."""
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    found, first = [], None
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        stop = page.evaluate("""() => { const e = document.activeElement;
+          if (!e || e === document.body) return null;
+          const s = getComputedStyle(e);
+          const shown = (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== "none";
+          return {name: `${e.tagName.toLowerCase()}#${e.id} ${e.type || ""} ${(e.innerText || e.name || "").slice(0, 30)}`, shown}; }""")
+        if stop is None or stop["name"] == first:
+            break
+        first = first or stop["name"]
+        if not stop["shown"] and stop["name"] not in found:
+            found.append(stop["name"])
+    return found
+
+
 def describe(violations: list[dict]) -> str:
     lines = []
     for v in violations:

@@ -14,6 +14,7 @@ from accessibility import (
     broken_references,
     describe,
     faint_field_borders,
+    invisible_focus,
     sideways_overflow,
     unexplained_asterisks,
     wider_than_window,
@@ -74,13 +75,13 @@ def log_in(page, email: str, password: str = PASSWORD) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def answer_step_1(page) -> None:
+def answer_step_1(page, email: str = "claire.martin@foundry.example") -> None:
     """The wizard's step 1 answered (it is open), then Next: on step 2."""
     page.get_by_label("Company", exact=True).fill("Martin Foundry SAS")
     page.get_by_label("Last name").fill("Martin")
     page.get_by_label("First name").fill("Claire")
     page.get_by_label("Phone number").fill("+33 1 23 45 67 89")
-    page.get_by_label("Email", exact=True).fill("claire.martin@foundry.example")
+    page.get_by_label("Email", exact=True).fill(email)
     page.get_by_role("radio", name="No").check()
     page.get_by_role("button", name="Next").click()
     page.get_by_role("heading", name="Setting up of the account").wait_for()
@@ -442,3 +443,20 @@ def test_an_error_summary_link_to_a_market_unticked_since_leads_to_its_checkbox(
     page.locator('#error-summary a[href="#de-gas-end_date"]').focus()
     page.keyboard.press("Enter")
     assert has_focus(page, "#de-gas-market"), f"the link left the focus on {focused(page)}"
+
+
+def test_every_tab_stop_of_the_optimisation_form_and_step_2_shows_the_focus(page, org, api):
+    """The forms with the most kinds of fields (text, number, month, date with its calendar
+    button, select, radios, checkboxes, folded help): wherever Tab goes, the focus is seen."""
+    account_id = api.create(account_request(**{"setup.editor": "kam"})).get_json()["id"]
+    assert api.wait_for_status(account_id)["status"] == "active"
+    log_in(page, org["kam"].email)
+    page.get_by_role("heading", name="Monitoring of activities").wait_for()
+    page.goto(f"/customers/{account_id}/optimisations/new")
+    unseen = {"new optimisation": invisible_focus(page)}
+    page.goto("/customers/new?fresh=1")
+    answer_step_1(page, email="another.customer@foundry.example")  # the first account has Claire's
+    page.get_by_role("radio", name="Yes", exact=True).check()
+    page.get_by_role("group", name="France power").get_by_role("checkbox", name="France power").check()
+    unseen["wizard step 2"] = invisible_focus(page)
+    assert not any(unseen.values()), unseen
