@@ -460,3 +460,17 @@ def test_every_tab_stop_of_the_optimisation_form_and_step_2_shows_the_focus(page
     page.get_by_role("group", name="France power").get_by_role("checkbox", name="France power").check()
     unseen["wizard step 2"] = invisible_focus(page)
     assert not any(unseen.values()), unseen
+
+
+def test_a_refused_action_says_error_in_the_title_of_the_page_it_comes_back_to(page, org, api):
+    """Not a form with fields, but an action refused and said by a message at the top (here
+    Edit parameters of a rejected account): the title, read first, says so too."""
+    rejected = api.create(account_request(**{"setup.markets.1.forecasts": ["application", "manager"]})).get_json()["id"]
+    assert api.wait_for_status(rejected)["status"] == "rejected"  # no manager forecast for German gas
+    log_in(page, org["kam"].email)
+    page.get_by_role("heading", name="Monitoring of activities").wait_for()
+    page.goto(f"/customers/{rejected}/edit")
+    page.get_by_text("This account was rejected, which is final").wait_for()
+    assert page.title() == "Error: Martin Foundry SAS · kamflow"
+    page.reload()  # the message shown once: the title goes back to the page's own
+    assert page.title() == "Martin Foundry SAS · kamflow"
