@@ -268,11 +268,18 @@ def edit_view(account_id, optimisation_id):
     return redirect(f"{door.base}/{optimisation.id}", 303)
 
 
-@_both("/<int:optimisation_id>/delete", methods=["POST"])
+@_both("/<int:optimisation_id>/delete", methods=["GET", "POST"])
 def delete_view(account_id, optimisation_id):
+    """GET asks first (a deletion cannot be undone); POST deletes."""
     door = _door(account_id)
     optimisation = _optimisation_or_404(door, optimisation_id)
     try:
+        if request.method == "GET":
+            limits.check_edit(door.account, door.side)  # who may delete, asked or not
+            fixings = optimisation.fixings.where(Fixing.status == "fixed").count()
+            return render_template(
+                "optimisation_delete.html", door=door, account=door.account, optimisation=optimisation, fixings=fixings
+            )
         editing.delete(optimisation, door.side, current_user.email)
     except limits.Refused as refused:
         abort(refused.status, description=refused.message)

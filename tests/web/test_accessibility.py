@@ -256,8 +256,14 @@ def test_an_optimisation_its_calendar_fixings_and_the_api_docs_meet_wcag_21_aa_a
     ):
         page.goto(path)
         check(state)
+    page.goto(optimisation)  # deleting cannot be undone: asked first (WCAG 3.3.4)
+    page.get_by_role("link", name="Delete this optimisation").click()
+    page.get_by_role("heading", name="Delete the optimisation “Foundry 2027”?").wait_for()
+    check("deleting an optimisation, asked first")
+    page.get_by_role("button", name="Delete the optimisation").click()
+    page.get_by_text("Optimisation “Foundry 2027” deleted.").wait_for()
 
-    assert len(check.states) == 5 and not check.problems, "\n\n".join(check.problems)
+    assert len(check.states) == 6 and not check.problems, "\n\n".join(check.problems)
 
 
 #: What people type, longer than the tests' usual names: words no line can hold at 320 px.
