@@ -14,6 +14,17 @@
   var failure = document.getElementById("ops-refresh-error");
   var morph = window.kamflow.morph;  /* kamflow.js, loaded first */
   var busy = false;
+  /* A person reading a row (or whose screen reader is on it) can pause the refresh (WCAG 2.2.2). */
+  var pause = document.getElementById("ops-pause");
+  var paused = false;
+  if (pause) {
+    pause.hidden = false;
+    pause.addEventListener("click", function () {
+      paused = !paused;
+      pause.setAttribute("aria-pressed", String(paused));
+      if (!paused) refresh();
+    });
+  }
 
   /* One listener for every "are you sure" form, present or yet to come. */
   panel.addEventListener("submit", function (event) {
@@ -22,7 +33,7 @@
   });
 
   function refresh() {
-    if (busy) return;
+    if (busy || paused) return;
     busy = true;
     fetch(panel.dataset.url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       .then(function (response) {

@@ -68,12 +68,8 @@ def test_ops_under_load_refreshes_by_itself_and_retries_from_the_browser(live_se
         assert_accessible(page, "an account's timeline")
 
 
-def test_a_failing_refresh_is_announced_once_not_at_every_attempt(page, operator, monkeypatch):
-    """The refresh error is a status message (read out when it changes): while the panel keeps
-    failing, the same words must not be written again at each attempt, or a screen reader says
-    them again every few seconds."""
-    from playwright.sync_api import expect
-
+def open_ops_refreshing_every_second(page, operator, monkeypatch) -> None:
+    """/ops open in `page`, logged in as the operator, refreshing every second (not 5 s)."""
     from gateway.ops import pages
 
     monkeypatch.setattr(pages, "REFRESH_SECONDS", 1)
@@ -82,6 +78,15 @@ def test_a_failing_refresh_is_announced_once_not_at_every_attempt(page, operator
     page.fill("input[name=password]", PASSWORD)
     page.press("input[name=password]", "Enter")
     page.wait_for_url("**/ops")
+
+
+def test_a_failing_refresh_is_announced_once_not_at_every_attempt(page, operator, monkeypatch):
+    """The refresh error is a status message (read out when it changes): while the panel keeps
+    failing, the same words must not be written again at each attempt, or a screen reader says
+    them again every few seconds."""
+    from playwright.sync_api import expect
+
+    open_ops_refreshing_every_second(page, operator, monkeypatch)
     page.evaluate("""() => { window.announced = 0;
       new MutationObserver(changes => { window.announced += changes.length; })
         .observe(document.getElementById("ops-refresh-error"), {childList: true, characterData: true, subtree: true}); }""")
@@ -92,3 +97,24 @@ def test_a_failing_refresh_is_announced_once_not_at_every_attempt(page, operator
     assert page.evaluate("window.announced") == 1, "the same failure was written into the status again"
     page.unroute("**/ops/panel*")
     expect(failure).to_be_empty()
+
+
+def test_the_refresh_can_be_paused_and_resumed_with_the_keyboard(page, operator, monkeypatch):
+    """Content that updates by itself for longer than 5 s can be paused (WCAG 2.2.2): a person
+    reading a row, or whose screen reader is on it, stops the refresh and starts it again."""
+    from playwright.sync_api import expect
+
+    open_ops_refreshing_every_second(page, operator, monkeypatch)
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url) if "/ops/panel" in request.url else None)
+    pause = page.get_by_role("button", name="Pause the refresh")
+    pause.focus()
+    page.keyboard.press("Enter")
+    expect(pause).to_have_attribute("aria-pressed", "true")
+    paused_at = len(fetched)
+    page.wait_for_timeout(2_500)  # two refreshes' time
+    assert len(fetched) == paused_at, "the page went on refreshing while paused"
+    page.keyboard.press("Enter")
+    expect(pause).to_have_attribute("aria-pressed", "false")
+    page.wait_for_timeout(1_500)
+    assert len(fetched) > paused_at, "the refresh did not start again"
