@@ -64,6 +64,24 @@ def unexplained_asterisks(page) -> list[str]:
     }""")
 
 
+def unstated_required(page) -> list[str]:
+    """The fields marked required by the red asterisk that a screen reader does not hear as
+    required (no `required`, no aria-required): what is seen must also be said (WCAG 1.3.1)."""
+    return page.evaluate("""() => {
+      const said = e => e.required || e.getAttribute("aria-required") === "true";
+      const found = [];
+      for (const label of document.querySelectorAll("label.required")) {
+        const field = document.getElementById(label.htmlFor);
+        if (label.offsetParent !== null && field && !said(field)) found.push(`"${label.textContent.trim()}" (#${field.id})`);
+      }
+      for (const legend of document.querySelectorAll("legend.required")) {
+        const controls = [...legend.parentElement.querySelectorAll("input, select, textarea")];
+        if (legend.offsetParent !== null && !controls.some(said)) found.push(`"${legend.textContent.trim()}" (a group)`);
+      }
+      return found.map(f => `${f} shows a required asterisk but is not required to a screen reader`);
+    }""")
+
+
 def faint_field_borders(page) -> list[str]:
     """The visible text fields and selects whose border, what shows where to type, has less than
     3:1 contrast with the field or what is around it (WCAG 1.4.11, which axe does not check)."""

@@ -17,6 +17,7 @@ from accessibility import (
     invisible_focus,
     sideways_overflow,
     unexplained_asterisks,
+    unstated_required,
     wider_than_window,
 )
 from browser import browser_tests, in_days
@@ -53,6 +54,7 @@ class Audit:
         self.problems.extend(f"{state}: {problem}" for problem in broken_references(self.page))
         self.problems.extend(f"{state}: {problem}" for problem in unexplained_asterisks(self.page))
         self.problems.extend(f"{state}: {problem}" for problem in faint_field_borders(self.page))
+        self.problems.extend(f"{state}: {problem}" for problem in unstated_required(self.page))
         for width in (640, 320):
             self.page.set_viewport_size({"width": width, "height": 800})
             if width == 320:  # what only a small screen shows: a table scrolling in its box must be reachable
