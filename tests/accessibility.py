@@ -82,6 +82,20 @@ def unstated_required(page) -> list[str]:
     }""")
 
 
+def unmarked_but_required(page) -> list[str]:
+    """On a form sent back empty: the fields refused for being empty that show no asterisk, on a
+    page whose note says the asterisk marks what is required (so unmarked reads as optional)."""
+    return page.evaluate("""() => {
+      if (!document.body.innerText.includes("Fields marked with an asterisk (*) are required.")) return [];
+      return [...document.querySelectorAll("p.error[id$='-error']")].flatMap(message => {
+        const field = document.getElementById(message.id.slice(0, -"-error".length));
+        if (!field) return [];
+        const name = field.tagName === "FIELDSET" ? field.querySelector("legend") : document.querySelector(`label[for="${field.id}"]`);
+        return name && !name.classList.contains("required") ? [`"${name.textContent.trim()}" is required (${message.textContent.trim()}) but shows no asterisk`] : [];
+      });
+    }""")
+
+
 def faint_field_borders(page) -> list[str]:
     """The visible text fields and selects whose border, what shows where to type, has less than
     3:1 contrast with the field or what is around it (WCAG 1.4.11, which axe does not check)."""

@@ -17,6 +17,7 @@ from accessibility import (
     invisible_focus,
     sideways_overflow,
     unexplained_asterisks,
+    unmarked_but_required,
     unstated_required,
     wider_than_window,
 )
@@ -119,6 +120,7 @@ def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, 
     page.get_by_role("button", name="Next").click()
     page.locator(".error-summary").wait_for()
     check("wizard step 1 with errors")
+    assert not unmarked_but_required(page), unmarked_but_required(page)
     answer_step_1(page)
     check("wizard step 2")
     # A radio's name is its answer; its help is its description, read after it.
@@ -216,6 +218,7 @@ def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, 
     page.get_by_role("button", name="Create optimisation").click()
     page.locator(".error-summary").wait_for()
     check("a new optimisation with errors")
+    assert not unmarked_but_required(page), unmarked_but_required(page)
 
     assert not check.problems, "\n\n".join(check.problems)
 
