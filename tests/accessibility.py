@@ -76,6 +76,9 @@ def unstated_required(page) -> list[str]:
       }
       for (const legend of document.querySelectorAll("legend.required")) {
         const controls = [...legend.parentElement.querySelectorAll("input, select, textarea")];
+        // A group of checkboxes ("at least one") has no required state in HTML or ARIA: its
+        // legend's asterisk, in its name, and the page's note are what there is.
+        if (controls.length && controls.every(c => c.type === "checkbox")) continue;
         if (legend.offsetParent !== null && !controls.some(said)) found.push(`"${legend.textContent.trim()}" (a group)`);
       }
       return found.map(f => `${f} shows a required asterisk but is not required to a screen reader`);

@@ -134,6 +134,8 @@ def test_every_page_and_state_meets_wcag_21_aa_and_reflows_at_320_px(page, org, 
     page.get_by_role("button", name="Create account").click()
     page.locator(".error-summary").wait_for()
     check("wizard step 2 with errors")
+    page.get_by_text("Fields marked with an asterisk (*) are required.").wait_for()  # step 2 marks them too
+    assert not unmarked_but_required(page), unmarked_but_required(page)
     france = page.get_by_role("group", name="France power")
     france.get_by_label("End date").fill(in_days(300))
     france.get_by_role("checkbox", name="Application").check()
