@@ -11,6 +11,7 @@ import logging
 import time
 from urllib.parse import urlsplit
 
+import peewee
 import redis
 from flask import Flask, Request, Response, jsonify, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
@@ -22,6 +23,7 @@ from werkzeug.exceptions import (
     MethodNotAllowed,
     NotFound,
     SecurityError,
+    ServiceUnavailable,
     UnsupportedMediaType,
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -36,6 +38,9 @@ from shared.login_throttle import LoginThrottle
 log = logging.getLogger(__name__)
 
 csrf = CSRFProtect()
+
+#: What a 503 for a database that did not answer asks a client to wait (a restart, a failover).
+DATABASE_RETRY_AFTER_S = 5
 
 ERROR_SUMMARIES = {
     400: "The request body is not valid JSON.",
@@ -126,7 +131,7 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
     from gateway.health import health
     from gateway.ops import ops
     from gateway.readiness import readiness
-    from gateway.web.auth import auth
+    from gateway.web.auth import auth, without_user
     from gateway.web.customers import customers
     from gateway.web.dashboard import dashboard
     from gateway.web.display import display
@@ -241,6 +246,24 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
             and not request.is_json
         ):
             return http_error(UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json."))
+
+    @app.errorhandler(peewee.OperationalError)
+    @app.errorhandler(peewee.InterfaceError)
+    def database_unavailable(error: peewee.DatabaseError):
+        """The database did not answer (down, restarting, out of connections, SQLite's writer
+        busy past its timeout): the request was not carried out (its transaction, if any, was
+        rolled back), and the same request later will be. A 503 with Retry-After says so to a
+        CRM's retry logic and to a person, where a 500 said "a bug"."""
+        log.error("database unavailable on %s %s: %s", request.method, request.path, error)
+        unavailable = ServiceUnavailable(
+            "The database is unavailable for a moment. Nothing was done: send the request again in a few seconds.",
+            retry_after=DATABASE_RETRY_AFTER_S,
+        )
+        if not request.path.startswith("/api"):
+            without_user()  # the page's menu would ask the database who is logged in
+        response = app.make_response(http_error(unavailable))  # JSON under /api, a page elsewhere
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):

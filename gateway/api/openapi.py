@@ -4,7 +4,7 @@ flask-smorest writes the document from the marshmallow schemas; this module adds
 what the decorators would otherwise repeat on every operation:
 
 - every error status an operation can answer, each with the typed error body (`Error`): 401 and
-  429 (with `Retry-After`) everywhere, 400/413/415/422 where there is a JSON body (413/415 on every
+  429 and 503 (with `Retry-After`) everywhere, 400/413/415/422 where there is a JSON body (413/415 on every
   POST, PUT and PATCH: a body sent to one that reads none is refused alike), 422 where there
   are query parameters, 404 where the path names a resource. No `default` response: a client
   must be told when a status is not declared;
@@ -68,6 +68,8 @@ ERROR_DESCRIPTIONS = {
     415: "The body is not sent as JSON (Content-Type: application/json)",
     422: "Invalid input: `errors` says which, by location (json, query, headers) and field",
     429: "Too many requests for this token: wait `Retry-After` seconds",
+    503: "The database is unavailable for a moment: nothing was done; send the request again after `Retry-After` "
+    "seconds (with the same `Idempotency-Key` for a creation)",
 }
 
 
@@ -156,10 +158,12 @@ def _error(code: int, description: str | None = None) -> dict:
         "description": description or ERROR_DESCRIPTIONS[code],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
-    if code == 429:
+    if code in (429, 503):
         response["headers"] = {
             "Retry-After": {
-                "description": "Seconds until the token may call again",
+                "description": "Seconds until the token may call again"
+                if code == 429
+                else "Seconds after which to send the request again",
                 "schema": {"type": "integer", "minimum": 1},
             }
         }
@@ -171,7 +175,7 @@ def _complete(endpoint: str, view_name: str, operation: dict, path: str, method:
     responses = operation["responses"]
     responses.pop("default", None)
     parameters = operation.get("parameters", [])
-    wanted = {401, 429}
+    wanted = {401, 429, 503}
     if "requestBody" in operation:
         wanted |= {400, 413, 415, 422}
     if method in ("post", "put", "patch"):  # a body sent where none is read is still refused when it is not JSON

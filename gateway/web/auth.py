@@ -90,6 +90,12 @@ def _load(session_value: str):
     return Login(user)
 
 
+def without_user() -> None:
+    """This request's page is shown as to nobody logged in, without asking the database who is
+    (its error page when the database is what failed: the menu's user would be read from it)."""
+    login_manager._update_request_context_with_user(None)
+
+
 def door_required(door: str):
     """A view decorator: logged in (else to the login page and back) with a role that may use
     `door` (shared.permissions), else 403 saying who the door is for."""
