@@ -84,6 +84,11 @@ def create_app(settings: Settings | None = None, *, broker=None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.base_url.lower().startswith("https://"),
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_max_hours),
+        # A form's CSRF token lives as long as the session it is bound to (SESSION_IDLE_MINUTES,
+        # SESSION_MAX_HOURS, logout): Flask-WTF's own hour made a page left open while the KAM
+        # worked in another tab lose what was typed at 'Save', a time limit no one could see
+        # or extend (WCAG 2.2.1).
+        WTF_CSRF_TIME_LIMIT=None,
         TRUSTED_HOSTS=settings.trusted_host_list or None,  # a Host outside the list is a 400
         MAX_CONTENT_LENGTH=256 * 1024,  # an account request is a few kB; refuse floods early
         API_TITLE="kamflow CRM API",

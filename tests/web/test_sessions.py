@@ -112,3 +112,36 @@ def test_resend_password_change_and_switching_access_off_end_the_customers_sessi
     )
     assert answer.status_code == 200, answer.get_json()
     assert logged_out(thief, "/my-account")
+
+
+def test_a_form_left_open_for_hours_in_a_session_still_in_use_is_taken(app, kam_page):
+    """Step 1 opened, then the KAM worked in another tab for two hours (the session kept alive
+    by that work): 'Next' goes on, where the form's own one-hour token once threw away what was
+    typed ("The CSRF token has expired")."""
+    import itsdangerous
+    from browser import STEP1
+
+    class TwoHoursAgo(itsdangerous.TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 2 * 3600
+
+    kam_page.get("/customers/new?fresh=1")
+    with kam_page.client.session_transaction() as session:
+        bound = session["csrf_token"]  # the session's secret that every form token signs
+    serializer = itsdangerous.URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token", signer=TwoHoursAgo)
+    page_token = serializer.dumps(bound)  # the token of the step 1 page, as it was signed two hours ago
+    assert kam_page.get("/dashboard").status_code == 200  # the other tab's work: the session is in use
+    answer = kam_page.client.post("/customers/new", data={"csrf_token": page_token, **STEP1})
+    assert answer.status_code == 302, answer.text
+    assert answer.headers["Location"].endswith("/customers/new/setup")
+
+
+def test_a_form_of_a_session_that_ended_is_still_refused(kam_page):
+    page = kam_page.get("/customers/new?fresh=1").text
+    with kam_page.client.session_transaction() as session:
+        session["seen_at"] = time.time() - 2 * 3600  # idle past SESSION_IDLE_MINUTES
+    from browser import STEP1
+
+    answer = kam_page.client.post("/customers/new", data={"csrf_token": csrf_token(page), **STEP1})
+    assert answer.status_code in (302, 400)
+    assert answer.status_code == 400 or answer.headers["Location"].startswith("/login")
