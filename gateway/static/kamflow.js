@@ -217,4 +217,8 @@
   });
   document.querySelectorAll("[data-poll]").forEach(bindPolling);
   document.querySelectorAll(".error-summary").forEach(bindErrorSummary);
+  /* What the last action did (a message after a redirect): read first, unless something else
+     (an error summary, a field with autofocus) has the focus already. */
+  var message = document.querySelector(".flash");
+  if (message && document.activeElement === document.body) message.focus();
 })();

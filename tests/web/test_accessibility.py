@@ -487,3 +487,29 @@ def test_a_refused_action_says_error_in_the_title_of_the_page_it_comes_back_to(p
     assert page.title() == "Error: Martin Foundry SAS · kamflow"
     page.reload()  # the message shown once: the title goes back to the page's own
     assert page.title() == "Martin Foundry SAS · kamflow"
+
+
+def test_what_an_action_did_is_read_first_and_the_role_is_in_words(page, org):
+    """After 'Create account' the account page says "... is created" in a message that a screen
+    reader did not announce (a live region already there when a page loads is not): the focus
+    is put on it, as after logging out. An error summary keeps the focus it takes. The top bar says the role in words,
+    where a tooltip alone said it before."""
+    from playwright.sync_api import expect
+
+    log_in(page, org["kam"].email)
+    page.get_by_role("heading", name="Monitoring of activities").wait_for()
+    assert "kam@acme-energy.example (KAM)" in page.locator(".who").inner_text()
+    page.goto("/customers/new?fresh=1")
+    answer_step_1(page)
+    page.get_by_role("radio", name="No", exact=True).check()
+    page.get_by_role("button", name="Create account").click()
+    message = page.locator(".flash")
+    expect(message).to_have_text("The customer account of Martin Foundry SAS is created.")
+    expect(message).to_be_focused()
+    log_out(page)
+    expect(message).to_have_text("You are logged out.")
+    expect(message).to_be_focused()
+    log_in(page, org["kam"].email)
+    page.goto("/customers/new?fresh=1")  # an error summary keeps the focus it takes
+    page.get_by_role("button", name="Next").click()
+    expect(page.locator("#error-summary")).to_be_focused()
