@@ -189,7 +189,11 @@
     var url = el.dataset.poll;
     function tick() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+        .then(function (r) {
+          if (!r.ok) throw new Error(r.status);
+          window.kamflow.sessionUsed();  /* a request: the session's idle clock started again */
+          return r.json();
+        })
         .then(function (data) {
           /* Change only what changed: a live region rewritten is read out again whole, and a
              focused button inside it would lose the focus every second. */
@@ -207,7 +211,47 @@
     setTimeout(tick, 1000);
   }
 
-  window.kamflow = { morph: morphChildren };
+  /* Before the session ends for want of a request (SESSION_IDLE_MINUTES), a warning that takes
+     the focus and offers to stay logged in (WCAG 2.2.1: a time limit can be extended). Every
+     request starts the server's idle clock again: a page that polls (/ops, the set-up progress)
+     tells this one through kamflow.sessionUsed. */
+  function bindSessionWarning(box) {
+    var idle = Number(document.body.dataset.sessionIdleS), lead = Number(document.body.dataset.sessionLeadS);
+    if (!idle) return function () {};
+    var form = box.querySelector("form"), left = box.querySelector("[data-session-left]");
+    var timer = null, returnTo = null;
+    function minutes(seconds) {
+      return seconds >= 120 ? Math.round(seconds / 60) + " minutes" : seconds + " seconds";
+    }
+    function show() {
+      returnTo = document.activeElement;
+      left.textContent = minutes(lead);
+      box.hidden = false;
+      form.querySelector("button").focus();
+    }
+    function arm() {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(show, (idle - lead) * 1000);
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(response.status);
+          box.hidden = true;
+          if (returnTo && returnTo !== document.body && returnTo.focus) returnTo.focus();
+          arm();
+        })
+        .catch(function () {
+          left.closest("p").textContent = "Your session has ended: log in again in another tab before sending this page.";
+        });
+    });
+    arm();
+    return arm;
+  }
+
+  var warning = document.getElementById("session-warning");
+  window.kamflow = { morph: morphChildren, sessionUsed: warning ? bindSessionWarning(warning) : function () {} };
   formatDates(document);
   document.querySelectorAll("form").forEach(function (form) {
     bindConditionals(form);

@@ -38,6 +38,7 @@
     fetch(panel.dataset.url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
       .then(function (response) {
         if (!response.ok) throw new Error(response.status + " " + response.statusText);
+        window.kamflow.sessionUsed();  /* a request: the session's idle clock started again */
         return response.text();
       })
       .then(function (html) {

@@ -200,6 +200,28 @@ def login():
     return render_template("login.html", form=form, failed=failed, refused=refused), (401 if failed else 200)
 
 
+@auth.post("/session/keep-alive")
+@login_required
+def keep_alive():
+    """'Stay logged in' of the warning shown before an idle session ends (kamflow.js): the idle
+    clock starts again, as at any request, however recent the last one (the loader refreshes it
+    only when half a minute old). The session's absolute lifetime still holds."""
+    session["seen_at"] = time.time()
+    return "", 204
+
+
+def idle_warning() -> dict:
+    """What a page tells kamflow.js of its session's idle limit: the seconds it lasts without a
+    request, and how long before its end the warning shows (2 minutes, or half of a shorter limit)."""
+    idle_s = current_app.config["KAMFLOW"].session_idle_minutes * 60
+    return {"idle_s": idle_s, "lead_s": min(120, idle_s // 2)}
+
+
+@auth.app_context_processor
+def _session_clock() -> dict:
+    return {"idle_warning": idle_warning}
+
+
 @auth.route("/logout", methods=["POST"])
 def logout():
     """End this session and every other of the same user: a copied cookie stops working too."""

@@ -513,3 +513,39 @@ def test_what_an_action_did_is_read_first_and_the_role_is_in_words(page, org):
     page.goto("/customers/new?fresh=1")  # an error summary keeps the focus it takes
     page.get_by_role("button", name="Next").click()
     expect(page.locator("#error-summary")).to_be_focused()
+
+
+def test_the_session_warns_before_it_ends_idle_and_one_button_keeps_it(page, org):
+    """SESSION_IDLE_MINUTES (60) without a request ends a session, and a page left open lost what
+    was typed without a word (WCAG 2.2.1). Two minutes before, a warning takes the focus; 'Stay
+    logged in' (Enter) starts the idle clock again, hides it and gives the focus back."""
+    from playwright.sync_api import expect
+
+    page.clock.install()
+    log_in(page, org["kam"].email)
+    page.goto("/customers/new?fresh=1")
+    company = page.get_by_label("Company", exact=True)
+    company.fill("Typed, not sent")
+    warning = page.get_by_role("alertdialog", name="Are you still there?")
+    expect(warning).to_be_hidden()
+    page.clock.run_for("57:00")
+    expect(warning).to_be_hidden()
+    page.clock.run_for("01:01")  # 58 minutes without a request: 2 minutes left
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("you will be logged out in 2 minutes")
+    stay = warning.get_by_role("button", name="Stay logged in")
+    expect(stay).to_be_focused()
+    check = Audit(page)
+    check("the idle warning")
+    assert not check.problems, "\n\n".join(check.problems)
+    stay.focus()  # the audit resized the window
+    with page.expect_response("**/session/keep-alive") as kept:
+        page.keyboard.press("Enter")
+    assert kept.value.status == 204
+    expect(warning).to_be_hidden()
+    expect(company).to_be_focused()
+    expect(company).to_have_value("Typed, not sent")
+    page.clock.run_for("57:00")
+    expect(warning).to_be_hidden()  # the clock started again
+    page.clock.run_for("01:01")
+    expect(warning).to_be_visible()

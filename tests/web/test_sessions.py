@@ -145,3 +145,21 @@ def test_a_form_of_a_session_that_ended_is_still_refused(kam_page):
     answer = kam_page.client.post("/customers/new", data={"csrf_token": csrf_token(page), **STEP1})
     assert answer.status_code in (302, 400)
     assert answer.status_code == 400 or answer.headers["Location"].startswith("/login")
+
+
+def test_stay_logged_in_starts_the_idle_clock_again(kam_page):
+    """The idle warning's button: a session 59 minutes idle gets its hour again; without the
+    form's token, or logged out, nothing is kept."""
+    page = kam_page.get("/dashboard").text
+    assert 'data-session-idle-s="3600"' in page and 'data-session-lead-s="120"' in page
+    with kam_page.client.session_transaction() as session:
+        session["seen_at"] = time.time() - 59 * 60
+    assert kam_page.client.post("/session/keep-alive").status_code == 400  # no CSRF token
+    answer = kam_page.client.post("/session/keep-alive", data={"csrf_token": csrf_token(page)})
+    assert answer.status_code == 204
+    with kam_page.client.session_transaction() as session:
+        session["seen_at"] -= 30 * 60  # half an hour later: 89 minutes since the dashboard
+    assert kam_page.get("/dashboard").status_code == 200
+    kam_page.post_form("/logout", page_path="/dashboard")
+    assert kam_page.client.post("/session/keep-alive", data={"csrf_token": csrf_token(page)}).status_code in (302, 400)
+    assert logged_out(kam_page)
