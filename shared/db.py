@@ -267,6 +267,16 @@ class SqliteFile(peewee.SqliteDatabase):
             opened.clear()
 
 
+#: Every PostgreSQL session's limits on waiting. A transaction left open by a process that froze
+#: (stopped, swapped out, its host cut off) keeps its row locks until the server notices, which
+#: can take hours: a stage's locked read of that account and a PATCH of it waited as long, and
+#: Dramatiq's time limit cannot interrupt a thread blocked in the driver. With these, a wait for
+#: a row lock ends after 10 s in an error (a stage retries, a request is a 503 with Retry-After),
+#: and the server ends a transaction idle for a minute (kamflow's transactions hold no network
+#: wait: a stage's email and webhooks run after its commit), releasing what it held.
+SESSION_LIMITS = "-c lock_timeout=10s -c idle_in_transaction_session_timeout=60s"
+
+
 def open_database(url: str) -> peewee.Database:
     """Build the peewee database for `url` (sqlite:///path, whose directory is created, or
     postgresql://..., pooled); it connects on first use. Raises ValueError for another scheme."""
@@ -285,6 +295,8 @@ def open_database(url: str) -> peewee.Database:
         prepare = str(options.pop("prepare", "on")).lower()
         if prepare not in ("on", "off"):
             raise ValueError(f"DATABASE_URL: prepare={prepare!r}, expected on or off")
+        # Options given in the URL come after these, and win.
+        options["options"] = f"{SESSION_LIMITS} {options.get('options', '')}".strip()
         pool = PostgresqlPool(**options, max_connections=POOL_SIZE, stale_timeout=300, timeout=10)
         pool.prepare_statements = prepare == "on"
         return pool

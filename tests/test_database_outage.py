@@ -107,3 +107,34 @@ def test_create_account_while_the_database_is_down_says_so_and_sent_again_create
     assert kam_page.client.post("/customers/new/setup", data=create).status_code == 302  # sent twice: one account
     assert accounts_stored() == 1
     assert kam_page.client.get("/customers").status_code == 200
+
+
+def test_a_row_lock_held_by_a_frozen_transaction_is_waited_for_10_s_not_for_ever(api, settings):
+    """PostgreSQL: another session took an account's row and froze (a stopped process keeps its
+    transaction until the server notices, which can take hours). A PATCH of that account waited
+    as long; it now gives up after `lock_timeout` (10 s) with a 503, and goes through once the
+    row is free. The server also ends a transaction idle for a minute."""
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL (SQLite's writer lock is one for the whole file)")
+    import time
+
+    account_id = api.create(account_request(**{"setup": {"app_access": False}})).get_json()["id"]
+    holder = psycopg2.connect(settings.database_url)
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM customer_account WHERE id = %s FOR UPDATE", (account_id,))
+        started = time.monotonic()
+        change = {"customer": {"phone": "+33 1 23 45 67 00"}}
+        answer = api.client.patch(f"/api/v1/customer-accounts/{account_id}", json=change, headers=api.headers)
+        waited = time.monotonic() - started
+        assert answer.status_code == 503, answer.get_json()
+        assert answer.headers["Retry-After"] == "5"
+        assert 9 < waited < 30
+    finally:
+        holder.rollback()
+        holder.close()
+    answer = api.client.patch(f"/api/v1/customer-accounts/{account_id}", json=change, headers=api.headers)
+    assert answer.status_code == 200, answer.get_json()
+    with db.database.connection_context():
+        limit = db.database.execute_sql("SHOW idle_in_transaction_session_timeout").fetchone()[0]
+    assert limit == "1min"
