@@ -17,7 +17,7 @@ from marshmallow import ValidationError
 from gateway.page_query import query_value
 from gateway.web import account_form
 from gateway.web.auth import current_staff, staff_required
-from gateway.web.display import market_name
+from gateway.web.display import field_label, market_name
 from shared import accounts, claims, idempotency, parameters, rules, visibility, workflow
 from shared.markets import in_catalogue_order
 from shared.models import CustomerAccount
@@ -107,6 +107,15 @@ def from_rejected(account_id: int):
         f"named, then create the account.",
         "info",
     )
+    # The reasons, here too: step 1 is where the KAM starts correcting, and the account page
+    # that listed them is left behind.
+    reasons = " ".join(
+        f"{field_label(field)}: {message}"
+        for field, messages in (account.rejection_reasons or {}).items()
+        for message in messages
+    )
+    if reasons:
+        flash(f"Why it was rejected — {reasons}", "info")
     if left_out:
         flash(f"Not offered by your organisation, so left out: {', '.join(left_out)}.", "info")
     return redirect(url_for("wizard.define_customer"))

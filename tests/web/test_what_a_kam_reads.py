@@ -67,6 +67,10 @@ def test_add_a_new_account_with_corrected_details_opens_the_wizard_filled_in(api
     assert 'value="Martin Foundry SAS"' in step1 and 'value="claire.martin@foundry.example"' in step1
     assert 'value="+33 1 23 45 67 89"' in step1 and 'name="is_demo" value="no" checked' in step1
     assert "The answers of the rejected request for Martin Foundry SAS are filled in" in text_of(step1)
+    # ...and why it was rejected, where the correcting starts: not only on the account page left behind.
+    assert "Why it was rejected — " in text_of(step1)
+    assert "Germany gas, shared forecasts: The manager forecast is available only" in text_of(step1)
+    assert "Great Britain power: Your organisation does not offer this market." in text_of(step1)
     # The rejected request released its email and reference: step 1 goes through as it is.
     assert kam_page.post_form("/customers/new", {**STEP1}).status_code == 302
     step2 = kam_page.get("/customers/new/setup").text
